@@ -1,0 +1,216 @@
+"""The settings model: a YAML file plus ``MCP_SUITE_*`` environment overrides over embedded defaults.
+
+Where the file comes from, first match wins: ``--config FILE``, ``$MCP_SUITE_CONFIG``,
+``./mcp-suite.yaml``. With no file at all the embedded defaults apply. Environment variables
+override the file; nested keys use ``__`` (``MCP_SUITE_GATEWAY__PORT=9000``).
+
+An invalid file is refused with :class:`ConfigError`, whose message names the key, the value
+and what is allowed, so a command line can print it instead of a traceback.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
+
+ENV_PREFIX = "MCP_SUITE_"
+CONFIG_ENV = "MCP_SUITE_CONFIG"
+DEFAULT_CONFIG_FILE = "mcp-suite.yaml"
+
+SERVER_NAMES: tuple[str, ...] = ("filesystem", "database", "vectorstore", "memory", "search", "aiml")
+GATEWAY_PORT = 8500
+DEFAULT_PORTS: dict[str, int] = {name: GATEWAY_PORT + 1 + i for i, name in enumerate(SERVER_NAMES)}
+
+DEFAULT_DENY_GLOBS: tuple[str, ...] = (".env*", ".git/", "*.pem", "*.key", "id_*")
+
+LogLevel = Literal["debug", "info", "warning", "error"]
+
+
+class ConfigError(Exception):
+    """The configuration cannot be used; the message says which key, which value, and what is allowed."""
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class ServerSettings(_Strict):
+    """Where one server listens when it runs over streamable HTTP."""
+
+    host: str = "127.0.0.1"
+    port: int = Field(default=0, ge=0, le=65535)
+
+
+class FilesystemRoot(_Strict):
+    """One directory the operator allows: ``rw`` (read-write) or ``ro`` (read-only)."""
+
+    path: Path
+    mode: Literal["rw", "ro"] = "rw"
+
+    @field_validator("path")
+    @classmethod
+    def _absolute(cls, value: Path) -> Path:
+        text = str(value)
+        if "\x00" in text:
+            raise ValueError("a root path may not contain a NUL byte")
+        return Path(os.path.expanduser(text)).absolute()
+
+
+class FilesystemSettings(ServerSettings):
+    port: int = Field(default=DEFAULT_PORTS["filesystem"], ge=0, le=65535)
+    roots: tuple[FilesystemRoot, ...] = ()
+    deny: tuple[str, ...] = DEFAULT_DENY_GLOBS
+    max_read_bytes: int = Field(default=256 * 1024, ge=1024)
+    max_media_bytes: int = Field(default=10 * 1024 * 1024, ge=1024)
+    max_write_bytes: int = Field(default=10 * 1024 * 1024, ge=1024)
+    max_results: int = Field(default=500, ge=1)
+    trash_dir: Path | None = None
+
+
+class GatewaySettings(ServerSettings):
+    port: int = Field(default=GATEWAY_PORT, ge=0, le=65535)
+
+
+class StaticInstance(_Strict):
+    """One upstream instance: ``url`` (streamable HTTP) or ``command`` + ``args`` + ``env`` (stdio)."""
+
+    url: str | None = None
+    command: str | None = None
+    args: tuple[str, ...] = ()
+    env: dict[str, str] = Field(default_factory=dict)
+
+    @field_validator("url")
+    @classmethod
+    def _http_url(cls, value: str | None) -> str | None:
+        if value is not None and not value.startswith(("http://", "https://")):
+            raise ValueError("an instance url must start with http:// or https://")
+        return value
+
+    def model_post_init(self, _context: Any) -> None:
+        if (self.url is None) == (self.command is None):
+            raise ValueError("an instance needs exactly one of 'url' or 'command'")
+
+
+class RegistrySettings(_Strict):
+    static: dict[str, tuple[StaticInstance, ...]] = Field(default_factory=dict)
+
+    @field_validator("static", mode="before")
+    @classmethod
+    def _one_or_many(cls, value: Any) -> Any:
+        if isinstance(value, dict):
+            return {name: [item] if isinstance(item, dict) else item for name, item in value.items()}
+        return value
+
+
+def default_data_dir() -> Path:
+    base = os.environ.get("XDG_DATA_HOME") or os.path.join(os.path.expanduser("~"), ".local", "share")
+    return Path(base) / "mcp-suite"
+
+
+class Settings(BaseSettings):
+    """Everything every process of the suite reads. Frozen: build a new one to change it."""
+
+    model_config = SettingsConfigDict(
+        env_prefix=ENV_PREFIX,
+        env_nested_delimiter="__",
+        extra="forbid",
+        frozen=True,
+    )
+
+    data_dir: Path = Field(default_factory=default_data_dir)
+    log_level: LogLevel = "info"
+    shutdown_grace_seconds: float = Field(default=10.0, gt=0, le=600)
+    filesystem: FilesystemSettings = FilesystemSettings()
+    gateway: GatewaySettings = GatewaySettings()
+    registry: RegistrySettings = RegistrySettings()
+
+    @field_validator("data_dir")
+    @classmethod
+    def _expand(cls, value: Path) -> Path:
+        return Path(os.path.expanduser(str(value))).absolute()
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        # Explicit values (the parsed file, command-line flags) sit under the environment, which
+        # wins: an operator's MCP_SUITE_* variable overrides what a file in the repository says.
+        return (env_settings, init_settings)
+
+
+def find_config_file(explicit: str | os.PathLike[str] | None = None) -> Path | None:
+    """The file to read: ``explicit``, then ``$MCP_SUITE_CONFIG``, then ``./mcp-suite.yaml`` if present."""
+    if explicit:
+        return Path(explicit)
+    from_env = os.environ.get(CONFIG_ENV)
+    if from_env:
+        return Path(from_env)
+    local = Path.cwd() / DEFAULT_CONFIG_FILE
+    return local if local.is_file() else None
+
+
+def _read_yaml(path: Path) -> dict[str, Any]:
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ConfigError(f"config file {path} does not exist") from None
+    except OSError as exc:
+        raise ConfigError(f"config file {path} cannot be read: {exc.strerror}") from None
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        raise ConfigError(f"config file {path} is not valid YAML{where}") from None
+    if data is None:
+        return {}
+    if not isinstance(data, dict):
+        raise ConfigError(f"config file {path} must hold a mapping of keys at the top level, not {type(data).__name__}")
+    return data
+
+
+def describe_validation_error(exc: ValidationError, origin: str) -> str:
+    """One line per problem: ``key: value 'x' is not allowed: <what is>``."""
+    lines = [f"invalid configuration in {origin}:"]
+    for error in exc.errors():
+        key = ".".join(str(part) for part in error["loc"]) or "(top level)"
+        value = error.get("input")
+        message = error["msg"].removeprefix("Value error, ")
+        if error["type"] == "extra_forbidden":
+            lines.append(f"  {key}: unknown key (check the spelling; see the README's configuration table)")
+        elif error["type"] == "missing":
+            lines.append(f"  {key}: required but missing")
+        else:
+            shown = repr(value) if not isinstance(value, dict) else "{...}"
+            lines.append(f"  {key} = {shown}: {message}")
+    return "\n".join(lines)
+
+
+def load_settings(config: str | os.PathLike[str] | None = None, **overrides: Any) -> Settings:
+    """Build the settings from the config file (if any), the environment and ``overrides``.
+
+    ``overrides`` are top-level keys (e.g. from command-line flags); they sit at the same level as
+    the file and are merged into it one section deep.
+    """
+    path = find_config_file(config)
+    data: dict[str, Any] = _read_yaml(path) if path else {}
+    for key, value in overrides.items():
+        if isinstance(value, dict) and isinstance(data.get(key), dict):
+            data[key] = {**data[key], **value}
+        else:
+            data[key] = value
+    origin = str(path) if path else "the environment"
+    try:
+        return Settings(**data)
+    except ValidationError as exc:
+        raise ConfigError(describe_validation_error(exc, origin)) from None

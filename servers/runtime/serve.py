@@ -1,0 +1,149 @@
+"""Run a built server over stdio or streamable HTTP.
+
+stdio: nothing but protocol on stdout; every log line goes to stderr.
+HTTP: the MCP endpoint at ``/mcp`` answers both protocol eras (2025-11-25 sessions and the
+stateless 2026-07-28 wire); ``GET /health`` reports liveness and the backend's readiness;
+SIGTERM/SIGINT stop accepting connections and let in-flight calls finish within
+``shutdown_grace_seconds``. The process registers itself once it is up and deregisters on the way out.
+"""
+
+from __future__ import annotations
+
+import logging
+import socket
+import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+import uvicorn
+from mcp.server import MCPServer
+from mcp.server.transport_security import TransportSecuritySettings
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+
+from mesh.config import Settings
+from mesh.registry import Registry, ServiceInstance
+from servers.runtime.definition import ServerDefinition
+
+log = logging.getLogger("mcp_suite.runtime")
+
+LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "::1")
+
+
+async def serve_stdio(server: MCPServer[Any]) -> None:
+    """Serve one client over stdin/stdout until it closes the pipe."""
+    log.info("serving over stdio", extra={"server": server.name})
+    await server.run_stdio_async()
+
+
+def transport_security_for(host: str) -> TransportSecuritySettings | None:
+    """DNS-rebinding protection on loopback binds (a foreign Host header gets 421); none on wildcard binds."""
+    if host in LOOPBACK_HOSTS:
+        return TransportSecuritySettings(
+            enable_dns_rebinding_protection=True,
+            allowed_hosts=["127.0.0.1:*", "localhost:*", "[::1]:*"],
+            allowed_origins=["http://127.0.0.1:*", "http://localhost:*", "http://[::1]:*"],
+        )
+    return None
+
+
+def build_http_app(
+    definition: ServerDefinition,
+    server: MCPServer[Any],
+    settings: Settings,
+    *,
+    host: str = "127.0.0.1",
+    instance: ServiceInstance | None = None,
+    registry: Registry | None = None,
+) -> Starlette:
+    """The Starlette app of one server: ``/mcp`` (both eras) and ``GET /health``."""
+    started = time.monotonic()
+
+    async def health(_request: Request) -> JSONResponse:
+        try:
+            readiness = await definition.readiness(settings)
+            ready, checks = readiness.ready, readiness.checks
+        except Exception as exc:  # a failing probe is a health answer, not a crash
+            ready, checks = False, {"readiness": f"check failed: {type(exc).__name__}: {exc}"}
+        body = {
+            "status": "ok" if ready else "degraded",
+            "server": definition.name,
+            "live": True,
+            "ready": ready,
+            "checks": checks,
+            "uptime_seconds": round(time.monotonic() - started, 3),
+        }
+        return JSONResponse(body, status_code=200 if ready else 503)
+
+    server.custom_route("/health", methods=["GET"])(health)
+    app = server.streamable_http_app(
+        streamable_http_path="/mcp",
+        transport_security=transport_security_for(host),
+        host=host,
+    )
+    inner_lifespan = app.router.lifespan_context
+
+    @asynccontextmanager
+    async def lifespan(starlette_app: Starlette) -> AsyncIterator[None]:
+        async with inner_lifespan(starlette_app):
+            if registry is not None and instance is not None:
+                registry.register(instance)
+            try:
+                yield
+            finally:
+                if registry is not None and instance is not None:
+                    registry.deregister(instance)
+
+    app.router.lifespan_context = lifespan
+    return app
+
+
+def bind_socket(host: str, port: int) -> socket.socket:
+    """Bind before serving so port 0 (a free port, for replicas) is known before anything registers."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((host, port))
+    except OSError as exc:
+        sock.close()
+        raise OSError(exc.errno, f"cannot listen on {host}:{port}: {exc.strerror}") from None
+    sock.set_inheritable(True)
+    return sock
+
+
+async def serve_http(
+    definition: ServerDefinition,
+    settings: Settings,
+    *,
+    host: str,
+    port: int,
+    registry: Registry | None = None,
+) -> None:
+    """Serve ``definition`` over streamable HTTP until SIGTERM/SIGINT, then drain within the grace period."""
+    server = definition.build(settings)
+    sock = bind_socket(host, port)
+    bound_port = sock.getsockname()[1]
+    url_host = f"[{host}]" if ":" in host else host
+    instance = ServiceInstance(
+        server=definition.name,
+        url=f"http://{url_host}:{bound_port}/mcp",
+        meta={"protocols": "2025-11-25,2026-07-28"},
+    )
+    app = build_http_app(definition, server, settings, host=host, instance=instance, registry=registry)
+    config = uvicorn.Config(
+        app,
+        log_config=None,
+        log_level=settings.log_level,
+        access_log=False,
+        timeout_graceful_shutdown=max(1, round(settings.shutdown_grace_seconds)),
+        lifespan="on",
+    )
+    log.info(
+        "listening",
+        extra={"server": definition.name, "url": instance.url, "health": f"http://{url_host}:{bound_port}/health"},
+    )
+    await uvicorn.Server(config).serve(sockets=[sock])
+    log.info("stopped", extra={"server": definition.name})
