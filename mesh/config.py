@@ -70,6 +70,10 @@ class FilesystemSettings(ServerSettings):
     max_write_bytes: int = Field(default=10 * 1024 * 1024, ge=1024)
     max_results: int = Field(default=500, ge=1)
     trash_dir: Path | None = None
+    default_read_bytes: int = Field(default=64 * 1024, ge=1024)
+    max_scan_entries: int = Field(default=100_000, ge=100)
+    max_grep_file_bytes: int = Field(default=16 * 1024 * 1024, ge=1024)
+    search_timeout_seconds: float = Field(default=20.0, gt=0, le=600)
 
 
 class GatewaySettings(ServerSettings):
