@@ -59,10 +59,25 @@ def cmd_serve(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_gateway(args: argparse.Namespace) -> int:
+    from gateway.serve import run_gateway
+    from mesh.registry import StaticRegistry
+
+    settings = _settings(args)
+    configure_logging(settings.log_level, service="gateway")
+    registry = StaticRegistry(settings.registry.static)
+    if not registry.servers():
+        log.warning("the registry names no upstream server; set registry.static in the config file")
+    host = args.host or settings.gateway.host
+    port = args.port if args.port is not None else settings.gateway.port
+    run_gateway(settings, registry, transport=args.transport, host=host, port=port)
+    return 0
+
+
 def cmd_bench(args: argparse.Namespace) -> int:
     from gateway.bench import run_bench
 
-    return run_bench(args)
+    return int(run_bench(args))
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -77,6 +92,13 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--port", type=int, default=None, help="HTTP port (default: the server's port, 0 = any)")
     serve.add_argument("--config", default=None, help="YAML config file (default $MCP_SUITE_CONFIG, ./mcp-suite.yaml)")
     serve.set_defaults(handler=cmd_serve)
+
+    gateway = sub.add_parser("gateway", help="run the gateway over the servers the config's registry names")
+    gateway.add_argument("--transport", choices=("stdio", "http"), default="http")
+    gateway.add_argument("--host", default=None, help="HTTP bind address (default gateway.host, 127.0.0.1)")
+    gateway.add_argument("--port", type=int, default=None, help="HTTP port (default gateway.port, 8500)")
+    gateway.add_argument("--config", default=None, help="YAML config file with registry.static")
+    gateway.set_defaults(handler=cmd_gateway)
 
     bench = sub.add_parser("bench", help="time calls over the real transports and print the figures")
     bench.add_argument("--iterations", type=int, default=300, help="calls per measurement")

@@ -76,8 +76,75 @@ class FilesystemSettings(ServerSettings):
     search_timeout_seconds: float = Field(default=20.0, gt=0, le=600)
 
 
+Strategy = Literal["round_robin", "least_connections", "consistent_hash", "p2c"]
+
+
+class BreakerPolicy(_Strict):
+    """Circuit-breaker thresholds; unset fields inherit from the level above."""
+
+    failure_threshold: int | None = Field(default=None, ge=1, description="consecutive failures that open it")
+    failure_ratio: float | None = Field(default=None, gt=0, le=1, description="failure ratio over the window")
+    window: int | None = Field(default=None, ge=1, description="calls in the rolling window")
+    min_calls: int | None = Field(default=None, ge=1, description="calls before the ratio counts")
+    cooldown_seconds: float | None = Field(default=None, gt=0, description="open time before one trial call")
+
+
+class Policy(_Strict):
+    """Limits set at gateway, supervisor, server or tool level; for each field the nearest level that sets it wins."""
+
+    max_concurrent: int | None = Field(default=None, ge=1, description="calls in flight at once (a bulkhead)")
+    queue_limit: int | None = Field(default=None, ge=0, description="calls waiting for a slot; more is 'busy'")
+    priority: int | None = Field(default=None, ge=-100, le=100, description="queue priority, higher first")
+    timeout_seconds: float | None = Field(default=None, gt=0, le=3600, description="deadline of one call")
+    retries: int | None = Field(default=None, ge=0, le=3, description="retries on another instance, safe tools only")
+    breaker: BreakerPolicy = BreakerPolicy()
+
+
+DEFAULT_POLICY = Policy(
+    max_concurrent=64,
+    queue_limit=256,
+    priority=0,
+    timeout_seconds=60.0,
+    retries=1,
+    breaker=BreakerPolicy(failure_threshold=5, failure_ratio=0.5, window=20, min_calls=10, cooldown_seconds=10.0),
+)
+
+
+class ServerGroupSettings(_Strict):
+    """How the gateway treats the instances of one upstream server."""
+
+    strategy: Strategy = "round_robin"
+    hash_argument: str | None = Field(default=None, description="tool argument hashed by consistent_hash")
+    policy: Policy = Policy()
+    tools: dict[str, Policy] = Field(default_factory=dict, description="per-tool policies, by upstream tool name")
+
+
+class SupervisorSettings(_Strict):
+    """A named group of servers (and single tools) served at /supervisors/<name>/mcp with its own policy."""
+
+    servers: tuple[str, ...] = ()
+    tools: tuple[str, ...] = Field(default=(), description="glob patterns over gateway tool names")
+    include_gateway_tools: bool = False
+    policy: Policy = Policy()
+
+
+DEFAULT_SUPERVISORS: dict[str, SupervisorSettings] = {
+    "intelligence": SupervisorSettings(servers=("aiml", "memory", "vectorstore", "search")),
+    "multimodal": SupervisorSettings(
+        tools=("filesystem_read_media_file", "aiml_*vision*", "aiml_*image*", "aiml_*audio*", "aiml_*transcribe*")
+    ),
+    "system": SupervisorSettings(servers=("filesystem", "database"), include_gateway_tools=True),
+}
+
+
 class GatewaySettings(ServerSettings):
     port: int = Field(default=GATEWAY_PORT, ge=0, le=65535)
+    policy: Policy = DEFAULT_POLICY
+    servers: dict[str, ServerGroupSettings] = Field(default_factory=dict)
+    supervisors: dict[str, SupervisorSettings] = Field(default_factory=lambda: dict(DEFAULT_SUPERVISORS))
+    refresh_interval_seconds: float = Field(default=5.0, gt=0, le=3600)
+    connect_timeout_seconds: float = Field(default=5.0, gt=0, le=120)
+    max_request_bytes: int = Field(default=4 * 1024 * 1024, ge=1024)
 
 
 class StaticInstance(_Strict):

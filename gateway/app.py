@@ -1,0 +1,87 @@
+"""The gateway's Starlette app: the MCP endpoints, the REST API and the status pages.
+
+``/mcp`` serves every server's tools as ``<server>_<tool>``; ``/servers/<name>/mcp`` one server under
+its own names; ``/supervisors/<name>/mcp`` one supervisor's group. All endpoints share one
+:class:`~gateway.service.Gateway`: the same pools, breakers, bulkheads and policies.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import AsyncExitStack, asynccontextmanager
+
+from mcp.server.streamable_http_manager import StreamableHTTPSessionManager
+from starlette.applications import Starlette
+from starlette.responses import JSONResponse
+from starlette.routing import Route
+from starlette.types import Receive, Scope, Send
+
+from gateway.catalog import ALL, View
+from gateway.endpoint import Endpoint
+from gateway.rest import rest_routes
+from gateway.service import Gateway
+from mesh.config import SERVER_NAMES, GatewaySettings
+from mesh.registry import Registry
+from servers.runtime.serve import transport_security_for
+
+
+class _Endpoints:
+    """An ASGI app that hands a request to the session manager of the view its path names."""
+
+    def __init__(self, kind: str, managers: dict[str, StreamableHTTPSessionManager]) -> None:
+        self.kind = kind
+        self.managers = managers
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        name = scope.get("path_params", {}).get("name", "")
+        manager = self.managers.get(name)
+        if manager is None:
+            known = ", ".join(sorted(self.managers)) or "none"
+            response = JSONResponse(
+                {"error": {"code": "not_found", "message": f"no {self.kind} named {name!r}; known: {known}"}},
+                status_code=404,
+            )
+            await response(scope, receive, send)
+            return
+        await manager.handle_request(scope, receive, send)
+
+
+class _Single:
+    def __init__(self, manager: StreamableHTTPSessionManager) -> None:
+        self.manager = manager
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        await self.manager.handle_request(scope, receive, send)
+
+
+def build_gateway_app(settings: GatewaySettings, registry: Registry) -> tuple[Starlette, Gateway]:
+    """The app and the gateway behind it; the app's lifespan runs the gateway."""
+    gateway = Gateway(settings, registry)
+    security = transport_security_for(settings.host)
+
+    def manager(view: View) -> StreamableHTTPSessionManager:
+        endpoint = Endpoint(gateway, view)
+        return StreamableHTTPSessionManager(
+            app=endpoint.server, security_settings=security, max_request_body_size=settings.max_request_bytes
+        )
+
+    main = manager(ALL)
+    servers = sorted(set(SERVER_NAMES) | set(registry.servers()))
+    by_server = {name: manager(View("server", name)) for name in servers}
+    by_supervisor = {name: manager(View("supervisor", name)) for name in settings.supervisors}
+
+    @asynccontextmanager
+    async def lifespan(_app: Starlette) -> AsyncIterator[None]:
+        async with AsyncExitStack() as stack:
+            for each in (main, *by_server.values(), *by_supervisor.values()):
+                await stack.enter_async_context(each.run())
+            await stack.enter_async_context(gateway.running())
+            yield
+
+    routes = [
+        Route("/mcp", _Single(main)),
+        Route("/servers/{name}/mcp", _Endpoints("server", by_server)),
+        Route("/supervisors/{name}/mcp", _Endpoints("supervisor", by_supervisor)),
+        *rest_routes(gateway),
+    ]
+    return Starlette(routes=routes, lifespan=lifespan), gateway

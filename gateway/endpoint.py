@@ -1,0 +1,268 @@
+"""One MCP endpoint of the gateway: a low-level SDK server over one :class:`~gateway.catalog.View`.
+
+It lists the catalog (paginated across upstreams), forwards calls through the router, relays the
+upstream's progress and log notifications on the caller's request stream, passes the client's
+capabilities upstream so input requests (elicitation, sampling, roots) reach the real client, and
+tells its clients when the lists change: ``subscriptions/listen`` streams on the 2026-07-28 wire,
+``notifications/*/list_changed`` on the sessions of the 2025-11-25 era.
+"""
+
+from __future__ import annotations
+
+import logging
+import weakref
+from typing import Any
+
+from mcp import types
+from mcp.server.context import ServerRequestContext
+from mcp.server.lowlevel import Server
+from mcp.server.session import ServerSession
+from mcp.server.subscriptions import (
+    InMemorySubscriptionBus,
+    ListenHandler,
+    PromptsListChanged,
+    ResourcesListChanged,
+    ToolsListChanged,
+)
+from mcp.shared.exceptions import MCPError
+from pydantic import BaseModel
+
+from gateway.catalog import Catalog, View, paginate
+from gateway.router import GatewayError
+from gateway.service import GATEWAY_INFO, Gateway
+from gateway.upstream import UpstreamError
+
+log = logging.getLogger("mcp_suite.gateway.endpoint")
+
+_RESERVED_META = "io.modelcontextprotocol/"
+
+
+def _wire(params: BaseModel | None) -> dict[str, Any]:
+    if params is None:
+        return {}
+    data = params.model_dump(by_alias=True, exclude_none=True, mode="json")
+    meta = data.get("_meta")
+    if isinstance(meta, dict):
+        kept = {k: v for k, v in meta.items() if not k.startswith(_RESERVED_META)}
+        if kept:
+            data["_meta"] = kept
+        else:
+            data.pop("_meta")
+    return data
+
+
+def _client_capabilities(ctx: ServerRequestContext[Any]) -> dict[str, Any]:
+    caps = ctx.session.client_capabilities
+    return caps.model_dump(by_alias=True, exclude_none=True, mode="json") if caps is not None else {}
+
+
+def _as_mcp_error(exc: Exception) -> MCPError:
+    if isinstance(exc, UpstreamError):
+        return MCPError(exc.code, exc.message, exc.data)
+    if isinstance(exc, GatewayError):
+        return MCPError(exc.code, exc.message, exc.data or None)
+    return MCPError(types.INTERNAL_ERROR, "internal gateway error")
+
+
+class Endpoint:
+    """The SDK server for one view, and the clients it must tell about list changes."""
+
+    def __init__(self, gateway: Gateway, view: View) -> None:
+        self.gateway = gateway
+        self.view = view
+        self.bus = InMemorySubscriptionBus()
+        self._sessions: weakref.WeakSet[ServerSession] = weakref.WeakSet()
+        self.server: Server[Any] = Server(
+            GATEWAY_INFO["name"],
+            version=GATEWAY_INFO["version"],
+            instructions=self._instructions(),
+            on_list_tools=self._list_tools,
+            on_call_tool=self._call_tool,
+            on_list_resources=self._list_resources,
+            on_list_resource_templates=self._list_templates,
+            on_read_resource=self._read_resource,
+            on_list_prompts=self._list_prompts,
+            on_get_prompt=self._get_prompt,
+            on_completion=self._complete,
+            on_subscriptions_listen=ListenHandler(self.bus),
+        )
+        gateway.subscribe(self._catalog_changed)
+
+    def _instructions(self) -> str:
+        if self.view.kind == "server":
+            return f"The {self.view.name} server of mcp-suite, through the gateway."
+        if self.view.kind == "supervisor":
+            return f"The {self.view.name} supervisor of mcp-suite: tools are named <server>_<tool>."
+        return "mcp-suite: every server's tools as <server>_<tool>; gateway_status shows instance health."
+
+    def _remember(self, ctx: ServerRequestContext[Any]) -> None:
+        if not ctx.protocol_version.startswith("2026"):
+            self._sessions.add(ctx.session)
+
+    # ---- lists ---------------------------------------------------------------------------
+    async def _list_tools(
+        self, ctx: ServerRequestContext[Any], params: types.PaginatedRequestParams | None
+    ) -> types.ListToolsResult:
+        self._remember(ctx)
+        page, cursor = self._page(self.gateway.catalog.list_tools(self.view), params)
+        return types.ListToolsResult.model_validate({"tools": page, "nextCursor": cursor})
+
+    async def _list_prompts(
+        self, ctx: ServerRequestContext[Any], params: types.PaginatedRequestParams | None
+    ) -> types.ListPromptsResult:
+        self._remember(ctx)
+        page, cursor = self._page(self.gateway.catalog.list_prompts(self.view), params)
+        return types.ListPromptsResult.model_validate({"prompts": page, "nextCursor": cursor})
+
+    async def _list_resources(
+        self, ctx: ServerRequestContext[Any], params: types.PaginatedRequestParams | None
+    ) -> types.ListResourcesResult:
+        self._remember(ctx)
+        page, cursor = self._page(self.gateway.catalog.list_resources(self.view), params)
+        return types.ListResourcesResult.model_validate({"resources": page, "nextCursor": cursor})
+
+    async def _list_templates(
+        self, ctx: ServerRequestContext[Any], params: types.PaginatedRequestParams | None
+    ) -> types.ListResourceTemplatesResult:
+        self._remember(ctx)
+        page, cursor = self._page(self.gateway.catalog.list_templates(self.view), params)
+        return types.ListResourceTemplatesResult.model_validate({"resourceTemplates": page, "nextCursor": cursor})
+
+    @staticmethod
+    def _page(
+        items: list[dict[str, Any]], params: types.PaginatedRequestParams | None
+    ) -> tuple[list[dict[str, Any]], str | None]:
+        try:
+            return paginate(items, params.cursor if params else None)
+        except ValueError as exc:
+            raise MCPError(types.INVALID_PARAMS, str(exc)) from None
+
+    # ---- forwarding ----------------------------------------------------------------------
+    def _relay(self, ctx: ServerRequestContext[Any]) -> Any:
+        session = ctx.session
+        related = str(ctx.request_id) if ctx.request_id is not None else None
+
+        async def notify(message: dict[str, Any]) -> None:
+            method = message.get("method")
+            params = message.get("params") or {}
+            try:
+                if method == "notifications/progress" and "progressToken" in params:
+                    await session.send_progress_notification(
+                        params["progressToken"],
+                        float(params.get("progress", 0)),
+                        params.get("total"),
+                        params.get("message"),
+                        related_request_id=related,
+                    )
+                elif method == "notifications/message":
+                    await session.send_log_message(
+                        params.get("level", "info"),
+                        params.get("data"),
+                        params.get("logger"),
+                        related_request_id=related,
+                    )
+            except Exception as exc:  # a client that went away must not fail the upstream call
+                log.debug("relaying a notification failed", extra={"error": str(exc)})
+
+        return notify
+
+    async def _call_tool(
+        self, ctx: ServerRequestContext[Any], params: types.CallToolRequestParams
+    ) -> types.CallToolResult | types.InputRequiredResult:
+        self._remember(ctx)
+        try:
+            result = await self.gateway.call_tool(
+                self.view,
+                params.name,
+                _wire(params),
+                notify=self._relay(ctx),
+                client_capabilities=_client_capabilities(ctx),
+            )
+        except (GatewayError, UpstreamError) as exc:
+            raise _as_mcp_error(exc) from None
+        if result.get("resultType") == "input_required":
+            return types.InputRequiredResult.model_validate(result)
+        return types.CallToolResult.model_validate(result)
+
+    async def _read_resource(
+        self, ctx: ServerRequestContext[Any], params: types.ReadResourceRequestParams
+    ) -> types.ReadResourceResult | types.InputRequiredResult:
+        uri = str(params.uri)
+        server = self.gateway.catalog.resource_server(uri)
+        if server is None or not self.gateway.catalog.server_visible(self.view, server):
+            raise MCPError(
+                types.INVALID_PARAMS,
+                f"no server offers resource {uri}; list resources and resource templates to see what is offered",
+            )
+        result = await self._forward(ctx, server, "resources/read", _wire(params))
+        if result.get("resultType") == "input_required":
+            return types.InputRequiredResult.model_validate(result)
+        return types.ReadResourceResult.model_validate(result)
+
+    async def _get_prompt(self, ctx: ServerRequestContext[Any], params: types.GetPromptRequestParams) -> Any:
+        entry = self.gateway.catalog.prompt(self.view, params.name)
+        if entry is None:
+            raise MCPError(types.INVALID_PARAMS, f"unknown prompt {params.name!r}; list prompts to see what is offered")
+        result = await self._forward(ctx, entry.server, "prompts/get", {**_wire(params), "name": entry.name})
+        if result.get("resultType") == "input_required":
+            return types.InputRequiredResult.model_validate(result)
+        return types.GetPromptResult.model_validate(result)
+
+    async def _complete(
+        self, ctx: ServerRequestContext[Any], params: types.CompleteRequestParams
+    ) -> types.CompleteResult:
+        wire = _wire(params)
+        ref = dict(wire.get("ref") or {})
+        server: str | None
+        if ref.get("type") == "ref/prompt":
+            entry = self.gateway.catalog.prompt(self.view, str(ref.get("name", "")))
+            server = entry.server if entry else None
+            if entry is not None:
+                ref["name"] = entry.name
+        else:
+            server = self.gateway.catalog.resource_server(str(ref.get("uri", "")))
+        if server is None:
+            return types.CompleteResult.model_validate({"completion": {"values": []}})
+        result = await self._forward(ctx, server, "completion/complete", {**wire, "ref": ref})
+        return types.CompleteResult.model_validate(result)
+
+    async def _forward(
+        self, ctx: ServerRequestContext[Any], server: str, method: str, params: dict[str, Any]
+    ) -> dict[str, Any]:
+        self._remember(ctx)
+        try:
+            return await self.gateway.forward_to_server(
+                self.view,
+                server,
+                method,
+                params,
+                notify=self._relay(ctx),
+                client_capabilities=_client_capabilities(ctx),
+            )
+        except (GatewayError, UpstreamError) as exc:
+            raise _as_mcp_error(exc) from None
+
+    # ---- list changes --------------------------------------------------------------------
+    async def _catalog_changed(self, before: Catalog, after: Catalog) -> None:
+        view = self.view
+        changed_tools = before.list_tools(view) != after.list_tools(view)
+        changed_prompts = before.list_prompts(view) != after.list_prompts(view)
+        changed_resources = before.list_resources(view) != after.list_resources(view) or before.list_templates(
+            view
+        ) != after.list_templates(view)
+        if changed_tools:
+            await self.bus.publish(ToolsListChanged())
+        if changed_prompts:
+            await self.bus.publish(PromptsListChanged())
+        if changed_resources:
+            await self.bus.publish(ResourcesListChanged())
+        for session in list(self._sessions):
+            try:
+                if changed_tools:
+                    await session.send_tool_list_changed()
+                if changed_prompts:
+                    await session.send_prompt_list_changed()
+                if changed_resources:
+                    await session.send_resource_list_changed()
+            except Exception:  # a closed session is forgotten
+                self._sessions.discard(session)

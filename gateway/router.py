@@ -1,0 +1,250 @@
+"""Choose an instance, forward the call, retry only where it is safe.
+
+Per call: resolve the policy (nearest level wins), wait for a bulkhead slot in priority order (or
+answer *busy*), then pick a serving instance with the pool's balancer, skipping open breakers.
+A transport failure counts against that instance's breaker; if the tool is annotated read-only or
+idempotent, the retry budget allows it and the deadline has time left, the call is tried once more
+on a different instance. A destructive or non-idempotent call is never replayed. Every attempt
+runs under the call's deadline: the policy's timeout, shortened by a caller's
+``_meta["io.mcp-suite/timeoutMs"]``.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from mcp import types
+
+from gateway.pool import Member, ServerPool
+from gateway.supervisors import EffectivePolicy
+from gateway.upstream import Notify, UpstreamError, UpstreamUnavailable
+from mesh.balancer import NoInstanceAvailable
+from mesh.resilience import Bulkhead, BulkheadFullError, Deadline, DeadlineExceeded, RetryBudget, is_retry_safe
+
+log = logging.getLogger("mcp_suite.gateway.router")
+
+META_TIMEOUT_MS = "io.mcp-suite/timeoutMs"
+META_PRIORITY = "io.mcp-suite/priority"
+
+# JSON-RPC error codes the gateway itself answers with (server-defined range).
+GATEWAY_UNAVAILABLE = -32001
+GATEWAY_BUSY = -32002
+GATEWAY_DEADLINE = -32003
+
+
+class GatewayError(Exception):
+    """A call the gateway could not complete; ``code`` is the JSON-RPC error code the client gets."""
+
+    def __init__(self, code: int, message: str, data: Mapping[str, Any] | None = None) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+        self.data = dict(data or {})
+
+
+@dataclass(frozen=True)
+class CallOptions:
+    """What one forwarded request needs besides its params."""
+
+    policy: EffectivePolicy
+    retry_safe: bool
+    hash_key: str | None = None
+    notify: Notify | None = None
+    client_capabilities: Mapping[str, Any] | None = None
+
+
+def caller_timeout(meta: Mapping[str, Any] | None) -> float | None:
+    """A caller's own deadline from ``_meta["io.mcp-suite/timeoutMs"]``, in seconds."""
+    if not meta:
+        return None
+    value = meta.get(META_TIMEOUT_MS)
+    if isinstance(value, int | float) and not isinstance(value, bool) and value > 0:
+        return float(value) / 1000.0
+    return None
+
+
+def caller_priority(meta: Mapping[str, Any] | None, default: int) -> int:
+    if not meta:
+        return default
+    value = meta.get(META_PRIORITY)
+    if isinstance(value, int) and not isinstance(value, bool):
+        return max(-100, min(100, value))
+    return default
+
+
+def retry_safe(annotations: Mapping[str, Any]) -> bool:
+    return bool(is_retry_safe(annotations))
+
+
+class Router:
+    """Forwards requests to the pools; owns the bulkheads and the retry budget."""
+
+    def __init__(self) -> None:
+        self._bulkheads: dict[str, Bulkhead] = {}
+        self.retry_budget = RetryBudget()
+
+    def bulkhead(self, policy: EffectivePolicy) -> Bulkhead:
+        key = policy.bulkhead_scope
+        bulkhead = self._bulkheads.get(key)
+        if bulkhead is None or bulkhead.limit != policy.max_concurrent or bulkhead.queue_limit != policy.queue_limit:
+            bulkhead = Bulkhead(name=key, limit=policy.max_concurrent, queue_limit=policy.queue_limit)
+            self._bulkheads[key] = bulkhead
+        return bulkhead
+
+    def bulkheads(self) -> dict[str, dict[str, Any]]:
+        return {key: bulkhead.snapshot() for key, bulkhead in self._bulkheads.items()}
+
+    async def forward(
+        self,
+        pool: ServerPool,
+        method: str,
+        params: Mapping[str, Any],
+        options: CallOptions,
+        *,
+        priority: int,
+        timeout: float,
+    ) -> dict[str, Any]:
+        deadline = time.monotonic() + timeout
+        try:
+            async with self.bulkhead(options.policy).slot(priority, Deadline(deadline)):
+                return await self._attempts(pool, method, params, options, deadline)
+        except BulkheadFullError as exc:
+            raise GatewayError(
+                GATEWAY_BUSY,
+                f"busy: {exc}. Retry later, lower the request rate, or raise max_concurrent/queue_limit "
+                f"for {options.policy.bulkhead_scope}",
+                {"scope": options.policy.bulkhead_scope},
+            ) from None
+        except DeadlineExceeded:
+            raise GatewayError(
+                GATEWAY_DEADLINE,
+                f"deadline of {timeout:.3g}s passed while waiting for a free slot in {options.policy.bulkhead_scope}",
+            ) from None
+
+    async def _attempts(
+        self,
+        pool: ServerPool,
+        method: str,
+        params: Mapping[str, Any],
+        options: CallOptions,
+        deadline: float,
+    ) -> dict[str, Any]:
+        tried: set[str] = set()
+        attempts_left = 1 + (options.policy.retries if options.retry_safe else 0)
+        self.retry_budget.record_call()
+        last_failure = "no instance was tried"
+        while attempts_left > 0:
+            attempts_left -= 1
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                raise GatewayError(
+                    GATEWAY_DEADLINE,
+                    f"deadline passed before {pool.server} answered ({last_failure}); "
+                    f"raise timeout_seconds or pass a larger _meta['{META_TIMEOUT_MS}']",
+                )
+            member = self._pick(pool, options.hash_key, tried)
+            tried.add(member.instance_id)
+            try:
+                return await self._once(member, pool, method, params, options, remaining)
+            except UpstreamUnavailable as exc:
+                last_failure = exc.reason
+                log.warning(
+                    "upstream failed", extra={"instance": member.instance_id, "method": method, "reason": exc.reason}
+                )
+                if attempts_left <= 0 or not self.retry_budget.try_spend():
+                    break
+        if options.retry_safe:
+            detail = "after a retry on another instance" if len(tried) > 1 else "and no retry was possible"
+        else:
+            detail = "and the call was not retried because the tool is not marked read-only or idempotent"
+        raise GatewayError(
+            GATEWAY_UNAVAILABLE,
+            f"{pool.server} could not complete {method}: {last_failure} ({detail})",
+            {"server": pool.server, "tried": sorted(tried)},
+        )
+
+    def _pick(self, pool: ServerPool, key: str | None, tried: set[str]) -> Member:
+        """A serving member not tried yet whose breaker admits the call (claiming a half-open trial)."""
+        candidates = [m for m in pool.serving() if m.instance_id not in tried]
+        while candidates:
+            try:
+                member = pool.balancer.pick(candidates, key)
+            except NoInstanceAvailable:
+                break
+            if member.breaker.allow():
+                return member
+            candidates.remove(member)
+        states = ", ".join(f"{m.instance_id}: {m.breaker.state}" for m in pool.members.values()) or "none registered"
+        raise GatewayError(
+            GATEWAY_UNAVAILABLE,
+            f"no instance of {pool.server} can take the call right now ({states}); see gateway_status or /v1/instances",
+            {"server": pool.server},
+        )
+
+    async def _once(
+        self,
+        member: Member,
+        pool: ServerPool,
+        method: str,
+        params: Mapping[str, Any],
+        options: CallOptions,
+        timeout: float,
+    ) -> dict[str, Any]:
+        upstream = member.upstream
+        if upstream is None:
+            raise UpstreamUnavailable(member.instance_id, "not connected")
+        started = time.monotonic()
+        member.inflight += 1
+        member.calls += 1
+        pool.balancer.on_start(member.instance_id)
+        ok = False
+        verdict = False
+        try:
+            result = await upstream.request(
+                method,
+                params,
+                notify=options.notify,
+                client_capabilities=options.client_capabilities,
+                timeout=timeout,
+            )
+            ok = verdict = True
+            member.breaker.record_success()
+            return result
+        except UpstreamError:
+            ok = verdict = True  # the instance answered: a protocol error is the caller's, not the instance's fault
+            member.breaker.record_success()
+            raise
+        except UpstreamUnavailable as exc:
+            verdict = True
+            member.failures += 1
+            member.last_error = exc.reason
+            member.breaker.record_failure()
+            raise
+        finally:
+            if not verdict:  # cancelled: no verdict, hand a half-open trial back
+                member.breaker.release()
+            member.inflight -= 1
+            pool.balancer.on_finish(member.instance_id, time.monotonic() - started, ok)
+
+
+def error_result(message: str) -> dict[str, Any]:
+    """A tool result that reports an error the model can act on."""
+    return {"content": [{"type": "text", "text": message}], "isError": True}
+
+
+__all__ = [
+    "GATEWAY_BUSY",
+    "GATEWAY_DEADLINE",
+    "GATEWAY_UNAVAILABLE",
+    "CallOptions",
+    "GatewayError",
+    "Router",
+    "caller_priority",
+    "caller_timeout",
+    "error_result",
+    "types",
+]

@@ -1,0 +1,366 @@
+"""The gateway's state: which instances exist, which serve, what the catalog holds, who to tell.
+
+:class:`Gateway` follows the registry (static or Consul), opens a connection to every instance,
+lists what each offers (the listing doubles as a health check, every ``refresh_interval_seconds``),
+admits replicas whose tool schemas match their pool, and rebuilds the catalog whenever membership,
+health, a breaker or an upstream listing changes. When the catalog changes, every listener (the
+MCP endpoints, which tell their clients ``notifications/*/list_changed``) hears about it.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from contextlib import asynccontextmanager
+from typing import Any
+
+import anyio
+import anyio.abc
+import httpx
+
+from gateway.catalog import ALL, Catalog, View, build_catalog
+from gateway.pool import Listing, Member, ServerPool
+from gateway.router import CallOptions, GatewayError, Router, caller_priority, caller_timeout, retry_safe
+from gateway.supervisors import GATEWAY_SERVER, describe_supervisors, resolve_policy, supervisor_of_server
+from gateway.upstream import (
+    META_SERVER_INFO,
+    Notify,
+    UpstreamError,
+    UpstreamUnavailable,
+    connect_upstream,
+    shared_http_client,
+)
+from mesh.config import GatewaySettings
+from mesh.registry import Registry, ServiceInstance
+
+log = logging.getLogger("mcp_suite.gateway")
+
+GATEWAY_INFO = {"name": "mcp-suite-gateway", "version": "0.1.0"}
+ChangeListener = Callable[[Catalog, Catalog], Awaitable[None]]
+
+_LIST_METHODS: tuple[tuple[str, str, str], ...] = (
+    ("tools", "tools/list", "tools"),
+    ("resources", "resources/list", "resources"),
+    ("resources", "resources/templates/list", "resourceTemplates"),
+    ("prompts", "prompts/list", "prompts"),
+)
+
+
+class Gateway:
+    """Pools, catalog and router for every upstream server the registry names."""
+
+    def __init__(self, settings: GatewaySettings, registry: Registry) -> None:
+        self.settings = settings
+        self.registry = registry
+        self.pools: dict[str, ServerPool] = {}
+        self.router = Router()
+        self.catalog = Catalog(settings=settings)
+        self.started_at = time.monotonic()
+        self._listeners: list[ChangeListener] = []
+        self._http: httpx.AsyncClient | None = None
+        self._tg: anyio.abc.TaskGroup | None = None
+        self._dirty = anyio.Event()
+        self._refresh_lock = anyio.Lock()
+
+    # ---- lifecycle -----------------------------------------------------------------------
+    @asynccontextmanager
+    async def running(self) -> AsyncIterator[Gateway]:
+        """Connect to every instance, keep refreshing until the block exits, then close all."""
+        async with shared_http_client() as http, anyio.create_task_group() as tg:
+            self._http = http
+            self._tg = tg
+            self.registry.subscribe(lambda _server: self._dirty.set())
+            await self.refresh()
+            tg.start_soon(self._refresh_loop)
+            try:
+                yield self
+            finally:
+                tg.cancel_scope.cancel()
+                with anyio.CancelScope(shield=True):
+                    for pool in self.pools.values():
+                        for member in pool.members.values():
+                            if member.upstream is not None:
+                                await member.upstream.aclose()
+                self._http = None
+
+    async def _refresh_loop(self) -> None:
+        while True:
+            with anyio.move_on_after(self.settings.refresh_interval_seconds):
+                await self._dirty.wait()
+            self._dirty = anyio.Event()
+            try:
+                await self.refresh()
+            except Exception:
+                log.exception("refresh failed")
+
+    def subscribe(self, listener: ChangeListener) -> None:
+        self._listeners.append(listener)
+
+    # ---- membership, health, listings ----------------------------------------------------
+    def _pool(self, server: str) -> ServerPool:
+        pool = self.pools.get(server)
+        if pool is None:
+            group = self.settings.servers.get(server)
+            policy = resolve_policy(
+                self.settings, supervisor=supervisor_of_server(self.settings, server), server=server
+            )
+            pool = ServerPool(
+                server,
+                strategy=group.strategy if group else "round_robin",
+                hash_argument=group.hash_argument if group else None,
+                breaker_policy=policy.breaker,
+                on_breaker_change=self._on_breaker_change,
+            )
+            self.pools[server] = pool
+        return pool
+
+    def _on_breaker_change(self, server: str) -> None:
+        self._dirty.set()
+        if self._tg is not None:
+            self._tg.start_soon(self.rebuild)
+
+    async def refresh(self) -> None:
+        """Follow the registry, (re)connect, re-list every instance, rebuild the catalog."""
+        async with self._refresh_lock:
+            wanted: dict[str, dict[str, ServiceInstance]] = {
+                server: {i.instance_id: i for i in self.registry.instances(server)}
+                for server in self.registry.servers()
+            }
+            for server, pool in list(self.pools.items()):
+                for instance_id in list(pool.members):
+                    if instance_id not in wanted.get(server, {}):
+                        member = pool.remove(instance_id)
+                        if member is not None and member.upstream is not None:
+                            await member.upstream.aclose()
+                        log.info("instance left", extra={"instance": instance_id})
+            for server, instances in wanted.items():
+                pool = self._pool(server)
+                for instance in instances.values():
+                    pool.add(instance)
+            async with anyio.create_task_group() as tg:
+                for pool in self.pools.values():
+                    for member in pool.members.values():
+                        tg.start_soon(self._probe, pool, member)
+            await self.rebuild()
+
+    async def _probe(self, pool: ServerPool, member: Member) -> None:
+        assert self._http is not None and self._tg is not None
+        timeout = self.settings.connect_timeout_seconds
+        try:
+            if member.upstream is None:
+                member.upstream = await connect_upstream(member.instance, self._http, self._tg, timeout=timeout)
+                log.info(
+                    "instance connected",
+                    extra={"instance": member.instance_id, "protocol": member.upstream.protocol_version},
+                )
+            member.listing = await self._list(member, timeout)
+        except (UpstreamUnavailable, UpstreamError) as exc:
+            if member.healthy:
+                log.warning("instance unhealthy", extra={"instance": member.instance_id, "reason": str(exc)})
+            member.healthy = False
+            member.last_error = str(exc)
+            if member.upstream is not None and member.upstream.protocol_version != "2026-07-28":
+                await member.upstream.aclose()  # a broken session is reopened on the next refresh
+                member.upstream = None
+            return
+        if not member.healthy:
+            log.info("instance healthy", extra={"instance": member.instance_id})
+        member.healthy = True
+        member.last_seen = time.monotonic()
+        member.last_error = None
+        pool.admit(member)
+
+    async def _list(self, member: Member, timeout: float) -> Listing:
+        upstream = member.upstream
+        assert upstream is not None
+        listing = Listing()
+        buckets: dict[str, list[dict[str, Any]]] = {
+            "tools": listing.tools,
+            "resources": listing.resources,
+            "resourceTemplates": listing.templates,
+            "prompts": listing.prompts,
+        }
+        for capability, method, key in _LIST_METHODS:
+            if capability not in upstream.capabilities:
+                continue
+            cursor: str | None = None
+            for _page in range(100):
+                params = {"cursor": cursor} if cursor else {}
+                result = await upstream.request(method, params, timeout=timeout)
+                buckets[key].extend(result.get(key) or [])
+                cursor = result.get("nextCursor")
+                if not cursor:
+                    break
+        return listing
+
+    async def rebuild(self) -> None:
+        """Recompute the catalog from the serving pools; tell the listeners if it changed."""
+        listings: dict[str, Listing] = {}
+        for server, pool in self.pools.items():
+            reference = pool.reference()
+            if reference is not None and reference.listing is not None:
+                listings[server] = reference.listing
+        catalog = build_catalog(listings, GATEWAY_TOOLS, self.settings)
+        previous, self.catalog = self.catalog, catalog
+        for problem in catalog.problems:
+            if problem not in previous.problems:
+                log.warning("catalog problem", extra={"problem": problem})
+        if catalog.fingerprint != previous.fingerprint:
+            log.info("catalog changed", extra={"tools": len(catalog.tools), "servers": sorted(listings)})
+            for listener in list(self._listeners):
+                try:
+                    await listener(previous, catalog)
+                except Exception:
+                    log.exception("a list-changed listener failed")
+
+    # ---- forwarding ----------------------------------------------------------------------
+    async def call_tool(
+        self,
+        view: View,
+        name: str,
+        params: Mapping[str, Any],
+        *,
+        notify: Notify | None = None,
+        client_capabilities: Mapping[str, Any] | None = None,
+    ) -> dict[str, Any]:
+        entry = self.catalog.tool(view, name)
+        if entry is None:
+            raise UnknownName("tool", name, view)
+        if entry.server == GATEWAY_SERVER:
+            return self.gateway_tool(entry.name, params.get("arguments") or {})
+        supervisor = view.supervisor or supervisor_of_server(self.settings, entry.server)
+        policy = resolve_policy(self.settings, supervisor=supervisor, server=entry.server, tool=entry.name)
+        pool = self.pools[entry.server]
+        arguments = params.get("arguments") or {}
+        hash_key = None
+        if pool.hash_argument is not None and pool.hash_argument in arguments:
+            hash_key = str(arguments[pool.hash_argument])
+        meta = params.get("_meta")
+        timeout = policy.timeout_seconds
+        if (requested := caller_timeout(meta)) is not None:
+            timeout = min(timeout, requested)
+        forwarded = {**params, "name": entry.name}
+        options = CallOptions(
+            policy=policy,
+            retry_safe=retry_safe(entry.annotations),
+            hash_key=hash_key,
+            notify=notify,
+            client_capabilities=client_capabilities,
+        )
+        result = await self.router.forward(
+            pool,
+            "tools/call",
+            forwarded,
+            options,
+            priority=caller_priority(meta, policy.priority),
+            timeout=timeout,
+        )
+        return stamp_server_info(result)
+
+    async def forward_to_server(
+        self,
+        view: View,
+        server: str,
+        method: str,
+        params: Mapping[str, Any],
+        *,
+        notify: Notify | None = None,
+        client_capabilities: Mapping[str, Any] | None = None,
+    ) -> dict[str, Any]:
+        """Forward a read-only request (resources/read, prompts/get, completion) to a serving instance."""
+        pool = self.pools.get(server)
+        if pool is None:
+            raise GatewayError(-32602, f"unknown server {server!r}")
+        supervisor = view.supervisor or supervisor_of_server(self.settings, server)
+        policy = resolve_policy(self.settings, supervisor=supervisor, server=server)
+        meta = params.get("_meta")
+        timeout = policy.timeout_seconds
+        if (requested := caller_timeout(meta)) is not None:
+            timeout = min(timeout, requested)
+        options = CallOptions(policy=policy, retry_safe=True, notify=notify, client_capabilities=client_capabilities)
+        result = await self.router.forward(
+            pool, method, params, options, priority=caller_priority(meta, policy.priority), timeout=timeout
+        )
+        return stamp_server_info(result)
+
+    # ---- the gateway's own tools ---------------------------------------------------------
+    def status(self) -> dict[str, Any]:
+        return {
+            "gateway": GATEWAY_INFO,
+            "uptime_seconds": round(time.monotonic() - self.started_at, 3),
+            "servers": [pool.status() for pool in self.pools.values()],
+            "bulkheads": self.router.bulkheads(),
+            "catalog": {
+                "tools": len(self.catalog.tools),
+                "prompts": len(self.catalog.prompts),
+                "resources": len(self.catalog.resources),
+                "templates": len(self.catalog.templates),
+                "problems": list(self.catalog.problems),
+            },
+        }
+
+    def capabilities(self) -> dict[str, Any]:
+        names = self.catalog.names_by_server()
+        return {
+            "servers": [
+                {
+                    "name": server,
+                    "available": pool.available(),
+                    "instances": len(pool.members),
+                    "serving": len(pool.serving()),
+                    "tools": len(names.get(server, [])),
+                    "endpoint": f"/servers/{server}/mcp",
+                }
+                for server, pool in self.pools.items()
+            ],
+            "supervisors": describe_supervisors(self.settings, names),
+            "tools": len(self.catalog.tools),
+        }
+
+    def gateway_tool(self, name: str, arguments: Mapping[str, Any]) -> dict[str, Any]:
+        import json
+
+        if name == "gateway_status":
+            body = self.status()
+        elif name == "gateway_capabilities":
+            body = self.capabilities()
+        else:  # pragma: no cover - the catalog only lists the two
+            raise UnknownName("tool", name, ALL)
+        return {"content": [{"type": "text", "text": json.dumps(body, indent=1)}], "structuredContent": body}
+
+
+class UnknownName(GatewayError):
+    def __init__(self, kind: str, name: str, view: View) -> None:
+        where = "" if view.kind == "all" else f" on {view.label()}"
+        super().__init__(
+            -32602,
+            f"unknown {kind} {name!r}{where}: it is not offered or its server is unavailable; list {kind}s again",
+        )
+
+
+def stamp_server_info(result: dict[str, Any]) -> dict[str, Any]:
+    """Replace the upstream's serverInfo in ``_meta`` with the gateway's."""
+    meta = result.get("_meta")
+    if isinstance(meta, dict) and META_SERVER_INFO in meta:
+        result["_meta"] = {**meta, META_SERVER_INFO: GATEWAY_INFO}
+    return result
+
+
+_STATUS_SCHEMA: dict[str, Any] = {"type": "object", "additionalProperties": True}
+GATEWAY_TOOLS: tuple[dict[str, Any], ...] = (
+    {
+        "name": "gateway_status",
+        "description": "Instances of every server with health, breaker state, in-flight calls, and bulkhead queues.",
+        "inputSchema": {"type": "object", "properties": {}, "additionalProperties": False},
+        "outputSchema": _STATUS_SCHEMA,
+        "annotations": {"readOnlyHint": True, "idempotentHint": True, "openWorldHint": False},
+    },
+    {
+        "name": "gateway_capabilities",
+        "description": "Servers and supervisors behind this gateway, with tool counts and endpoints.",
+        "inputSchema": {"type": "object", "properties": {}, "additionalProperties": False},
+        "outputSchema": _STATUS_SCHEMA,
+        "annotations": {"readOnlyHint": True, "idempotentHint": True, "openWorldHint": False},
+    },
+)

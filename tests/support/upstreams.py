@@ -1,0 +1,125 @@
+"""Real MCP servers for gateway tests: built with the SDK, served over streamable HTTP on free ports.
+
+They are upstreams like any third-party server a user might put behind the gateway. Each knows its
+own ``label`` so a test can see which replica answered.
+"""
+
+from __future__ import annotations
+
+import socket
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from typing import Annotated, Any
+
+import anyio
+import uvicorn
+from mcp.server import MCPServer
+from mcp.server.mcpserver import Context
+from mcp.server.mcpserver.exceptions import ToolError
+from mcp.types import ToolAnnotations
+from pydantic import BaseModel, Field
+
+READ_ONLY = ToolAnnotations(readOnlyHint=True, idempotentHint=True, destructiveHint=False, openWorldHint=False)
+DESTRUCTIVE = ToolAnnotations(readOnlyHint=False, idempotentHint=False, destructiveHint=True, openWorldHint=False)
+
+
+class Echo(BaseModel):
+    text: str
+    replica: str
+
+
+@dataclass
+class Replica:
+    """One upstream's state that tests inspect: how many calls each tool got, and a gate to hold calls."""
+
+    label: str
+    calls: dict[str, int] = field(default_factory=dict)
+    gate: anyio.Event | None = None
+    entered: anyio.Event = field(default_factory=anyio.Event)
+
+    def count(self, tool: str) -> None:
+        self.calls[tool] = self.calls.get(tool, 0) + 1
+
+
+def demo_server(replica: Replica, *, extra_tool: bool = False) -> MCPServer[Any]:
+    server: MCPServer[Any] = MCPServer("demo", instructions="a demo upstream")
+
+    @server.tool(annotations=READ_ONLY, description="Echo the text back with the replica's label.")
+    def echo(text: Annotated[str, Field(description="text to echo")]) -> Echo:
+        replica.count("echo")
+        return Echo(text=text, replica=replica.label)
+
+    @server.tool(annotations=READ_ONLY, description="Report progress twice, then answer.")
+    async def slow(steps: int, ctx: Context) -> str:
+        replica.count("slow")
+        for step in range(steps):
+            await ctx.report_progress(step + 1, steps, f"step {step + 1}")
+        replica.entered.set()
+        if replica.gate is not None:
+            await replica.gate.wait()
+        return f"done by {replica.label}"
+
+    @server.tool(annotations=DESTRUCTIVE, description="Pretend to delete something.")
+    def destroy(target: str) -> str:
+        replica.count("destroy")
+        return f"destroyed {target} on {replica.label}"
+
+    @server.tool(annotations=READ_ONLY, description="Always a tool error.")
+    def fail() -> str:
+        raise ToolError("this tool always fails: pass a different tool")
+
+    if extra_tool:
+
+        @server.tool(description="Only on a mismatched replica.")
+        def extra() -> str:
+            return "extra"
+
+    @server.resource("demo://greeting", mime_type="text/plain")
+    def greeting() -> str:
+        return f"hello from {replica.label}"
+
+    @server.resource("demo://items/{item}", mime_type="text/plain")
+    def item(item: str) -> str:
+        return f"item {item} from {replica.label}"
+
+    @server.prompt(description="Ask for a summary of a topic.")
+    def summarize(topic: str) -> str:
+        return f"Summarize {topic}."
+
+    return server
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@asynccontextmanager
+async def serve_http(server: MCPServer[Any], port: int | None = None) -> AsyncIterator[str]:
+    """Serve ``server`` at ``http://127.0.0.1:<port>/mcp`` for the block; stop it on exit."""
+    port = port or free_port()
+    app = server.streamable_http_app(host="127.0.0.1")
+    config = uvicorn.Config(app, host="127.0.0.1", port=port, log_config=None, lifespan="on")
+    uv = uvicorn.Server(config)
+    started = anyio.Event()
+
+    async def run() -> None:
+        original = uv.startup
+
+        async def startup(sockets: Any = None) -> None:
+            await original(sockets)
+            started.set()
+
+        uv.startup = startup  # type: ignore[method-assign]
+        await uv.serve()
+
+    async with anyio.create_task_group() as tg:
+        tg.start_soon(run)
+        await started.wait()
+        try:
+            yield f"http://127.0.0.1:{port}/mcp"
+        finally:
+            uv.should_exit = True
+            uv.force_exit = True
