@@ -1,0 +1,1 @@
+"""The filesystem server: safe file tools, file:// resources and prompts over the operator's directories."""

@@ -1,0 +1,104 @@
+"""What the tools, resources and prompts share: settings, the policy, the trash, per-path locks."""
+
+from __future__ import annotations
+
+import functools
+import os
+from collections.abc import AsyncIterator, Callable, Iterable
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, TypeVar
+
+import anyio
+import anyio.to_thread
+from mcp.server.mcpserver import Context
+
+from mesh.config import FilesystemSettings, Settings
+from servers.filesystem.policy import Mode, Policy
+from servers.filesystem.trash import Trash
+
+T = TypeVar("T")
+
+
+def effective_roots(settings: Settings) -> list[tuple[str, Mode]]:
+    """The configured roots as (path, mode), or ``<data_dir>/files`` read-write when none is configured."""
+    roots: list[tuple[str, Mode]] = [(str(root.path), root.mode) for root in settings.filesystem.roots]
+    if not roots:
+        roots = [(str(settings.data_dir / "files"), "rw")]
+    return roots
+
+
+def trash_directory(settings: Settings) -> str:
+    return str(settings.filesystem.trash_dir or (settings.data_dir / "trash"))
+
+
+@dataclass
+class PathLocks:
+    """One lock per real path, so a read-modify-write in this process is never interleaved."""
+
+    _locks: dict[str, tuple[anyio.Lock, int]] = field(default_factory=dict)
+
+    @asynccontextmanager
+    async def hold(self, *paths: str) -> AsyncIterator[None]:
+        ordered = sorted(set(paths))
+        for path in ordered:
+            lock, users = self._locks.get(path) or (anyio.Lock(), 0)
+            self._locks[path] = (lock, users + 1)
+        acquired: list[anyio.Lock] = []
+        try:
+            for path in ordered:
+                lock = self._locks[path][0]
+                await lock.acquire()
+                acquired.append(lock)
+            yield
+        finally:
+            for lock in reversed(acquired):
+                lock.release()
+            for path in ordered:
+                lock, users = self._locks[path]
+                if users <= 1:
+                    del self._locks[path]
+                else:
+                    self._locks[path] = (lock, users - 1)
+
+
+@dataclass
+class FilesystemApp:
+    settings: FilesystemSettings
+    policy: Policy
+    trash: Trash
+    locks: PathLocks = field(default_factory=PathLocks)
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> FilesystemApp:
+        roots = effective_roots(settings)
+        if not settings.filesystem.roots:
+            os.makedirs(roots[0][0], exist_ok=True)
+        trash = trash_directory(settings)
+        policy = Policy.build(
+            roots,
+            settings.filesystem.deny,
+            hidden=[trash],
+        )
+        return cls(settings=settings.filesystem, policy=policy, trash=Trash(trash))
+
+    async def in_thread(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+        """Run blocking work off the event loop (a worker thread)."""
+        return await anyio.to_thread.run_sync(functools.partial(fn, *args, **kwargs))
+
+    async def budgeted(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+        """Like :meth:`in_thread`, but the call is abandoned at the search deadline (plus grace)."""
+        limit = self.settings.search_timeout_seconds + 5
+        with anyio.fail_after(limit):
+            return await anyio.to_thread.run_sync(functools.partial(fn, *args, **kwargs), abandon_on_cancel=True)
+
+
+async def announce_changes(ctx: Context[Any, Any], paths: Iterable[str]) -> None:
+    """Tell ``subscriptions/listen`` streams (2026-07-28) that these files and their directories changed."""
+    uris: set[str] = set()
+    for path in paths:
+        uris.add(Path(path).as_uri())
+        uris.add(Path(os.path.dirname(path)).as_uri())
+    for uri in sorted(uris):
+        await ctx.notify_resource_updated(uri)

@@ -1,0 +1,163 @@
+"""Listing: one directory page by page, or a tree walked breadth-first within a budget.
+
+Entries a deny glob matches (and the server's own trash) are skipped, and counted, never named.
+Symbolic links are shown as links and never descended into.
+"""
+
+from __future__ import annotations
+
+import os
+from collections import deque
+from typing import Literal
+
+from servers.filesystem import cursors
+from servers.filesystem.errors import FsError, os_errors
+from servers.filesystem.globs import any_match, compile_globs
+from servers.filesystem.models import DirectoryEntry, DirectoryListing, DirectoryTree, EntryType, TreeNode
+from servers.filesystem.policy import Policy, Resolved
+from servers.filesystem.textio import entry_type, iso_time
+
+SortKey = Literal["name", "size", "modified"]
+
+
+def _require_directory(target: Resolved, shown: str) -> None:
+    if not os.path.isdir(target.path):
+        if not os.path.lexists(target.path):
+            raise FsError("not_found", f"{shown!r} does not exist")
+        raise FsError("not_a_directory", f"{shown!r} is not a directory: use get_file_info or read_text_file")
+
+
+def _scan(policy: Policy, target: Resolved, shown: str) -> tuple[list[os.DirEntry[str]], int]:
+    visible: list[os.DirEntry[str]] = []
+    hidden = 0
+    with os_errors(shown), os.scandir(target.path) as entries:
+        for entry in entries:
+            if policy.child_allowed(target.relative, entry.name, entry.path):
+                visible.append(entry)
+            else:
+                hidden += 1
+    return visible, hidden
+
+
+def _entry(item: os.DirEntry[str]) -> DirectoryEntry:
+    try:
+        info = item.stat(follow_symlinks=False)
+    except OSError:
+        return DirectoryEntry(name=item.name, type="other")
+    kind = entry_type(info.st_mode)
+    target = None
+    if kind == "symlink":
+        try:
+            target = os.readlink(item.path)
+        except OSError:
+            target = None
+    return DirectoryEntry(
+        name=item.name,
+        type=kind,
+        size=info.st_size if kind == "file" else None,
+        modified=iso_time(info.st_mtime),
+        symlink_target=target,
+    )
+
+
+def list_directory(
+    policy: Policy, target: Resolved, shown: str, *, cursor: str | None, limit: int, sort_by: SortKey
+) -> DirectoryListing:
+    _require_directory(target, shown)
+    query = cursors.fingerprint("list_directory", target.path, sort_by)
+    offset = cursors.decode(cursor, query)
+    items, hidden = _scan(policy, target, shown)
+    entries = [_entry(item) for item in items]
+    if sort_by == "size":
+        entries.sort(key=lambda e: (-(e.size or 0), e.name.casefold()))
+    elif sort_by == "modified":
+        entries.sort(key=lambda e: e.modified or "", reverse=True)
+    else:
+        entries.sort(key=lambda e: (e.type != "directory", e.name.casefold()))
+    page = entries[offset : offset + limit]
+    more = offset + limit < len(entries)
+    return DirectoryListing(
+        path=target.path,
+        entries=page,
+        total_entries=len(entries),
+        files=sum(1 for e in entries if e.type == "file"),
+        directories=sum(1 for e in entries if e.type == "directory"),
+        total_size=sum(e.size or 0 for e in entries),
+        hidden_by_policy=hidden,
+        next_cursor=cursors.encode(offset + limit, query) if more else None,
+    )
+
+
+def _has_entries(path: str) -> bool:
+    try:
+        with os.scandir(path) as entries:
+            return next(entries, None) is not None
+    except OSError:
+        return False
+
+
+def directory_tree(
+    policy: Policy,
+    target: Resolved,
+    shown: str,
+    *,
+    depth: int,
+    exclude_patterns: list[str] | None,
+    max_entries: int,
+) -> DirectoryTree:
+    """The tree under ``target`` to ``depth`` levels, breadth-first, at most ``max_entries`` entries."""
+    _require_directory(target, shown)
+    excludes = compile_globs(exclude_patterns)
+    top = TreeNode(name=os.path.basename(target.path) or target.path, type="directory", children=[])
+    queue: deque[tuple[TreeNode, str, str, str, int]] = deque([(top, target.path, target.relative, "", 1)])
+    count = 0
+    reason: Literal["max_entries", "depth"] | None = None
+    while queue:
+        node, path, root_relative, tree_relative, level = queue.popleft()
+        try:
+            with os.scandir(path) as scan:
+                items = sorted(scan, key=lambda e: (not e.is_dir(follow_symlinks=False), e.name.casefold()))
+        except OSError:
+            node.children = []
+            continue
+        children: list[TreeNode] = []
+        for item in items:
+            relative = f"{tree_relative}/{item.name}" if tree_relative else item.name
+            if not policy.child_allowed(root_relative, item.name, item.path) or any_match(
+                excludes, relative, item.name
+            ):
+                continue
+            if count >= max_entries:
+                node.truncated = True
+                reason = "max_entries"
+                break
+            count += 1
+            kind: EntryType = "other"
+            size = None
+            try:
+                info = item.stat(follow_symlinks=False)
+                kind = entry_type(info.st_mode)
+                size = info.st_size if kind == "file" else None
+            except OSError:
+                pass
+            child = TreeNode(name=item.name, type=kind, size=size)
+            if kind == "directory":
+                if level < depth:
+                    child.children = []
+                    child_root_relative = f"{root_relative}/{item.name}" if root_relative else item.name
+                    queue.append((child, item.path, child_root_relative, relative, level + 1))
+                elif _has_entries(item.path):
+                    child.truncated = True
+                    reason = reason or "depth"
+            children.append(child)
+        node.children = children
+        if reason == "max_entries":
+            break
+    hint = None
+    if reason == "max_entries":
+        hint = f"stopped after {max_entries} entries; raise max_entries or list a subdirectory"
+    elif reason == "depth":
+        hint = f"directories marked truncated go deeper than depth={depth}; raise depth or list them"
+    return DirectoryTree(
+        path=target.path, tree=top, entries=count, truncated=reason is not None, truncated_reason=reason, hint=hint
+    )
