@@ -14,9 +14,9 @@ import weakref
 from typing import Any
 
 from mcp import types
+from mcp.server.connection import Connection
 from mcp.server.context import ServerRequestContext
 from mcp.server.lowlevel import Server
-from mcp.server.session import ServerSession
 from mcp.server.subscriptions import (
     InMemorySubscriptionBus,
     ListenHandler,
@@ -71,7 +71,7 @@ class Endpoint:
         self.gateway = gateway
         self.view = view
         self.bus = InMemorySubscriptionBus()
-        self._sessions: weakref.WeakSet[ServerSession] = weakref.WeakSet()
+        self._connections: weakref.WeakSet[Connection] = weakref.WeakSet()
         self.server: Server[Any] = Server(
             GATEWAY_INFO["name"],
             version=GATEWAY_INFO["version"],
@@ -96,8 +96,9 @@ class Endpoint:
         return "mcp-suite: every server's tools as <server>_<tool>; gateway_status shows instance health."
 
     def _remember(self, ctx: ServerRequestContext[Any]) -> None:
+        """Keep the client's connection (weakly) to tell it of list changes; modern clients listen instead."""
         if not ctx.protocol_version.startswith("2026"):
-            self._sessions.add(ctx.session)
+            self._connections.add(ctx.session._connection)
 
     # ---- lists ---------------------------------------------------------------------------
     async def _list_tools(
@@ -256,13 +257,15 @@ class Endpoint:
             await self.bus.publish(PromptsListChanged())
         if changed_resources:
             await self.bus.publish(ResourcesListChanged())
-        for session in list(self._sessions):
-            try:
-                if changed_tools:
-                    await session.send_tool_list_changed()
-                if changed_prompts:
-                    await session.send_prompt_list_changed()
-                if changed_resources:
-                    await session.send_resource_list_changed()
-            except Exception:  # a closed session is forgotten
-                self._sessions.discard(session)
+        methods = [
+            method
+            for method, changed in (
+                ("notifications/tools/list_changed", changed_tools),
+                ("notifications/prompts/list_changed", changed_prompts),
+                ("notifications/resources/list_changed", changed_resources),
+            )
+            if changed
+        ]
+        for connection in list(self._connections):
+            for method in methods:
+                await connection.notify(method, None)  # best effort: a closed stream drops it

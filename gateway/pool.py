@@ -131,23 +131,27 @@ class ServerPool:
         return member
 
     def remove(self, instance_id: str) -> Member | None:
-        member = self.members.pop(instance_id, None)
-        if not any(m.admitted and m.listing for m in self.members.values()):
-            self.reference_fingerprint = None
-        return member
+        return self.members.pop(instance_id, None)
 
-    def admit(self, member: Member) -> None:
-        """Admit a member whose listing matches the pool's; the first listed member sets the reference."""
-        assert member.listing is not None
-        fingerprint = member.listing.tools_fingerprint()
-        others = [m for m in self.members.values() if m is not member and m.admitted and m.listing is not None]
-        if not others:
-            self.reference_fingerprint = fingerprint
-        member.admitted = fingerprint == self.reference_fingerprint
-        if not member.admitted:
-            member.last_error = (
-                f"not admitted: its tool schemas ({fingerprint}) differ from the pool's ({self.reference_fingerprint})"
-            )
+    def admit_all(self) -> None:
+        """Admit the members whose tool schemas match the pool's reference; report the others.
+
+        The reference stays what it was while any healthy member still offers it; otherwise it is
+        the schema most healthy members offer, ties going to the earliest registered member.
+        """
+        listed = [m for m in self.members.values() if m.healthy and m.listing is not None]
+        prints = {m.instance_id: m.listing.tools_fingerprint() for m in listed if m.listing is not None}
+        if self.reference_fingerprint not in prints.values():
+            counts: dict[str, int] = {}
+            for fingerprint in prints.values():
+                counts[fingerprint] = counts.get(fingerprint, 0) + 1
+            best = max(counts.values(), default=0)
+            self.reference_fingerprint = next((f for f in prints.values() if counts[f] == best), None)
+        for member in listed:
+            fingerprint = prints[member.instance_id]
+            member.admitted = fingerprint == self.reference_fingerprint
+            if not member.admitted:
+                member.last_error = f"not admitted: its tool schemas ({fingerprint}) differ from the pool's ({self.reference_fingerprint})"
 
     def serving(self) -> list[Member]:
         return [member for member in self.members.values() if member.serves()]

@@ -142,6 +142,8 @@ class Gateway:
                 for pool in self.pools.values():
                     for member in pool.members.values():
                         tg.start_soon(self._probe, pool, member)
+            for pool in self.pools.values():
+                pool.admit_all()
             await self.rebuild()
 
     async def _probe(self, pool: ServerPool, member: Member) -> None:
@@ -169,7 +171,6 @@ class Gateway:
         member.healthy = True
         member.last_seen = time.monotonic()
         member.last_error = None
-        pool.admit(member)
 
     async def _list(self, member: Member, timeout: float) -> Listing:
         upstream = member.upstream

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from typing import Annotated, Any
 
 import anyio
+import anyio.abc
 import uvicorn
 from mcp.server import MCPServer
 from mcp.server.mcpserver import Context
@@ -96,16 +97,22 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-@asynccontextmanager
-async def serve_http(server: MCPServer[Any], port: int | None = None) -> AsyncIterator[str]:
-    """Serve ``server`` at ``http://127.0.0.1:<port>/mcp`` for the block; stop it on exit."""
-    port = port or free_port()
-    app = server.streamable_http_app(host="127.0.0.1")
-    config = uvicorn.Config(app, host="127.0.0.1", port=port, log_config=None, lifespan="on")
-    uv = uvicorn.Server(config)
-    started = anyio.Event()
+class HttpUpstream:
+    """A server on a fixed port that a test can stop and start again (a replica dying and coming back)."""
 
-    async def run() -> None:
+    def __init__(self, server: MCPServer[Any], port: int | None = None) -> None:
+        self.server = server
+        self.port = port or free_port()
+        self.url = f"http://127.0.0.1:{self.port}/mcp"
+        self._uv: uvicorn.Server | None = None
+        self._stopped = anyio.Event()
+
+    async def start(self, task_group: anyio.abc.TaskGroup) -> None:
+        app = self.server.streamable_http_app(host="127.0.0.1")
+        config = uvicorn.Config(app, host="127.0.0.1", port=self.port, log_config=None, lifespan="on")
+        uv = uvicorn.Server(config)
+        started = anyio.Event()
+        stopped = anyio.Event()
         original = uv.startup
 
         async def startup(sockets: Any = None) -> None:
@@ -113,13 +120,33 @@ async def serve_http(server: MCPServer[Any], port: int | None = None) -> AsyncIt
             started.set()
 
         uv.startup = startup  # type: ignore[method-assign]
-        await uv.serve()
 
-    async with anyio.create_task_group() as tg:
-        tg.start_soon(run)
+        async def run() -> None:
+            try:
+                await uv.serve()
+            finally:
+                stopped.set()
+                started.set()
+
+        self._uv, self._stopped = uv, stopped
+        task_group.start_soon(run)
         await started.wait()
+
+    async def stop(self) -> None:
+        if self._uv is not None:
+            self._uv.should_exit = True
+            self._uv.force_exit = True
+            await self._stopped.wait()
+            self._uv = None
+
+
+@asynccontextmanager
+async def serve_http(server: MCPServer[Any], port: int | None = None) -> AsyncIterator[str]:
+    """Serve ``server`` at ``http://127.0.0.1:<port>/mcp`` for the block; stop it on exit."""
+    upstream = HttpUpstream(server, port)
+    async with anyio.create_task_group() as tg:
+        await upstream.start(tg)
         try:
-            yield f"http://127.0.0.1:{port}/mcp"
+            yield upstream.url
         finally:
-            uv.should_exit = True
-            uv.force_exit = True
+            await upstream.stop()
