@@ -102,7 +102,9 @@ def check_readiness(settings: Settings) -> Readiness:
             checks[f"root {path}"] = f"ok ({mode})"
     if writable:
         trash = trash_directory(settings)
-        probe = trash if os.path.isdir(trash) else os.path.dirname(trash.rstrip(os.sep)) or "/"
+        probe = trash.rstrip(os.sep) or "/"
+        while not os.path.isdir(probe) and probe != os.path.dirname(probe):
+            probe = os.path.dirname(probe)  # the trash is created on first use under its nearest existing parent
         if os.path.isdir(probe) and os.access(probe, os.W_OK | os.X_OK):
             checks["trash"] = f"ok ({trash})"
         else:
