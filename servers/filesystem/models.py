@@ -2,13 +2,23 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import AliasChoices, BaseModel, ConfigDict, Field
+from pydantic import AliasChoices, BaseModel, ConfigDict, Field, WithJsonSchema
 
 EntryType = Literal["file", "directory", "symlink", "other"]
 LineEnding = Literal["lf", "crlf", "mixed", "none"]
 MatchKind = Literal["exact", "line_endings", "whitespace"]
+
+# Nullable fields are published as ``{"type": [T, "null"]}`` rather than pydantic's ``anyOf``: the
+# same meaning, and far cheaper for clients that validate structuredContent against outputSchema.
+OptStr = Annotated[str | None, WithJsonSchema({"type": ["string", "null"]})]
+OptInt = Annotated[int | None, WithJsonSchema({"type": ["integer", "null"]})]
+OptBool = Annotated[bool | None, WithJsonSchema({"type": ["boolean", "null"]})]
+
+
+def _opt_enum(*values: str) -> WithJsonSchema:
+    return WithJsonSchema({"enum": [*values, None]})
 
 
 class TextFile(BaseModel):
@@ -20,13 +30,13 @@ class TextFile(BaseModel):
     start_line: int = Field(description="1-based number of the first line returned (0 when none)")
     end_line: int = Field(description="1-based number of the last line returned (0 when none)")
     truncated: bool = Field(description="true when the window stopped before the end of the requested lines")
-    truncated_reason: Literal["max_bytes"] | None = None
-    next_offset: int | None = Field(default=None, description="pass as offset to read the next lines")
+    truncated_reason: Annotated[Literal["max_bytes"] | None, _opt_enum("max_bytes")] = None
+    next_offset: OptInt = Field(default=None, description="pass as offset to read the next lines")
     size_bytes: int
     sha256: str = Field(description="hash of the whole file: pass to edit_file/write_file as expected_sha256")
     line_ending: LineEnding
     replaced_invalid_utf8: bool = False
-    hint: str | None = None
+    hint: OptStr = None
 
 
 class MediaFile(BaseModel):
@@ -37,7 +47,7 @@ class MediaFile(BaseModel):
     kind: Literal["image", "audio", "other"]
     size_bytes: int
     sha256: str
-    data: str | None = Field(default=None, description="base64 bytes, when no image/audio content block holds them")
+    data: OptStr = Field(default=None, description="base64 bytes, when no image/audio content block holds them")
 
 
 class FileReadResult(BaseModel):
@@ -45,11 +55,11 @@ class FileReadResult(BaseModel):
 
     path: str
     ok: bool
-    content: str | None = None
-    total_lines: int | None = None
+    content: OptStr = None
+    total_lines: OptInt = None
     truncated: bool = False
-    sha256: str | None = None
-    error: str | None = None
+    sha256: OptStr = None
+    error: OptStr = None
 
 
 class MultipleFiles(BaseModel):
@@ -64,7 +74,7 @@ class WriteResult(BaseModel):
     created: bool
     bytes_written: int
     sha256: str
-    previous_sha256: str | None = None
+    previous_sha256: OptStr = None
 
 
 class EditOperation(BaseModel):
@@ -111,9 +121,9 @@ class DirectoryCreated(BaseModel):
 class DirectoryEntry(BaseModel):
     name: str
     type: EntryType
-    size: int | None = None
-    modified: str | None = None
-    symlink_target: str | None = None
+    size: OptInt = None
+    modified: OptStr = None
+    symlink_target: OptStr = None
 
 
 class DirectoryListing(BaseModel):
@@ -124,15 +134,15 @@ class DirectoryListing(BaseModel):
     directories: int
     total_size: int
     hidden_by_policy: int = Field(description="entries not shown because a deny glob matches them")
-    next_cursor: str | None = None
+    next_cursor: OptStr = None
 
 
 class TreeNode(BaseModel):
     name: str
     type: EntryType
-    size: int | None = None
+    size: OptInt = None
     children: list[TreeNode] | None = None
-    truncated: bool | None = Field(default=None, description="true when deeper entries were not walked")
+    truncated: OptBool = Field(default=None, description="true when deeper entries were not walked")
 
 
 class DirectoryTree(BaseModel):
@@ -140,8 +150,8 @@ class DirectoryTree(BaseModel):
     tree: TreeNode
     entries: int
     truncated: bool
-    truncated_reason: Literal["max_entries", "depth"] | None = None
-    hint: str | None = None
+    truncated_reason: Annotated[Literal["max_entries", "depth"] | None, _opt_enum("max_entries", "depth")] = None
+    hint: OptStr = None
 
 
 class MoveResult(BaseModel):
@@ -168,7 +178,7 @@ class DeleteResult(BaseModel):
 class TrashListing(BaseModel):
     entries: list[TrashEntry]
     total_entries: int
-    next_cursor: str | None = None
+    next_cursor: OptStr = None
 
 
 class RestoreResult(BaseModel):
@@ -180,7 +190,7 @@ class RestoreResult(BaseModel):
 class SearchMatch(BaseModel):
     path: str
     type: EntryType
-    size: int | None = None
+    size: OptInt = None
 
 
 class SearchResult(BaseModel):
@@ -189,8 +199,11 @@ class SearchResult(BaseModel):
     matches: list[SearchMatch]
     scanned_entries: int
     truncated: bool
-    truncated_reason: Literal["max_results", "scan_budget", "time_budget"] | None = None
-    next_cursor: str | None = None
+    truncated_reason: Annotated[
+        Literal["max_results", "scan_budget", "time_budget"] | None,
+        _opt_enum("max_results", "scan_budget", "time_budget"),
+    ] = None
+    next_cursor: OptStr = None
 
 
 class GrepMatch(BaseModel):
@@ -210,24 +223,27 @@ class GrepResult(BaseModel):
     skipped_binary: int
     skipped_large: int
     truncated: bool
-    truncated_reason: Literal["max_results", "max_bytes", "scan_budget", "time_budget"] | None = None
-    next_cursor: str | None = None
+    truncated_reason: Annotated[
+        Literal["max_results", "max_bytes", "scan_budget", "time_budget"] | None,
+        _opt_enum("max_results", "max_bytes", "scan_budget", "time_budget"),
+    ] = None
+    next_cursor: OptStr = None
 
 
 class FileInfo(BaseModel):
     path: str
     type: EntryType
     size: int
-    created: str | None = None
+    created: OptStr = None
     modified: str
     accessed: str
     permissions: str = Field(description="e.g. rw-r--r--")
     mode_octal: str = Field(description="e.g. 0644")
     is_symlink: bool
-    symlink_target: str | None = None
-    mime_type: str | None = None
-    sha256: str | None = None
-    line_count: int | None = None
+    symlink_target: OptStr = None
+    mime_type: OptStr = None
+    sha256: OptStr = None
+    line_count: OptInt = None
     writable: bool = Field(description="whether the operator's policy allows writing here")
 
 

@@ -1,31 +1,35 @@
 """How a client's MCP roots reach this server, and how they narrow the operator's.
 
-SDK 2.3.0 gives one mechanism for both protocol eras: a tool parameter filled by a resolver that
-returns the ``ListRoots`` marker (:data:`ClientRoots`).
+Each tool starts with ``scope = await request_scope(ctx, policy)``:
 
-* 2025-11-25 (initialize/session era): when the client declared the ``roots`` capability, the
-  SDK sends it a ``roots/list`` request in the middle of the first tool call. The answer is kept
-  on the connection and reused until the client sends ``notifications/roots/list_changed``
-  (:class:`RootsChangedMiddleware` drops it), so later calls cost no extra round trip.
-* 2026-07-28 (stateless era): roots are deprecated (SEP-2577) and a server may not send requests.
-  The SDK answers the call with an ``InputRequiredResult`` asking for ``roots/list``; the client
-  retries with the answer. There is no connection to keep it on, so a client that declares
-  roots pays that second round trip on every call that touches paths.
+* A client that did not declare the ``roots`` capability gets the operator's directories, with no
+  extra traffic (the common case, and the fast path).
+* 2025-11-25 (initialize/session era): the server sends ``roots/list`` on the request's own
+  stream the first time, keeps the answer on the connection, and reuses it until the client
+  sends ``notifications/roots/list_changed`` (:class:`RootsChangedMiddleware` drops it).
+* 2026-07-28 (stateless era): roots are deprecated (SEP-2577) and a server may not send
+  requests, so the call answers with an ``InputRequiredResult`` asking for ``roots/list``; the
+  client retries with the answer in ``input_responses``. There is no connection to keep it on,
+  so such a client pays that second round trip on every call that touches paths.
 
-A client that does not declare ``roots`` gets the operator's directories, with no extra traffic.
-Whatever the client says, :meth:`~servers.filesystem.policy.Policy.narrow` only intersects.
+This is what the SDK's ``Resolve(ListRoots)`` does, written out so the no-roots path costs
+nothing. Whatever the client answers, :meth:`~servers.filesystem.policy.Policy.narrow` only
+intersects: an answer sent without being asked can narrow, never widen.
 """
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Any
 
 from mcp.server.context import CallNext, HandlerResult, ServerRequestContext
 from mcp.server.mcpserver import Context
-from mcp.server.mcpserver.resolve import ListRoots, Resolve
-from mcp.types import ListRootsResult
+from mcp.shared.exceptions import MCPError
+from mcp.shared.message import ServerMessageMetadata
+from mcp.types import InputRequiredResult, ListRootsRequest, ListRootsResult
 from mcp.types.version import MODERN_PROTOCOL_VERSIONS
+from pydantic import ValidationError
 
+from servers.filesystem.errors import FsError
 from servers.filesystem.policy import Policy, Scope
 
 CACHE_KEY = "mcp_suite.filesystem.client_roots"
@@ -54,35 +58,51 @@ def _session(ctx: Context[Any, Any]) -> object | None:
         return None
 
 
-async def fetch_client_roots(ctx: Context[Any, Any]) -> ListRootsResult | ListRoots | None:
-    """The resolver: no roots capability → ``None``; a cached answer (2025-11-25) → it; else ask."""
+ROOTS_REQUEST_KEY = "mcp-suite.filesystem.roots"
+
+
+async def request_scope(ctx: Context[Any, Any], policy: Policy) -> Scope | InputRequiredResult:
+    """This request's scope: the operator's roots, narrowed by the client's when it declared any."""
     session = _session(ctx)
     if session is None:
-        return None
+        return policy.operator_scope
     capabilities = ctx.client_capabilities
     if capabilities is None or capabilities.roots is None:
-        return None
-    if _legacy(ctx):
-        state = _connection_state(session)
-        cached = state.get(CACHE_KEY) if state is not None else None
-        if isinstance(cached, ListRootsResult):
-            return cached
-    return ListRoots()
-
-
-ClientRoots = Annotated[ListRootsResult | None, Resolve(fetch_client_roots)]
-"""A tool parameter the SDK fills with the client's roots (never part of the tool's input schema)."""
-
-
-def scope_for(ctx: Context[Any, Any], policy: Policy, roots: ListRootsResult | None) -> Scope:
-    """The scope of this request: the operator's roots, narrowed by the client's when it has any."""
-    if roots is None:
         return policy.operator_scope
     if _legacy(ctx):
-        session = _session(ctx)
-        state = _connection_state(session) if session is not None else None
-        if state is not None:
-            state[CACHE_KEY] = roots
+        roots = await _legacy_roots(ctx, session)
+    else:
+        answer = (ctx.input_responses or {}).get(ROOTS_REQUEST_KEY)
+        if answer is None:
+            return InputRequiredResult(input_requests={ROOTS_REQUEST_KEY: ListRootsRequest()})
+        try:
+            roots = ListRootsResult.model_validate(answer.model_dump(mode="json", by_alias=True, exclude_none=True))
+        except ValidationError:
+            raise FsError("roots_unavailable", "the client's answer to roots/list is not a list of roots") from None
+    return _narrow(policy, roots)
+
+
+async def _legacy_roots(ctx: Context[Any, Any], session: Any) -> ListRootsResult:
+    state = _connection_state(session)
+    cached = state.get(CACHE_KEY) if state is not None else None
+    if isinstance(cached, ListRootsResult):
+        return cached
+    try:
+        roots: ListRootsResult = await session.send_request(
+            ListRootsRequest(), ListRootsResult, metadata=ServerMessageMetadata(related_request_id=ctx.request_id)
+        )
+    except (MCPError, ValidationError) as exc:
+        raise FsError(
+            "roots_unavailable",
+            f"the client declared the roots capability but roots/list failed ({type(exc).__name__}); "
+            "fix the client's roots or connect without declaring them",
+        ) from None
+    if state is not None:
+        state[CACHE_KEY] = roots
+    return roots
+
+
+def _narrow(policy: Policy, roots: ListRootsResult) -> Scope:
     return policy.narrow([(str(root.uri), root.name) for root in roots.roots])
 
 
@@ -92,7 +112,7 @@ def cached_scope(ctx: Context[Any, Any] | None, policy: Policy) -> Scope:
     state = _connection_state(session) if session is not None else None
     cached = state.get(CACHE_KEY) if state is not None else None
     if isinstance(cached, ListRootsResult):
-        return policy.narrow([(str(root.uri), root.name) for root in cached.roots])
+        return _narrow(policy, cached)
     return policy.operator_scope
 
 

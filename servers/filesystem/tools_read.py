@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 from typing import Annotated, Any, Literal
 
@@ -13,6 +14,8 @@ from mcp.types import (
     CallToolResult,
     EmbeddedResource,
     ImageContent,
+    InputRequiredResult,
+    TextContent,
     ToolAnnotations,
 )
 from pydantic import AliasChoices, Field
@@ -37,7 +40,7 @@ from servers.filesystem.models import (
 )
 from servers.filesystem.policy import Policy, Scope
 from servers.filesystem.reading import file_info, read_for_batch, read_media, read_text
-from servers.filesystem.roots import ClientRoots, scope_for
+from servers.filesystem.roots import request_scope
 from servers.filesystem.searching import GrepQuery, grep, search_files
 
 READ_ONLY = ToolAnnotations(read_only_hint=True, destructive_hint=False, idempotent_hint=True, open_world_hint=False)
@@ -70,7 +73,6 @@ def register_read_tools(server: MCPServer[Any], app: FilesystemApp) -> None:
     async def read_text_file(
         path: PathArg,
         ctx: Context[Any, Any],
-        client_roots: ClientRoots,
         offset: Annotated[int | None, Field(ge=1, description="1-based line to start at")] = None,
         limit: Annotated[int | None, Field(ge=1, le=1_000_000, description="number of lines to return")] = None,
         head: Annotated[int | None, Field(ge=1, le=1_000_000, description="return only the first N lines")] = None,
@@ -79,27 +81,33 @@ def register_read_tools(server: MCPServer[Any], app: FilesystemApp) -> None:
             int | None,
             Field(ge=1, description="byte budget of the returned text (default 64 KiB, capped by the operator)"),
         ] = None,
-    ) -> TextFile:
+    ) -> Annotated[CallToolResult, TextFile] | InputRequiredResult:
         """Read a UTF-8 text file, whole or a window of lines (offset/limit, head or tail).
 
         Reports total_lines, the sha256 of the whole file (pass it to edit_file/write_file as
         expected_sha256) and, when the byte budget cut the window short, next_offset to continue.
         """
-        target = policy.resolve(path, scope_for(ctx, policy, client_roots))
+        scope = await request_scope(ctx, policy)
+        if isinstance(scope, InputRequiredResult):
+            return scope
+        target = policy.resolve(path, scope)
         budget = read_budget(max_bytes)
         with os_errors(path):
             size = os.stat(target.path).st_size
         kwargs: dict[str, Any] = {"offset": offset, "limit": limit, "head": head, "tail": tail, "max_bytes": budget}
         if size <= INLINE_BYTES:
-            return read_text(target.path, path, **kwargs)
-        return await app.in_thread(read_text, target.path, path, **kwargs)
+            return text_result(read_text(target.path, path, **kwargs))
+        return text_result(await app.in_thread(read_text, target.path, path, **kwargs))
 
     @server.tool(annotations=READ_ONLY)
     async def read_media_file(
-        path: PathArg, ctx: Context[Any, Any], client_roots: ClientRoots
-    ) -> Annotated[CallToolResult, MediaFile]:
+        path: PathArg, ctx: Context[Any, Any]
+    ) -> Annotated[CallToolResult, MediaFile] | InputRequiredResult:
         """Read an image, audio or other binary file as base64 with its MIME type (size capped by the operator)."""
-        target = policy.resolve(path, scope_for(ctx, policy, client_roots))
+        scope = await request_scope(ctx, policy)
+        if isinstance(scope, InputRequiredResult):
+            return scope
+        target = policy.resolve(path, scope)
         media = await app.in_thread(read_media, target.path, path, max_bytes=settings.max_media_bytes)
         data = media.data or ""
         if media.kind == "image":
@@ -117,13 +125,14 @@ def register_read_tools(server: MCPServer[Any], app: FilesystemApp) -> None:
     async def read_multiple_files(
         paths: Annotated[list[str], Field(min_length=1, max_length=50, description="files to read (1 to 50)")],
         ctx: Context[Any, Any],
-        client_roots: ClientRoots,
         max_bytes: Annotated[
             int | None, Field(ge=1, description="byte budget shared by all files (default 64 KiB, operator-capped)")
         ] = None,
-    ) -> MultipleFiles:
+    ) -> MultipleFiles | InputRequiredResult:
         """Read several text files at once; a file that cannot be read reports its error without failing the rest."""
-        scope = scope_for(ctx, policy, client_roots)
+        scope = await request_scope(ctx, policy)
+        if isinstance(scope, InputRequiredResult):
+            return scope
         budget = read_budget(max_bytes)
         share = max(1024, budget // len(paths))
 
@@ -146,7 +155,6 @@ def register_read_tools(server: MCPServer[Any], app: FilesystemApp) -> None:
     @server.tool(annotations=READ_ONLY)
     async def list_directory(
         ctx: Context[Any, Any],
-        client_roots: ClientRoots,
         path: DirArg = ".",
         cursor: Cursor = None,
         limit: Annotated[int, Field(ge=1, le=1000, description="entries per page")] = 200,
@@ -157,9 +165,12 @@ def register_read_tools(server: MCPServer[Any], app: FilesystemApp) -> None:
                 description="name (directories first), size (largest first) or modified (newest first)",
             ),
         ] = "name",
-    ) -> DirectoryListing:
+    ) -> DirectoryListing | InputRequiredResult:
         """List one directory: names, types, sizes and times, a page at a time, with totals."""
-        target = policy.resolve(path, scope_for(ctx, policy, client_roots))
+        scope = await request_scope(ctx, policy)
+        if isinstance(scope, InputRequiredResult):
+            return scope
+        target = policy.resolve(path, scope)
         return await app.in_thread(list_directory_page, target, path, cursor, limit, sort_by)
 
     def list_directory_page(target: Any, path: str, cursor: str | None, limit: int, sort_by: Any) -> DirectoryListing:
@@ -168,14 +179,16 @@ def register_read_tools(server: MCPServer[Any], app: FilesystemApp) -> None:
     @server.tool(name="directory_tree", annotations=READ_ONLY)
     async def directory_tree_tool(
         ctx: Context[Any, Any],
-        client_roots: ClientRoots,
         path: DirArg = ".",
         depth: Annotated[int, Field(ge=1, le=20, description="levels to descend")] = 3,
         exclude_patterns: Excludes = None,
         max_entries: Annotated[int, Field(ge=1, le=10_000, description="entry budget of the whole tree")] = 500,
-    ) -> DirectoryTree:
+    ) -> DirectoryTree | InputRequiredResult:
         """A directory's tree as nested JSON, breadth-first within depth and an entry budget (says when cut)."""
-        target = policy.resolve(path, scope_for(ctx, policy, client_roots))
+        scope = await request_scope(ctx, policy)
+        if isinstance(scope, InputRequiredResult):
+            return scope
+        target = policy.resolve(path, scope)
         return await app.budgeted(
             directory_tree,
             policy,
@@ -198,16 +211,18 @@ def register_read_tools(server: MCPServer[Any], app: FilesystemApp) -> None:
             ),
         ],
         ctx: Context[Any, Any],
-        client_roots: ClientRoots,
         path: DirArg = ".",
         exclude_patterns: Excludes = None,
         kind: Annotated[Literal["files", "directories", "all"], Field(description="what to return")] = "all",
         case_sensitive: Annotated[bool, Field(description="match case exactly")] = False,
         max_results: Annotated[int, Field(ge=1, le=10_000, description="results per page")] = 100,
         cursor: Cursor = None,
-    ) -> SearchResult:
+    ) -> SearchResult | InputRequiredResult:
         """Find files and directories by name glob under a directory (recursive, budgeted, paginated)."""
-        target = policy.resolve(path, scope_for(ctx, policy, client_roots))
+        scope = await request_scope(ctx, policy)
+        if isinstance(scope, InputRequiredResult):
+            return scope
+        target = policy.resolve(path, scope)
         return await app.budgeted(
             search_files,
             policy,
@@ -227,7 +242,6 @@ def register_read_tools(server: MCPServer[Any], app: FilesystemApp) -> None:
     async def grep_tool(
         pattern: Annotated[str, Field(min_length=1, max_length=1000, description="regular expression, or text")],
         ctx: Context[Any, Any],
-        client_roots: ClientRoots,
         path: Annotated[str, Field(description="directory to search recursively, or one file")] = ".",
         literal: Annotated[bool, Field(description="treat pattern as plain text, not a regex")] = False,
         case: Annotated[
@@ -242,9 +256,12 @@ def register_read_tools(server: MCPServer[Any], app: FilesystemApp) -> None:
         max_results: Annotated[int, Field(ge=1, le=10_000, description="matches per page")] = 100,
         max_bytes: Annotated[int, Field(ge=1024, description="byte budget of the matches returned")] = 32 * 1024,
         cursor: Cursor = None,
-    ) -> GrepResult:
+    ) -> GrepResult | InputRequiredResult:
         """Search file contents: regex or literal, with context lines, file globs, and result/byte budgets."""
-        target = policy.resolve(path, scope_for(ctx, policy, client_roots))
+        scope = await request_scope(ctx, policy)
+        if isinstance(scope, InputRequiredResult):
+            return scope
+        target = policy.resolve(path, scope)
         query = GrepQuery(
             pattern=pattern,
             literal=literal,
@@ -268,16 +285,36 @@ def register_read_tools(server: MCPServer[Any], app: FilesystemApp) -> None:
         )
 
     @server.tool(annotations=READ_ONLY)
-    async def get_file_info(path: PathArg, ctx: Context[Any, Any], client_roots: ClientRoots) -> FileInfo:
+    async def get_file_info(path: PathArg, ctx: Context[Any, Any]) -> FileInfo | InputRequiredResult:
         """Facts about a file or directory: type, size, times, permissions; for files also MIME type,
         sha256 and line count. A symbolic link is described itself (with its target), not followed."""
-        target = policy.resolve(path, scope_for(ctx, policy, client_roots), follow=False)
+        scope = await request_scope(ctx, policy)
+        if isinstance(scope, InputRequiredResult):
+            return scope
+        target = policy.resolve(path, scope, follow=False)
         return file_info(target.path, path, writable=target.root.writable)
 
     @server.tool(annotations=READ_ONLY)
-    async def list_allowed_directories(ctx: Context[Any, Any], client_roots: ClientRoots) -> AllowedDirectories:
+    async def list_allowed_directories(ctx: Context[Any, Any]) -> AllowedDirectories | InputRequiredResult:
         """The directories this server may touch, each rw or ro, after any narrowing by the client's roots."""
-        return describe_scope(policy, scope_for(ctx, policy, client_roots))
+        scope = await request_scope(ctx, policy)
+        if isinstance(scope, InputRequiredResult):
+            return scope
+        return describe_scope(policy, scope)
+
+
+def text_result(text: TextFile) -> CallToolResult:
+    """The file's text as its own content block (not JSON inside JSON), the facts beside it, all structured too.
+
+    Serialising a 100 KB file once instead of twice (structured and as an escaped JSON dump)
+    is most of what makes large reads fast over stdio.
+    """
+    structured = text.model_dump(mode="json")
+    facts = {key: value for key, value in structured.items() if key != "content" and value is not None}
+    return CallToolResult(
+        content=[TextContent(text=text.content), TextContent(text=json.dumps(facts, ensure_ascii=False))],
+        structured_content=structured,
+    )
 
 
 def describe_scope(policy: Policy, scope: Scope) -> AllowedDirectories:

@@ -6,7 +6,7 @@ from typing import Annotated, Any
 
 from mcp.server import MCPServer
 from mcp.server.mcpserver import Context
-from mcp.types import ToolAnnotations
+from mcp.types import InputRequiredResult, ToolAnnotations
 from pydantic import AliasChoices, Field
 
 from servers.filesystem import cursors
@@ -22,7 +22,7 @@ from servers.filesystem.models import (
     TrashListing,
     WriteResult,
 )
-from servers.filesystem.roots import ClientRoots, scope_for
+from servers.filesystem.roots import request_scope
 from servers.filesystem.writing import create_directory, move
 from servers.filesystem.writing import write_file as write_file_op
 
@@ -56,16 +56,18 @@ def register_write_tools(server: MCPServer[Any], app: FilesystemApp) -> None:
         path: PathArg,
         content: Annotated[str, Field(description="the complete new content (UTF-8)")],
         ctx: Context[Any, Any],
-        client_roots: ClientRoots,
         exclusive: Annotated[bool, Field(description="only create: refuse if the file already exists")] = False,
         expected_sha256: Sha = None,
         create_parents: Annotated[bool, Field(description="create missing parent directories")] = False,
-    ) -> WriteResult:
+    ) -> WriteResult | InputRequiredResult:
         """Create or replace a file atomically (temp file + fsync + rename, permissions kept).
 
         exclusive=true refuses to touch an existing file; expected_sha256 refuses a stale overwrite.
         """
-        target = policy.resolve(path, scope_for(ctx, policy, client_roots), write=True)
+        scope = await request_scope(ctx, policy)
+        if isinstance(scope, InputRequiredResult):
+            return scope
+        target = policy.resolve(path, scope, write=True)
         async with app.locks.hold(target.path):
             result = await app.in_thread(
                 write_file_op,
@@ -88,7 +90,6 @@ def register_write_tools(server: MCPServer[Any], app: FilesystemApp) -> None:
             Field(min_length=1, max_length=100, description="edits applied in order: [{oldText, newText}, ...]"),
         ],
         ctx: Context[Any, Any],
-        client_roots: ClientRoots,
         dry_run: Annotated[
             bool,
             Field(
@@ -97,10 +98,13 @@ def register_write_tools(server: MCPServer[Any], app: FilesystemApp) -> None:
             ),
         ] = False,
         expected_sha256: Sha = None,
-    ) -> EditResult:
+    ) -> EditResult | InputRequiredResult:
         """Replace text in a file: each oldText must match exactly one place (whitespace, indentation and
         line-ending differences are tolerated; CRLF files stay CRLF). Returns a git-style diff."""
-        target = policy.resolve(path, scope_for(ctx, policy, client_roots), write=True)
+        scope = await request_scope(ctx, policy)
+        if isinstance(scope, InputRequiredResult):
+            return scope
+        target = policy.resolve(path, scope, write=True)
         async with app.locks.hold(target.path):
             result = await app.in_thread(
                 edit_file_op,
@@ -116,11 +120,12 @@ def register_write_tools(server: MCPServer[Any], app: FilesystemApp) -> None:
         return result
 
     @server.tool(name="create_directory", annotations=_hints(destructive=False, idempotent=True))
-    async def create_directory_tool(
-        path: PathArg, ctx: Context[Any, Any], client_roots: ClientRoots
-    ) -> DirectoryCreated:
+    async def create_directory_tool(path: PathArg, ctx: Context[Any, Any]) -> DirectoryCreated | InputRequiredResult:
         """Create a directory and any missing parents; succeeds quietly if it already exists."""
-        target = policy.resolve(path, scope_for(ctx, policy, client_roots), write=True)
+        scope = await request_scope(ctx, policy)
+        if isinstance(scope, InputRequiredResult):
+            return scope
+        target = policy.resolve(path, scope, write=True)
         result = await app.in_thread(create_directory, target, path)
         if result.created:
             await announce_changes(ctx, [result.path])
@@ -131,10 +136,11 @@ def register_write_tools(server: MCPServer[Any], app: FilesystemApp) -> None:
         source: Annotated[str, Field(description="file or directory to move or rename")],
         destination: Annotated[str, Field(description="new path; must not exist (nothing is ever overwritten)")],
         ctx: Context[Any, Any],
-        client_roots: ClientRoots,
-    ) -> MoveResult:
+    ) -> MoveResult | InputRequiredResult:
         """Move or rename a file or directory, within or across writable directories. Never overwrites."""
-        scope = scope_for(ctx, policy, client_roots)
+        scope = await request_scope(ctx, policy)
+        if isinstance(scope, InputRequiredResult):
+            return scope
         origin = policy.resolve(source, scope, write=True, follow=False, what="source")
         target = policy.resolve(destination, scope, write=True, follow=False, what="destination")
         async with app.locks.hold(origin.path, target.path):
@@ -146,11 +152,13 @@ def register_write_tools(server: MCPServer[Any], app: FilesystemApp) -> None:
     async def delete_path(
         path: PathArg,
         ctx: Context[Any, Any],
-        client_roots: ClientRoots,
         recursive: Annotated[bool, Field(description="required to delete a directory that is not empty")] = False,
-    ) -> DeleteResult:
+    ) -> DeleteResult | InputRequiredResult:
         """Move a file or directory to the server's trash (recoverable with restore_from_trash)."""
-        target = policy.resolve(path, scope_for(ctx, policy, client_roots), write=True, follow=False)
+        scope = await request_scope(ctx, policy)
+        if isinstance(scope, InputRequiredResult):
+            return scope
+        target = policy.resolve(path, scope, write=True, follow=False)
         async with app.locks.hold(target.path):
             result = await app.in_thread(app.trash.delete, target, path, recursive=recursive)
         await announce_changes(ctx, [result.path])
@@ -163,12 +171,13 @@ def register_write_tools(server: MCPServer[Any], app: FilesystemApp) -> None:
     )
     async def list_trash(
         ctx: Context[Any, Any],
-        client_roots: ClientRoots,
         cursor: Annotated[str | None, Field(description="next_cursor from the previous page")] = None,
         limit: Annotated[int, Field(ge=1, le=500, description="entries per page")] = 50,
-    ) -> TrashListing:
+    ) -> TrashListing | InputRequiredResult:
         """What delete_path moved to the trash from the allowed directories, newest first."""
-        scope = scope_for(ctx, policy, client_roots)
+        scope = await request_scope(ctx, policy)
+        if isinstance(scope, InputRequiredResult):
+            return scope
         query = cursors.fingerprint("list_trash")
         offset = cursors.decode(cursor, query)
         entries = await app.in_thread(app.trash.entries, scope)
@@ -183,13 +192,14 @@ def register_write_tools(server: MCPServer[Any], app: FilesystemApp) -> None:
     async def restore_from_trash(
         trash_id: Annotated[str, Field(description="id from delete_path or list_trash")],
         ctx: Context[Any, Any],
-        client_roots: ClientRoots,
         destination: Annotated[
             str | None, Field(description="where to restore instead of the original path (must not exist)")
         ] = None,
-    ) -> RestoreResult:
+    ) -> RestoreResult | InputRequiredResult:
         """Put a deleted file or directory back where it was (or at destination). Never overwrites."""
-        scope = scope_for(ctx, policy, client_roots)
+        scope = await request_scope(ctx, policy)
+        if isinstance(scope, InputRequiredResult):
+            return scope
         original = app.trash.original_path(trash_id, scope)
         shown = destination or original
         target = policy.resolve(shown, scope, write=True, follow=False, what="destination")
