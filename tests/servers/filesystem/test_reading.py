@@ -168,3 +168,13 @@ async def test_list_allowed_directories_reports_mode_and_deny_globs(root: Path, 
     assert [(d["path"], d["mode"]) for d in result["directories"]] == [(str(root), "rw"), (str(extra), "ro")]
     assert ".env*" in result["deny"] and result["narrowed_by_client"] is False
     assert result["relative_paths_resolve_against"] == str(root)
+
+
+@pytest.mark.anyio
+async def test_read_text_file_sends_the_text_verbatim_as_the_first_content_block(root: Path) -> None:
+    (root / "win.txt").write_bytes(b"one\r\ntwo\r\n")
+    async with open_root(root) as client:
+        result = await client.call_tool("read_text_file", {"path": "win.txt"})
+    assert result.content[0].text == "one\r\ntwo\r\n"
+    assert '"total_lines": 2' in result.content[1].text
+    assert data(result)["line_ending"] == "crlf"
