@@ -8,14 +8,17 @@ one clear message with exit status 2, never a traceback.
 from __future__ import annotations
 
 import argparse
+import json
 import logging
+import os
 import sys
 from collections.abc import Callable, Sequence
+from pathlib import Path
 from typing import Any
 
 import anyio
 
-from mesh.config import ConfigError, Settings, load_settings
+from mesh.config import ConfigError, Settings, find_config_file, load_settings
 from mesh.telemetry import configure_logging
 
 log = logging.getLogger("mcp_suite.cli")
@@ -74,6 +77,72 @@ def cmd_gateway(args: argparse.Namespace) -> int:
     return 0
 
 
+def _config_file(args: argparse.Namespace) -> Path | None:
+    found = find_config_file(getattr(args, "config", None))
+    return found.absolute() if found else None
+
+
+def cmd_up(args: argparse.Namespace) -> int:
+    from gateway.launcher import PlanError, parse_replicas, run_up
+    from servers.runtime.known import SERVER_MODULES
+
+    settings = _settings(args)
+    known = list(SERVER_MODULES)
+    table = sys.stdout.isatty() and not args.plain and os.environ.get("TERM") != "dumb"
+    try:
+        replicas = parse_replicas(args.replicas, known)
+        return run_up(settings, known, config_file=_config_file(args), replicas=replicas, table=table)
+    except PlanError as exc:
+        return _fail(str(exc))
+
+
+def _default_gateway_url(settings: Settings) -> str:
+    from gateway.client_config import gateway_http_url
+
+    return gateway_http_url(settings).removesuffix("/mcp")
+
+
+def cmd_status(args: argparse.Namespace) -> int:
+    from gateway.launcher.plan import run_dir_of, state_file_of
+    from gateway.launcher.status_report import GatewayUnreachable, fetch_instances, render_instances, render_launcher
+    from gateway.launcher.supervisor import launcher_snapshot
+
+    settings = _settings(args)
+    url = (args.url or _default_gateway_url(settings)).rstrip("/").removesuffix("/mcp")
+    try:
+        body = fetch_instances(url)
+    except GatewayUnreachable as exc:
+        return _fail(f"{exc}; is `mcp-suite up` running?")
+    if args.json:
+        print(json.dumps(body, indent=2))
+        return 0
+    lines = render_instances(body, url)
+    state = launcher_snapshot(state_file_of(run_dir_of(settings)))
+    if state is not None:
+        lines += render_launcher(state)
+    print("\n".join(lines))
+    return 0
+
+
+def cmd_client_config(args: argparse.Namespace) -> int:
+    from gateway.client_config import ClientConfigError, GatewayMode, build_entries, render
+    from servers.runtime.known import SERVER_MODULES
+
+    settings = _settings(args)
+    mode: GatewayMode = "http" if args.gateway == "http" else "stdio"
+    if args.client == "claude-desktop" and args.json:
+        return _fail("--json is for claude-code (a project .mcp.json); claude-desktop output is JSON already")
+    try:
+        entries = build_entries(
+            settings, list(SERVER_MODULES), config_file=_config_file(args), gateway=mode, only=args.server
+        )
+        text = render(args.client, entries, as_json=args.json)
+    except ClientConfigError as exc:
+        return _fail(str(exc))
+    print(text)
+    return 0
+
+
 def cmd_bench(args: argparse.Namespace) -> int:
     from gateway.bench import run_bench
 
@@ -99,6 +168,40 @@ def build_parser() -> argparse.ArgumentParser:
     gateway.add_argument("--port", type=int, default=None, help="HTTP port (default gateway.port, 8500)")
     gateway.add_argument("--config", default=None, help="YAML config file with registry.static")
     gateway.set_defaults(handler=cmd_gateway)
+
+    up = sub.add_parser(
+        "up", help="run every server and the gateway, restart any that crash, stop them all on Ctrl-C/SIGTERM"
+    )
+    up.add_argument("--config", default=None, help="YAML config file every process reads (default as for serve)")
+    up.add_argument(
+        "--replicas",
+        action="extend",
+        nargs="+",
+        default=[],
+        metavar="SERVER=N",
+        help="run N instances of SERVER (extra ones on free ports), e.g. --replicas filesystem=2",
+    )
+    up.add_argument("--plain", action="store_true", help="JSON log lines on stderr even on a terminal")
+    up.set_defaults(handler=cmd_up)
+
+    status = sub.add_parser("status", help="the running gateway's servers and instances")
+    status.add_argument("--url", default=None, help="gateway base URL (default from the config: http://127.0.0.1:8500)")
+    status.add_argument("--config", default=None, help="YAML config file (for the default URL)")
+    status.add_argument("--json", action="store_true", help="print the gateway's /v1/instances JSON as is")
+    status.set_defaults(handler=cmd_status)
+
+    client = sub.add_parser("client-config", help="print the Claude Desktop / Claude Code configuration")
+    client.add_argument("client", choices=("claude-desktop", "claude-code"))
+    client.add_argument("--config", default=None, help="YAML config file the printed commands should read")
+    client.add_argument("--server", default=None, help="only this entry: a server name, or 'gateway'")
+    client.add_argument(
+        "--gateway",
+        choices=("stdio", "http"),
+        default=None,
+        help="the gateway entry: stdio (default; starts its own servers) or http (a running `mcp-suite up`)",
+    )
+    client.add_argument("--json", action="store_true", help="claude-code: a project .mcp.json instead of commands")
+    client.set_defaults(handler=cmd_client_config)
 
     bench = sub.add_parser("bench", help="time calls over the real transports and print the figures")
     bench.add_argument("--iterations", type=int, default=300, help="calls per measurement")
