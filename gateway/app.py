@@ -14,10 +14,11 @@ from mcp.server.streamable_http_manager import StreamableHTTPSessionManager
 from starlette.applications import Starlette
 from starlette.responses import JSONResponse
 from starlette.routing import Route
-from starlette.types import Receive, Scope, Send
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from gateway.catalog import ALL, View
 from gateway.endpoint import Endpoint
+from gateway.fastpath import FastToolCallMiddleware
 from gateway.rest import rest_routes
 from gateway.service import Gateway
 from mesh.config import SERVER_NAMES, GatewaySettings
@@ -28,22 +29,22 @@ from servers.runtime.serve import transport_security_for
 class _Endpoints:
     """An ASGI app that hands a request to the session manager of the view its path names."""
 
-    def __init__(self, kind: str, managers: dict[str, StreamableHTTPSessionManager]) -> None:
+    def __init__(self, kind: str, apps: dict[str, ASGIApp]) -> None:
         self.kind = kind
-        self.managers = managers
+        self.apps = apps
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         name = scope.get("path_params", {}).get("name", "")
-        manager = self.managers.get(name)
-        if manager is None:
-            known = ", ".join(sorted(self.managers)) or "none"
+        app = self.apps.get(name)
+        if app is None:
+            known = ", ".join(sorted(self.apps)) or "none"
             response = JSONResponse(
                 {"error": {"code": "not_found", "message": f"no {self.kind} named {name!r}; known: {known}"}},
                 status_code=404,
             )
             await response(scope, receive, send)
             return
-        await manager.handle_request(scope, receive, send)
+        await app(scope, receive, send)
 
 
 class _Single:
@@ -59,27 +60,32 @@ def build_gateway_app(settings: GatewaySettings, registry: Registry) -> tuple[St
     gateway = Gateway(settings, registry)
     security = transport_security_for(settings.host)
 
-    def manager(view: View) -> StreamableHTTPSessionManager:
+    managers: list[StreamableHTTPSessionManager] = []
+
+    def endpoint_app(view: View) -> ASGIApp:
+        """The SDK endpoint of ``view`` behind the fast path for stateless tool calls."""
         endpoint = Endpoint(gateway, view)
-        return StreamableHTTPSessionManager(
+        manager = StreamableHTTPSessionManager(
             app=endpoint.server, security_settings=security, max_request_body_size=settings.max_request_bytes
         )
+        managers.append(manager)
+        return FastToolCallMiddleware(_Single(manager), gateway, view, security, settings.max_request_bytes)
 
-    main = manager(ALL)
+    main = endpoint_app(ALL)
     servers = sorted(set(SERVER_NAMES) | set(registry.servers()))
-    by_server = {name: manager(View("server", name)) for name in servers}
-    by_supervisor = {name: manager(View("supervisor", name)) for name in settings.supervisors}
+    by_server = {name: endpoint_app(View("server", name)) for name in servers}
+    by_supervisor = {name: endpoint_app(View("supervisor", name)) for name in settings.supervisors}
 
     @asynccontextmanager
     async def lifespan(_app: Starlette) -> AsyncIterator[None]:
         async with AsyncExitStack() as stack:
-            for each in (main, *by_server.values(), *by_supervisor.values()):
-                await stack.enter_async_context(each.run())
+            for manager in managers:
+                await stack.enter_async_context(manager.run())
             await stack.enter_async_context(gateway.running())
             yield
 
     routes = [
-        Route("/mcp", _Single(main)),
+        Route("/mcp", main),
         Route("/servers/{name}/mcp", _Endpoints("server", by_server)),
         Route("/supervisors/{name}/mcp", _Endpoints("supervisor", by_supervisor)),
         *rest_routes(gateway),

@@ -22,7 +22,13 @@ import httpx
 from gateway.catalog import ALL, Catalog, View, build_catalog
 from gateway.pool import Listing, Member, ServerPool
 from gateway.router import CallOptions, GatewayError, Router, caller_priority, caller_timeout, retry_safe
-from gateway.supervisors import GATEWAY_SERVER, describe_supervisors, resolve_policy, supervisor_of_server
+from gateway.supervisors import (
+    GATEWAY_SERVER,
+    EffectivePolicy,
+    describe_supervisors,
+    resolve_policy,
+    supervisor_of_server,
+)
 from gateway.upstream import (
     META_SERVER_INFO,
     Notify,
@@ -62,6 +68,7 @@ class Gateway:
         self._tg: anyio.abc.TaskGroup | None = None
         self._dirty = anyio.Event()
         self._refresh_lock = anyio.Lock()
+        self._policies: dict[tuple[str | None, str, str | None], EffectivePolicy] = {}
 
     # ---- lifecycle -----------------------------------------------------------------------
     @asynccontextmanager
@@ -216,6 +223,17 @@ class Gateway:
                     log.exception("a list-changed listener failed")
 
     # ---- forwarding ----------------------------------------------------------------------
+    def policy_for(self, view: View, server: str, tool: str | None) -> EffectivePolicy:
+        """The resolved policy of a call; settings are frozen, so each answer is computed once."""
+        key = (view.supervisor, server, tool)
+        policy = self._policies.get(key)
+        if policy is None:
+            supervisor = view.supervisor or supervisor_of_server(self.settings, server)
+            policy = self._policies[key] = resolve_policy(
+                self.settings, supervisor=supervisor, server=server, tool=tool
+            )
+        return policy
+
     async def call_tool(
         self,
         view: View,
@@ -230,8 +248,7 @@ class Gateway:
             raise UnknownName("tool", name, view)
         if entry.server == GATEWAY_SERVER:
             return self.gateway_tool(entry.name, params.get("arguments") or {})
-        supervisor = view.supervisor or supervisor_of_server(self.settings, entry.server)
-        policy = resolve_policy(self.settings, supervisor=supervisor, server=entry.server, tool=entry.name)
+        policy = self.policy_for(view, entry.server, entry.name)
         pool = self.pools[entry.server]
         arguments = params.get("arguments") or {}
         hash_key = None
@@ -273,8 +290,7 @@ class Gateway:
         pool = self.pools.get(server)
         if pool is None:
             raise GatewayError(-32602, f"unknown server {server!r}")
-        supervisor = view.supervisor or supervisor_of_server(self.settings, server)
-        policy = resolve_policy(self.settings, supervisor=supervisor, server=server)
+        policy = self.policy_for(view, server, None)
         meta = params.get("_meta")
         timeout = policy.timeout_seconds
         if (requested := caller_timeout(meta)) is not None:
