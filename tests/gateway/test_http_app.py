@@ -148,3 +148,55 @@ async def test_a_replica_with_different_schemas_is_not_admitted_and_the_gateway_
     assert "differ" in instances[1]["last_error"]
     assert "demo_extra" not in tools
     assert {c["structuredContent"]["replica"] for c in calls} == {"a"}
+
+
+MODERN_HEADERS = {
+    "accept": "application/json, text/event-stream",
+    "content-type": "application/json",
+    "mcp-protocol-version": "2026-07-28",
+    "mcp-method": "tools/call",
+}
+MODERN_META = {
+    "io.modelcontextprotocol/protocolVersion": "2026-07-28",
+    "io.modelcontextprotocol/clientInfo": {"name": "t", "version": "0"},
+    "io.modelcontextprotocol/clientCapabilities": {},
+}
+
+
+def modern_call(name: str, arguments: dict[str, object]) -> dict[str, object]:
+    return {
+        "jsonrpc": "2.0",
+        "id": 7,
+        "method": "tools/call",
+        "params": {"name": name, "arguments": arguments, "_meta": MODERN_META},
+    }
+
+
+async def test_a_stateless_tool_call_is_answered_in_one_json_body() -> None:
+    async with gateway_url() as base, httpx.AsyncClient() as http:
+        response = await http.post(f"{base}/mcp", json=modern_call("demo_echo", {"text": "z"}), headers=MODERN_HEADERS)
+        unknown = await http.post(f"{base}/mcp", json=modern_call("demo_nope", {}), headers=MODERN_HEADERS)
+    assert response.headers["content-type"] == "application/json"
+    assert response.json()["id"] == 7
+    assert response.json()["result"]["structuredContent"]["text"] == "z"
+    assert unknown.json()["error"]["code"] == -32602
+
+
+async def test_a_foreign_host_header_is_refused_on_the_stateless_path_too() -> None:
+    async with gateway_url() as base, httpx.AsyncClient() as http:
+        response = await http.post(
+            f"{base}/mcp",
+            json=modern_call("demo_echo", {"text": "z"}),
+            headers={**MODERN_HEADERS, "host": "evil.example"},
+        )
+    assert response.status_code == 421
+
+
+async def test_an_oversized_stateless_call_is_refused_without_reaching_the_upstream() -> None:
+    async with gateway_url() as base, httpx.AsyncClient() as http:
+        response = await http.post(
+            f"{base}/mcp", json=modern_call("demo_echo", {"text": "x" * 10_000}), headers=MODERN_HEADERS
+        )
+        status = (await http.get(f"{base}/v1/instances")).json()
+    assert response.status_code == 413
+    assert sum(i["calls"] for i in status["servers"][0]["instances"]) == 0
