@@ -210,6 +210,8 @@ def edit_file(
         info = os.stat(target.path)
         if stat.S_ISDIR(info.st_mode):
             raise FsError("is_directory", f"{shown!r} is a directory; edit_file edits text files")
+        if not stat.S_ISREG(info.st_mode):
+            raise FsError("not_a_file", f"{shown!r} is not a regular file (device, socket or pipe)")
         if info.st_size > max_bytes:
             raise FsError("too_large", f"{shown!r} is {info.st_size} bytes; edit_file handles at most {max_bytes}")
         with open(target.path, "rb") as handle:

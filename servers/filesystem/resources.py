@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import os
+import stat
 from pathlib import Path
 
 from mcp.server.lowlevel.helper_types import ReadResourceContents
@@ -75,7 +76,10 @@ def read_file_uri(app: FilesystemApp, scope: Scope, uri: str) -> list[ReadResour
 
 def _read_file(app: FilesystemApp, path: str, uri: str) -> ReadResourceContents:
     try:
-        size = os.stat(path).st_size
+        info = os.stat(path)
+        if not stat.S_ISREG(info.st_mode):
+            raise FsError("not_a_file", f"{uri!r} is not a regular file (device, socket or pipe)")
+        size = info.st_size
         if size > app.settings.max_media_bytes:
             raise FsError(
                 "too_large",

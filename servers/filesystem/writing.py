@@ -136,6 +136,8 @@ def write_file(
     if info is not None:
         if stat.S_ISDIR(info.st_mode):
             raise FsError("is_directory", f"{shown!r} is a directory; give a file path")
+        if not stat.S_ISREG(info.st_mode):
+            raise FsError("not_a_file", f"{shown!r} is not a regular file (device, socket or pipe)")
         if exclusive:
             raise FsError("exists", f"{shown!r} already exists and exclusive=true; choose another name")
         mode = stat.S_IMODE(info.st_mode)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import stat
 import warnings
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
@@ -104,10 +105,13 @@ def snapshot(*directories: Path) -> dict[str, str]:
         for folder, dirs, files in os.walk(directory):
             for name in dirs + files:
                 path = os.path.join(folder, name)
-                if os.path.islink(path):
+                mode = os.lstat(path).st_mode
+                if stat.S_ISLNK(mode):
                     seen[path] = "link:" + os.readlink(path)
-                elif os.path.isdir(path):
+                elif stat.S_ISDIR(mode):
                     seen[path] = "dir"
+                elif not stat.S_ISREG(mode):
+                    seen[path] = f"special:{stat.S_IFMT(mode)}"
                 else:
                     with open(path, "rb") as handle:
                         seen[path] = hashlib.sha256(handle.read()).hexdigest()

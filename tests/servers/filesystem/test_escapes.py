@@ -6,7 +6,9 @@ import os
 from pathlib import Path
 from typing import Any
 
+import anyio
 import pytest
+from mcp.shared.exceptions import MCPError
 from mcp.types import ListRootsResult, Root
 
 from tests.servers.filesystem.support import connect, refused, settings_for, snapshot
@@ -155,3 +157,28 @@ async def test_client_roots_cannot_widen_the_operator_roots(
     refused(write, "outside_roots")
     refused(passwd, "outside_roots")
     assert snapshot(root, outside) == before
+
+
+@pytest.mark.anyio
+async def test_special_files_and_symlink_loops_are_refused_without_hanging(root: Path, tmp_path: Path) -> None:
+    os.mkfifo(root / "pipe")
+    os.symlink(root / "loop_b", root / "loop_a")
+    os.symlink(root / "loop_a", root / "loop_b")
+    before = snapshot(root)
+    settings = settings_for(tmp_path / "data", (root, "rw"))
+    with anyio.fail_after(10):
+        async with connect(settings) as client:
+            pipe_read = await client.call_tool("read_text_file", {"path": "pipe"})
+            pipe_edit = await client.call_tool(
+                "edit_file", {"path": "pipe", "edits": [{"oldText": "a", "newText": "b"}]}
+            )
+            pipe_write = await client.call_tool("write_file", {"path": "pipe", "content": "x"})
+            loop = await client.call_tool("read_text_file", {"path": "loop_a"})
+            grep = await client.call_tool("grep", {"pattern": "x"})
+            with pytest.raises(MCPError):
+                await client.read_resource(f"{root.as_uri()}/pipe")
+    for result in (pipe_read, pipe_edit, pipe_write):
+        refused(result, "not_a_file")
+    assert loop.is_error and "Traceback" not in str(loop.content)
+    assert not grep.is_error
+    assert snapshot(root) == before
