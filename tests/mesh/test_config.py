@@ -1,0 +1,82 @@
+"""Settings come from embedded defaults, a YAML file and MCP_SUITE_* variables; bad files are refused clearly."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from mesh.config import DEFAULT_PORTS, ConfigError, load_settings
+
+
+def test_with_no_file_the_embedded_defaults_apply(isolated_environment: Path) -> None:
+    settings = load_settings()
+    assert settings.data_dir == isolated_environment
+    assert settings.gateway.port == 8500
+    assert settings.filesystem.port == DEFAULT_PORTS["filesystem"] == 8501
+    assert settings.gateway.host == "127.0.0.1"
+    assert set(settings.gateway.supervisors) == {"intelligence", "multimodal", "system"}
+
+
+def test_the_environment_overrides_the_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    config = tmp_path / "suite.yaml"
+    config.write_text("gateway:\n  port: 9100\n  refresh_interval_seconds: 2\n")
+    monkeypatch.setenv("MCP_SUITE_GATEWAY__PORT", "9200")
+    settings = load_settings(config)
+    assert settings.gateway.port == 9200
+    assert settings.gateway.refresh_interval_seconds == 2
+
+
+def test_the_config_file_is_found_through_the_environment_then_the_working_directory(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (Path.cwd() / "mcp-suite.yaml").write_text("log_level: debug\n")
+    assert load_settings().log_level == "debug"
+    other = tmp_path / "other.yaml"
+    other.write_text("log_level: error\n")
+    monkeypatch.setenv("MCP_SUITE_CONFIG", str(other))
+    assert load_settings().log_level == "error"
+
+
+@pytest.mark.parametrize(
+    ("text", "fragment"),
+    [
+        ("filesystem:\n  roots:\n    - {path: /tmp, mode: rx}\n", "filesystem.roots.0.mode = 'rx'"),
+        ("gateway:\n  port: 99999\n", "gateway.port = 99999"),
+        ("gatway:\n  port: 1\n", "gatway: unknown key"),
+        ("registry:\n  static:\n    x: {url: ftp://nope}\n", "must start with http"),
+        ("registry:\n  static:\n    x: {}\n", "exactly one of 'url' or 'command'"),
+        ("gateway: [1, 2\n", "not valid YAML at line"),
+        ("- just\n- a list\n", "must hold a mapping"),
+    ],
+)
+def test_an_invalid_file_is_refused_with_the_key_the_value_and_what_is_allowed(
+    tmp_path: Path, text: str, fragment: str
+) -> None:
+    config = tmp_path / "bad.yaml"
+    config.write_text(text)
+    with pytest.raises(ConfigError) as caught:
+        load_settings(config)
+    assert fragment in str(caught.value)
+
+
+def test_a_missing_config_file_is_named() -> None:
+    with pytest.raises(ConfigError, match="does not exist"):
+        load_settings("/nonexistent/suite.yaml")
+
+
+def test_the_command_line_prints_a_config_error_without_a_traceback(tmp_path: Path) -> None:
+    config = tmp_path / "bad.yaml"
+    config.write_text("gateway:\n  port: -1\n")
+    done = subprocess.run(
+        [sys.executable, "-m", "gateway.cli", "serve", "filesystem", "--config", str(config)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        stdin=subprocess.DEVNULL,
+    )
+    assert done.returncode == 2
+    assert "gateway.port = -1" in done.stderr
+    assert "Traceback" not in done.stderr
