@@ -15,6 +15,7 @@ import anyio.to_thread
 from mcp.server.mcpserver import Context
 
 from mesh.config import FilesystemSettings, Settings
+from servers.filesystem.errors import FsError
 from servers.filesystem.policy import Mode, Policy
 from servers.filesystem.trash import Trash
 
@@ -87,11 +88,22 @@ class FilesystemApp:
         """Run blocking work off the event loop (a worker thread)."""
         return await anyio.to_thread.run_sync(functools.partial(fn, *args, **kwargs))
 
+    def hard_deadline(self) -> float:
+        """When a search that ignored its own time budget is abandoned: 1.5 x the budget plus a second."""
+        return self.settings.search_timeout_seconds * 1.5 + 1
+
     async def budgeted(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
         """Like :meth:`in_thread`, but the call is abandoned at the search deadline (plus grace)."""
-        limit = self.settings.search_timeout_seconds + 5
-        with anyio.fail_after(limit):
-            return await anyio.to_thread.run_sync(functools.partial(fn, *args, **kwargs), abandon_on_cancel=True)
+        limit = self.hard_deadline()
+        try:
+            with anyio.fail_after(limit):
+                return await anyio.to_thread.run_sync(functools.partial(fn, *args, **kwargs), abandon_on_cancel=True)
+        except TimeoutError:
+            raise FsError(
+                "timeout",
+                f"the search did not finish within {limit:g} seconds (a slow disk, or a regular expression that "
+                "backtracks badly); narrow the path, add include globs, or pass literal=true",
+            ) from None
 
 
 async def announce_changes(ctx: Context[Any, Any], paths: Iterable[str]) -> None:

@@ -23,6 +23,10 @@ class FsError(ToolError):
         self.code = code
         self.detail = message
 
+    def __reduce__(self) -> tuple[type[FsError], tuple[str, str]]:
+        # Rebuilt from its parts when it crosses a process boundary (see isolation.py).
+        return (FsError, (self.code, self.detail))
+
 
 _ERRNO_CODES: dict[int, tuple[str, str]] = {
     errno.ENOENT: ("not_found", "does not exist; list the parent directory to see what is there"),

@@ -22,6 +22,7 @@ from pydantic import AliasChoices, Field
 
 from servers.filesystem.app import FilesystemApp
 from servers.filesystem.errors import FsError, os_errors
+from servers.filesystem.isolation import run_isolated
 from servers.filesystem.listing import directory_tree
 from servers.filesystem.listing import list_directory as list_directory_op
 from servers.filesystem.models import (
@@ -272,17 +273,16 @@ def register_read_tools(server: MCPServer[Any], app: FilesystemApp) -> None:
             max_results=min(max_results, settings.max_results),
             max_bytes=min(max_bytes, settings.max_read_bytes),
         )
-        return await app.budgeted(
-            grep,
-            policy,
-            target,
-            path,
-            query,
-            cursor=cursor,
-            max_entries=settings.max_scan_entries,
-            max_file_bytes=settings.max_grep_file_bytes,
-            timeout=settings.search_timeout_seconds,
-        )
+        kwargs: dict[str, Any] = {
+            "cursor": cursor,
+            "max_entries": settings.max_scan_entries,
+            "max_file_bytes": settings.max_grep_file_bytes,
+            "timeout": settings.search_timeout_seconds,
+        }
+        if literal:
+            return await app.budgeted(grep, policy, target, path, query, **kwargs)
+        deadline = app.hard_deadline()
+        return await app.in_thread(run_isolated, grep, (policy, target, path, query), kwargs, deadline)
 
     @server.tool(annotations=READ_ONLY)
     async def get_file_info(path: PathArg, ctx: Context[Any, Any]) -> FileInfo | InputRequiredResult:

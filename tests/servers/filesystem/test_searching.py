@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import anyio
 import pytest
 
 from tests.servers.filesystem.support import data, open_root, refused
@@ -98,3 +99,14 @@ async def test_grep_respects_the_byte_budget(root: Path) -> None:
         result = data(await client.call_tool("grep", {"pattern": "hit", "max_bytes": 2048}))
     assert result["truncated"] and result["truncated_reason"] == "max_bytes"
     assert 1 <= len(result["matches"]) < 10
+
+
+@pytest.mark.anyio
+async def test_a_catastrophic_regex_is_abandoned_at_the_deadline_with_a_clear_error(root: Path) -> None:
+    (root / "evil.txt").write_text("a" * 40 + "!\n", encoding="utf-8")
+    async with open_root(root, search_timeout_seconds=0.01) as client:
+        with anyio.fail_after(30):
+            result = await client.call_tool("grep", {"pattern": "(a+)+$", "path": "evil.txt"})
+            after = await client.call_tool("grep", {"pattern": "a+!", "path": "evil.txt"})
+    refused(result, "timeout")
+    assert [m["line"] for m in data(after)["matches"]] == [1]
