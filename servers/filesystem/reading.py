@@ -29,6 +29,7 @@ from servers.filesystem.textio import (
 )
 
 WHOLE_FILE_BYTES = 8 * 1024 * 1024
+SMALL_FILE_BYTES = 64 * 1024
 HASH_CAP_BYTES = 64 * 1024 * 1024
 
 
@@ -285,6 +286,15 @@ def file_info(path: str, shown: str, *, writable: bool) -> FileInfo:
 
 def _hash_and_count(path: str, shown: str, size: int) -> tuple[str, int | None, bytes]:
     with os_errors(shown):
+        if size <= SMALL_FILE_BYTES:
+            # The common case in one open/read/close, without a buffered file object.
+            fd = os.open(path, os.O_RDONLY | getattr(os, "O_CLOEXEC", 0) | getattr(os, "O_NONBLOCK", 0))
+            try:
+                data = os.read(fd, SMALL_FILE_BYTES + 1)
+            finally:
+                os.close(fd)
+            if len(data) <= SMALL_FILE_BYTES:
+                return hashlib.sha256(data).hexdigest(), None if is_binary(data) else count_lines(data), data[:64]
         if size <= WHOLE_FILE_BYTES:
             with open(path, "rb") as handle:
                 data = handle.read()
