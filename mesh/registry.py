@@ -47,7 +47,9 @@ class ServiceInstance:
     @classmethod
     def from_static(cls, server: str, entry: StaticInstance, index: int = 0) -> ServiceInstance:
         instance = cls(server=server, url=entry.url, command=entry.command, args=entry.args, env=dict(entry.env))
-        return instance if index == 0 else cls(**{**instance.__dict__, "instance_id": f"{instance.instance_id}-{index}"})
+        return (
+            instance if index == 0 else cls(**{**instance.__dict__, "instance_id": f"{instance.instance_id}-{index}"})
+        )
 
 
 Listener = Callable[[str], None]
