@@ -9,6 +9,7 @@ MCP endpoints, which tell their clients ``notifications/*/list_changed``) hears 
 
 from __future__ import annotations
 
+import json
 import logging
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
@@ -336,8 +337,6 @@ class Gateway:
         }
 
     def gateway_tool(self, name: str, arguments: Mapping[str, Any]) -> dict[str, Any]:
-        import json
-
         if name == "gateway_status":
             body = self.status()
         elif name == "gateway_capabilities":

@@ -22,6 +22,7 @@ import json
 import logging
 import socket
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from contextlib import nullcontext
 from typing import Any, Protocol
 
 import anyio
@@ -158,7 +159,7 @@ class ModernHttpUpstream:
             {"jsonrpc": "2.0", "id": request_id, "method": method, "params": body_params}, separators=(",", ":")
         )
         try:
-            with anyio.fail_after(timeout) if timeout is not None else _nullcontext():
+            with anyio.fail_after(timeout) if timeout is not None else nullcontext():
                 return await self._exchange(request_id, content, headers, notify)
         except TimeoutError:
             raise UpstreamUnavailable(self.instance.instance_id, f"no answer within {timeout:.3g}s") from None
@@ -188,14 +189,6 @@ class ModernHttpUpstream:
 
     async def aclose(self) -> None:
         """The HTTP client is shared; nothing of this upstream's own to close."""
-
-
-class _nullcontext:
-    def __enter__(self) -> None:
-        return None
-
-    def __exit__(self, *exc: object) -> None:
-        return None
 
 
 def _result_of(message: Mapping[str, Any]) -> dict[str, Any]:
@@ -278,7 +271,7 @@ class SessionUpstream:
             )
 
         try:
-            with anyio.fail_after(timeout) if timeout is not None else _nullcontext():
+            with anyio.fail_after(timeout) if timeout is not None else nullcontext():
                 return await self._client.session.send_request(  # type: ignore[type-var]
                     typed, _RAW_RESULT, progress_callback=on_progress
                 )
