@@ -28,6 +28,7 @@ from mcp.shared.exceptions import MCPError
 from pydantic import BaseModel
 
 from gateway.catalog import Catalog, View, paginate
+from gateway.input_bridge import complete_for_legacy_client, needs_bridge
 from gateway.router import GatewayError
 from gateway.service import GATEWAY_INFO, Gateway
 from gateway.upstream import UpstreamError
@@ -171,14 +172,19 @@ class Endpoint:
         self, ctx: ServerRequestContext[Any], params: types.CallToolRequestParams
     ) -> types.CallToolResult | types.InputRequiredResult:
         self._remember(ctx)
-        try:
-            result = await self.gateway.call_tool(
-                self.view,
-                params.name,
-                _wire(params),
-                notify=self._relay(ctx),
-                client_capabilities=_client_capabilities(ctx),
+        notify = self._relay(ctx)
+        capabilities = _client_capabilities(ctx)
+
+        async def forward(wire: dict[str, Any]) -> dict[str, Any]:
+            return await self.gateway.call_tool(
+                self.view, params.name, wire, notify=notify, client_capabilities=capabilities
             )
+
+        wire = _wire(params)
+        try:
+            result = await forward(wire)
+            if needs_bridge(ctx, result):
+                result = await complete_for_legacy_client(ctx, wire, result, forward)
         except (GatewayError, UpstreamError) as exc:
             raise _as_mcp_error(exc) from None
         if result.get("resultType") == "input_required":
@@ -231,15 +237,19 @@ class Endpoint:
         self, ctx: ServerRequestContext[Any], server: str, method: str, params: dict[str, Any]
     ) -> dict[str, Any]:
         self._remember(ctx)
-        try:
+        notify = self._relay(ctx)
+        capabilities = _client_capabilities(ctx)
+
+        async def forward(wire: dict[str, Any]) -> dict[str, Any]:
             return await self.gateway.forward_to_server(
-                self.view,
-                server,
-                method,
-                params,
-                notify=self._relay(ctx),
-                client_capabilities=_client_capabilities(ctx),
+                self.view, server, method, wire, notify=notify, client_capabilities=capabilities
             )
+
+        try:
+            result = await forward(params)
+            if needs_bridge(ctx, result):
+                result = await complete_for_legacy_client(ctx, params, result, forward)
+            return result
         except (GatewayError, UpstreamError) as exc:
             raise _as_mcp_error(exc) from None
 

@@ -7,7 +7,7 @@ own ``label`` so a test can see which replica answered.
 from __future__ import annotations
 
 import socket
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from typing import Annotated, Any
@@ -100,8 +100,11 @@ def free_port() -> int:
 class HttpUpstream:
     """A server on a fixed port that a test can stop and start again (a replica dying and coming back)."""
 
-    def __init__(self, server: MCPServer[Any], port: int | None = None) -> None:
+    def __init__(
+        self, server: MCPServer[Any], port: int | None = None, wrap: Callable[[Any], Any] | None = None
+    ) -> None:
         self.server = server
+        self.wrap = wrap
         self.port = port or free_port()
         self.url = f"http://127.0.0.1:{self.port}/mcp"
         self._uv: uvicorn.Server | None = None
@@ -109,6 +112,8 @@ class HttpUpstream:
 
     async def start(self, task_group: anyio.abc.TaskGroup) -> None:
         app = self.server.streamable_http_app(host="127.0.0.1")
+        if self.wrap is not None:
+            app = self.wrap(app)
         config = uvicorn.Config(app, host="127.0.0.1", port=self.port, log_config=None, lifespan="on")
         uv = uvicorn.Server(config)
         started = anyio.Event()
