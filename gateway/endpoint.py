@@ -17,6 +17,8 @@ from mcp import types
 from mcp.server.connection import Connection
 from mcp.server.context import ServerRequestContext
 from mcp.server.lowlevel import Server
+from mcp.server.lowlevel.server import NotificationOptions
+from mcp.server.models import InitializationOptions
 from mcp.server.subscriptions import (
     InMemorySubscriptionBus,
     ListenHandler,
@@ -65,6 +67,23 @@ def _as_mcp_error(exc: Exception) -> MCPError:
     return MCPError(types.INTERNAL_ERROR, "internal gateway error")
 
 
+class GatewayServer(Server[Any]):
+    """The SDK server of an endpoint: it tells clients of both eras when its lists change."""
+
+    def create_initialization_options(
+        self,
+        notification_options: NotificationOptions | None = None,
+        experimental_capabilities: dict[str, dict[str, Any]] | None = None,
+        extensions: dict[str, dict[str, Any]] | None = None,
+    ) -> InitializationOptions:
+        return super().create_initialization_options(
+            notification_options
+            or NotificationOptions(prompts_changed=True, resources_changed=True, tools_changed=True),
+            experimental_capabilities,
+            extensions,
+        )
+
+
 class Endpoint:
     """The SDK server for one view, and the clients it must tell about list changes."""
 
@@ -73,7 +92,7 @@ class Endpoint:
         self.view = view
         self.bus = InMemorySubscriptionBus()
         self._connections: weakref.WeakSet[Connection] = weakref.WeakSet()
-        self.server: Server[Any] = Server(
+        self.server: Server[Any] = GatewayServer(
             GATEWAY_INFO["name"],
             version=GATEWAY_INFO["version"],
             instructions=self._instructions(),

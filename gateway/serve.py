@@ -6,7 +6,6 @@ import logging
 
 import anyio
 import uvicorn
-from mcp.server.lowlevel.server import NotificationOptions
 from mcp.server.stdio import stdio_server
 
 from gateway.app import build_gateway_app
@@ -41,9 +40,7 @@ async def serve_gateway_stdio(settings: Settings, registry: Registry) -> None:
     """One client over stdin/stdout (Claude Desktop, Claude Code), every server behind it."""
     gateway = Gateway(settings.gateway, registry)
     endpoint = Endpoint(gateway, ALL)
-    options = endpoint.server.create_initialization_options(
-        NotificationOptions(tools_changed=True, prompts_changed=True, resources_changed=True)
-    )
+    options = endpoint.server.create_initialization_options()
     async with gateway.running(), stdio_server() as (read_stream, write_stream):
         await endpoint.server.run(read_stream, write_stream, options)
 

@@ -139,3 +139,12 @@ async def test_pagination_walks_every_tool_across_pages() -> None:
     assert collected == [t["name"] for t in every]
     with pytest.raises(ValueError, match="invalid cursor"):
         catalog_module.paginate(every, "not-a-cursor!!")
+
+
+@pytest.mark.parametrize("mode", MODES)
+async def test_the_gateway_announces_list_changes_in_both_eras(mode: str) -> None:
+    async with demo_gateway() as (gateway, _, _), Client(Endpoint(gateway, ALL).server, mode=mode) as client:
+        capabilities = client.server_capabilities
+    assert capabilities.tools is not None and capabilities.tools.list_changed
+    assert capabilities.prompts is not None and capabilities.prompts.list_changed
+    assert capabilities.resources is not None and capabilities.resources.list_changed
