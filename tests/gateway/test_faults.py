@@ -130,3 +130,25 @@ async def test_a_server_whose_instances_are_down_disappears_and_the_client_is_to
         # the gateway stays up and keeps answering its own tools
         assert not (await client.call_tool("gateway_status", {})).is_error
     assert any("ToolListChanged" in change for change in changes), changes
+
+
+async def test_an_upstream_list_change_reaches_the_client() -> None:
+    seen: list[str] = []
+
+    async def on_message(message: object) -> None:
+        seen.append(type(message).__name__)
+
+    async with (
+        demo_gateway(replicas=1) as (gateway, _, upstreams),
+        Client(Endpoint(gateway, ALL).server, mode="legacy", message_handler=on_message) as client,
+    ):
+        await client.list_tools()
+
+        def added() -> str:
+            return "new"
+
+        upstreams[0].server.add_tool(added, name="added", description="appears at run time")
+        await gateway.refresh()
+        names = {t.name for t in (await client.list_tools()).tools}
+    assert "demo_added" in names
+    assert any("ToolListChanged" in name for name in seen), seen
