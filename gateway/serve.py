@@ -5,7 +5,6 @@ from __future__ import annotations
 import logging
 
 import anyio
-import uvicorn
 from mcp.server.stdio import stdio_server
 
 from gateway.app import build_gateway_app
@@ -14,7 +13,7 @@ from gateway.endpoint import Endpoint
 from gateway.service import Gateway
 from mesh.config import Settings
 from mesh.registry import Registry
-from servers.runtime.serve import bind_socket
+from servers.runtime.serve import bind_socket, serve_asgi
 
 log = logging.getLogger("mcp_suite.gateway")
 
@@ -24,16 +23,8 @@ async def serve_gateway_http(settings: Settings, registry: Registry, *, host: st
     app, _gateway = build_gateway_app(settings.gateway.model_copy(update={"host": host}), registry)
     sock = bind_socket(host, port)
     bound = sock.getsockname()[1]
-    config = uvicorn.Config(
-        app,
-        log_config=None,
-        log_level=settings.log_level,
-        access_log=False,
-        timeout_graceful_shutdown=max(1, round(settings.shutdown_grace_seconds)),
-        lifespan="on",
-    )
     log.info("gateway listening", extra={"url": f"http://{host}:{bound}/mcp", "servers": registry.servers()})
-    await uvicorn.Server(config).serve(sockets=[sock])
+    await serve_asgi(app, settings, sock)
 
 
 async def serve_gateway_stdio(settings: Settings, registry: Registry) -> None:

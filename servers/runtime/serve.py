@@ -117,6 +117,19 @@ def bind_socket(host: str, port: int) -> socket.socket:
     return sock
 
 
+async def serve_asgi(app: Starlette, settings: Settings, sock: socket.socket) -> None:
+    """Run ``app`` on the bound ``sock`` until SIGTERM/SIGINT, letting in-flight requests finish within the grace period."""
+    config = uvicorn.Config(
+        app,
+        log_config=None,
+        log_level=settings.log_level,
+        access_log=False,
+        timeout_graceful_shutdown=max(1, round(settings.shutdown_grace_seconds)),
+        lifespan="on",
+    )
+    await uvicorn.Server(config).serve(sockets=[sock])
+
+
 async def serve_http(
     definition: ServerDefinition,
     settings: Settings,
@@ -136,17 +149,9 @@ async def serve_http(
         meta={"protocols": "2025-11-25,2026-07-28"},
     )
     app = build_http_app(definition, server, settings, host=host, instance=instance, registry=registry)
-    config = uvicorn.Config(
-        app,
-        log_config=None,
-        log_level=settings.log_level,
-        access_log=False,
-        timeout_graceful_shutdown=max(1, round(settings.shutdown_grace_seconds)),
-        lifespan="on",
-    )
     log.info(
         "listening",
         extra={"server": definition.name, "url": instance.url, "health": f"http://{url_host}:{bound_port}/health"},
     )
-    await uvicorn.Server(config).serve(sockets=[sock])
+    await serve_asgi(app, settings, sock)
     log.info("stopped", extra={"server": definition.name})
