@@ -17,13 +17,11 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from mcp import types
-
 from gateway.pool import Member, ServerPool
 from gateway.supervisors import EffectivePolicy
 from gateway.upstream import Notify, UpstreamError, UpstreamUnavailable
 from mesh.balancer import NoInstanceAvailable
-from mesh.resilience import Bulkhead, BulkheadFullError, Deadline, DeadlineExceeded, RetryBudget, is_retry_safe
+from mesh.resilience import Bulkhead, BulkheadFullError, Deadline, DeadlineExceeded, RetryBudget
 
 log = logging.getLogger("mcp_suite.gateway.router")
 
@@ -57,14 +55,12 @@ class CallOptions:
     client_capabilities: Mapping[str, Any] | None = None
 
 
-def caller_timeout(meta: Mapping[str, Any] | None) -> float | None:
-    """A caller's own deadline from ``_meta["io.mcp-suite/timeoutMs"]``, in seconds."""
-    if not meta:
-        return None
-    value = meta.get(META_TIMEOUT_MS)
+def call_timeout(meta: Mapping[str, Any] | None, policy_seconds: float) -> float:
+    """The policy's timeout, shortened by a caller's ``_meta["io.mcp-suite/timeoutMs"]`` (never lengthened)."""
+    value = meta.get(META_TIMEOUT_MS) if meta else None
     if isinstance(value, int | float) and not isinstance(value, bool) and value > 0:
-        return float(value) / 1000.0
-    return None
+        return min(policy_seconds, float(value) / 1000.0)
+    return policy_seconds
 
 
 def caller_priority(meta: Mapping[str, Any] | None, default: int) -> int:
@@ -74,10 +70,6 @@ def caller_priority(meta: Mapping[str, Any] | None, default: int) -> int:
     if isinstance(value, int) and not isinstance(value, bool):
         return max(-100, min(100, value))
     return default
-
-
-def retry_safe(annotations: Mapping[str, Any]) -> bool:
-    return bool(is_retry_safe(annotations))
 
 
 class Router:
@@ -229,22 +221,3 @@ class Router:
                 member.breaker.release()
             member.inflight -= 1
             pool.balancer.on_finish(member.instance_id, time.monotonic() - started, ok)
-
-
-def error_result(message: str) -> dict[str, Any]:
-    """A tool result that reports an error the model can act on."""
-    return {"content": [{"type": "text", "text": message}], "isError": True}
-
-
-__all__ = [
-    "GATEWAY_BUSY",
-    "GATEWAY_DEADLINE",
-    "GATEWAY_UNAVAILABLE",
-    "CallOptions",
-    "GatewayError",
-    "Router",
-    "caller_priority",
-    "caller_timeout",
-    "error_result",
-    "types",
-]

@@ -22,7 +22,7 @@ import httpx
 
 from gateway.catalog import ALL, Catalog, View, build_catalog
 from gateway.pool import Listing, Member, ServerPool
-from gateway.router import CallOptions, GatewayError, Router, caller_priority, caller_timeout, retry_safe
+from gateway.router import CallOptions, GatewayError, Router, call_timeout, caller_priority
 from gateway.supervisors import (
     GATEWAY_SERVER,
     EffectivePolicy,
@@ -40,6 +40,7 @@ from gateway.upstream import (
 )
 from mesh.config import GatewaySettings
 from mesh.registry import Registry, ServiceInstance
+from mesh.resilience import is_retry_safe
 
 log = logging.getLogger("mcp_suite.gateway")
 
@@ -256,13 +257,10 @@ class Gateway:
         if pool.hash_argument is not None and pool.hash_argument in arguments:
             hash_key = str(arguments[pool.hash_argument])
         meta = params.get("_meta")
-        timeout = policy.timeout_seconds
-        if (requested := caller_timeout(meta)) is not None:
-            timeout = min(timeout, requested)
         forwarded = {**params, "name": entry.name}
         options = CallOptions(
             policy=policy,
-            retry_safe=retry_safe(entry.annotations),
+            retry_safe=is_retry_safe(entry.annotations),
             hash_key=hash_key,
             notify=notify,
             client_capabilities=client_capabilities,
@@ -273,7 +271,7 @@ class Gateway:
             forwarded,
             options,
             priority=caller_priority(meta, policy.priority),
-            timeout=timeout,
+            timeout=call_timeout(meta, policy.timeout_seconds),
         )
         return stamp_server_info(result)
 
@@ -293,12 +291,14 @@ class Gateway:
             raise GatewayError(-32602, f"unknown server {server!r}")
         policy = self.policy_for(view, server, None)
         meta = params.get("_meta")
-        timeout = policy.timeout_seconds
-        if (requested := caller_timeout(meta)) is not None:
-            timeout = min(timeout, requested)
         options = CallOptions(policy=policy, retry_safe=True, notify=notify, client_capabilities=client_capabilities)
         result = await self.router.forward(
-            pool, method, params, options, priority=caller_priority(meta, policy.priority), timeout=timeout
+            pool,
+            method,
+            params,
+            options,
+            priority=caller_priority(meta, policy.priority),
+            timeout=call_timeout(meta, policy.timeout_seconds),
         )
         return stamp_server_info(result)
 
