@@ -11,11 +11,12 @@ and what is allowed, so a command line can print it instead of a traceback.
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 ENV_PREFIX = "MCP_SUITE_"
@@ -74,6 +75,67 @@ class FilesystemSettings(ServerSettings):
     max_scan_entries: int = Field(default=100_000, ge=100)
     max_grep_file_bytes: int = Field(default=16 * 1024 * 1024, ge=1024)
     search_timeout_seconds: float = Field(default=20.0, gt=0, le=600)
+
+
+DatabaseAccess = Literal["read_only", "read_write", "admin"]
+DatabaseEngine = Literal["postgres", "sqlite", "redis", "neo4j"]
+CONNECTION_NAME_PATTERN = r"^[a-zA-Z0-9_-]{1,32}$"
+_ENGINE_BY_SCHEME: dict[str, DatabaseEngine] = {
+    "postgresql": "postgres",
+    "postgres": "postgres",
+    "sqlite": "sqlite",
+    "redis": "redis",
+    "rediss": "redis",
+    "neo4j": "neo4j",
+    "neo4j+s": "neo4j",
+    "neo4j+ssc": "neo4j",
+    "bolt": "neo4j",
+    "bolt+s": "neo4j",
+    "bolt+ssc": "neo4j",
+}
+
+
+class DatabaseConnection(_Strict):
+    """One named connection: the URL's scheme picks the engine; ``access`` defaults to read-only.
+
+    The URL may hold a password: it is a secret, never shown in results, logs or errors.
+    """
+
+    url: SecretStr
+    access: DatabaseAccess = "read_only"
+    statement_timeout_ms: int = Field(default=5_000, ge=1, le=3_600_000)
+    max_rows: int = Field(default=500, ge=1, le=100_000)
+    max_bytes: int = Field(default=256 * 1024, ge=1024, le=64 * 1024 * 1024)
+
+    @field_validator("url")
+    @classmethod
+    def _known_scheme(cls, value: SecretStr) -> SecretStr:
+        scheme = value.get_secret_value().partition("://")[0].lower()
+        if scheme not in _ENGINE_BY_SCHEME:
+            known = ", ".join(f"{name}://" for name in sorted(_ENGINE_BY_SCHEME))
+            raise ValueError(f"a connection url must start with one of {known} (got scheme {scheme!r})")
+        return value
+
+    @property
+    def engine(self) -> DatabaseEngine:
+        return _ENGINE_BY_SCHEME[self.url.get_secret_value().partition("://")[0].lower()]
+
+
+class DatabaseSettings(ServerSettings):
+    """The database server: named connections. With none configured, a read-write SQLite workspace under the data dir."""
+
+    port: int = Field(default=DEFAULT_PORTS["database"], ge=0, le=65535)
+    connections: dict[str, DatabaseConnection] = Field(default_factory=dict)
+    schema_cache_seconds: float = Field(default=30.0, ge=0, le=3600)
+    pool_size: int = Field(default=10, ge=1, le=200, description="connections per PostgreSQL pool")
+
+    @field_validator("connections")
+    @classmethod
+    def _names(cls, value: dict[str, DatabaseConnection]) -> dict[str, DatabaseConnection]:
+        for name in value:
+            if not re.match(CONNECTION_NAME_PATTERN, name):
+                raise ValueError(f"connection name {name!r} must match {CONNECTION_NAME_PATTERN}")
+        return value
 
 
 Strategy = Literal["round_robin", "least_connections", "consistent_hash", "p2c"]
@@ -167,8 +229,33 @@ class StaticInstance(_Strict):
             raise ValueError("an instance needs exactly one of 'url' or 'command'")
 
 
+class ConsulSettings(_Strict):
+    """Where Consul is and how to talk to it; unset fields fall back to Consul's own CONSUL_* variables."""
+
+    address: str | None = Field(
+        default=None, description="host:port or URL; else $CONSUL_HTTP_ADDR, else 127.0.0.1:8500"
+    )
+    token: SecretStr | None = Field(default=None, description="ACL token; else $CONSUL_HTTP_TOKEN")
+    datacenter: str | None = None
+    ca_file: Path | None = Field(default=None, description="else $CONSUL_CACERT")
+    cert_file: Path | None = Field(default=None, description="else $CONSUL_CLIENT_CERT")
+    key_file: Path | None = Field(default=None, description="else $CONSUL_CLIENT_KEY")
+    verify: bool | None = Field(default=None, description="else $CONSUL_HTTP_SSL_VERIFY (default true)")
+    service_prefix: str = "mcp-"
+    kv_prefix: str = Field(default="mcp-suite/", description="KV prefix holding live gateway settings")
+    watch_wait_seconds: float = Field(default=30.0, gt=0, le=600, description="blocking-query wait")
+    check_interval_seconds: float = Field(default=5.0, gt=0, le=600)
+    check_timeout_seconds: float = Field(default=2.0, gt=0, le=600)
+    deregister_critical_after_seconds: float = Field(default=60.0, ge=60, le=86_400)
+    advertise_address: str | None = Field(default=None, description="address registered for this process")
+
+
 class RegistrySettings(_Strict):
+    kind: Literal["static", "consul"] = Field(
+        default="static", description="'consul' also when $CONSUL_HTTP_ADDR is set"
+    )
     static: dict[str, tuple[StaticInstance, ...]] = Field(default_factory=dict)
+    consul: ConsulSettings = ConsulSettings()
 
     @field_validator("static", mode="before")
     @classmethod
@@ -197,8 +284,15 @@ class Settings(BaseSettings):
     log_level: LogLevel = "info"
     shutdown_grace_seconds: float = Field(default=10.0, gt=0, le=600)
     filesystem: FilesystemSettings = FilesystemSettings()
+    database: DatabaseSettings = DatabaseSettings()
     gateway: GatewaySettings = GatewaySettings()
     registry: RegistrySettings = RegistrySettings()
+
+    @field_validator("registry", mode="before")
+    @classmethod
+    def _registry_shorthand(cls, value: Any) -> Any:
+        # ``registry: consul`` (or ``static``) is short for ``registry: {kind: consul}``.
+        return {"kind": value} if isinstance(value, str) else value
 
     @field_validator("data_dir")
     @classmethod
@@ -250,6 +344,9 @@ def _read_yaml(path: Path) -> dict[str, Any]:
     return data
 
 
+_SECRET_KEY_WORDS = ("url", "token", "secret", "password", "key")
+
+
 def describe_validation_error(exc: ValidationError, origin: str) -> str:
     """One line per problem: ``key: value 'x' is not allowed: <what is>``."""
     lines = [f"invalid configuration in {origin}:"]
@@ -262,7 +359,8 @@ def describe_validation_error(exc: ValidationError, origin: str) -> str:
         elif error["type"] == "missing":
             lines.append(f"  {key}: required but missing")
         else:
-            shown = repr(value) if not isinstance(value, dict) else "{...}"
+            secret = any(word in key.lower() for word in _SECRET_KEY_WORDS)
+            shown = "'***'" if secret else repr(value) if not isinstance(value, dict) else "{...}"
             lines.append(f"  {key} = {shown}: {message}")
     return "\n".join(lines)
 

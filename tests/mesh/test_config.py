@@ -80,3 +80,33 @@ def test_the_command_line_prints_a_config_error_without_a_traceback(tmp_path: Pa
     assert done.returncode == 2
     assert "gateway.port = -1" in done.stderr
     assert "Traceback" not in done.stderr
+
+
+def test_a_database_connection_url_picks_its_engine_and_stays_secret() -> None:
+    settings = load_settings(
+        database={
+            "connections": {"pg": {"url": "postgresql://app:hunter2@db/main"}, "cache": {"url": "redis://h:6379/0"}}
+        }
+    )
+    connections = settings.database.connections
+    assert connections["pg"].engine == "postgres"
+    assert connections["cache"].engine == "redis"
+    assert connections["pg"].access == "read_only"
+    assert "hunter2" not in repr(settings)
+
+
+def test_a_bad_database_url_is_refused_without_showing_the_password() -> None:
+    with pytest.raises(ConfigError) as caught:
+        load_settings(database={"connections": {"pg": {"url": "mysql://app:hunter2@db/main"}}})
+    assert "database.connections.pg.url" in str(caught.value)
+    assert "hunter2" not in str(caught.value)
+
+
+def test_a_connection_name_outside_the_allowed_characters_is_refused() -> None:
+    with pytest.raises(ConfigError, match="connection name"):
+        load_settings(database={"connections": {"no spaces": {"url": "sqlite:///x.db"}}})
+
+
+def test_registry_consul_is_short_for_a_consul_registry() -> None:
+    assert load_settings(registry="consul").registry.kind == "consul"
+    assert load_settings().registry.kind == "static"
