@@ -18,6 +18,7 @@ from typing import Any
 
 import anyio
 
+from gateway.bench import BENCHES
 from mesh.config import ConfigError, Settings, find_config_file, load_settings
 from mesh.telemetry import configure_logging
 
@@ -205,7 +206,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     bench = sub.add_parser("bench", help="time calls over the real transports and print the figures")
     bench.add_argument("--iterations", type=int, default=300, help="calls per measurement")
-    bench.add_argument("--only", choices=("filesystem", "gateway"), default=None)
+    bench.add_argument("--only", choices=tuple(BENCHES), default=None, help="run one bench (default: all)")
     bench.set_defaults(handler=cmd_bench)
     return parser
 
