@@ -39,7 +39,6 @@ RUN --mount=type=bind,from=builder,source=/wheels,target=/wheels \
     && mkdir -p /var/lib/mcp-suite /workspace /trash /etc/mcp-suite \
     && chown mcp:mcp /var/lib/mcp-suite /workspace /trash
 # Named volumes mounted on these paths start with this ownership, so the non-root user can write them.
-VOLUME ["/var/lib/mcp-suite"]
 WORKDIR /var/lib/mcp-suite
 USER ${MCP_UID}:${MCP_UID}
 EXPOSE 8500 8501 8502 8503 8504 8505 8506
