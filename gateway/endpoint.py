@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import weakref
+from collections.abc import Callable
 from typing import Any
 
 from mcp import types
@@ -24,6 +25,7 @@ from mcp.server.subscriptions import (
     ListenHandler,
     PromptsListChanged,
     ResourcesListChanged,
+    ResourceUpdated,
     ToolsListChanged,
 )
 from mcp.shared.exceptions import MCPError
@@ -68,7 +70,28 @@ def _as_mcp_error(exc: Exception) -> MCPError:
 
 
 class GatewayServer(Server[Any]):
-    """The SDK server of an endpoint: it tells clients of both eras when its lists change."""
+    """The SDK server of an endpoint: it tells clients of both eras when its lists change.
+
+    ``resources.subscribe`` is mirrored: advertised only while some upstream supports it.
+    """
+
+    subscribable: Callable[[], bool] = staticmethod(lambda: False)
+
+    def get_capabilities(
+        self,
+        notification_options: NotificationOptions | None = None,
+        experimental_capabilities: dict[str, dict[str, Any]] | None = None,
+        extensions: dict[str, dict[str, Any]] | None = None,
+        *,
+        protocol_version: str | None = None,
+    ) -> types.ServerCapabilities:
+        capabilities = super().get_capabilities(
+            notification_options, experimental_capabilities, extensions, protocol_version=protocol_version
+        )
+        if capabilities.resources is not None:
+            resources = capabilities.resources.model_copy(update={"subscribe": self.subscribable()})
+            capabilities = capabilities.model_copy(update={"resources": resources})
+        return capabilities
 
     def create_initialization_options(
         self,
@@ -92,6 +115,8 @@ class Endpoint:
         self.view = view
         self.bus = InMemorySubscriptionBus()
         self._connections: weakref.WeakSet[Connection] = weakref.WeakSet()
+        self._subscribers: dict[str, weakref.WeakKeyDictionary[Connection, weakref.finalize[Any, Any]]] = {}
+        self._listen = ListenHandler(self.bus)
         self.server: Server[Any] = GatewayServer(
             GATEWAY_INFO["name"],
             version=GATEWAY_INFO["version"],
@@ -104,9 +129,13 @@ class Endpoint:
             on_list_prompts=self._list_prompts,
             on_get_prompt=self._get_prompt,
             on_completion=self._complete,
-            on_subscriptions_listen=ListenHandler(self.bus),
+            on_subscribe_resource=self._subscribe,
+            on_unsubscribe_resource=self._unsubscribe,
+            on_subscriptions_listen=self._listen_with_upstream,
         )
+        self.server.subscribable = self._subscribable
         gateway.subscribe(self._catalog_changed)
+        gateway.events.on_resource_updated(self._resource_updated)
 
     def _instructions(self) -> str:
         if self.view.kind == "server":
@@ -271,6 +300,78 @@ class Endpoint:
             return result
         except (GatewayError, UpstreamError) as exc:
             raise _as_mcp_error(exc) from None
+
+    # ---- resource subscriptions ----------------------------------------------------------
+    def _subscribable(self) -> bool:
+        catalog = self.gateway.catalog
+        return any(
+            self.gateway.subscribable(server)
+            for server in self.gateway.pools
+            if catalog.server_visible(self.view, server)
+        )
+
+    def _subscribable_server(self, uri: str) -> str:
+        server = self.gateway.catalog.resource_server(uri)
+        if server is None or not self.gateway.catalog.server_visible(self.view, server):
+            raise MCPError(
+                types.INVALID_PARAMS,
+                f"no server offers resource {uri}; list resources and resource templates to see what is offered",
+            )
+        if not self.gateway.subscribable(server):
+            raise MCPError(
+                types.METHOD_NOT_FOUND,
+                f"the {server} server does not support resource subscriptions; read {uri} again to see changes",
+            )
+        return server
+
+    async def _subscribe(
+        self, ctx: ServerRequestContext[Any], params: types.SubscribeRequestParams
+    ) -> types.EmptyResult:
+        uri = str(params.uri)
+        server = self._subscribable_server(uri)
+        connection = ctx.session._connection
+        subscribers = self._subscribers.setdefault(uri, weakref.WeakKeyDictionary())
+        if connection not in subscribers:
+            # A client that goes away without unsubscribing releases its interest with its connection.
+            subscribers[connection] = weakref.finalize(connection, self.gateway.events.unsubscribe, server, uri)
+            await self.gateway.events.subscribe(server, uri)
+        return types.EmptyResult()
+
+    async def _unsubscribe(
+        self, ctx: ServerRequestContext[Any], params: types.UnsubscribeRequestParams
+    ) -> types.EmptyResult:
+        uri = str(params.uri)
+        connection = ctx.session._connection
+        subscribers = self._subscribers.get(uri)
+        release = subscribers.pop(connection, None) if subscribers is not None else None
+        if release is not None:
+            release()  # runs the unsubscribe now, and never again
+        return types.EmptyResult()
+
+    async def _listen_with_upstream(
+        self, ctx: ServerRequestContext[Any], params: types.SubscriptionsListenRequestParams
+    ) -> types.SubscriptionsListenResult:
+        """``subscriptions/listen``: subscribe upstream to the URIs asked for, for as long as the stream lasts."""
+        held: list[tuple[str, str]] = []
+        try:
+            for uri in params.notifications.resource_subscriptions or ():
+                server = self.gateway.catalog.resource_server(uri)
+                if server is None or not self.gateway.catalog.server_visible(self.view, server):
+                    continue  # like a server, honour it: an update for an unknown URI simply never comes
+                if self.gateway.subscribable(server):
+                    held.append((server, uri))
+                    await self.gateway.events.subscribe(server, uri)
+            return await self._listen(ctx, params)
+        finally:
+            for server, uri in held:
+                self.gateway.events.unsubscribe(server, uri)
+
+    async def _resource_updated(self, server: str, uri: str) -> None:
+        if not self.gateway.catalog.server_visible(self.view, server):
+            return
+        await self.bus.publish(ResourceUpdated(uri=uri))
+        for connection in list(self._subscribers.get(uri, ())):
+            await connection.notify("notifications/resources/updated", {"uri": uri})
 
     # ---- list changes --------------------------------------------------------------------
     async def _catalog_changed(self, before: Catalog, after: Catalog) -> None:

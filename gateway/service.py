@@ -21,6 +21,7 @@ import anyio.abc
 import httpx
 
 from gateway.catalog import ALL, Catalog, View, build_catalog
+from gateway.events import UpstreamEvents, supports_resource_subscriptions
 from gateway.pool import Listing, Member, ServerPool
 from gateway.router import CallOptions, GatewayError, Router, call_timeout, caller_priority
 from gateway.supervisors import (
@@ -33,12 +34,15 @@ from gateway.supervisors import (
 from gateway.upstream import (
     META_SERVER_INFO,
     Notify,
+    Upstream,
     UpstreamError,
     UpstreamUnavailable,
     connect_upstream,
     shared_http_client,
 )
+from mesh.balancer import make_balancer
 from mesh.config import GatewaySettings
+from mesh.discovery import registry_running, registry_status
 from mesh.registry import Registry, ServiceInstance
 from mesh.resilience import is_retry_safe
 
@@ -71,14 +75,16 @@ class Gateway:
         self._dirty = anyio.Event()
         self._refresh_lock = anyio.Lock()
         self._policies: dict[tuple[str | None, str, str | None], EffectivePolicy] = {}
+        self.events = UpstreamEvents(on_list_changed=lambda _server: self._dirty.set())
 
     # ---- lifecycle -----------------------------------------------------------------------
     @asynccontextmanager
     async def running(self) -> AsyncIterator[Gateway]:
         """Connect to every instance, keep refreshing until the block exits, then close all."""
-        async with shared_http_client() as http, anyio.create_task_group() as tg:
+        async with shared_http_client() as http, registry_running(self.registry), anyio.create_task_group() as tg:
             self._http = http
             self._tg = tg
+            self.events.start(tg)
             self.registry.subscribe(lambda _server: self._dirty.set())
             await self.refresh()
             tg.start_soon(self._refresh_loop)
@@ -86,6 +92,7 @@ class Gateway:
                 yield self
             finally:
                 tg.cancel_scope.cancel()
+                self.events.close()
                 with anyio.CancelScope(shield=True):
                     for pool in self.pools.values():
                         for member in pool.members.values():
@@ -140,8 +147,9 @@ class Gateway:
                 for instance_id in list(pool.members):
                     if instance_id not in wanted.get(server, {}):
                         member = pool.remove(instance_id)
+                        self.events.detach(instance_id)
                         if member is not None and member.upstream is not None:
-                            await member.upstream.aclose()
+                            await self._retire(member)
                         log.info("instance left", extra={"instance": instance_id})
             for server, instances in wanted.items():
                 pool = self._pool(server)
@@ -161,6 +169,7 @@ class Gateway:
         try:
             if member.upstream is None:
                 member.upstream = await connect_upstream(member.instance, self._http, self._tg, timeout=timeout)
+                self.events.attach(pool.server, member.upstream)
                 log.info(
                     "instance connected",
                     extra={"instance": member.instance_id, "protocol": member.upstream.protocol_version},
@@ -172,6 +181,7 @@ class Gateway:
             member.healthy = False
             member.last_error = str(exc)
             if member.upstream is not None and member.upstream.protocol_version != "2026-07-28":
+                self.events.detach(member.instance_id)
                 await member.upstream.aclose()  # a broken session is reopened on the next refresh
                 member.upstream = None
             return
@@ -223,6 +233,44 @@ class Gateway:
                     await listener(previous, catalog)
                 except Exception:
                     log.exception("a list-changed listener failed")
+
+    async def _retire(self, member: Member) -> None:
+        """Close a leaving instance's connection, after its calls in flight finish (a drain)."""
+        upstream = member.upstream
+        if upstream is None:
+            return
+        if member.inflight == 0 or self._tg is None:
+            await upstream.aclose()
+            return
+        log.info("instance draining", extra={"instance": member.instance_id, "inflight": member.inflight})
+        self._tg.start_soon(self._drain, member, upstream)
+
+    async def _drain(self, member: Member, upstream: Upstream) -> None:
+        # The member is out of its pool, so no new call picks it; the ones in flight hold the upstream.
+        with anyio.move_on_after(self.settings.policy.timeout_seconds or 60.0):
+            while member.inflight > 0:  # noqa: ASYNC110 - a Member has no completion event (gateway/pool.py)
+                await anyio.sleep(0.05)
+        with anyio.CancelScope(shield=True):
+            await upstream.aclose()
+        log.info("instance drained", extra={"instance": member.instance_id, "inflight": member.inflight})
+
+    async def apply_settings(self, settings: GatewaySettings) -> None:
+        """Apply new settings without a restart: policies, server groups, supervisors, intervals.
+
+        Pools keep their members, connections, breakers and calls in flight; a pool whose strategy
+        changed gets a fresh balancer. Breaker thresholds apply to breakers made after the change.
+        """
+        self.settings = settings
+        self._policies.clear()
+        for server, pool in self.pools.items():
+            group = settings.servers.get(server)
+            strategy = group.strategy if group else "round_robin"
+            if strategy != pool.strategy:
+                pool.strategy = strategy
+                pool.balancer = make_balancer(strategy, pool=server)
+            pool.hash_argument = group.hash_argument if group else None
+        await self.rebuild()
+        self._dirty.set()
 
     # ---- forwarding ----------------------------------------------------------------------
     def policy_for(self, view: View, server: str, tool: str | None) -> EffectivePolicy:
@@ -302,11 +350,21 @@ class Gateway:
         )
         return stamp_server_info(result)
 
+    def subscribable(self, server: str | None = None) -> bool:
+        """Whether some connected instance (of ``server``, or of any server) supports resource subscriptions."""
+        pools = [self.pools[server]] if server in self.pools else [] if server else list(self.pools.values())
+        return any(
+            member.upstream is not None and supports_resource_subscriptions(member.upstream)
+            for pool in pools
+            for member in pool.members.values()
+        )
+
     # ---- the gateway's own tools ---------------------------------------------------------
     def status(self) -> dict[str, Any]:
         return {
             "gateway": GATEWAY_INFO,
             "uptime_seconds": round(time.monotonic() - self.started_at, 3),
+            "registry": registry_status(self.registry),
             "servers": [pool.status() for pool in self.pools.values()],
             "bulkheads": self.router.bulkheads(),
             "catalog": {

@@ -187,6 +187,50 @@ class ModernHttpUpstream:
                 raise UpstreamUnavailable(self.instance.instance_id, f"HTTP {response.status_code} with an empty body")
             return _result_of(json.loads(raw))
 
+    async def listen(self, notifications: Mapping[str, Any], on_message: Notify) -> None:
+        """Hold a ``subscriptions/listen`` stream open, handing every notification on it to ``on_message``.
+
+        Returns when the upstream ends the stream; :class:`UpstreamUnavailable` when it cannot be
+        opened or breaks. The first message is the upstream's acknowledgement of ``notifications``.
+        """
+        request_id = next(self._ids)
+        meta = {META_PROTOCOL: MODERN_VERSION, META_CLIENT_INFO: GATEWAY_CLIENT_INFO, META_CLIENT_CAPS: {}}
+        content = json.dumps(
+            {
+                "jsonrpc": "2.0",
+                "id": request_id,
+                "method": "subscriptions/listen",
+                "params": {"notifications": dict(notifications), "_meta": meta},
+            },
+            separators=(",", ":"),
+        )
+        headers = {
+            "accept": "application/json, text/event-stream",
+            "content-type": "application/json",
+            "mcp-protocol-version": MODERN_VERSION,
+            "mcp-method": "subscriptions/listen",
+        }
+        # A listen stream is quiet for as long as nothing changes: no read timeout.
+        timeout = httpx.Timeout(None, connect=5.0)
+        try:
+            async with self._http.stream(
+                "POST", self._url, content=content, headers=headers, timeout=timeout
+            ) as response:
+                if response.status_code >= 400:
+                    raise UpstreamUnavailable(self.instance.instance_id, f"listen refused: HTTP {response.status_code}")
+                if not response.headers.get("content-type", "").startswith("text/event-stream"):
+                    _result_of(json.loads(await response.aread()))  # an error answer raises UpstreamError
+                    return
+                async for message in _iter_sse_messages(response):
+                    if "method" in message:
+                        await on_message(message)
+                    elif message.get("id") == request_id:
+                        return
+        except httpx.TransportError as exc:
+            raise UpstreamUnavailable(self.instance.instance_id, f"listen stream: {type(exc).__name__}") from None
+        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+            raise UpstreamUnavailable(self.instance.instance_id, f"listen stream sent malformed JSON: {exc}") from None
+
     async def aclose(self) -> None:
         """The HTTP client is shared; nothing of this upstream's own to close."""
 
@@ -209,13 +253,20 @@ class SessionUpstream:
     them by request id. Progress for a request arrives through the session's progress callback.
     """
 
-    def __init__(self, instance: ServiceInstance, client: Client) -> None:
+    def __init__(self, instance: ServiceInstance, target: str | StdioServerParameters) -> None:
         self.instance = instance
-        self._client = client
+        self.on_notification: Notify | None = None
+        self._client = Client(target, mode="legacy", cache=None, message_handler=self._on_message)
         self._closed = anyio.Event()
         self._done = anyio.Event()
         self.protocol_version = LEGACY_VERSION
         self.capabilities: dict[str, Any] = {}
+
+    async def _on_message(self, message: types.ServerNotification | Exception) -> None:
+        """Hand the upstream's own notifications (list changes, resource updates) to ``on_notification``."""
+        if isinstance(message, Exception) or self.on_notification is None:
+            return
+        await self.on_notification(message.model_dump(by_alias=True, exclude_none=True, mode="json"))
 
     async def run(self, *, task_status: anyio.abc.TaskStatus[None] = anyio.TASK_STATUS_IGNORED) -> None:
         """Open the session, report ready, hold it until :meth:`aclose`."""
@@ -318,14 +369,13 @@ async def connect_upstream(
         discovered = await _discover(instance, http, timeout)
         if discovered is not None:
             return ModernHttpUpstream(instance, http, dict(discovered.get("capabilities") or {}))
-        client = Client(instance.url, mode="legacy", cache=None)
+        target: str | StdioServerParameters = instance.url
     else:
         assert instance.command is not None
-        params = StdioServerParameters(
+        target = StdioServerParameters(
             command=instance.command, args=list(instance.args), env=dict(instance.env) or None
         )
-        client = Client(params, mode="legacy", cache=None)
-    upstream = SessionUpstream(instance, client)
+    upstream = SessionUpstream(instance, target)
     try:
         with anyio.fail_after(timeout):
             await task_group.start(upstream.run)

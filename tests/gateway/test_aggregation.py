@@ -20,7 +20,7 @@ async def test_tools_are_listed_with_the_server_prefix_and_the_gateway_tools(mod
     async with demo_gateway() as (gateway, _, _), Client(Endpoint(gateway, ALL).server, mode=mode) as client:
         names = [tool.name for tool in (await client.list_tools()).tools]
     assert names[:2] == ["gateway_status", "gateway_capabilities"]
-    assert set(names[2:]) == {"demo_echo", "demo_slow", "demo_destroy", "demo_fail"}
+    assert set(names[2:]) == {"demo_echo", "demo_slow", "demo_destroy", "demo_fail", "demo_touch", "demo_grow"}
 
 
 @pytest.mark.parametrize("mode", MODES)
@@ -84,7 +84,7 @@ async def test_the_server_endpoint_uses_the_upstream_names_without_prefix() -> N
     async with demo_gateway() as (gateway, _, _), Client(Endpoint(gateway, View("server", "demo")).server) as client:
         names = {tool.name for tool in (await client.list_tools()).tools}
         result = await client.call_tool("echo", {"text": "x"})
-    assert names == {"echo", "slow", "destroy", "fail"}
+    assert names == {"echo", "slow", "destroy", "fail", "touch", "grow"}
     assert result.structured_content == {"text": "x", "replica": "a"}
 
 

@@ -112,6 +112,6 @@ async def test_a_supervisor_endpoint_shows_only_its_group() -> None:
         async with Client(Endpoint(gateway, View("supervisor", "media")).server) as client:
             with pytest.raises(MCPError):
                 await client.call_tool("demo_destroy", {"target": "x"})
-    assert seen["research"] == {"demo_echo", "demo_slow", "demo_destroy", "demo_fail"}
+    assert seen["research"] == {"demo_echo", "demo_slow", "demo_destroy", "demo_fail", "demo_touch", "demo_grow"}
     assert seen["media"] == {"demo_echo"}
     assert seen["ops"] == {"gateway_status", "gateway_capabilities"}

@@ -22,6 +22,7 @@ from mcp.types import ToolAnnotations
 from pydantic import BaseModel, Field
 
 READ_ONLY = ToolAnnotations(readOnlyHint=True, idempotentHint=True, destructiveHint=False, openWorldHint=False)
+IDEMPOTENT = ToolAnnotations(readOnlyHint=False, idempotentHint=True, destructiveHint=False, openWorldHint=False)
 DESTRUCTIVE = ToolAnnotations(readOnlyHint=False, idempotentHint=False, destructiveHint=True, openWorldHint=False)
 
 
@@ -38,6 +39,7 @@ class Replica:
     calls: dict[str, int] = field(default_factory=dict)
     gate: anyio.Event | None = None
     entered: anyio.Event = field(default_factory=anyio.Event)
+    cancelled: anyio.Event = field(default_factory=anyio.Event)
 
     def count(self, tool: str) -> None:
         self.calls[tool] = self.calls.get(tool, 0) + 1
@@ -58,7 +60,11 @@ def demo_server(replica: Replica, *, extra_tool: bool = False) -> MCPServer[Any]
             await ctx.report_progress(step + 1, steps, f"step {step + 1}")
         replica.entered.set()
         if replica.gate is not None:
-            await replica.gate.wait()
+            try:
+                await replica.gate.wait()
+            except anyio.get_cancelled_exc_class():
+                replica.cancelled.set()
+                raise
         return f"done by {replica.label}"
 
     @server.tool(annotations=DESTRUCTIVE, description="Pretend to delete something.")
@@ -69,6 +75,21 @@ def demo_server(replica: Replica, *, extra_tool: bool = False) -> MCPServer[Any]
     @server.tool(annotations=READ_ONLY, description="Always a tool error.")
     def fail() -> str:
         raise ToolError("this tool always fails: pass a different tool")
+
+    @server.tool(annotations=IDEMPOTENT, description="Say that an item changed (to clients subscribed to it).")
+    async def touch(item: str, ctx: Context) -> str:
+        replica.count("touch")
+        await ctx.notify_resource_updated(f"demo://items/{item}")
+        return f"touched {item} on {replica.label}"
+
+    @server.tool(annotations=IDEMPOTENT, description="Add a tool 'grown' and announce the list change.")
+    async def grow(ctx: Context) -> str:
+        def grown() -> str:
+            return "grown"
+
+        server.add_tool(grown, name="grown", description="added at run time")
+        await ctx.notify_tools_changed()
+        return "grew"
 
     if extra_tool:
 
