@@ -106,6 +106,9 @@ class DatabaseConnection(_Strict):
     statement_timeout_ms: int = Field(default=5_000, ge=1, le=3_600_000)
     max_rows: int = Field(default=500, ge=1, le=100_000)
     max_bytes: int = Field(default=256 * 1024, ge=1024, le=64 * 1024 * 1024)
+    read_only_role: str | None = Field(
+        default=None, max_length=63, description="PostgreSQL: a role every read runs as (SET LOCAL ROLE)"
+    )
 
     @field_validator("url")
     @classmethod

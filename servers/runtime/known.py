@@ -8,6 +8,7 @@ from servers.runtime.definition import ServerDefinition
 
 SERVER_MODULES: dict[str, str] = {
     "filesystem": "servers.filesystem.server",
+    "database": "servers.database.server",
 }
 
 

@@ -1,0 +1,74 @@
+"""The engines of one server, by connection name: created on first use, closed with the server's lifespan.
+
+The lifespan is entered once per HTTP server and once per in-memory or stdio session; a count
+keeps the pools open until the last user leaves, then every pool is closed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+from mesh.config import Settings
+from servers.database.connections import WORKSPACE, ConnectionSet, NamedConnection
+from servers.database.engine import SqlEngine
+from servers.database.errors import DbError
+from servers.database.postgres import PostgresEngine
+from servers.database.sqlite import SqliteEngine
+
+
+def make_engine(connection: NamedConnection, pool_size: int, *, workspace: bool = False) -> SqlEngine:
+    if connection.engine == "postgres":
+        engine: SqlEngine = PostgresEngine(connection, pool_size)
+        return engine
+    return SqliteEngine(connection, pool_size, create=workspace)
+
+
+class Engines:
+    """Every SQL connection's engine, and the lifespan that closes their pools."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.connections = ConnectionSet.from_settings(settings)
+        workspace = not settings.database.connections
+        self.sql: dict[str, SqlEngine] = {
+            name: make_engine(c, settings.database.pool_size, workspace=workspace and name == WORKSPACE)
+            for name, c in self.connections.sql.items()
+        }
+        self._users = 0
+
+    def engine(self, name: str | None) -> SqlEngine:
+        return self.sql[self.connections.sql_connection(name).name]
+
+    def writable_engine(self, name: str | None) -> SqlEngine:
+        return self.sql[self.connections.writable_sql_connection(name).name]
+
+    def postgres(self, name: str | None) -> PostgresEngine:
+        postgres = [n for n, e in self.sql.items() if isinstance(e, PostgresEngine)]
+        engine = self.sql[postgres[0]] if not name and postgres else self.engine(name)
+        if not isinstance(engine, PostgresEngine):
+            raise DbError(
+                "wrong_engine",
+                f"connection {engine.connection.name!r} is {engine.connection.engine}; this tool needs PostgreSQL "
+                f"(PostgreSQL connections: {', '.join(postgres) or 'none'})",
+            )
+        return engine
+
+    @property
+    def default_sql(self) -> str | None:
+        return next(iter(self.sql), None)
+
+    async def close(self) -> None:
+        for engine in self.sql.values():
+            await engine.close()
+
+    @asynccontextmanager
+    async def lifespan(self, _server: Any) -> AsyncIterator[dict[str, Any]]:
+        self._users += 1
+        try:
+            yield {}
+        finally:
+            self._users -= 1
+            if self._users == 0:
+                await self.close()

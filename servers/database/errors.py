@@ -1,0 +1,68 @@
+"""The database server's errors: a stable code first, then what went wrong and what to do instead.
+
+Every error a client can see is a :class:`DbError` (a ``ToolError``): the SDK answers with an
+``is_error`` result carrying only this message, never a traceback. Driver errors are turned into
+one by :func:`from_driver_error`, which keeps PostgreSQL's SQLSTATE and message and scrubs the
+connection's secrets out of the text.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from mcp.server.mcpserver.exceptions import ToolError
+
+from servers.database.redaction import redact
+
+
+class DbError(ToolError):
+    """A refusal or failure the client can act on. ``code`` is stable; ``str()`` is ``"<code>: <message>"``."""
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(f"{code}: {message}")
+        self.code = code
+        self.detail = message
+
+
+def refused(message: str) -> DbError:
+    """A statement the safety checks refuse (``refused``): says what was refused and what to do instead."""
+    return DbError("refused", message)
+
+
+def from_driver_error(connection: str, exc: BaseException, secrets: Iterable[str]) -> DbError:
+    """The client-facing error for a driver exception on ``connection``: SQLSTATE + message, secrets removed."""
+    sqlstate = getattr(exc, "sqlstate", None)
+    message = str(exc).strip() or type(exc).__name__
+    detail = getattr(exc, "detail", None)
+    hint = getattr(exc, "hint", None)
+    if isinstance(detail, str) and detail:
+        message += f" (detail: {detail})"
+    if isinstance(hint, str) and hint:
+        message += f" (hint: {hint})"
+    message = redact(message, secrets)
+    if sqlstate == "57014":
+        return DbError(
+            "timeout",
+            f"connection {connection!r}: the statement ran past its statement timeout and was cancelled "
+            f"(SQLSTATE 57014). Narrow the query (filters, LIMIT) or ask the operator to raise statement_timeout_ms.",
+        )
+    if sqlstate == "25006":
+        return DbError(
+            "read_only",
+            f"connection {connection!r}: the database refused a write inside a read-only transaction "
+            f"(SQLSTATE 25006: {message}). Use sql_execute on a read_write connection for writes.",
+        )
+    if sqlstate:
+        return DbError("sql_error", f"connection {connection!r}: SQLSTATE {sqlstate}: {message}")
+    return DbError("sql_error", f"connection {connection!r}: {message}")
+
+
+def unavailable(connection: str, exc: BaseException, secrets: Iterable[str]) -> DbError:
+    """The database behind ``connection`` cannot be reached or refused the login (secrets removed)."""
+    text = redact(str(exc).strip() or type(exc).__name__, secrets)
+    return DbError(
+        "unavailable",
+        f"connection {connection!r} cannot be opened: {type(exc).__name__}: {text}. "
+        "Check that the database is running and the connection's URL and credentials are right "
+        "(list_connections shows the URL without its password).",
+    )

@@ -1,0 +1,503 @@
+"""The PostgreSQL engine: a lazily created asyncpg pool per connection, and reads and writes in layers.
+
+Every read runs in ``BEGIN READ ONLY`` with ``SET LOCAL statement_timeout`` (and, when the
+connection names one, ``SET LOCAL ROLE <read_only_role>``) after :func:`~.pg_guard.check_read`
+accepted the text; read-only connections also open their sessions with
+``default_transaction_read_only=on``. Reads are rolled back, never committed. Writes run after
+:func:`~.pg_guard.check_write`, one statement in one transaction, and the session is reset
+afterwards.
+
+Paging (see :mod:`.cursors`): a query ordered by one plain output column is paged by keyset
+(``WHERE key >= last ORDER BY key LIMIT n OFFSET ties``), so page k costs what page 1 costs when
+the key is indexed; any other query is paged by LIMIT/OFFSET over the statement as a subquery,
+with synchronized and parallel scans off so that an unordered scan returns rows in the same order
+on every page (as long as the table does not change meanwhile).
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from collections import OrderedDict
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
+from typing import Any
+
+import anyio
+import asyncpg  # type: ignore[import-untyped]
+
+from servers.database import cursors
+from servers.database.connections import NamedConnection
+from servers.database.errors import DbError, from_driver_error, unavailable
+from servers.database.models import (
+    ExecuteResult,
+    ExplainResult,
+    QueryResult,
+    ResultColumn,
+    SchemaList,
+    TableDescription,
+    TableList,
+)
+from servers.database.paging import take_page
+from servers.database.pg_guard import ReadStatement, SortKey, check_explain, check_read, check_write
+from servers.database.pg_params import check_count, coerce
+from servers.database.values import decode_key, encode_key, to_json
+
+CONNECT_TIMEOUT = 5.0
+_COST = re.compile(r"\(cost=[\d.]+\.\.([\d.]+) rows=(\d+)")
+_ACTUAL_ROWS = re.compile(r"\(actual time=[\d.]+\.\.[\d.]+ rows=(\d+)")
+
+
+def quote_ident(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+async def _no_reset(_connection: asyncpg.Connection) -> None:
+    """Reads leave no session state (SET LOCAL, rolled back); writes reset the session themselves."""
+
+
+class PostgresEngine:
+    """One PostgreSQL connection: its pool, reads, explains and writes."""
+
+    def __init__(self, connection: NamedConnection, pool_size: int) -> None:
+        self.connection = connection
+        self.pool_size = pool_size
+        self._pool: asyncpg.Pool | None = None
+        self._lock: anyio.Lock | None = None
+        self._columns: OrderedDict[str, list[ResultColumn]] = OrderedDict()
+        config = connection.config
+        role = f"; SET LOCAL ROLE {quote_ident(config.read_only_role)}" if config.read_only_role else ""
+        self._read_setup = f"BEGIN READ ONLY; SET LOCAL statement_timeout = {config.statement_timeout_ms}{role}"
+        self._unordered_setup = "; SET LOCAL synchronize_seqscans = off; SET LOCAL max_parallel_workers_per_gather = 0"
+        self._timeout = config.statement_timeout_ms / 1000 + 2.0
+
+    @property
+    def name(self) -> str:
+        return self.connection.name
+
+    # -- the pool ---------------------------------------------------------------------------
+
+    async def pool(self) -> asyncpg.Pool:
+        if self._pool is not None:
+            return self._pool
+        if self._lock is None:
+            self._lock = anyio.Lock()
+        async with self._lock:
+            if self._pool is None:
+                self._pool = await self._create_pool()
+        return self._pool
+
+    async def _create_pool(self) -> asyncpg.Pool:
+        settings = {"application_name": "mcp-suite-database"}
+        if not self.connection.writable:
+            settings["default_transaction_read_only"] = "on"
+        try:
+            pool = await asyncpg.create_pool(
+                self.connection.url,
+                min_size=1,
+                max_size=self.pool_size,
+                timeout=CONNECT_TIMEOUT,
+                reset=_no_reset,
+                server_settings=settings,
+            )
+        except (OSError, TimeoutError, asyncpg.PostgresError, asyncpg.InterfaceError, ValueError) as exc:
+            raise unavailable(self.name, exc, self.connection.secrets) from None
+        assert pool is not None
+        return pool
+
+    async def close(self) -> None:
+        pool, self._pool, self._lock = self._pool, None, None
+        if pool is not None:
+            with anyio.move_on_after(5):
+                await pool.close()
+            if not pool._closed:  # the graceful close timed out
+                pool.terminate()
+
+    async def ping(self) -> str:
+        async with self.reading() as conn:
+            version = await conn.fetchval("SHOW server_version", timeout=self._timeout)
+        return f"ok (PostgreSQL {version})"
+
+    # -- introspection (postgres_schema holds the catalog queries) ------------------------------
+
+    async def list_schemas(self) -> SchemaList:
+        from servers.database.postgres_schema import list_schemas
+
+        return await list_schemas(self)
+
+    async def list_tables(self, schema: str | None, pattern: str | None, limit: int, cursor: str | None) -> TableList:
+        from servers.database.postgres_schema import list_tables
+
+        return await list_tables(self, schema, pattern, limit, cursor)
+
+    async def describe_table(self, table: str, schema: str | None) -> TableDescription:
+        from servers.database.postgres_schema import describe_table
+
+        return await describe_table(self, table, schema)
+
+    # -- transactions -----------------------------------------------------------------------
+
+    @asynccontextmanager
+    async def errors(self) -> AsyncIterator[None]:
+        """Driver errors as client errors: SQLSTATE and message, secrets removed."""
+        try:
+            yield
+        except DbError:
+            raise
+        except asyncpg.PostgresError as exc:
+            raise from_driver_error(self.name, exc, self.connection.secrets) from None
+        except (OSError, asyncpg.exceptions.ConnectionDoesNotExistError) as exc:
+            raise unavailable(self.name, exc, self.connection.secrets) from None
+        except TimeoutError:
+            raise DbError(
+                "timeout", f"connection {self.name!r}: no answer within the statement timeout; narrow the query"
+            ) from None
+        except asyncpg.InterfaceError as exc:
+            raise from_driver_error(self.name, exc, self.connection.secrets) from None
+
+    @asynccontextmanager
+    async def reading(self, *, unordered: bool = False) -> AsyncIterator[asyncpg.Connection]:
+        """A pooled connection inside a read-only transaction with the statement timeout; rolled back after."""
+        pool = await self.pool()
+        async with self.errors(), pool.acquire() as conn:
+            await conn.execute(self._read_setup + (self._unordered_setup if unordered else ""))
+            try:
+                yield conn
+            finally:
+                await _rollback(conn)
+
+    @asynccontextmanager
+    async def writing(self, *, in_transaction: bool = True) -> AsyncIterator[asyncpg.Connection]:
+        """A pooled connection in a read-write transaction with the statement timeout; the caller commits."""
+        pool = await self.pool()
+        timeout_ms = self.connection.config.statement_timeout_ms
+        async with self.errors(), pool.acquire() as conn:
+            try:
+                if in_transaction:
+                    await conn.execute(f"BEGIN; SET LOCAL statement_timeout = {timeout_ms}")
+                else:
+                    await conn.execute(f"SET statement_timeout = {timeout_ms}")
+                yield conn
+            finally:
+                await _rollback(conn)
+                if not conn.is_closed():
+                    with anyio.move_on_after(5):
+                        await conn.reset()
+
+    async def _fetch(
+        self, conn: asyncpg.Connection, sql: str, args: list[Any], user_params: int
+    ) -> tuple[list[asyncpg.Record], list[ResultColumn]]:
+        """Rows and column types of ``sql``; JSON parameters are converted to the statement's types if needed."""
+        columns = self._columns.get(sql)
+        if columns is not None:
+            try:
+                return await conn.fetch(sql, *args, timeout=self._timeout), columns
+            except asyncpg.DataError:
+                pass  # a parameter of the wrong Python type: convert below
+        statement = await conn.prepare(sql, timeout=self._timeout)
+        types = [t.name for t in statement.get_parameters()]
+        bound = coerce(self.name, args[:user_params], types[:user_params]) + list(args[user_params:])
+        try:
+            records = await statement.fetch(*bound, timeout=self._timeout)
+        except asyncpg.DataError as exc:
+            raise DbError("bad_parameter", f"connection {self.name!r}: {exc}") from None
+        columns = [ResultColumn(name=a.name, type=a.type.name) for a in statement.get_attributes()]
+        self._columns[sql] = columns
+        if len(self._columns) > 512:
+            self._columns.popitem(last=False)
+        return records, columns
+
+    # -- reads ------------------------------------------------------------------------------
+
+    async def query(self, sql: str, params: Sequence[Any], limit: int, cursor: str | None) -> QueryResult:
+        started = time.perf_counter()
+        statement = check_read(sql)
+        params = list(params)
+        check_count(self.name, statement.params, len(params))
+        want = min(limit, self.connection.config.max_rows)
+        position = cursors.decode(cursor, cursors.fingerprint(self.name, statement.text, params))
+        if statement.kind != "select":
+            return await self._query_whole(statement, params, want, position, started)
+        if statement.sort_key is not None and position.mode == "k":
+            return await self._query_keyset(statement, statement.sort_key, params, want, position, started)
+        return await self._query_offset(statement, params, want, position, started)
+
+    def _result(
+        self,
+        columns: list[ResultColumn],
+        rows: list[list[Any]],
+        want: int,
+        more: bool,
+        position: cursors.Position,
+        next_position: Any,
+        paging: Any,
+        started: float,
+        notes: list[str],
+        fingerprint: str,
+    ) -> tuple[QueryResult, int]:
+        page = take_page(rows, want, self.connection.config.max_bytes, more)
+        kept = len(page.rows)
+        next_cursor = None
+        if page.stopped_by != "end":
+            next_cursor = cursors.encode(next_position(kept), fingerprint)
+        result = QueryResult(
+            connection=self.name,
+            columns=columns,
+            rows=page.rows,
+            row_count=kept,
+            offset=position.offset,
+            next_cursor=next_cursor,
+            paging=paging,
+            stopped_by=page.stopped_by,
+            notes=notes + page.notes,
+            elapsed_ms=round((time.perf_counter() - started) * 1000, 3),
+        )
+        return result, kept
+
+    async def _query_whole(
+        self, statement: ReadStatement, params: list[Any], want: int, position: cursors.Position, started: float
+    ) -> QueryResult:
+        async with self.reading() as conn:
+            records, columns = await self._fetch(conn, statement.text, params, len(params))
+        rows = [[to_json(v) for v in r.values()] for r in records[position.offset : position.offset + want + 1]]
+        fp = cursors.fingerprint(self.name, statement.text, params)
+        result, _ = self._result(
+            columns,
+            rows,
+            want,
+            len(records) > position.offset + want,
+            position,
+            lambda kept: cursors.Position(offset=position.offset + kept, mode="o"),
+            "single",
+            started,
+            [],
+            fp,
+        )
+        return result
+
+    async def _query_offset(
+        self, statement: ReadStatement, params: list[Any], want: int, position: cursors.Position, started: float
+    ) -> QueryResult:
+        n = len(params)
+        sql = f"SELECT * FROM (\n{statement.text}\n) AS _page LIMIT ${n + 1} OFFSET ${n + 2}"  # noqa: S608 - checked text
+        async with self.reading(unordered=not statement.ordered) as conn:
+            records, columns = await self._fetch(conn, sql, [*params, want + 1, position.offset], n)
+        rows = [[to_json(v) for v in r.values()] for r in records]
+        notes = []
+        if position.offset == 0 and len(records) > want and not statement.ordered:
+            notes.append(
+                "no ORDER BY: pages follow the table's physical order, stable while the data does not change; "
+                "add ORDER BY <unique column> for pages that seek instead of skip"
+            )
+        fp = cursors.fingerprint(self.name, statement.text, params)
+        result, _ = self._result(
+            columns,
+            rows,
+            want,
+            len(records) > want,
+            position,
+            lambda kept: cursors.Position(offset=position.offset + kept, mode="o"),
+            "offset",
+            started,
+            notes,
+            fp,
+        )
+        return result
+
+    async def _query_keyset(
+        self,
+        statement: ReadStatement,
+        key: SortKey,
+        params: list[Any],
+        want: int,
+        position: cursors.Position,
+        started: float,
+    ) -> QueryResult:
+        n = len(params)
+        column = "_page." + quote_ident(key.column)
+        segments = ["n", "v"] if key.descending else ["v", "n"]
+        segment = position.segment or segments[0]
+        fetched: list[tuple[str, asyncpg.Record]] = []
+        columns: list[ResultColumn] = []
+        async with self.reading() as conn:
+            for current in segments[segments.index(segment) :]:
+                here = current == segment
+                last = decode_key(position.key) if here and position.key is not None else None
+                skip = position.skip if here else 0
+                need = want + 1 - len(fetched)
+                if current == "n":
+                    where, args = f"{column} IS NULL", [need, skip]
+                elif last is None:
+                    where, args = f"{column} IS NOT NULL", [need, skip]
+                else:
+                    where, args = f"{column} {'<=' if key.descending else '>='} ${n + 3}", [need, skip, last]
+                order = f" ORDER BY {column} {'DESC' if key.descending else 'ASC'}" if current == "v" else ""
+                sql = (
+                    f"SELECT * FROM (\n{statement.text}\n) AS _page WHERE {where}{order} LIMIT ${n + 1} OFFSET ${n + 2}"  # noqa: S608
+                )
+                records, columns = await self._fetch(conn, sql, [*params, *args], n)
+                fetched.extend((current, record) for record in records)
+                if len(fetched) > want:
+                    break
+        rows = [[to_json(v) for v in record.values()] for _, record in fetched]
+        fp = cursors.fingerprint(self.name, statement.text, params)
+
+        def next_position(kept: int) -> cursors.Position:
+            return _keyset_position(fetched[:kept], key.column, position, segment)
+
+        result, _ = self._result(
+            columns, rows, want, len(fetched) > want, position, next_position, "keyset", started, [], fp
+        )
+        return result
+
+    async def explain(self, sql: str, params: Sequence[Any], analyze: bool) -> ExplainResult:
+        connection = self.connection
+        if analyze and not connection.writable:
+            raise DbError(
+                "read_only",
+                f"connection {self.name!r} is read_only: EXPLAIN ANALYZE runs the statement, so it is refused; "
+                "call sql_explain with analyze=false, or use a read_write connection",
+            )
+        text, is_read, used = check_explain(sql, connection.writable, connection.access)
+        params = list(params)
+        check_count(self.name, used, len(params))
+        options = "ANALYZE, BUFFERS, " if analyze else ""
+        explain_sql = f"EXPLAIN ({options}FORMAT TEXT)\n{text}"
+        notes = []
+        if is_read or not analyze:
+            async with self.reading() as conn:
+                records, _ = await self._fetch(conn, explain_sql, params, len(params))
+        else:
+            async with self.writing() as conn:
+                records, _ = await self._fetch(conn, explain_sql, params, len(params))
+            notes.append("EXPLAIN ANALYZE ran the data change inside a transaction that was rolled back")
+        lines = [str(r[0]) for r in records]
+        cost, rows = _plan_figures(lines, analyze)
+        return ExplainResult(
+            connection=self.name,
+            statement=text,
+            analyze=analyze,
+            plan=lines,
+            estimated_rows=rows,
+            total_cost=cost,
+            notes=notes,
+        )
+
+    # -- writes -----------------------------------------------------------------------------
+
+    async def execute(self, sql: str, params: Sequence[Any], preview: bool) -> ExecuteResult:
+        started = time.perf_counter()
+        connection = self.connection
+        statement = check_write(sql, connection.access)
+        params = list(params)
+        check_count(self.name, statement.params, len(params))
+        kind = statement.kind.removesuffix("Stmt").upper()
+        if preview:
+            if not statement.explainable:
+                return ExecuteResult(
+                    connection=self.name,
+                    statement_kind=kind,
+                    preview=True,
+                    rows_affected=None,
+                    estimate_source="none",
+                    notes=[f"{kind} has no plan to preview (it is not a data change); nothing was run"],
+                    elapsed_ms=_ms(started),
+                )
+            async with self.writing() as conn:
+                records, _ = await self._fetch(conn, f"EXPLAIN\n{statement.text}", params, len(params))
+            lines = [str(r[0]) for r in records]
+            _, estimate = _plan_figures(lines, False)
+            return ExecuteResult(
+                connection=self.name,
+                statement_kind=kind,
+                preview=True,
+                rows_affected=None,
+                estimated_rows=estimate,
+                estimate_source="planner",
+                plan=lines,
+                notes=["nothing was run: the plan and row estimate come from EXPLAIN"],
+                elapsed_ms=_ms(started),
+            )
+        async with self.writing(in_transaction=statement.in_transaction) as conn:
+            prepared = await conn.prepare(statement.text, timeout=self._timeout)
+            types = [t.name for t in prepared.get_parameters()]
+            try:
+                records = await prepared.fetch(*coerce(self.name, params, types), timeout=self._timeout)
+            except asyncpg.DataError as exc:
+                raise DbError("bad_parameter", f"connection {self.name!r}: {exc}") from None
+            status = prepared.get_statusmsg() or ""
+            if statement.in_transaction:
+                await conn.execute("COMMIT")
+        columns = [ResultColumn(name=a.name, type=a.type.name) for a in prepared.get_attributes()]
+        rows = [[to_json(v) for v in r.values()] for r in records]
+        page = take_page(rows, connection.config.max_rows, connection.config.max_bytes, False)
+        notes = [] if len(page.rows) == len(rows) else [f"{len(rows)} rows were returned; {len(page.rows)} are shown"]
+        return ExecuteResult(
+            connection=self.name,
+            statement_kind=kind,
+            preview=False,
+            rows_affected=_affected(status),
+            columns=columns,
+            rows=page.rows,
+            notes=notes + page.notes,
+            elapsed_ms=_ms(started),
+        )
+
+
+async def _rollback(conn: asyncpg.Connection) -> None:
+    if conn.is_closed():
+        return
+    try:
+        with anyio.move_on_after(5):
+            if conn.is_in_transaction():
+                await conn.execute("ROLLBACK")
+    except (asyncpg.PostgresError, asyncpg.InterfaceError, OSError):
+        conn.terminate()
+
+
+def _keyset_position(
+    kept: list[tuple[str, asyncpg.Record]], column: str, position: cursors.Position, segment: str
+) -> cursors.Position:
+    """Where the page after ``kept`` starts: the last key and the rows after it already returned."""
+    offset = position.offset + len(kept)
+    last_segment, last_record = kept[-1]
+    if last_segment == "n":
+        already = position.skip if segment == "n" else 0
+        return cursors.Position(offset=offset, skip=already + sum(1 for s, _ in kept if s == "n"), segment="n")
+    value = last_record[column]
+    encoded = encode_key(value)
+    if encoded is None:  # a key type a cursor cannot carry: continue by offset
+        return cursors.Position(offset=offset, mode="o")
+    ties = 0
+    for seg, record in reversed(kept):
+        if seg != "v" or record[column] != value:
+            break
+        ties += 1
+    if ties == sum(1 for s, _ in kept if s == "v") and segment == "v" and position.key == encoded:
+        ties += position.skip
+    return cursors.Position(offset=offset, key=encoded, skip=ties, segment="v")
+
+
+def _plan_figures(lines: list[str], analyze: bool) -> tuple[float | None, int | None]:
+    """Total cost and rows of the plan's top node; for a data change, of the node under it."""
+    if not lines:
+        return None, None
+    top = lines[0]
+    cost_match = _COST.search(top)
+    cost = float(cost_match.group(1)) if cost_match else None
+    target = top
+    if re.match(r"\s*(Insert|Update|Delete|Merge) on", top):
+        target = next((line for line in lines[1:] if "->" in line), top)
+    pattern = _ACTUAL_ROWS if analyze else _COST
+    match = pattern.search(target)
+    rows = int(match.group(1) if analyze else match.group(2)) if match else None
+    return cost, rows
+
+
+def _affected(status: str) -> int | None:
+    last = status.rsplit(" ", 1)[-1]
+    return int(last) if last.isdigit() else None
+
+
+def _ms(started: float) -> float:
+    return round((time.perf_counter() - started) * 1000, 3)
