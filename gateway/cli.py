@@ -37,6 +37,7 @@ def _settings(args: argparse.Namespace, **overrides: Any) -> Settings:
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
+    from mesh.discovery import registry_from_settings, uses_consul
     from servers.runtime import load_definition
     from servers.runtime.serve import serve_http, serve_stdio
 
@@ -56,8 +57,12 @@ def cmd_serve(args: argparse.Namespace) -> int:
     host = args.host or "127.0.0.1"
     port = args.port if args.port is not None else definition.port_of(settings)
 
+    registry = None
+    if uses_consul(settings):  # register with Consul; a static registry has no one to tell
+        registry = registry_from_settings(settings)
+
     async def run() -> None:
-        await serve_http(definition, settings, host=host, port=port)
+        await serve_http(definition, settings, host=host, port=port, registry=registry)
 
     anyio.run(run)
     return 0
@@ -65,12 +70,12 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
 def cmd_gateway(args: argparse.Namespace) -> int:
     from gateway.serve import run_gateway
-    from mesh.registry import StaticRegistry
+    from mesh.discovery import registry_from_settings, uses_consul
 
     settings = _settings(args)
     configure_logging(settings.log_level, service="gateway")
-    registry = StaticRegistry(settings.registry.static)
-    if not registry.servers():
+    registry = registry_from_settings(settings)
+    if not uses_consul(settings) and not registry.servers():
         log.warning("the registry names no upstream server; set registry.static in the config file")
     host = args.host or settings.gateway.host
     port = args.port if args.port is not None else settings.gateway.port

@@ -20,6 +20,7 @@ from gateway.catalog import ALL, paginate
 from gateway.router import GATEWAY_BUSY, GATEWAY_DEADLINE, GATEWAY_UNAVAILABLE, GatewayError
 from gateway.service import GATEWAY_INFO, Gateway, UnknownName
 from gateway.upstream import MODERN_VERSION, UpstreamError
+from mesh.discovery import registry_status
 
 Handler = Callable[[Gateway, dict[str, Any]], Awaitable[dict[str, Any]]]
 
@@ -191,7 +192,10 @@ def rest_routes(gateway: Gateway) -> list[Route]:
     async def ready(_request: Request) -> Response:
         serving = {server: pool.available() for server, pool in gateway.pools.items()}
         ok = any(serving.values()) or not serving
-        return JSONResponse({"ready": ok, "servers": serving}, status_code=200 if ok else 503)
+        # A degraded registry (Consul away) leaves the gateway serving its last catalog: still ready, but said so.
+        registry = registry_status(gateway.registry)
+        body = {"ready": ok, "degraded": registry["degraded"], "servers": serving, "registry": registry}
+        return JSONResponse(body, status_code=200 if ok else 503)
 
     async def instances(_request: Request) -> Response:
         return JSONResponse(gateway.status())

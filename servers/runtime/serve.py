@@ -16,6 +16,8 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
+import anyio
+import anyio.to_thread
 import uvicorn
 from mcp.server import MCPServer
 from mcp.server.transport_security import TransportSecuritySettings
@@ -88,13 +90,15 @@ def build_http_app(
     @asynccontextmanager
     async def lifespan(starlette_app: Starlette) -> AsyncIterator[None]:
         async with inner_lifespan(starlette_app):
+            # Registering may be a network call (Consul): it runs in a worker thread, off the event loop.
             if registry is not None and instance is not None:
-                registry.register(instance)
+                await anyio.to_thread.run_sync(registry.register, instance)
             try:
                 yield
             finally:
                 if registry is not None and instance is not None:
-                    registry.deregister(instance)
+                    with anyio.CancelScope(shield=True):
+                        await anyio.to_thread.run_sync(registry.deregister, instance)
 
     app.router.lifespan_context = lifespan
     return app
@@ -146,7 +150,7 @@ async def serve_http(
     instance = ServiceInstance(
         server=definition.name,
         url=f"http://{url_host}:{bound_port}/mcp",
-        meta={"protocols": "2025-11-25,2026-07-28"},
+        meta={"protocols": "2025-11-25,2026-07-28", "transport": "streamable-http"},
     )
     app = build_http_app(definition, server, settings, host=host, instance=instance, registry=registry)
     log.info(
