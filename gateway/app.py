@@ -19,6 +19,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from gateway.catalog import ALL, View
 from gateway.endpoint import Endpoint
 from gateway.fastpath import FastToolCallMiddleware
+from gateway.live_config import live_config_running
 from gateway.rest import rest_routes
 from gateway.service import Gateway
 from mesh.config import SERVER_NAMES, GatewaySettings
@@ -82,6 +83,7 @@ def build_gateway_app(settings: GatewaySettings, registry: Registry) -> tuple[St
             for manager in managers:
                 await stack.enter_async_context(manager.run())
             await stack.enter_async_context(gateway.running())
+            await stack.enter_async_context(live_config_running(gateway))
             yield
 
     routes = [

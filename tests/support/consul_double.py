@@ -239,6 +239,12 @@ class ConsulDouble:
         self.kv_table_index = index
         return index
 
+    def remove_key(self, key: str) -> None:
+        del self.kv[key]
+        index = self._write()
+        self.tombstones[key] = index
+        self.kv_table_index = index
+
     # ---- waiting on what clients did --------------------------------------------------------
     def seen(self, path_prefix: str) -> list[Seen]:
         return [r for r in self.requests if r.path.startswith(path_prefix)]
@@ -509,3 +515,18 @@ class ConsulDouble:
             self._changed = anyio.Event()
             await self._stopped.wait()
             self._uv = None
+
+
+async def eventually(predicate: Callable[[], bool], timeout: float = 5.0, what: str = "the condition") -> float:
+    """Wait until ``predicate()`` holds (checked every 10 ms) and return how long it took; fail after ``timeout``.
+
+    For state that changes in another task without an event to wait on (a gateway's pools after a refresh).
+    """
+    started = time.monotonic()
+    try:
+        with anyio.fail_after(timeout):
+            while not predicate():
+                await anyio.sleep(0.01)
+    except TimeoutError:
+        raise AssertionError(f"{what} did not hold within {timeout}s") from None
+    return time.monotonic() - started
