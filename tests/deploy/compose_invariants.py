@@ -9,6 +9,7 @@ real file and on a deliberately broken snippet alike. Interpolation follows Comp
 
 from __future__ import annotations
 
+import itertools
 import re
 from collections.abc import Iterator, Mapping
 from pathlib import Path
@@ -20,6 +21,7 @@ _VARIABLE = re.compile(
     r"\$(?:(?P<escaped>\$)|\{(?P<braced>[A-Za-z_][A-Za-z0-9_]*)(?P<op>:?[-?])?(?P<arg>[^}]*)\}|(?P<bare>[A-Za-z_][A-Za-z0-9_]*))"
 )
 _SECRET_KEY = re.compile(r"(PASSWORD|PASSWD|TOKEN|SECRET|API_KEY|CREDENTIALS|_AUTH$|^AUTH)", re.IGNORECASE)
+_SECRET_FLAG = re.compile(r"--?[a-z-]*(pass|password|token|secret|api-?key)[a-z-]*", re.IGNORECASE)
 _URL_PASSWORD = re.compile(r"[a-z][a-z0-9+.-]*://[^/@\s\"':]*:(?P<password>[^@\s\"]+)@", re.IGNORECASE)
 
 SERVER_COMMAND = "serve"
@@ -288,6 +290,10 @@ def literal_secret_problems(compose: Compose) -> list[str]:
         for key, value in environment_of(svc).items():
             if _SECRET_KEY.search(key) and value and "${" not in value:
                 problems.append(f"{name}: {key} holds a literal value; take it from .env as ${{...}}")
+        words = command_of(svc)
+        for flag, value in itertools.pairwise(words):
+            if _SECRET_FLAG.fullmatch(flag) and not _is_reference(value):
+                problems.append(f"{name}: command passes {flag} a literal value; take it from .env as ${{...}}")
     for where, text in _strings(compose, ""):
         for match in _URL_PASSWORD.finditer(text):
             if not _is_reference(match["password"]):

@@ -242,6 +242,7 @@ services:
     depends_on: [db]
   db:
     image: postgres
+    command: [redis-server, --requirepass, hunter2]
     healthcheck: {test: ["NONE"]}
     deploy: {resources: {limits: {cpus: "1"}}}
   filesystem-1:
@@ -285,6 +286,7 @@ def test_the_checkers_report_every_broken_invariant_of_a_bad_snippet() -> None:
     assert any("DB_PASSWORD holds a literal value" in p for p in secrets)
     assert any("CONSUL_HTTP_TOKEN holds a literal value" in p for p in secrets)
     assert any("DSN: a URL carries a literal password" in p for p in secrets)
+    assert "db: command passes --requirepass a literal value; take it from .env as ${...}" in secrets
     registration = inv.registration_problems(bad)
     assert "filesystem-1: MCP_SUITE_REGISTRY__KIND is not 'consul'" in registration
     assert "filesystem-1: does not wait for consul to be healthy" in registration
