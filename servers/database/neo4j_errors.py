@@ -1,6 +1,6 @@
 """The Neo4j tools' errors: a stable code first, then what went wrong and what to do instead.
 
-A :class:`Neo4jToolError` is a ``ToolError``: the client gets an ``is_error`` result with only this
+A :class:`Neo4jToolError` is a ``DbError`` (a ``ToolError``): the client gets an ``is_error`` result with only this
 message, never a traceback. :func:`from_driver_error` turns a driver exception into one, keeping
 Neo4j's status code and message and scrubbing the connection's secrets out of the text.
 """
@@ -10,20 +10,15 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 import neo4j.exceptions as neo4j_errors
-from mcp.server.mcpserver.exceptions import ToolError
 
+from servers.database.errors import DbError
 from servers.database.redaction import redact
 
 ACCESS_MODE_CODE = "Neo.ClientError.Statement.AccessMode"
 
 
-class Neo4jToolError(ToolError):
+class Neo4jToolError(DbError):
     """A refusal or failure the client can act on. ``code`` is stable; ``str()`` is ``"<code>: <message>"``."""
-
-    def __init__(self, code: str, message: str) -> None:
-        super().__init__(f"{code}: {message}")
-        self.code = code
-        self.detail = message
 
 
 def from_driver_error(connection: str, exc: BaseException, secrets: Iterable[str]) -> Neo4jToolError:

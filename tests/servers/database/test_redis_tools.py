@@ -250,3 +250,18 @@ async def test_redis_admin_runs_admin_commands_only_on_admin_connections(seeded:
         server, "redis_admin", {"connection": "store", "command": "CONFIG", "args": ["GET", "maxmemory"]}
     )
     refused(result, "not_admin")
+
+
+async def test_a_call_past_the_statement_timeout_is_cut_off_with_a_timeout_error() -> None:
+    import asyncio
+
+    from servers.database.redis_client import redis_handle
+    from servers.database.redis_errors import RedisToolError
+    from servers.database.redis_tools import close_redis_clients
+
+    handle = redis_handle("slow", connection(statement_timeout_ms=50))
+    never = asyncio.Event()
+    with pytest.raises(RedisToolError) as caught:
+        await handle.call("GET", never.wait)
+    assert caught.value.code == "timeout" and "50 ms" in caught.value.detail
+    await close_redis_clients()
