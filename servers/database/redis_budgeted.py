@@ -50,16 +50,23 @@ def _index_form(name: str, args: Sequence[str]) -> bool:
 
 
 async def _get(handle: RedisHandle, key: str) -> Plan:
+    # One round trip: the type, the length and a budget-sized prefix (the whole value when it fits).
     max_bytes = handle.connection.max_bytes
-    kind = await handle.execute("TYPE", "TYPE", key)
+
+    async def probe() -> list[Any]:
+        pipe = handle.client.pipeline(transaction=False)
+        pipe.execute_command("TYPE", key)
+        pipe.execute_command("STRLEN", key)
+        pipe.execute_command("GETRANGE", key, 0, max_bytes - 1)
+        return list(await pipe.execute(raise_on_error=False))
+
+    kind, length, prefix = await handle.call("GET", probe)
     if kind in (b"none", "none"):
         return Plan(None)
-    if kind not in (b"string", "string"):
+    if kind not in (b"string", "string") or isinstance(length, Exception) or isinstance(prefix, Exception):
         return Plan(await handle.execute("GET", "GET", key))  # the server's own WRONGTYPE error
-    length = int(await handle.execute("STRLEN", "STRLEN", key))
-    if length <= max_bytes:
-        return Plan(await handle.execute("GET", "GET", key))
-    prefix = await handle.execute("GETRANGE", "GETRANGE", key, 0, max_bytes - 1)
+    if int(length) <= max_bytes:
+        return Plan(prefix)
     return Plan(
         prefix,
         truncated=True,
