@@ -7,10 +7,16 @@ idempotent, the retry budget allows it and the deadline has time left, the call 
 on a different instance. A destructive or non-idempotent call is never replayed. Every attempt
 runs under the call's deadline: the policy's timeout, shortened by a caller's
 ``_meta["io.mcp-suite/timeoutMs"]``.
+
+An upstream's multi-round input request (2026-07-28 ``InputRequiredResult``) may seal its state
+for the instance that issued it. The router wraps that ``requestState`` with the instance's id, and
+routes the client's next round, which echoes it, back to the same instance (see :func:`seal_state`).
 """
 
 from __future__ import annotations
 
+import base64
+import binascii
 import logging
 import time
 from collections.abc import Mapping
@@ -53,6 +59,28 @@ class CallOptions:
     hash_key: str | None = None
     notify: Notify | None = None
     client_capabilities: Mapping[str, Any] | None = None
+    pinned: str | None = None
+
+
+STATE_PREFIX = "mcpgw1."
+
+
+def seal_state(instance_id: str, state: str) -> str:
+    """``state`` wrapped with the id of the instance that issued it: the next round goes back there."""
+    tag = base64.urlsafe_b64encode(instance_id.encode()).decode().rstrip("=")
+    return f"{STATE_PREFIX}{tag}.{state}"
+
+
+def unseal_state(sealed: str) -> tuple[str | None, str]:
+    """(instance id, the upstream's own state); (None, sealed) when the gateway did not seal it."""
+    if not sealed.startswith(STATE_PREFIX):
+        return None, sealed
+    tag, dot, state = sealed[len(STATE_PREFIX) :].partition(".")
+    try:
+        instance_id = base64.urlsafe_b64decode(tag + "=" * (-len(tag) % 4)).decode()
+    except (binascii.Error, UnicodeDecodeError):
+        return None, sealed
+    return (instance_id, state) if dot else (None, sealed)
 
 
 def call_timeout(meta: Mapping[str, Any] | None, policy_seconds: float) -> float:
@@ -101,6 +129,12 @@ class Router:
         timeout: float,
     ) -> dict[str, Any]:
         deadline = time.monotonic() + timeout
+        state = params.get("requestState")
+        if isinstance(state, str):
+            pinned, own_state = unseal_state(state)
+            if pinned is not None:
+                params = {**params, "requestState": own_state}
+                options = CallOptions(**{**options.__dict__, "pinned": pinned, "retry_safe": False})
         try:
             async with self.bulkhead(options.policy).slot(priority, Deadline(deadline)):
                 return await self._attempts(pool, method, params, options, deadline)
@@ -138,7 +172,7 @@ class Router:
                     f"deadline passed before {pool.server} answered ({last_failure}); "
                     f"raise timeout_seconds or pass a larger _meta['{META_TIMEOUT_MS}']",
                 )
-            member = self._pick(pool, options.hash_key, tried)
+            member = self._pick(pool, options.hash_key, tried, options.pinned)
             tried.add(member.instance_id)
             try:
                 return await self._once(member, pool, method, params, options, remaining)
@@ -159,8 +193,21 @@ class Router:
             {"server": pool.server, "tried": sorted(tried)},
         )
 
-    def _pick(self, pool: ServerPool, key: str | None, tried: set[str]) -> Member:
-        """A serving member not tried yet whose breaker admits the call (claiming a half-open trial)."""
+    def _pick(self, pool: ServerPool, key: str | None, tried: set[str], pinned: str | None = None) -> Member:
+        """A serving member not tried yet whose breaker admits the call (claiming a half-open trial).
+
+        A ``pinned`` call (the next round of an input request) can only go to that one instance.
+        """
+        if pinned is not None:
+            member = pool.members.get(pinned)
+            if member is not None and member.serves() and member.breaker.allow():
+                return member
+            raise GatewayError(
+                GATEWAY_UNAVAILABLE,
+                f"the {pool.server} instance that asked for this input ({pinned}) is no longer available; "
+                "make the call again from the start",
+                {"server": pool.server, "instance": pinned},
+            )
         candidates = [m for m in pool.serving() if m.instance_id not in tried]
         while candidates:
             try:
@@ -205,6 +252,9 @@ class Router:
             )
             ok = verdict = True
             member.breaker.record_success()
+            state = result.get("requestState")
+            if result.get("resultType") == "input_required" and isinstance(state, str):
+                result["requestState"] = seal_state(member.instance_id, state)
             return result
         except UpstreamError:
             ok = verdict = True  # the instance answered: a protocol error is the caller's, not the instance's fault

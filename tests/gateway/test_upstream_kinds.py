@@ -163,3 +163,59 @@ async def test_an_upstream_elicitation_reaches_the_real_client_in_both_eras(mode
             await upstream.stop()
     assert asked == ["What is your name?"]
     assert result.content[0].text == "hello ada"  # type: ignore[union-attr]
+
+
+@pytest.mark.parametrize("mode", ["auto", "legacy"])
+async def test_every_round_of_an_input_request_reaches_the_replica_that_asked(mode: str) -> None:
+    import anyio
+
+    async def on_elicit(_ctx: Any, params: types.ElicitRequestParams) -> types.ElicitResult:
+        return types.ElicitResult(action="accept", content={"name": "ada"})
+
+    # Two replicas seal their request state with different keys: a second round sent to the
+    # other replica would be refused. Round-robin alone would send every second round there.
+    upstreams = [HttpUpstream(asking_server()), HttpUpstream(asking_server())]
+    async with anyio.create_task_group() as tg:
+        for upstream in upstreams:
+            await upstream.start(tg)
+        try:
+            registry = StaticRegistry({"asker": tuple(StaticInstance(url=u.url) for u in upstreams)})
+            async with (
+                gateway_over(registry) as gateway,
+                Client(Endpoint(gateway, ALL).server, mode=mode, elicitation_callback=on_elicit) as client,
+            ):
+                results = [await client.call_tool("asker_greet", {}) for _ in range(4)]
+                calls = [m.calls for m in gateway.pools["asker"].members.values()]
+        finally:
+            for upstream in upstreams:
+                await upstream.stop()
+    assert [r.is_error for r in results] == [False] * 4
+    assert {r.content[0].text for r in results} == {"hello ada"}  # type: ignore[union-attr]
+    assert all(count >= 2 for count in calls), calls  # both replicas asked and answered
+
+
+async def test_a_next_round_for_an_instance_that_is_gone_is_refused_clearly() -> None:
+    from gateway.router import GatewayError, seal_state
+
+    async with demo_gateway_over_asker() as gateway:
+        with pytest.raises(GatewayError) as caught:
+            await gateway.call_tool(
+                ALL, "asker_greet", {"name": "greet", "arguments": {}, "requestState": seal_state("gone-1", "x")}
+            )
+    assert caught.value.code == -32001
+    assert "no longer available" in caught.value.message
+    assert "make the call again" in caught.value.message
+
+
+@asynccontextmanager
+async def demo_gateway_over_asker() -> AsyncIterator[Gateway]:
+    import anyio
+
+    upstream = HttpUpstream(asking_server())
+    async with anyio.create_task_group() as tg:
+        await upstream.start(tg)
+        try:
+            async with gateway_over(StaticRegistry({"asker": (StaticInstance(url=upstream.url),)})) as gateway:
+                yield gateway
+        finally:
+            await upstream.stop()
