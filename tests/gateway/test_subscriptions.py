@@ -7,6 +7,8 @@ from typing import Any
 import anyio
 import pytest
 from mcp import Client, types
+from mcp.server import MCPServer
+from mcp.server.mcpserver import Context
 from mcp.shared.exceptions import MCPError
 from mcp.shared.subscriptions import ResourceUpdated
 
@@ -156,3 +158,34 @@ async def test_a_call_the_client_cancels_is_cancelled_on_the_upstream_too(mode: 
             await replicas[0].cancelled.wait()
         status = gateway.status()["bulkheads"]
     assert all(scope.get("in_flight", 0) == 0 for scope in status.values()), status
+
+
+async def test_a_list_change_announced_on_a_handshake_era_session_is_pushed_too() -> None:
+    server: MCPServer[Any] = MCPServer("old")
+
+    @server.tool(description="Add a tool and announce it on the session.")
+    async def grow(ctx: Context) -> str:
+        def grown() -> str:
+            return "grown"
+
+        server.add_tool(grown, name="grown", description="added at run time")
+        await ctx.session.send_tool_list_changed()
+        return "grew"
+
+    inbox = Inbox()
+    upstream = HttpUpstream(server, wrap=HandshakeOnly)
+    async with anyio.create_task_group() as tg:
+        await upstream.start(tg)
+        try:
+            gateway = Gateway(QUIET, StaticRegistry({"old": (StaticInstance(url=upstream.url),)}))
+            async with (
+                gateway.running(),
+                Client(Endpoint(gateway, ALL).server, mode="legacy", message_handler=inbox) as client,
+            ):
+                await client.list_tools()
+                await client.call_tool("old_grow", {})
+                await inbox.wait_for(types.ToolListChangedNotification)
+                names = {tool.name for tool in (await client.list_tools()).tools}
+        finally:
+            await upstream.stop()
+    assert "old_grown" in names
