@@ -331,7 +331,9 @@ class PostgresEngine:
                     where, args = f"{column} IS NOT NULL", [need, skip]
                 else:
                     where, args = f"{column} {'<=' if key.descending else '>='} ${n + 3}", [need, skip, last]
-                order = f" ORDER BY {column} {'DESC' if key.descending else 'ASC'}" if current == "v" else ""
+                # The whole row breaks ties, so rows sharing a key come in the same order on every page.
+                direction = "DESC" if key.descending else "ASC"
+                order = f" ORDER BY {column} {direction}, _page::text" if current == "v" else " ORDER BY _page::text"
                 sql = (
                     f"SELECT * FROM (\n{statement.text}\n) AS _page WHERE {where}{order} LIMIT ${n + 1} OFFSET ${n + 2}"  # noqa: S608
                 )
@@ -426,9 +428,9 @@ class PostgresEngine:
             except asyncpg.DataError as exc:
                 raise DbError("bad_parameter", f"connection {self.name!r}: {exc}") from None
             status = prepared.get_statusmsg() or ""
+            columns = [ResultColumn(name=a.name, type=a.type.name) for a in prepared.get_attributes()]
             if statement.in_transaction:
                 await conn.execute("COMMIT")
-        columns = [ResultColumn(name=a.name, type=a.type.name) for a in prepared.get_attributes()]
         rows = [[to_json(v) for v in r.values()] for r in records]
         page = take_page(rows, connection.config.max_rows, connection.config.max_bytes, False)
         notes = [] if len(page.rows) == len(rows) else [f"{len(rows)} rows were returned; {len(page.rows)} are shown"]
