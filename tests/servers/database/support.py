@@ -24,8 +24,9 @@ def settings_with(data_dir: Path, **connections: DatabaseConnection) -> Settings
 
 def data(result: CallToolResult) -> dict[str, Any]:
     assert not result.is_error, result.content
-    assert result.structured_content is not None
-    return result.structured_content
+    content: dict[str, Any] | None = result.structured_content
+    assert content is not None
+    return content
 
 
 def error_text(result: CallToolResult) -> str:
@@ -48,7 +49,7 @@ async def pg_checksum(schema: str, *tables: str) -> str:
         for table in tables:
             parts.append(
                 await conn.fetchval(
-                    f"SELECT count(*) || ':' || coalesce(md5(string_agg(t::text, ',' ORDER BY t::text)), '') "  # noqa: S608
+                    f"SELECT count(*) || ':' || coalesce(md5(string_agg(t::text, ',' ORDER BY t::text)), '') "
                     f"FROM {schema}.{table} t"
                 )
             )

@@ -91,14 +91,18 @@ async def test_the_byte_budget_stops_a_page_early_and_the_cursor_continues(tmp_p
 async def test_the_row_budget_is_the_smaller_of_the_request_and_the_connection(tmp_path: Path, pg_schema: str) -> None:
     settings = settings_with(tmp_path, capped=connection(PG_URL, max_rows=7))
     async with Client(build_server(settings), mode="legacy") as client:
-        page = data(await client.call_tool("sql_query", {"sql": f"SELECT id FROM {pg_schema}.big ORDER BY id", "limit": 50}))
+        page = data(
+            await client.call_tool("sql_query", {"sql": f"SELECT id FROM {pg_schema}.big ORDER BY id", "limit": 50})
+        )
     assert page["row_count"] == 7 and page["next_cursor"]
 
 
 @pytest.mark.anyio
 async def test_a_cursor_from_another_query_is_refused(pg_settings: Settings, pg_schema: str) -> None:
     async with Client(build_server(pg_settings), mode="legacy") as client:
-        first = data(await client.call_tool("sql_query", {"sql": f"SELECT id FROM {pg_schema}.big ORDER BY id", "limit": 5}))
+        first = data(
+            await client.call_tool("sql_query", {"sql": f"SELECT id FROM {pg_schema}.big ORDER BY id", "limit": 5})
+        )
         other = await client.call_tool(
             "sql_query", {"sql": f"SELECT id FROM {pg_schema}.big ORDER BY id DESC", "cursor": first["next_cursor"]}
         )

@@ -34,7 +34,8 @@ async def test_list_connections_shows_every_connection_without_its_secret(tmp_pa
 
 @pytest.mark.anyio
 @pytest.mark.parametrize(
-    "url", ["postgresql://postgres:s3cr3t-pw@127.0.0.1:1/test", "postgresql://postgres:s3cr3t-pw@127.0.0.1:5432/nosuchdb"]
+    "url",
+    ["postgresql://postgres:s3cr3t-pw@127.0.0.1:1/test", "postgresql://postgres:s3cr3t-pw@127.0.0.1:5432/nosuchdb"],
 )
 async def test_an_unreachable_database_names_the_connection_but_never_the_password(tmp_path: Path, url: str) -> None:
     settings = settings_with(tmp_path, broken=connection(url))
@@ -123,13 +124,19 @@ async def test_explain_analyze_of_a_write_is_rolled_back(pg_settings: Settings, 
 
 
 @pytest.mark.anyio
-async def test_sql_execute_previews_then_writes_and_reports_rows_affected(pg_settings: Settings, pg_schema: str) -> None:
+async def test_sql_execute_previews_then_writes_and_reports_rows_affected(
+    pg_settings: Settings, pg_schema: str
+) -> None:
     before = await pg_checksum(pg_schema, "customers")
     async with Client(build_server(pg_settings), mode="legacy") as client:
         preview = data(
             await client.call_tool(
                 "sql_execute",
-                {"sql": f"UPDATE {pg_schema}.customers SET country = $1 WHERE id <= 3", "params": ["NL"], "preview": True},
+                {
+                    "sql": f"UPDATE {pg_schema}.customers SET country = $1 WHERE id <= 3",
+                    "params": ["NL"],
+                    "preview": True,
+                },
             )
         )
         unchanged = await pg_checksum(pg_schema, "customers")
@@ -139,7 +146,9 @@ async def test_sql_execute_previews_then_writes_and_reports_rows_affected(pg_set
                 {"sql": f"INSERT INTO {pg_schema}.customers VALUES (1001, $1, 'NL') RETURNING id", "params": ["new"]},
             )
         )
-        deleted = data(await client.call_tool("sql_execute", {"sql": f"DELETE FROM {pg_schema}.customers WHERE id = 1001"}))
+        deleted = data(
+            await client.call_tool("sql_execute", {"sql": f"DELETE FROM {pg_schema}.customers WHERE id = 1001"})
+        )
     assert preview["preview"] and preview["estimate_source"] == "planner" and 1 <= preview["estimated_rows"] <= 10
     assert unchanged == before
     assert inserted["rows_affected"] == 1 and inserted["rows"] == [[1001]]
