@@ -1,0 +1,86 @@
+"""Bench the database server: ``sql_query`` on a primary-key lookup over streamable HTTP at concurrency 16.
+
+Creates a scratch schema on the local PostgreSQL (``postgresql://postgres@127.0.0.1:5432/test``, or
+``$MCP_SUITE_BENCH_PG_URL``) with a 10 000-row table, starts ``mcp-suite serve database --transport
+http`` as a child process with one read-only connection to it, and drives the stateless 2026-07-28
+wire with a pooled ``httpx`` client (the same load generator as the gateway bench). Every call is a
+full read: the parse-level check, ``BEGIN READ ONLY`` + ``SET LOCAL statement_timeout``, the
+parameterised lookup, ``ROLLBACK``, with the pool reused across calls.
+
+Targets: p99 < 10 ms and >= 500 queries/s on a 2-core machine. The schema is dropped afterwards.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import tempfile
+from pathlib import Path
+
+import anyio
+import asyncpg  # type: ignore[import-untyped]
+import yaml
+
+from gateway.bench.gateway import _child, _cli, _env, _free_port, _load
+
+PG_URL = os.environ.get("MCP_SUITE_BENCH_PG_URL", "postgresql://postgres@127.0.0.1:5432/test")
+CONCURRENCY = 16
+POOL_SIZE = 10
+TARGET_P99_MS = 10.0
+TARGET_RPS = 500.0
+SETUP = """
+CREATE SCHEMA {s};
+CREATE TABLE {s}.kv (id integer PRIMARY KEY, name text NOT NULL);
+INSERT INTO {s}.kv SELECT g, 'name ' || g FROM generate_series(1, 10000) g;
+ANALYZE {s}.kv;
+"""
+
+
+async def _sql(statement: str) -> None:
+    conn = await asyncpg.connect(PG_URL)
+    try:
+        await conn.execute(statement)
+    finally:
+        await conn.close()
+
+
+def bench_database(iterations: int) -> bool:
+    """Print the figures of the PK lookup at c=16; True when both targets are met and no call failed."""
+    schema = f"mcp_bench_{secrets.token_hex(4)}"
+    setup = SETUP.replace("{s}", schema)
+    anyio.run(_sql, setup)
+    try:
+        with tempfile.TemporaryDirectory(prefix="mcp-suite-bench-") as tmp:
+            port = _free_port()
+            config = Path(tmp) / "database.yaml"
+            config.write_text(
+                yaml.safe_dump(
+                    {
+                        "database": {
+                            "port": port,
+                            "pool_size": POOL_SIZE,
+                            "connections": {"bench": {"url": PG_URL, "access": "read_only"}},
+                        }
+                    }
+                )
+            )
+            argv = _cli("serve", "database", "--transport", "http", "--port", str(port), "--config", str(config))
+            lookup = f"SELECT id, name FROM {schema}.kv WHERE id = $1"  # noqa: S608 - a generated name
+            arguments: dict[str, object] = {"sql": lookup, "params": [4242]}
+            with _child(argv, _env(str(Path(tmp) / "data")), f"http://127.0.0.1:{port}/health", "the database server"):
+                url = f"http://127.0.0.1:{port}/mcp"
+                result = anyio.run(_load, "sql_query", url, "sql_query", arguments, CONCURRENCY, max(200, iterations))
+    finally:
+        anyio.run(_sql, f"DROP SCHEMA {schema} CASCADE")
+    print(result.line() + f"  pool size {POOL_SIZE}")
+    p99_met, rps_met = result.p99_ms < TARGET_P99_MS, result.rps >= TARGET_RPS
+    print(
+        f"sql_query PK lookup over HTTP, c={CONCURRENCY}: p99 {result.p99_ms:.2f} ms (target < {TARGET_P99_MS:.0f} ms): "
+        f"{'met' if p99_met else 'MISSED'}; {result.rps:.0f} queries/s (target >= {TARGET_RPS:.0f}): "
+        f"{'met' if rps_met else 'MISSED'}"
+    )
+    return p99_met and rps_met and result.errors == 0
+
+
+def run(iterations: int) -> bool:
+    return bench_database(iterations)
