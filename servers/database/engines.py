@@ -6,6 +6,7 @@ keeps the pools open until the last user leaves, then every pool is closed.
 
 from __future__ import annotations
 
+import sys
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
@@ -16,6 +17,11 @@ from servers.database.engine import SqlEngine
 from servers.database.errors import DbError
 from servers.database.postgres import PostgresEngine
 from servers.database.sqlite import SqliteEngine
+
+_LAZY_CLOSERS = (
+    ("servers.database.redis_client", "close_redis_clients"),
+    ("servers.database.neo4j_driver", "close_neo4j_drivers"),
+)
 
 
 def make_engine(connection: NamedConnection, pool_size: int, *, workspace: bool = False) -> SqlEngine:
@@ -62,6 +68,12 @@ class Engines:
     async def close(self) -> None:
         for engine in self.sql.values():
             await engine.close()
+        # Redis clients and Neo4j drivers are opened lazily by their tool modules: close them too,
+        # if those modules were ever loaded (a server without such connections never imports them).
+        for module_name, closer in _LAZY_CLOSERS:
+            module = sys.modules.get(module_name)
+            if module is not None:
+                await getattr(module, closer)()
 
     @asynccontextmanager
     async def lifespan(self, _server: Any) -> AsyncIterator[dict[str, Any]]:

@@ -65,3 +65,21 @@ async def test_readiness_checks_redis_and_hides_an_unreachable_ones_password() -
     assert report.ready is False
     assert "PING" in report.checks["connection cache"]
     assert "hunter2-pw" not in report.checks["connection down"] and "cannot reach" in report.checks["connection down"]
+
+
+async def test_the_servers_lifespan_closes_the_redis_clients_and_neo4j_drivers_it_opened(seeded: Seeded) -> None:
+    from servers.database import neo4j_driver, redis_client
+
+    double = Neo4jDriverDouble()
+    double.script("RETURN 1 AS one", "r", rows=[{"one": 1}])
+    config = settings(
+        cache={"url": REDIS_URL, "access": "read_only"},
+        graph={"url": "neo4j://app:pw@graph.example:7687", "access": "read_only"},
+    )
+    with use_driver_factory(double.factory):
+        async with Client(build_server(config), mode="legacy") as client:
+            await client.call_tool("redis_read", {"command": "GET", "args": [seeded.key("k")]})
+            await client.call_tool("cypher_read", {"query": "RETURN 1 AS one"})
+            assert redis_client._handles and neo4j_driver._handles
+    assert not redis_client._handles
+    assert not neo4j_driver._handles
