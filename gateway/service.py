@@ -14,7 +14,7 @@ import logging
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from contextlib import asynccontextmanager
-from typing import Any
+from typing import Any, Literal
 
 import anyio
 import anyio.abc
@@ -73,6 +73,7 @@ class Gateway:
         self._http: httpx.AsyncClient | None = None
         self._tg: anyio.abc.TaskGroup | None = None
         self._dirty = anyio.Event()
+        self._membership = anyio.Event()
         self._refresh_lock = anyio.Lock()
         self._policies: dict[tuple[str | None, str, str | None], EffectivePolicy] = {}
         self.events = UpstreamEvents(on_list_changed=lambda _server: self._dirty.set())
@@ -85,9 +86,10 @@ class Gateway:
             self._http = http
             self._tg = tg
             self.events.start(tg)
-            self.registry.subscribe(lambda _server: self._dirty.set())
+            self.registry.subscribe(lambda _server: self._membership.set())
             await self.refresh()
             tg.start_soon(self._refresh_loop)
+            tg.start_soon(self._membership_loop)
             try:
                 yield self
             finally:
@@ -109,6 +111,17 @@ class Gateway:
                 await self.refresh()
             except Exception:
                 log.exception("refresh failed")
+
+    async def _membership_loop(self) -> None:
+        # A registry change connects and lists only the new instances: with hundreds of members a
+        # full re-list per change would be slow; the periodic refresh still re-lists everyone.
+        while True:
+            await self._membership.wait()
+            self._membership = anyio.Event()
+            try:
+                await self.refresh(probe="new")
+            except Exception:
+                log.exception("membership refresh failed")
 
     def subscribe(self, listener: ChangeListener) -> None:
         self._listeners.append(listener)
@@ -136,8 +149,8 @@ class Gateway:
         if self._tg is not None:
             self._tg.start_soon(self.rebuild)
 
-    async def refresh(self) -> None:
-        """Follow the registry, (re)connect, re-list every instance, rebuild the catalog."""
+    async def refresh(self, probe: Literal["all", "new"] = "all") -> None:
+        """Follow the registry, (re)connect, re-list every instance (or only new ones), rebuild the catalog."""
         async with self._refresh_lock:
             wanted: dict[str, dict[str, ServiceInstance]] = {
                 server: {i.instance_id: i for i in self.registry.instances(server)}
@@ -158,7 +171,8 @@ class Gateway:
             async with anyio.create_task_group() as tg:
                 for pool in self.pools.values():
                     for member in pool.members.values():
-                        tg.start_soon(self._probe, pool, member)
+                        if probe == "all" or member.listing is None or not member.healthy:
+                            tg.start_soon(self._probe, pool, member)
             for pool in self.pools.values():
                 pool.admit_all()
             await self.rebuild()
