@@ -12,6 +12,7 @@ from contextlib import AsyncExitStack, asynccontextmanager
 
 from mcp.server.streamable_http_manager import StreamableHTTPSessionManager
 from starlette.applications import Starlette
+from starlette.middleware import Middleware
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 from starlette.types import ASGIApp, Receive, Scope, Send
@@ -19,11 +20,14 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from gateway.catalog import ALL, View
 from gateway.endpoint import Endpoint
 from gateway.fastpath import FastToolCallMiddleware
+from gateway.guard import CallGuard
+from gateway.http_security import GatewaySecurityMiddleware
 from gateway.live_config import live_config_running
 from gateway.rest import rest_routes
 from gateway.service import Gateway
-from mesh.config import SERVER_NAMES, GatewaySettings
+from mesh.config import SERVER_NAMES, GatewaySettings, Settings
 from mesh.registry import Registry
+from mesh.security.upstream_auth import upstream_headers
 from servers.runtime.serve import transport_security_for
 
 
@@ -56,21 +60,30 @@ class _Single:
         await self.manager.handle_request(scope, receive, send)
 
 
-def build_gateway_app(settings: GatewaySettings, registry: Registry) -> tuple[Starlette, Gateway]:
-    """The app and the gateway behind it; the app's lifespan runs the gateway."""
+def build_gateway_app(
+    settings: GatewaySettings, registry: Registry, *, suite: Settings | None = None
+) -> tuple[Starlette, Gateway]:
+    """The app and the gateway behind it; the app's lifespan runs the gateway.
+
+    ``suite`` (the whole settings) brings security: auth, roles, rate limits, audit, request limits and
+    the upstream credential (gateway/SECURITY.md). Without it the app authenticates no one and audits nothing.
+    """
     gateway = Gateway(settings, registry)
+    guard = CallGuard.from_settings(gateway, suite) if suite is not None else CallGuard(gateway)
+    if suite is not None and suite.auth.upstream_secret is not None:
+        gateway.upstream_headers = upstream_headers(suite.auth.upstream_secret.get_secret_value())
     security = transport_security_for(settings.host)
 
     managers: list[StreamableHTTPSessionManager] = []
 
     def endpoint_app(view: View) -> ASGIApp:
         """The SDK endpoint of ``view`` behind the fast path for stateless tool calls."""
-        endpoint = Endpoint(gateway, view)
+        endpoint = Endpoint(gateway, view, guard)
         manager = StreamableHTTPSessionManager(
             app=endpoint.server, security_settings=security, max_request_body_size=settings.max_request_bytes
         )
         managers.append(manager)
-        return FastToolCallMiddleware(_Single(manager), gateway, view, security, settings.max_request_bytes)
+        return FastToolCallMiddleware(_Single(manager), gateway, view, security, settings.max_request_bytes, guard)
 
     main = endpoint_app(ALL)
     servers = sorted(set(SERVER_NAMES) | set(registry.servers()))
@@ -82,6 +95,8 @@ def build_gateway_app(settings: GatewaySettings, registry: Registry) -> tuple[St
         async with AsyncExitStack() as stack:
             for manager in managers:
                 await stack.enter_async_context(manager.run())
+            await stack.enter_async_context(guard.audit.running())
+            stack.push_async_callback(guard.aclose)
             await stack.enter_async_context(gateway.running())
             await stack.enter_async_context(live_config_running(gateway))
             yield
@@ -90,6 +105,7 @@ def build_gateway_app(settings: GatewaySettings, registry: Registry) -> tuple[St
         Route("/mcp", main),
         Route("/servers/{name}/mcp", _Endpoints("server", by_server)),
         Route("/supervisors/{name}/mcp", _Endpoints("supervisor", by_supervisor)),
-        *rest_routes(gateway),
+        *rest_routes(gateway, guard),
     ]
-    return Starlette(routes=routes, lifespan=lifespan), gateway
+    door = Middleware(GatewaySecurityMiddleware, guard=guard, host=settings.host, max_body=settings.max_request_bytes)
+    return Starlette(routes=routes, lifespan=lifespan, middleware=[door]), gateway

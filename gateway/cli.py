@@ -56,6 +56,17 @@ def cmd_serve(args: argparse.Namespace) -> int:
         return 0
     host = args.host or "127.0.0.1"
     port = args.port if args.port is not None else definition.port_of(settings)
+    from mesh.security.bind import refuse_unprotected_bind
+
+    refusal = refuse_unprotected_bind(
+        f"{definition.name} server",
+        host,
+        protected=settings.auth.upstream_secret is not None,
+        insecure=args.insecure,
+        how="auth.upstream_secret (MCP_SUITE_AUTH__UPSTREAM_SECRET, the same on the gateway)",
+    )
+    if refusal:
+        return _fail(refusal)
 
     registry = None
     if uses_consul(settings):  # register with Consul; a static registry has no one to tell
@@ -79,6 +90,14 @@ def cmd_gateway(args: argparse.Namespace) -> int:
         log.warning("the registry names no upstream server; set registry.static in the config file")
     host = args.host or settings.gateway.host
     port = args.port if args.port is not None else settings.gateway.port
+    if args.transport == "http":
+        from mesh.security.bind import refuse_unprotected_bind
+
+        refusal = refuse_unprotected_bind(
+            "gateway", host, protected=settings.auth.configured, insecure=args.insecure, how="auth.jwt or auth.api_keys"
+        )
+        if refusal:
+            return _fail(refusal)
     run_gateway(settings, registry, transport=args.transport, host=host, port=port)
     return 0
 
@@ -149,6 +168,36 @@ def cmd_client_config(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_token(args: argparse.Namespace) -> int:
+    from mesh.security.tokens import mint_token
+
+    settings = _settings(args)
+    jwt = settings.auth.jwt
+    if jwt.secret is None:
+        return _fail(
+            "no auth.jwt.secret is configured, so no development token can be minted; set one "
+            "(e.g. MCP_SUITE_AUTH__JWT__SECRET=$(openssl rand -hex 32)) in the gateway's config"
+        )
+    if args.ttl < 1 or args.ttl > 30 * 86_400:
+        return _fail("--ttl must be between 1 second and 30 days")
+    token = mint_token(
+        jwt.secret.get_secret_value(),
+        subject=args.subject,
+        roles=args.role,
+        ttl_seconds=args.ttl,
+        audience=jwt.audience,
+        issuer=jwt.issuer,
+        roles_claim=jwt.roles_claim,
+    )
+    unknown = [role for role in args.role if role not in settings.roles]
+    if unknown:
+        print(
+            f"mcp-suite: warning: no role named {', '.join(unknown)} in the config; it grants nothing", file=sys.stderr
+        )
+    print(token)
+    return 0
+
+
 def cmd_bench(args: argparse.Namespace) -> int:
     from gateway.bench import run_bench
 
@@ -166,6 +215,9 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--host", default=None, help="HTTP bind address (default 127.0.0.1)")
     serve.add_argument("--port", type=int, default=None, help="HTTP port (default: the server's port, 0 = any)")
     serve.add_argument("--config", default=None, help="YAML config file (default $MCP_SUITE_CONFIG, ./mcp-suite.yaml)")
+    serve.add_argument(
+        "--insecure", action="store_true", help="allow a non-loopback --host without auth.upstream_secret"
+    )
     serve.set_defaults(handler=cmd_serve)
 
     gateway = sub.add_parser("gateway", help="run the gateway over the servers the config's registry names")
@@ -173,6 +225,7 @@ def build_parser() -> argparse.ArgumentParser:
     gateway.add_argument("--host", default=None, help="HTTP bind address (default gateway.host, 127.0.0.1)")
     gateway.add_argument("--port", type=int, default=None, help="HTTP port (default gateway.port, 8500)")
     gateway.add_argument("--config", default=None, help="YAML config file with registry.static")
+    gateway.add_argument("--insecure", action="store_true", help="allow a non-loopback --host without auth configured")
     gateway.set_defaults(handler=cmd_gateway)
 
     up = sub.add_parser(
@@ -208,6 +261,13 @@ def build_parser() -> argparse.ArgumentParser:
     )
     client.add_argument("--json", action="store_true", help="claude-code: a project .mcp.json instead of commands")
     client.set_defaults(handler=cmd_client_config)
+
+    token = sub.add_parser("token", help="mint a development HS256 token with the configured auth.jwt.secret")
+    token.add_argument("--subject", required=True, help="the token's 'sub': who the caller is")
+    token.add_argument("--role", action="append", default=[], help="a role to grant (repeat for several)")
+    token.add_argument("--ttl", type=int, default=3600, help="seconds until it expires (default 3600)")
+    token.add_argument("--config", default=None, help="YAML config file holding auth.jwt")
+    token.set_defaults(handler=cmd_token)
 
     bench = sub.add_parser("bench", help="time calls over the real transports and print the figures")
     bench.add_argument("--iterations", type=int, default=300, help="calls per measurement")

@@ -32,6 +32,7 @@ from mcp.shared.exceptions import MCPError
 from pydantic import BaseModel
 
 from gateway.catalog import Catalog, View, paginate
+from gateway.guard import CallGuard
 from gateway.input_bridge import complete_for_legacy_client, needs_bridge
 from gateway.router import GatewayError
 from gateway.service import GATEWAY_INFO, Gateway
@@ -110,9 +111,10 @@ class GatewayServer(Server[Any]):
 class Endpoint:
     """The SDK server for one view, and the clients it must tell about list changes."""
 
-    def __init__(self, gateway: Gateway, view: View) -> None:
+    def __init__(self, gateway: Gateway, view: View, guard: CallGuard | None = None) -> None:
         self.gateway = gateway
         self.view = view
+        self.guard = guard or CallGuard(gateway)
         self.bus = InMemorySubscriptionBus()
         self._connections: weakref.WeakSet[Connection] = weakref.WeakSet()
         self._subscribers: dict[str, weakref.WeakKeyDictionary[Connection, weakref.finalize[Any, Any]]] = {}
@@ -149,33 +151,44 @@ class Endpoint:
         if not ctx.protocol_version.startswith("2026"):
             self._connections.add(ctx.session._connection)
 
+    # ---- who is asking --------------------------------------------------------------------
+    def _who(self, ctx: ServerRequestContext[Any]) -> Any:
+        """The caller's principal (from the HTTP request's scope; anonymous over stdio without auth)."""
+        return self.guard.principal(getattr(ctx.request, "scope", None))
+
+    def _allow(self, ctx: ServerRequestContext[Any], kind: Any, name: str, server: str) -> None:
+        try:
+            self.guard.check(self._who(ctx), kind, name, server)
+        except GatewayError as exc:
+            raise _as_mcp_error(exc) from None
+
     # ---- lists ---------------------------------------------------------------------------
     async def _list_tools(
         self, ctx: ServerRequestContext[Any], params: types.PaginatedRequestParams | None
     ) -> types.ListToolsResult:
         self._remember(ctx)
-        page, cursor = self._page(self.gateway.catalog.list_tools(self.view), params)
+        page, cursor = self._page(self.guard.list_tools(self._who(ctx), self.gateway.catalog, self.view), params)
         return types.ListToolsResult.model_validate({"tools": page, "nextCursor": cursor})
 
     async def _list_prompts(
         self, ctx: ServerRequestContext[Any], params: types.PaginatedRequestParams | None
     ) -> types.ListPromptsResult:
         self._remember(ctx)
-        page, cursor = self._page(self.gateway.catalog.list_prompts(self.view), params)
+        page, cursor = self._page(self.guard.list_prompts(self._who(ctx), self.gateway.catalog, self.view), params)
         return types.ListPromptsResult.model_validate({"prompts": page, "nextCursor": cursor})
 
     async def _list_resources(
         self, ctx: ServerRequestContext[Any], params: types.PaginatedRequestParams | None
     ) -> types.ListResourcesResult:
         self._remember(ctx)
-        page, cursor = self._page(self.gateway.catalog.list_resources(self.view), params)
+        page, cursor = self._page(self.guard.list_resources(self._who(ctx), self.gateway.catalog, self.view), params)
         return types.ListResourcesResult.model_validate({"resources": page, "nextCursor": cursor})
 
     async def _list_templates(
         self, ctx: ServerRequestContext[Any], params: types.PaginatedRequestParams | None
     ) -> types.ListResourceTemplatesResult:
         self._remember(ctx)
-        page, cursor = self._page(self.gateway.catalog.list_templates(self.view), params)
+        page, cursor = self._page(self.guard.list_templates(self._who(ctx), self.gateway.catalog, self.view), params)
         return types.ListResourceTemplatesResult.model_validate({"resourceTemplates": page, "nextCursor": cursor})
 
     @staticmethod
@@ -224,7 +237,7 @@ class Endpoint:
         capabilities = _client_capabilities(ctx)
 
         async def forward(wire: dict[str, Any]) -> dict[str, Any]:
-            return await self.gateway.call_tool(
+            return await self.guard.acting_for(self._who(ctx)).call_tool(
                 self.view, params.name, wire, notify=notify, client_capabilities=capabilities
             )
 
@@ -249,6 +262,7 @@ class Endpoint:
                 types.INVALID_PARAMS,
                 f"no server offers resource {uri}; list resources and resource templates to see what is offered",
             )
+        self._allow(ctx, "resource", uri, server)
         result = await self._forward(ctx, server, "resources/read", _wire(params))
         if result.get("resultType") == "input_required":
             return types.InputRequiredResult.model_validate(result)
@@ -258,6 +272,7 @@ class Endpoint:
         entry = self.gateway.catalog.prompt(self.view, params.name)
         if entry is None:
             raise MCPError(types.INVALID_PARAMS, f"unknown prompt {params.name!r}; list prompts to see what is offered")
+        self._allow(ctx, "prompt", entry.gateway_name, entry.server)
         result = await self._forward(ctx, entry.server, "prompts/get", {**_wire(params), "name": entry.name})
         if result.get("resultType") == "input_required":
             return types.InputRequiredResult.model_validate(result)
@@ -278,6 +293,10 @@ class Endpoint:
             server = self.gateway.catalog.resource_server(str(ref.get("uri", "")))
         if server is None:
             return types.CompleteResult.model_validate({"completion": {"values": []}})
+        if ref.get("type") == "ref/prompt":
+            self._allow(ctx, "prompt", f"{server}_{ref.get('name', '')}", server)  # ref names the upstream prompt now
+        else:
+            self._allow(ctx, "resource", str(ref.get("uri", "")), server)
         result = await self._forward(ctx, server, "completion/complete", {**wire, "ref": ref})
         return types.CompleteResult.model_validate(result)
 
@@ -329,6 +348,7 @@ class Endpoint:
     ) -> types.EmptyResult:
         uri = str(params.uri)
         server = self._subscribable_server(uri)
+        self._allow(ctx, "resource", uri, server)
         connection = ctx.session._connection
         subscribers = self._subscribers.setdefault(uri, weakref.WeakKeyDictionary())
         if connection not in subscribers:
@@ -358,6 +378,8 @@ class Endpoint:
                 server = self.gateway.catalog.resource_server(uri)
                 if server is None or not self.gateway.catalog.server_visible(self.view, server):
                     continue  # like a server, honour it: an update for an unknown URI simply never comes
+                if not self.guard.allows(self._who(ctx), "resource", uri, server):
+                    continue  # nor for one the caller may not read
                 if self.gateway.subscribable(server):
                     held.append((server, uri))
                     await self.gateway.events.subscribe(server, uri)

@@ -18,6 +18,7 @@ from mcp.server.transport_security import TransportSecuritySettings
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from gateway.catalog import View
+from gateway.guard import CallGuard
 from gateway.router import GatewayError
 from gateway.service import Gateway
 from gateway.upstream import META_PROTOCOL, MODERN_VERSION, UpstreamError
@@ -35,8 +36,10 @@ class FastToolCallMiddleware:
         view: View,
         security: TransportSecuritySettings | None,
         max_body: int,
+        guard: CallGuard | None = None,
     ) -> None:
         self.app = app
+        self.guard = guard or CallGuard(gateway)
         self.gateway = gateway
         self.view = view
         self.security = security
@@ -51,7 +54,7 @@ class FastToolCallMiddleware:
         if request is None:
             await self.app(scope, _replay(body, receive, complete), send)
             return
-        await self._answer(request, send)
+        await self._answer(request, send, scope)
 
     def _eligible_headers(self, scope: Scope) -> bool:
         headers = dict(scope["headers"])
@@ -73,7 +76,7 @@ class FastToolCallMiddleware:
         origin = headers.get(b"origin")
         return origin is None or any(_matches(origin.decode("latin-1"), p) for p in security.allowed_origins)
 
-    async def _answer(self, request: dict[str, Any], send: Send) -> None:
+    async def _answer(self, request: dict[str, Any], send: Send, scope: Scope) -> None:
         request_id = request["id"]
         params: dict[str, Any] = request["params"]
         meta = {k: v for k, v in params["_meta"].items() if not k.startswith("io.modelcontextprotocol/")}
@@ -82,7 +85,7 @@ class FastToolCallMiddleware:
             forwarded["_meta"] = meta
         caps = params["_meta"].get("io.modelcontextprotocol/clientCapabilities")
         try:
-            result = await self.gateway.call_tool(
+            result = await self.guard.acting_for(self.guard.principal(scope)).call_tool(
                 self.view,
                 params["name"],
                 forwarded,

@@ -9,6 +9,7 @@ a matching HTTP status. ``GET /health``, ``/ready``, ``/v1/instances``, ``/v1/su
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -17,34 +18,57 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from gateway.catalog import ALL, paginate
+from gateway.guard import FORBIDDEN, RATE_LIMITED, CallGuard
 from gateway.router import GATEWAY_BUSY, GATEWAY_DEADLINE, GATEWAY_UNAVAILABLE, GatewayError
 from gateway.service import GATEWAY_INFO, Gateway, UnknownName
 from gateway.upstream import MODERN_VERSION, UpstreamError
 from mesh.discovery import registry_status
+from mesh.security.principal import Principal
 
-Handler = Callable[[Gateway, dict[str, Any]], Awaitable[dict[str, Any]]]
+
+class Who:
+    """The caller of one REST request and the guard that decides what it may do."""
+
+    def __init__(self, guard: CallGuard, principal: Principal | None) -> None:
+        self.guard = guard
+        self.principal = principal
+
+    def check(self, kind: Any, name: str, server: str) -> None:
+        self.guard.check(self.principal, kind, name, server)
+
+
+Handler = Callable[[Gateway, dict[str, Any], Who], Awaitable[dict[str, Any]]]
 
 
 class RestError(Exception):
-    def __init__(self, status: int, code: str, message: str, rpc_code: int | None = None) -> None:
+    def __init__(
+        self, status: int, code: str, message: str, rpc_code: int | None = None, retry_after: float | None = None
+    ) -> None:
         super().__init__(message)
         self.status = status
         self.code = code
         self.message = message
         self.rpc_code = rpc_code
+        self.retry_after = retry_after
 
 
 def _error_response(error: RestError) -> JSONResponse:
     body: dict[str, Any] = {"code": error.code, "message": error.message}
     if error.rpc_code is not None:
         body["rpc_code"] = error.rpc_code
-    return JSONResponse({"error": body}, status_code=error.status)
+    headers = None
+    if error.retry_after is not None:
+        body["retry_after_seconds"] = error.retry_after
+        headers = {"retry-after": str(max(1, math.ceil(error.retry_after)))}
+    return JSONResponse({"error": body}, status_code=error.status, headers=headers)
 
 
 _GATEWAY_CODES = {
     GATEWAY_BUSY: (429, "busy"),
     GATEWAY_DEADLINE: (504, "deadline_exceeded"),
     GATEWAY_UNAVAILABLE: (503, "upstream_unavailable"),
+    FORBIDDEN: (403, "forbidden"),
+    RATE_LIMITED: (429, "rate_limited"),
 }
 
 
@@ -53,7 +77,8 @@ def _translate(exc: Exception) -> RestError:
         return RestError(404, "not_found", exc.message, exc.code)
     if isinstance(exc, GatewayError):
         status, code = _GATEWAY_CODES.get(exc.code, (400, "invalid_params"))
-        return RestError(status, code, exc.message, exc.code)
+        retry = exc.data.get("retry_after_seconds")
+        return RestError(status, code, exc.message, exc.code, retry if isinstance(retry, int | float) else None)
     if isinstance(exc, UpstreamError):
         return RestError(502 if exc.code == -32603 else 400, "upstream_error", exc.message, exc.code)
     return RestError(500, "internal", "internal gateway error")
@@ -89,7 +114,7 @@ def _page(items: list[dict[str, Any]], body: dict[str, Any], key: str) -> dict[s
     return result
 
 
-async def _initialize(gateway: Gateway, body: dict[str, Any]) -> dict[str, Any]:
+async def _initialize(gateway: Gateway, body: dict[str, Any], who: Who) -> dict[str, Any]:
     return {
         "protocolVersion": MODERN_VERSION,
         "serverInfo": GATEWAY_INFO,
@@ -98,42 +123,44 @@ async def _initialize(gateway: Gateway, body: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-async def _tools_list(gateway: Gateway, body: dict[str, Any]) -> dict[str, Any]:
-    return _page(gateway.catalog.list_tools(ALL), body, "tools")
+async def _tools_list(gateway: Gateway, body: dict[str, Any], who: Who) -> dict[str, Any]:
+    return _page(who.guard.list_tools(who.principal, gateway.catalog, ALL), body, "tools")
 
 
-async def _tools_call(gateway: Gateway, body: dict[str, Any]) -> dict[str, Any]:
+async def _tools_call(gateway: Gateway, body: dict[str, Any], who: Who) -> dict[str, Any]:
     name = _require_str(body, "name")
     params: dict[str, Any] = {"name": name, "arguments": _optional_object(body, "arguments")}
     if meta := _optional_object(body, "_meta"):
         params["_meta"] = meta
-    return await gateway.call_tool(ALL, name, params)
+    return await who.guard.acting_for(who.principal).call_tool(ALL, name, params)
 
 
-async def _resources_list(gateway: Gateway, body: dict[str, Any]) -> dict[str, Any]:
-    result = _page(gateway.catalog.list_resources(ALL), body, "resources")
+async def _resources_list(gateway: Gateway, body: dict[str, Any], who: Who) -> dict[str, Any]:
+    result = _page(who.guard.list_resources(who.principal, gateway.catalog, ALL), body, "resources")
     if not body.get("cursor"):
-        result["resourceTemplates"] = gateway.catalog.list_templates(ALL)
+        result["resourceTemplates"] = who.guard.list_templates(who.principal, gateway.catalog, ALL)
     return result
 
 
-async def _resources_read(gateway: Gateway, body: dict[str, Any]) -> dict[str, Any]:
+async def _resources_read(gateway: Gateway, body: dict[str, Any], who: Who) -> dict[str, Any]:
     uri = _require_str(body, "uri")
     server = gateway.catalog.resource_server(uri)
     if server is None:
         raise RestError(404, "not_found", f"no server offers resource {uri}; POST /mcp/v1/resources/list")
+    who.check("resource", uri, server)
     return await gateway.forward_to_server(ALL, server, "resources/read", {"uri": uri})
 
 
-async def _prompts_list(gateway: Gateway, body: dict[str, Any]) -> dict[str, Any]:
-    return _page(gateway.catalog.list_prompts(ALL), body, "prompts")
+async def _prompts_list(gateway: Gateway, body: dict[str, Any], who: Who) -> dict[str, Any]:
+    return _page(who.guard.list_prompts(who.principal, gateway.catalog, ALL), body, "prompts")
 
 
-async def _prompts_get(gateway: Gateway, body: dict[str, Any]) -> dict[str, Any]:
+async def _prompts_get(gateway: Gateway, body: dict[str, Any], who: Who) -> dict[str, Any]:
     name = _require_str(body, "name")
     entry = gateway.catalog.prompt(ALL, name)
     if entry is None:
         raise RestError(404, "not_found", f"unknown prompt {name!r}; POST /mcp/v1/prompts/list")
+    who.check("prompt", entry.gateway_name, entry.server)
     params = {"name": entry.name, "arguments": _optional_object(body, "arguments")}
     return await gateway.forward_to_server(ALL, entry.server, "prompts/get", params)
 
@@ -169,14 +196,15 @@ async def _read_json(request: Request, limit: int) -> dict[str, Any]:
     return body
 
 
-def rest_routes(gateway: Gateway) -> list[Route]:
+def rest_routes(gateway: Gateway, guard: CallGuard | None = None) -> list[Route]:
     limit = gateway.settings.max_request_bytes
+    door = guard or CallGuard(gateway)
 
     def make(handler: Handler) -> Callable[[Request], Awaitable[Response]]:
         async def endpoint(request: Request) -> Response:
             try:
                 body = await _read_json(request, limit)
-                return JSONResponse(await handler(gateway, body))
+                return JSONResponse(await handler(gateway, body, Who(door, door.principal(request.scope))))
             except RestError as exc:
                 return _error_response(exc)
             except (GatewayError, UpstreamError) as exc:

@@ -20,7 +20,7 @@ log = logging.getLogger("mcp_suite.gateway")
 
 async def serve_gateway_http(settings: Settings, registry: Registry, *, host: str, port: int) -> None:
     """Serve ``/mcp``, the per-server and per-supervisor endpoints and REST until SIGTERM/SIGINT."""
-    app, _gateway = build_gateway_app(settings.gateway.model_copy(update={"host": host}), registry)
+    app, _gateway = build_gateway_app(settings.gateway.model_copy(update={"host": host}), registry, suite=settings)
     sock = bind_socket(host, port)
     bound = sock.getsockname()[1]
     log.info("gateway listening", extra={"url": f"http://{host}:{bound}/mcp", "servers": registry.servers()})

@@ -69,6 +69,7 @@ class Gateway:
         self.router = Router()
         self.catalog = Catalog(settings=settings)
         self.started_at = time.monotonic()
+        self.upstream_headers: dict[str, str] = {}  # sent on every upstream request (auth.upstream_secret)
         self._listeners: list[ChangeListener] = []
         self._http: httpx.AsyncClient | None = None
         self._tg: anyio.abc.TaskGroup | None = None
@@ -82,7 +83,11 @@ class Gateway:
     @asynccontextmanager
     async def running(self) -> AsyncIterator[Gateway]:
         """Connect to every instance, keep refreshing until the block exits, then close all."""
-        async with shared_http_client() as http, registry_running(self.registry), anyio.create_task_group() as tg:
+        async with (
+            shared_http_client(headers=self.upstream_headers) as http,
+            registry_running(self.registry),
+            anyio.create_task_group() as tg,
+        ):
             self._http = http
             self._tg = tg
             self.events.start(tg)

@@ -22,13 +22,15 @@ import json
 import logging
 import socket
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
-from contextlib import nullcontext
+from contextlib import asynccontextmanager, nullcontext
 from typing import Any, Protocol
 
 import anyio
 import anyio.abc
 import httpx
 from mcp import Client, StdioServerParameters, types
+from mcp.client.streamable_http import streamable_http_client
+from mcp.shared._httpx_utils import create_mcp_http_client
 from mcp.shared.exceptions import MCPError
 from mcp.shared.inbound import NAME_BEARING_METHODS, encode_header_value
 from pydantic import TypeAdapter, ValidationError
@@ -91,15 +93,31 @@ class Upstream(Protocol):
 NO_DELAY = [(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)]
 
 
-def shared_http_client(max_connections: int = 256) -> httpx.AsyncClient:
+def shared_http_client(max_connections: int = 256, headers: Mapping[str, str] | None = None) -> httpx.AsyncClient:
     """One pooled client per gateway: keep-alive connections to every HTTP upstream.
 
     TCP_NODELAY matters: httpx writes headers and body separately, and with Nagle's algorithm the
-    body waits for the server's delayed ACK, adding ~40 ms to every call.
+    body waits for the server's delayed ACK, adding ~40 ms to every call. ``headers`` go on every
+    upstream request (the gateway's upstream credential); session upstreams over HTTP get them too.
     """
     limits = httpx.Limits(max_connections=max_connections, max_keepalive_connections=max_connections)
     transport = httpx.AsyncHTTPTransport(limits=limits, socket_options=NO_DELAY)
-    return httpx.AsyncClient(transport=transport, timeout=httpx.Timeout(30.0, connect=3.0), trust_env=False)
+    return httpx.AsyncClient(
+        transport=transport, timeout=httpx.Timeout(30.0, connect=3.0), trust_env=False, headers=dict(headers or {})
+    )
+
+
+_GATEWAY_HEADER_PREFIX = "x-mcp-suite-"
+
+
+@asynccontextmanager
+async def _http_session_transport(url: str, headers: dict[str, str]) -> AsyncIterator[Any]:
+    """The SDK's streamable-HTTP transport with the gateway's own headers on every request."""
+    async with (
+        create_mcp_http_client(headers=headers) as client,
+        streamable_http_client(url, http_client=client) as streams,
+    ):
+        yield streams
 
 
 async def _iter_sse_messages(response: httpx.Response) -> AsyncIterator[dict[str, Any]]:
@@ -369,7 +387,10 @@ async def connect_upstream(
         discovered = await _discover(instance, http, timeout)
         if discovered is not None:
             return ModernHttpUpstream(instance, http, dict(discovered.get("capabilities") or {}))
-        target: str | StdioServerParameters = instance.url
+        target: Any = instance.url
+        own = {k: v for k, v in http.headers.items() if k.lower().startswith(_GATEWAY_HEADER_PREFIX)}
+        if own:
+            target = _http_session_transport(instance.url, own)
     else:
         assert instance.command is not None
         target = StdioServerParameters(

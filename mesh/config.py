@@ -19,6 +19,15 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
+from mesh.security.settings import (
+    AuditSettings,
+    AuthSettings,
+    RateLimitSettings,
+    RequestLimitSettings,
+    RoleSettings,
+    check_role_names,
+)
+
 ENV_PREFIX = "MCP_SUITE_"
 CONFIG_ENV = "MCP_SUITE_CONFIG"
 DEFAULT_CONFIG_FILE = "mcp-suite.yaml"
@@ -290,6 +299,17 @@ class Settings(BaseSettings):
     database: DatabaseSettings = DatabaseSettings()
     gateway: GatewaySettings = GatewaySettings()
     registry: RegistrySettings = RegistrySettings()
+    # Security (gateway/SECURITY.md): who may call, what each role may reach, limits, the audit trail.
+    auth: AuthSettings = AuthSettings()
+    roles: dict[str, RoleSettings] = Field(default_factory=dict)
+    rate_limits: RateLimitSettings = RateLimitSettings()
+    audit: AuditSettings = AuditSettings()
+    request_limits: RequestLimitSettings = RequestLimitSettings()
+
+    @field_validator("roles")
+    @classmethod
+    def _role_names(cls, value: dict[str, RoleSettings]) -> dict[str, RoleSettings]:
+        return check_role_names(value)
 
     @field_validator("registry", mode="before")
     @classmethod

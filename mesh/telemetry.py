@@ -33,6 +33,9 @@ def configure_logging(level: str = "info", *, service: str | None = None) -> Non
     """Send every log record of the process to stderr as JSON lines; idempotent."""
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(JsonLineFormatter())
+    from mesh.security.redaction import RedactionFilter  # tokens and secrets never reach a log line
+
+    handler.addFilter(RedactionFilter())
     if service:
         handler.addFilter(_ServiceFilter(service))
     root = logging.getLogger()
