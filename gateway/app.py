@@ -23,6 +23,7 @@ from gateway.fastpath import FastToolCallMiddleware
 from gateway.guard import CallGuard
 from gateway.http_security import GatewaySecurityMiddleware
 from gateway.live_config import live_config_running
+from gateway.observability import metrics_route
 from gateway.rest import rest_routes
 from gateway.service import Gateway
 from mesh.config import SERVER_NAMES, GatewaySettings, Settings
@@ -106,6 +107,7 @@ def build_gateway_app(
         Route("/servers/{name}/mcp", _Endpoints("server", by_server)),
         Route("/supervisors/{name}/mcp", _Endpoints("supervisor", by_supervisor)),
         *rest_routes(gateway, guard),
+        metrics_route(gateway),
     ]
     door = Middleware(GatewaySecurityMiddleware, guard=guard, host=settings.host, max_body=settings.max_request_bytes)
     return Starlette(routes=routes, lifespan=lifespan, middleware=[door]), gateway

@@ -22,6 +22,7 @@ from gateway.guard import CallGuard
 from gateway.router import GatewayError
 from gateway.service import Gateway
 from gateway.upstream import META_PROTOCOL, MODERN_VERSION, UpstreamError
+from mesh import tracing
 
 _JSON = [(b"content-type", b"application/json")]
 
@@ -85,12 +86,14 @@ class FastToolCallMiddleware:
             forwarded["_meta"] = meta
         caps = params["_meta"].get("io.modelcontextprotocol/clientCapabilities")
         try:
-            result = await self.guard.acting_for(self.guard.principal(scope)).call_tool(
-                self.view,
-                params["name"],
-                forwarded,
-                client_capabilities=caps if isinstance(caps, dict) else {},
-            )
+            # The SDK path gets its SERVER span from the SDK's OpenTelemetryMiddleware; this one mirrors it.
+            with tracing.server_span("tools/call", params["name"], meta):
+                result = await self.guard.acting_for(self.guard.principal(scope)).call_tool(
+                    self.view,
+                    params["name"],
+                    forwarded,
+                    client_capabilities=caps if isinstance(caps, dict) else {},
+                )
             message: dict[str, Any] = {"jsonrpc": "2.0", "id": request_id, "result": result}
         except (GatewayError, UpstreamError) as exc:
             error: dict[str, Any] = {"code": exc.code, "message": exc.message}

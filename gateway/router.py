@@ -23,10 +23,14 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from opentelemetry.trace import SpanKind
+
 from gateway.pool import Member, ServerPool
 from gateway.supervisors import EffectivePolicy
 from gateway.upstream import Notify, UpstreamError, UpstreamUnavailable
+from mesh import tracing
 from mesh.balancer import NoInstanceAvailable
+from mesh.metrics import GatewayMetrics
 from mesh.resilience import Bulkhead, BulkheadFullError, Deadline, DeadlineExceeded, RetryBudget
 
 log = logging.getLogger("mcp_suite.gateway.router")
@@ -38,6 +42,8 @@ META_PRIORITY = "io.mcp-suite/priority"
 GATEWAY_UNAVAILABLE = -32001
 GATEWAY_BUSY = -32002
 GATEWAY_DEADLINE = -32003
+
+_OUTCOME_OF_CODE = {GATEWAY_UNAVAILABLE: "unavailable", GATEWAY_BUSY: "busy", GATEWAY_DEADLINE: "deadline"}
 
 
 class GatewayError(Exception):
@@ -101,11 +107,12 @@ def caller_priority(meta: Mapping[str, Any] | None, default: int) -> int:
 
 
 class Router:
-    """Forwards requests to the pools; owns the bulkheads and the retry budget."""
+    """Forwards requests to the pools; owns the bulkheads, the retry budget and the call metrics."""
 
-    def __init__(self) -> None:
+    def __init__(self, metrics: GatewayMetrics | None = None) -> None:
         self._bulkheads: dict[str, Bulkhead] = {}
         self.retry_budget = RetryBudget()
+        self.metrics = metrics if metrics is not None else GatewayMetrics()
 
     def bulkhead(self, policy: EffectivePolicy) -> Bulkhead:
         key = policy.bulkhead_scope
@@ -128,6 +135,52 @@ class Router:
         priority: int,
         timeout: float,
     ) -> dict[str, Any]:
+        """Forward one request; count it by outcome and time it (``mcp_gateway_calls_total``, ``..._seconds``)."""
+        name = params.get("name") if method == "tools/call" else None
+        tool = name if isinstance(name, str) else method
+        started = time.perf_counter()
+        outcome = "cancelled"
+        with tracing.span(
+            "gateway.call",
+            {
+                tracing.SUPERVISOR: options.policy.supervisor or "",
+                tracing.SERVER: pool.server,
+                tracing.TOOL: tool,
+                tracing.METHOD: method,
+            },
+        ) as call_span:
+            try:
+                result = await self._forward(pool, method, params, options, priority=priority, timeout=timeout)
+                if result.get("isError") is True:
+                    outcome = "tool_error"
+                elif result.get("resultType") == "input_required":
+                    outcome = "input_required"
+                else:
+                    outcome = "ok"
+                return result
+            except GatewayError as exc:
+                outcome = _OUTCOME_OF_CODE.get(exc.code, "rejected")
+                raise
+            except UpstreamError:
+                outcome = "upstream_error"
+                raise
+            except Exception:
+                outcome = "error"
+                raise
+            finally:
+                call_span.set_attribute(tracing.OUTCOME, outcome)
+                self.metrics.observe_call(pool.server, tool, outcome, time.perf_counter() - started)
+
+    async def _forward(
+        self,
+        pool: ServerPool,
+        method: str,
+        params: Mapping[str, Any],
+        options: CallOptions,
+        *,
+        priority: int,
+        timeout: float,
+    ) -> dict[str, Any]:
         deadline = time.monotonic() + timeout
         state = params.get("requestState")
         if isinstance(state, str):
@@ -135,8 +188,13 @@ class Router:
             if pinned is not None:
                 params = {**params, "requestState": own_state}
                 options = CallOptions(**{**options.__dict__, "pinned": pinned, "retry_safe": False})
+        bulkhead = self.bulkhead(options.policy)
         try:
-            async with self.bulkhead(options.policy).slot(priority, Deadline(deadline)):
+            async with tracing.traced_wait(
+                bulkhead.slot(priority, Deadline(deadline)),
+                "gateway.queue",
+                {"mcp_suite.bulkhead.scope": bulkhead.name, "mcp_suite.bulkhead.queued": bulkhead.queued},
+            ):
                 return await self._attempts(pool, method, params, options, deadline)
         except BulkheadFullError as exc:
             raise GatewayError(
@@ -163,6 +221,7 @@ class Router:
         attempts_left = 1 + (options.policy.retries if options.retry_safe else 0)
         self.retry_budget.record_call()
         last_failure = "no instance was tried"
+        attempt = 0
         while attempts_left > 0:
             attempts_left -= 1
             remaining = deadline - time.monotonic()
@@ -172,17 +231,23 @@ class Router:
                     f"deadline passed before {pool.server} answered ({last_failure}); "
                     f"raise timeout_seconds or pass a larger _meta['{META_TIMEOUT_MS}']",
                 )
-            member = self._pick(pool, options.hash_key, tried, options.pinned)
-            tried.add(member.instance_id)
             try:
-                return await self._once(member, pool, method, params, options, remaining)
+                if attempt == 0:
+                    return await self._attempt(pool, method, params, options, remaining, tried, attempt)
+                with tracing.span(
+                    "gateway.retry",
+                    {tracing.SERVER: pool.server, tracing.RETRY_COUNT: attempt, "mcp_suite.retry.reason": last_failure},
+                ):
+                    return await self._attempt(pool, method, params, options, remaining, tried, attempt)
             except UpstreamUnavailable as exc:
                 last_failure = exc.reason
                 log.warning(
-                    "upstream failed", extra={"instance": member.instance_id, "method": method, "reason": exc.reason}
+                    "upstream failed", extra={"instance": exc.instance_id, "method": method, "reason": exc.reason}
                 )
                 if attempts_left <= 0 or not self.retry_budget.try_spend():
                     break
+                attempt += 1
+                self.metrics.count_retry(pool.server)
         if options.retry_safe:
             detail = "after a retry on another instance" if len(tried) > 1 else "and no retry was possible"
         else:
@@ -192,6 +257,33 @@ class Router:
             f"{pool.server} could not complete {method}: {last_failure} ({detail})",
             {"server": pool.server, "tried": sorted(tried)},
         )
+
+    async def _attempt(
+        self,
+        pool: ServerPool,
+        method: str,
+        params: Mapping[str, Any],
+        options: CallOptions,
+        remaining: float,
+        tried: set[str],
+        attempt: int,
+    ) -> dict[str, Any]:
+        """One try: pick an instance (span ``gateway.route``), call it (span ``gateway.upstream``)."""
+        with tracing.span("gateway.route", {tracing.SERVER: pool.server, "mcp_suite.strategy": pool.strategy}) as route:
+            member = self._pick(pool, options.hash_key, tried, options.pinned)
+            route.set_attribute(tracing.INSTANCE, member.instance_id)
+        tried.add(member.instance_id)
+        if not tracing.active():
+            return await self._once(member, pool, method, params, options, remaining)
+        attributes: dict[str, str | int] = {
+            tracing.SERVER: pool.server,
+            tracing.INSTANCE: member.instance_id,
+            tracing.METHOD: method,
+            tracing.RETRY_COUNT: attempt,
+            tracing.BREAKER_STATE: member.breaker.state,
+        }
+        with tracing.span("gateway.upstream", attributes, kind=SpanKind.CLIENT):
+            return await self._once(member, pool, method, params, options, remaining)
 
     def _pick(self, pool: ServerPool, key: str | None, tried: set[str], pinned: str | None = None) -> Member:
         """A serving member not tried yet whose breaker admits the call (claiming a half-open trial).

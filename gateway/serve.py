@@ -13,6 +13,7 @@ from gateway.endpoint import Endpoint
 from gateway.service import Gateway
 from mesh.config import Settings
 from mesh.registry import Registry
+from mesh.tracing import configure_tracing
 from servers.runtime.serve import bind_socket, serve_asgi
 
 log = logging.getLogger("mcp_suite.gateway")
@@ -37,6 +38,7 @@ async def serve_gateway_stdio(settings: Settings, registry: Registry) -> None:
 
 
 def run_gateway(settings: Settings, registry: Registry, *, transport: str, host: str, port: int) -> None:
+    configure_tracing("mcp-gateway")
     if transport == "stdio":
         anyio.run(serve_gateway_stdio, settings, registry)
     else:

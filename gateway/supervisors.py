@@ -29,6 +29,7 @@ class EffectivePolicy:
     retries: int
     breaker: BreakerPolicy
     bulkhead_scope: str
+    supervisor: str | None = None
 
 
 def _levels(
@@ -70,6 +71,7 @@ def resolve_policy(
         retries=int(values.get("retries", 1)),
         breaker=BreakerPolicy.model_validate(breaker),
         bulkhead_scope=scope,
+        supervisor=supervisor,
     )
 
 

@@ -35,6 +35,7 @@ from mcp.shared.exceptions import MCPError
 from mcp.shared.inbound import NAME_BEARING_METHODS, encode_header_value
 from pydantic import TypeAdapter, ValidationError
 
+from mesh import tracing
 from mesh.registry import ServiceInstance
 
 log = logging.getLogger("mcp_suite.gateway.upstream")
@@ -163,6 +164,7 @@ class ModernHttpUpstream:
         meta[META_PROTOCOL] = MODERN_VERSION
         meta.setdefault(META_CLIENT_INFO, GATEWAY_CLIENT_INFO)
         meta[META_CLIENT_CAPS] = dict(client_capabilities or {})
+        tracing.inject_context(meta)  # W3C traceparent/tracestate: the server's span continues the gateway's
         body_params["_meta"] = meta
         headers = {
             "accept": "application/json, text/event-stream",
@@ -321,6 +323,7 @@ class SessionUpstream:
             meta = {
                 k: v for k, v in (params.get("_meta") or {}).items() if not k.startswith("io.modelcontextprotocol/")
             }
+            tracing.inject_context(meta)  # the SDK client injects too; this keeps it explicit
             if meta:
                 body["params"]["_meta"] = meta
         try:

@@ -28,7 +28,9 @@ from starlette.responses import JSONResponse
 from mesh.config import Settings
 from mesh.registry import Registry, ServiceInstance
 from mesh.security.upstream_auth import UpstreamSecretMiddleware
+from mesh.tracing import configure_tracing
 from servers.runtime.definition import ServerDefinition
+from servers.runtime.observability import instrument_server
 
 log = logging.getLogger("mcp_suite.runtime")
 
@@ -38,6 +40,7 @@ LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "::1")
 async def serve_stdio(server: MCPServer[Any]) -> None:
     """Serve one client over stdin/stdout until it closes the pipe."""
     log.info("serving over stdio", extra={"server": server.name})
+    configure_tracing(f"mcp-{server.name}")
     await server.run_stdio_async()
 
 
@@ -61,7 +64,7 @@ def build_http_app(
     instance: ServiceInstance | None = None,
     registry: Registry | None = None,
 ) -> Starlette:
-    """The Starlette app of one server: ``/mcp`` (both eras) and ``GET /health``."""
+    """The Starlette app of one server: ``/mcp`` (both eras), ``GET /health`` and ``GET /metrics``."""
     started = time.monotonic()
 
     async def health(_request: Request) -> JSONResponse:
@@ -81,6 +84,7 @@ def build_http_app(
         return JSONResponse(body, status_code=200 if ready else 503)
 
     server.custom_route("/health", methods=["GET"])(health)
+    instrument_server(server, definition.name)
     app = server.streamable_http_app(
         streamable_http_path="/mcp",
         transport_security=transport_security_for(host),
@@ -146,6 +150,7 @@ async def serve_http(
     registry: Registry | None = None,
 ) -> None:
     """Serve ``definition`` over streamable HTTP until SIGTERM/SIGINT, then drain within the grace period."""
+    configure_tracing(f"mcp-{definition.name}")
     server = definition.build(settings)
     sock = bind_socket(host, port)
     bound_port = sock.getsockname()[1]

@@ -1,0 +1,243 @@
+"""OpenTelemetry tracing for the gateway and the servers: set-up, cheap spans, W3C context in ``_meta``.
+
+Off by default. :func:`configure_tracing` installs an SDK tracer provider only when there is
+somewhere to send spans:
+
+- ``OTEL_EXPORTER_OTLP_ENDPOINT`` set: OTLP over HTTP/protobuf (the exporter reads the standard
+  ``OTEL_EXPORTER_OTLP_*`` variables itself), batched;
+- ``MCP_SUITE_TRACE_FILE`` set: one JSON object per finished span appended to that file (local
+  debugging, no collector needed).
+
+Without either, nothing is installed: the API's no-op tracer stays in place, and :func:`span`
+returns a shared null context without touching OpenTelemetry at all, so tracing costs a flag check.
+
+The servers need nothing from here to join a trace: the SDK's ``OpenTelemetryMiddleware`` (on every
+``MCPServer`` by default) opens a SERVER span per message and continues the W3C trace context it
+finds in the request's ``_meta``. The gateway puts it there with :func:`inject_context`.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import threading
+from collections.abc import AsyncIterator, Iterator, Mapping, MutableMapping, Sequence
+from contextlib import (
+    AbstractAsyncContextManager,
+    AbstractContextManager,
+    asynccontextmanager,
+    contextmanager,
+    nullcontext,
+)
+from typing import Any
+
+from opentelemetry import context as otel_context
+from opentelemetry import propagate, trace
+from opentelemetry.trace import INVALID_SPAN, NoOpTracerProvider, ProxyTracerProvider, Span, SpanKind
+
+log = logging.getLogger("mcp_suite.tracing")
+
+__all__ = [
+    "TRACE_FILE_ENV",
+    "Attributes",
+    "JsonLinesSpanExporter",
+    "active",
+    "auth_span",
+    "backend_span",
+    "configure_tracing",
+    "extract_context",
+    "inject_context",
+    "server_span",
+    "span",
+    "traced_wait",
+]
+
+TRACE_FILE_ENV = "MCP_SUITE_TRACE_FILE"
+OTLP_ENDPOINT_ENV = "OTEL_EXPORTER_OTLP_ENDPOINT"
+OTLP_TRACES_ENDPOINT_ENV = "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT"
+
+Attributes = Mapping[str, str | bool | int | float]
+
+# Span attribute names used across the suite.
+SUPERVISOR = "mcp_suite.supervisor"
+SERVER = "mcp_suite.server"
+INSTANCE = "mcp_suite.instance"
+TOOL = "mcp_suite.tool"
+METHOD = "mcp.method.name"
+RETRY_COUNT = "mcp_suite.retry.count"
+BREAKER_STATE = "mcp_suite.breaker.state"
+OUTCOME = "mcp_suite.outcome"
+
+_tracer = trace.get_tracer("mcp_suite")
+_NO_SPAN: AbstractContextManager[Span] = nullcontext(INVALID_SPAN)
+_active = False
+
+
+def active() -> bool:
+    """Whether a real (SDK) tracer provider is installed; once true it stays true."""
+    global _active
+    if not _active:
+        _active = not isinstance(trace.get_tracer_provider(), ProxyTracerProvider | NoOpTracerProvider)
+    return _active
+
+
+def span(
+    name: str,
+    attributes: Attributes | None = None,
+    *,
+    kind: SpanKind = SpanKind.INTERNAL,
+    context: otel_context.Context | None = None,
+) -> AbstractContextManager[Span]:
+    """A current span around the block, or a shared null context (yielding an invalid span) when tracing is off.
+
+    An exception leaving the block is recorded on the span and marks it as an error.
+    """
+    if not active():
+        return _NO_SPAN
+    return _tracer.start_as_current_span(name, context=context, kind=kind, attributes=attributes)
+
+
+def server_span(method: str, name: str | None, meta: Mapping[str, Any] | None) -> AbstractContextManager[Span]:
+    """A SERVER span for a request answered outside the SDK (the gateway's fast path), continuing the
+    caller's W3C trace context from ``meta``; named and attributed like the SDK's ``OpenTelemetryMiddleware``."""
+    if not active():
+        return _NO_SPAN
+    attributes: dict[str, str] = {METHOD: method}
+    if name is not None:
+        attributes["gen_ai.tool.name" if method == "tools/call" else TOOL] = name
+    return _tracer.start_as_current_span(
+        f"{method} {name}" if name else method,
+        context=extract_context(meta),
+        kind=SpanKind.SERVER,
+        attributes=attributes,
+    )
+
+
+def traced_wait(
+    manager: AbstractAsyncContextManager[Any], name: str, attributes: Attributes | None = None
+) -> AbstractAsyncContextManager[Any]:
+    """``manager`` with a span around its *entry* only (the wait for a slot), not around the block it guards."""
+    if not active():
+        return manager
+    return _traced_entry(manager, name, attributes)
+
+
+@asynccontextmanager
+async def _traced_entry(
+    manager: AbstractAsyncContextManager[Any], name: str, attributes: Attributes | None
+) -> AsyncIterator[Any]:
+    with _tracer.start_as_current_span(name, attributes=attributes):
+        value = await manager.__aenter__()
+    try:
+        yield value
+    except BaseException as exc:
+        if not await manager.__aexit__(type(exc), exc, exc.__traceback__):
+            raise
+    else:
+        await manager.__aexit__(None, None, None)
+
+
+def auth_span(scheme: str | None = None) -> AbstractContextManager[Span]:
+    """The gateway's authentication step: ``with auth_span("bearer") as s: ...; s.set_attribute("enduser.id", sub)``."""
+    return span("gateway.auth", {"mcp_suite.auth.scheme": scheme} if scheme else None)
+
+
+def backend_span(system: str, operation: str, attributes: Attributes | None = None) -> AbstractContextManager[Span]:
+    """A CLIENT span around a server's call to its backend (``db.system``: postgresql, redis, chroma...)."""
+    merged: dict[str, str | bool | int | float] = {"db.system": system, "db.operation.name": operation}
+    if attributes:
+        merged.update(attributes)
+    return span(f"{system} {operation}", merged, kind=SpanKind.CLIENT)
+
+
+def inject_context(meta: MutableMapping[str, Any]) -> None:
+    """Put the current span's W3C trace context (``traceparent``, ``tracestate``) into a ``_meta`` dict."""
+    if active():
+        propagate.inject(meta)
+
+
+def extract_context(meta: Mapping[str, Any] | None) -> otel_context.Context | None:
+    """The W3C trace context a caller put into ``_meta``, or None (then spans nest under the current one)."""
+    if not meta or "traceparent" not in meta:
+        return None
+    try:
+        extracted = propagate.extract(meta)
+    except (TypeError, ValueError):
+        return None
+    return extracted if trace.get_current_span(extracted).get_span_context().is_valid else None
+
+
+# ---- set-up ---------------------------------------------------------------------------------------------
+
+
+class JsonLinesSpanExporter:
+    """Appends each finished span to a file as one JSON object per line (``MCP_SUITE_TRACE_FILE``)."""
+
+    def __init__(self, path: str) -> None:
+        self.path = path
+        self._lock = threading.Lock()
+
+    def export(self, spans: Sequence[Any]) -> Any:
+        from opentelemetry.sdk.trace.export import SpanExportResult
+
+        lines = [json.dumps(json.loads(item.to_json(indent=None)), separators=(",", ":")) for item in spans]
+        try:
+            with self._lock, open(self.path, "a", encoding="utf-8") as handle:
+                handle.write("".join(line + "\n" for line in lines))
+        except OSError as exc:
+            log.warning("cannot write spans", extra={"path": self.path, "error": str(exc)})
+            return SpanExportResult.FAILURE
+        return SpanExportResult.SUCCESS
+
+    def shutdown(self) -> None:
+        """Nothing held open between exports."""
+
+    def force_flush(self, timeout_millis: int = 30000) -> bool:
+        return True
+
+
+def configure_tracing(service_name: str, environ: Mapping[str, str] | None = None) -> bool:
+    """Install an SDK tracer provider if ``environ`` names a destination; return whether tracing is on.
+
+    ``OTEL_SERVICE_NAME`` and ``OTEL_RESOURCE_ATTRIBUTES`` win over ``service_name`` when set.
+    Safe to call more than once: only the first provider of a process counts.
+    """
+    env = os.environ if environ is None else environ
+    endpoint = env.get(OTLP_TRACES_ENDPOINT_ENV) or env.get(OTLP_ENDPOINT_ENV)
+    trace_file = env.get(TRACE_FILE_ENV)
+    if not endpoint and not trace_file:
+        return active()
+    if active():
+        return True
+    from opentelemetry.sdk.resources import SERVICE_NAME, Resource
+    from opentelemetry.sdk.trace import TracerProvider
+    from opentelemetry.sdk.trace.export import BatchSpanProcessor, SimpleSpanProcessor
+
+    attributes = {} if env.get("OTEL_SERVICE_NAME") else {SERVICE_NAME: service_name}
+    provider = TracerProvider(resource=Resource.create(attributes))
+    if endpoint:
+        from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
+
+        provider.add_span_processor(BatchSpanProcessor(OTLPSpanExporter()))
+    if trace_file:
+        provider.add_span_processor(SimpleSpanProcessor(JsonLinesSpanExporter(trace_file)))  # type: ignore[arg-type]
+    trace.set_tracer_provider(provider)
+    log.info(
+        "tracing on",
+        extra={"service_name": service_name, "otlp_endpoint": endpoint or None, "trace_file": trace_file or None},
+    )
+    return active()
+
+
+@contextmanager
+def attached(ctx: otel_context.Context | None) -> Iterator[None]:
+    """Make ``ctx`` the current OpenTelemetry context for the block (nothing when None)."""
+    if ctx is None:
+        yield
+        return
+    token = otel_context.attach(ctx)
+    try:
+        yield
+    finally:
+        otel_context.detach(token)
