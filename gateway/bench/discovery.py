@@ -118,6 +118,11 @@ async def _bench(iterations: int) -> bool:
 
             # routing cost as one pool grows: the filesystem pool goes 10 -> 50 -> 200 members
             pool_name = "filesystem"
+            # Only this pool stays registered: the gateway holds one long-lived connection per member
+            # (a subscriptions/listen stream) in a 256-connection pool, so 200 + 200 members would starve it.
+            for other in [sid for sid, svc in double.services.items() if svc.name != f"mcp-{pool_name}"]:
+                double.remove_service(other)
+            await _until(lambda: all(not p.members for n, p in gateway.pools.items() if n != pool_name), 30)
             calls = max(50, iterations)
             rows: list[tuple[int, float, float]] = []
             for size in SIZES:
