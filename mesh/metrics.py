@@ -17,8 +17,9 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 
-from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Histogram, generate_latest
+from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
 from prometheus_client.core import GaugeMetricFamily, Metric
+from prometheus_client.exposition import CONTENT_TYPE_PLAIN_0_0_4
 from prometheus_client.registry import Collector
 
 __all__ = [
@@ -34,7 +35,8 @@ __all__ = [
     "current_gateway_metrics",
 ]
 
-CONTENT_TYPE = CONTENT_TYPE_LATEST
+# The classic text format every Prometheus (2.x and 3.x) scrapes; generate_latest writes it.
+CONTENT_TYPE = CONTENT_TYPE_PLAIN_0_0_4
 
 # Calls through the gateway take from a fraction of a millisecond to tens of seconds (a model).
 CALL_BUCKETS = (

@@ -46,12 +46,12 @@ def test_two_gateway_metrics_never_share_counts_nor_touch_the_global_registry() 
 
 def test_state_gauges_are_read_from_the_source_at_every_scrape() -> None:
     metrics = GatewayMetrics()
-    state = {"breaker": "closed", "healthy": True, "queued": 0}
+    state = {"breaker": "closed", "healthy": "yes", "queued": "0"}
 
     def read() -> GatewayState:
         return GatewayState(
             breakers=[("demo", "demo-1", state["breaker"])],
-            health=[("demo", "demo-1", bool(state["healthy"]))],
+            health=[("demo", "demo-1", state["healthy"] == "yes")],
             inflight=[("demo", 3)],
             queues=[("supervisor:system", int(state["queued"]))],
         )
@@ -59,7 +59,7 @@ def test_state_gauges_are_read_from_the_source_at_every_scrape() -> None:
     metrics.watch(read)
     metrics.watch(read)  # a second watch adds nothing (no duplicate series)
     before = parse_exposition(metrics.exposition().decode())
-    state.update(breaker="open", healthy=False, queued=4)
+    state.update(breaker="open", healthy="no", queued="4")
     after = parse_exposition(metrics.exposition().decode())
     instance = {"server": "demo", "instance": "demo-1"}
     assert value(before, "mcp_gateway_breaker_state", **instance) == 0
