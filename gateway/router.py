@@ -169,7 +169,9 @@ class Router:
                 raise
             finally:
                 call_span.set_attribute(tracing.OUTCOME, outcome)
-                self.metrics.observe_call(pool.server, tool, outcome, time.perf_counter() - started)
+                self.metrics.observe_call(
+                    pool.server, tool, outcome, time.perf_counter() - started, options.policy.supervisor or ""
+                )
 
     async def _forward(
         self,

@@ -130,14 +130,16 @@ class StateCollector(Collector):
 
 
 class _CallMetrics:
-    """``<prefix>_calls_total{server,tool,outcome}`` and ``<prefix>_call_duration_seconds{server,tool}``."""
+    """``<prefix>_calls_total{[supervisor,]server,tool,outcome}`` and ``<prefix>_call_duration_seconds{server,tool}``."""
 
-    def __init__(self, prefix: str, what: str, registry: CollectorRegistry | None) -> None:
+    def __init__(self, prefix: str, what: str, registry: CollectorRegistry | None, *, supervisor: bool) -> None:
         self.registry = registry if registry is not None else CollectorRegistry()
+        self._supervisor = supervisor
+        labels = ["supervisor", "server", "tool", "outcome"] if supervisor else ["server", "tool", "outcome"]
         self.calls = Counter(
             f"{prefix}_calls",
-            f"{what}, by server, tool (or method for other requests) and outcome.",
-            ["server", "tool", "outcome"],
+            f"{what}, by {', '.join(labels[:-1])} (the method for requests other than tools/call) and outcome.",
+            labels,
             registry=self.registry,
         )
         self.duration = Histogram(
@@ -147,15 +149,16 @@ class _CallMetrics:
             buckets=CALL_BUCKETS,
             registry=self.registry,
         )
-        self._calls: dict[tuple[str, str, str], Counter] = {}
+        self._calls: dict[tuple[str, str, str, str], Counter] = {}
         self._durations: dict[tuple[str, str], Histogram] = {}
 
-    def observe_call(self, server: str, tool: str, outcome: str, seconds: float) -> None:
+    def observe_call(self, server: str, tool: str, outcome: str, seconds: float, supervisor: str = "") -> None:
         """Count one request and record its duration (the hot path: two dict lookups, two locked adds)."""
-        key = (server, tool, outcome)
+        key = (server, tool, outcome, supervisor)
         counter = self._calls.get(key)
         if counter is None:
-            counter = self._calls[key] = self.calls.labels(server, tool, outcome)
+            values = (supervisor, server, tool, outcome) if self._supervisor else (server, tool, outcome)
+            counter = self._calls[key] = self.calls.labels(*values)
         counter.inc()
         timing = self._durations.get(key[:2])
         if timing is None:
@@ -172,7 +175,10 @@ class GatewayMetrics(_CallMetrics):
 
     def __init__(self, registry: CollectorRegistry | None = None) -> None:
         super().__init__(
-            "mcp_gateway", "Requests forwarded to upstream servers (queue, routing and retries included)", registry
+            "mcp_gateway",
+            "Requests forwarded to upstream servers (queue, routing and retries included)",
+            registry,
+            supervisor=True,
         )
         self.retries = Counter(
             "mcp_gateway_retries",
@@ -227,4 +233,4 @@ class ServerMetrics(_CallMetrics):
     """One server's call counters and latency histogram (outcome: ok, tool_error, input_required, error)."""
 
     def __init__(self, registry: CollectorRegistry | None = None) -> None:
-        super().__init__("mcp_server", "Requests a server handled", registry)
+        super().__init__("mcp_server", "Requests a server handled", registry, supervisor=False)

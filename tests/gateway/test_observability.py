@@ -18,13 +18,20 @@ from opentelemetry.sdk.trace import ReadableSpan
 from opentelemetry.trace import SpanContext
 
 from gateway.app import build_gateway_app
-from gateway.catalog import ALL
+from gateway.catalog import ALL, View
 from gateway.endpoint import Endpoint
 from gateway.observability import gateway_metrics
 from gateway.router import GatewayError
 from gateway.service import Gateway
 from gateway.upstream import UpstreamError
-from mesh.config import BreakerPolicy, GatewaySettings, Policy, ServerGroupSettings, StaticInstance
+from mesh.config import (
+    BreakerPolicy,
+    GatewaySettings,
+    Policy,
+    ServerGroupSettings,
+    StaticInstance,
+    SupervisorSettings,
+)
 from mesh.registry import StaticRegistry
 from mesh.telemetry import JsonLineFormatter
 from tests.gateway.conftest import demo_gateway
@@ -69,6 +76,19 @@ async def test_calls_are_counted_by_outcome_ok_tool_error_and_upstream_error() -
     timed = value(after, "mcp_gateway_call_duration_seconds_count", server="demo", tool="echo")
     assert timed == 3
     assert value(after, "mcp_gateway_call_duration_seconds_sum", server="demo", tool="echo") > 0
+
+
+async def test_calls_are_counted_under_the_supervisor_whose_policy_they_ran_under() -> None:
+    settings = GatewaySettings(supervisors={"research": SupervisorSettings(servers=("demo",))})
+    async with demo_gateway(settings=settings) as (gateway, _, _):
+        echo = {"name": "echo", "arguments": {"text": "x"}}
+        await gateway.call_tool(View("supervisor", "research"), "demo_echo", {**echo, "name": "demo_echo"})
+        await gateway.call_tool(ALL, "demo_echo", {**echo, "name": "demo_echo"})  # /mcp: the server's supervisor
+        samples = scrape(gateway)
+    counted = samples["mcp_gateway_calls_total"]
+    assert counted == {
+        frozenset({"supervisor": "research", "server": "demo", "tool": "echo", "outcome": "ok"}.items()): 2.0
+    }
 
 
 async def test_a_call_no_instance_can_take_is_counted_unavailable() -> None:

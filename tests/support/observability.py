@@ -29,8 +29,9 @@ def parse_exposition(text: str) -> dict[str, dict[Labels, float]]:
 
 
 def value(samples: dict[str, dict[Labels, float]], name: str, **labels: str) -> float:
-    """The sample ``name`` with exactly ``labels`` (0 when absent: a counter not yet touched)."""
-    return samples.get(name, {}).get(frozenset(labels.items()), 0.0)
+    """The sum of the samples ``name`` whose labels include ``labels`` (0 when none: a counter not yet touched)."""
+    wanted = frozenset(labels.items())
+    return sum(v for found, v in samples.get(name, {}).items() if wanted <= found)
 
 
 class _CaptureSwitch(SpanProcessor):
