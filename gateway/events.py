@@ -24,6 +24,7 @@ from typing import Any
 
 import anyio
 import anyio.abc
+import httpx
 
 from gateway.upstream import ModernHttpUpstream, SessionUpstream, Upstream, UpstreamError, UpstreamUnavailable
 
@@ -91,7 +92,7 @@ class _ListenWatcher:
                 self._stream_scope = anyio.CancelScope()
                 with self._stream_scope:
                     try:
-                        await self.upstream.listen(notifications, self._on_message)
+                        await self.upstream.listen(notifications, self._on_message, self.relay.http)
                         delay = 0.2
                         await anyio.sleep(delay)  # the upstream ended the stream: listen again, not in a loop
                     except (UpstreamUnavailable, UpstreamError) as exc:
@@ -123,9 +124,12 @@ class UpstreamEvents:
         self._sessions: dict[str, tuple[str, SessionUpstream]] = {}
         self._listeners: list[ResourceListener] = []
         self._tg: anyio.abc.TaskGroup | None = None
+        self.http: httpx.AsyncClient | None = None
 
-    def start(self, tg: anyio.abc.TaskGroup) -> None:
+    def start(self, tg: anyio.abc.TaskGroup, http: httpx.AsyncClient | None = None) -> None:
+        """Run watchers in ``tg``; listen streams use ``http`` (a client apart from the calls' pool)."""
         self._tg = tg
+        self.http = http
 
     def on_resource_updated(self, listener: ResourceListener) -> None:
         self._listeners.append(listener)

@@ -59,6 +59,9 @@ def _breaker_for(instance_id: str, policy: BreakerPolicy) -> CircuitBreaker:
     return CircuitBreaker(instance_id, BreakerSettings(**chosen))
 
 
+_SERVING_FIELDS = frozenset({"upstream", "healthy", "admitted"})
+
+
 @dataclass
 class Member:
     """One instance of a server, with everything the router and the status page need."""
@@ -74,6 +77,14 @@ class Member:
     inflight: int = 0
     calls: int = 0
     failures: int = 0
+    on_change: Callable[[], None] | None = field(default=None, repr=False, compare=False)
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        # What decides whether the member serves: a change tells the pool to recompute its serving list.
+        changed = name in _SERVING_FIELDS and getattr(self, name, None) is not value
+        object.__setattr__(self, name, value)
+        if changed and self.on_change is not None:
+            self.on_change()
 
     @property
     def instance_id(self) -> str:
@@ -119,19 +130,33 @@ class ServerPool:
         self.members: dict[str, Member] = {}
         self.reference_fingerprint: str | None = None
         self._breaker_policy = breaker_policy
+        self._serving: tuple[Member, ...] | None = None
+        self._recheck_at: float | None = None
         self._on_breaker_change = on_breaker_change
 
     def add(self, instance: ServiceInstance) -> Member:
         member = self.members.get(instance.instance_id)
         if member is None:
             breaker = _breaker_for(instance.instance_id, self._breaker_policy)
-            breaker.on_state_change(lambda _old, _new: self._on_breaker_change(self.server))
-            member = Member(instance=instance, breaker=breaker)
+            breaker.on_state_change(self._breaker_changed)
+            member = Member(instance=instance, breaker=breaker, on_change=self._invalidate)
             self.members[instance.instance_id] = member
+            self._invalidate()
         return member
 
     def remove(self, instance_id: str) -> Member | None:
-        return self.members.pop(instance_id, None)
+        member = self.members.pop(instance_id, None)
+        if member is not None:
+            member.on_change = None
+            self._invalidate()
+        return member
+
+    def _invalidate(self) -> None:
+        self._serving = None
+
+    def _breaker_changed(self, _old: str, _new: str) -> None:
+        self._invalidate()
+        self._on_breaker_change(self.server)
 
     def admit_all(self) -> None:
         """Admit the members whose tool schemas match the pool's reference; report the others.
@@ -153,8 +178,18 @@ class ServerPool:
             if not member.admitted:
                 member.last_error = f"not admitted: its tool schemas ({fingerprint}) differ from the pool's ({self.reference_fingerprint})"
 
-    def serving(self) -> list[Member]:
-        return [member for member in self.members.values() if member.serves()]
+    def serving(self) -> tuple[Member, ...]:
+        """The members that serve, in registration order; the same tuple object until something changes.
+
+        Changes of membership, health, admission and breaker state clear the cache; an open breaker's
+        cool-down ending (which happens on the clock, not on an event) is when it is recomputed too.
+        """
+        serving = self._serving
+        if serving is None or (self._recheck_at is not None and time.monotonic() >= self._recheck_at):
+            serving = self._serving = tuple(member for member in self.members.values() if member.serves())
+            waits = [m.breaker.seconds_until_trial for m in self.members.values() if m.breaker.state == "open"]
+            self._recheck_at = time.monotonic() + min(waits) if waits else None
+        return serving
 
     def reference(self) -> Member | None:
         """The member whose listing stands for the pool: a serving one, else None."""

@@ -302,7 +302,8 @@ class Router:
                 "make the call again from the start",
                 {"server": pool.server, "instance": pinned},
             )
-        candidates = [m for m in pool.serving() if m.instance_id not in tried]
+        serving = pool.serving()  # a cached tuple: the balancers do O(1) / O(log n) work on an unchanged one
+        candidates = tuple(m for m in serving if m.instance_id not in tried) if tried else serving
         while candidates:
             try:
                 member = pool.balancer.pick(candidates, key)
@@ -310,7 +311,7 @@ class Router:
                 break
             if member.breaker.allow():
                 return member
-            candidates.remove(member)
+            candidates = tuple(m for m in candidates if m is not member)
         states = ", ".join(f"{m.instance_id}: {m.breaker.state}" for m in pool.members.values()) or "none registered"
         raise GatewayError(
             GATEWAY_UNAVAILABLE,

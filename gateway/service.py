@@ -85,12 +85,13 @@ class Gateway:
         """Connect to every instance, keep refreshing until the block exits, then close all."""
         async with (
             shared_http_client(headers=self.upstream_headers) as http,
+            shared_http_client(max_connections=None, headers=self.upstream_headers) as listen_http,
             registry_running(self.registry),
             anyio.create_task_group() as tg,
         ):
             self._http = http
             self._tg = tg
-            self.events.start(tg)
+            self.events.start(tg, listen_http)  # one long-lived stream per instance: not from the calls' pool
             self.registry.subscribe(lambda _server: self._membership.set())
             await self.refresh()
             tg.start_soon(self._refresh_loop)

@@ -94,7 +94,9 @@ class Upstream(Protocol):
 NO_DELAY = [(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)]
 
 
-def shared_http_client(max_connections: int = 256, headers: Mapping[str, str] | None = None) -> httpx.AsyncClient:
+def shared_http_client(
+    max_connections: int | None = 256, headers: Mapping[str, str] | None = None
+) -> httpx.AsyncClient:
     """One pooled client per gateway: keep-alive connections to every HTTP upstream.
 
     TCP_NODELAY matters: httpx writes headers and body separately, and with Nagle's algorithm the
@@ -207,11 +209,15 @@ class ModernHttpUpstream:
                 raise UpstreamUnavailable(self.instance.instance_id, f"HTTP {response.status_code} with an empty body")
             return _result_of(json.loads(raw))
 
-    async def listen(self, notifications: Mapping[str, Any], on_message: Notify) -> None:
+    async def listen(
+        self, notifications: Mapping[str, Any], on_message: Notify, http: httpx.AsyncClient | None = None
+    ) -> None:
         """Hold a ``subscriptions/listen`` stream open, handing every notification on it to ``on_message``.
 
         Returns when the upstream ends the stream; :class:`UpstreamUnavailable` when it cannot be
         opened or breaks. The first message is the upstream's acknowledgement of ``notifications``.
+        ``http`` should be a client of its own: a stream holds its connection for as long as it lasts,
+        and must not take one from the pool the calls use.
         """
         request_id = next(self._ids)
         meta = {META_PROTOCOL: MODERN_VERSION, META_CLIENT_INFO: GATEWAY_CLIENT_INFO, META_CLIENT_CAPS: {}}
@@ -233,7 +239,7 @@ class ModernHttpUpstream:
         # A listen stream is quiet for as long as nothing changes: no read timeout.
         timeout = httpx.Timeout(None, connect=5.0)
         try:
-            async with self._http.stream(
+            async with (http or self._http).stream(
                 "POST", self._url, content=content, headers=headers, timeout=timeout
             ) as response:
                 if response.status_code >= 400:
