@@ -32,6 +32,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from gateway.guard import PRINCIPAL_KEY, CallGuard
 from mesh.security.api_keys import ApiKeyVerifier
 from mesh.security.bind import is_loopback
+from mesh.security.http_errors import JsonTransportErrorsMiddleware
 from mesh.security.json_limits import json_depth_exceeds
 from mesh.security.principal import ANONYMOUS, Principal
 from mesh.security.tokens import TokenError, TokenVerifier
@@ -91,6 +92,7 @@ def _refusal(kind: str, status: int, rest_code: str, rpc_code: int, message: str
 class GatewaySecurityMiddleware:
     def __init__(self, app: ASGIApp, guard: CallGuard, *, host: str, max_body: int) -> None:
         self.app = app
+        self.mcp_app = JsonTransportErrorsMiddleware(app)  # the SDK's plain-text 4xx answers become JSON-RPC errors
         self.guard = guard
         self.max_body = max_body
         auth = guard.auth
@@ -126,11 +128,15 @@ class GatewaySecurityMiddleware:
         if principal.method != "none":
             scope["user"] = _sdk_user(principal, scope)
         if scope["method"] in _BODY_METHODS:
+            if kind == "mcp" and not (_header(scope, b"content-type") or b"").lower().startswith(b"application/json"):
+                message = "Content-Type must be application/json for JSON-RPC requests"
+                await _respond(send, 415, _refusal(kind, 415, "unsupported_media_type", -32600, message))
+                return
             body = await self._read_limited(scope, receive, send, kind)
             if body is None:
                 return
             receive = _replay(body, receive)
-        await self.app(scope, receive, send)
+        await (self.mcp_app if kind == "mcp" else self.app)(scope, receive, send)
 
     # ---- DNS rebinding -----------------------------------------------------------------------
     def _foreign(self, scope: Scope) -> tuple[int, str] | None:

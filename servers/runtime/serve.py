@@ -28,6 +28,7 @@ from starlette.responses import JSONResponse
 from mesh.config import Settings
 from mesh.registry import Registry, ServiceInstance
 from mesh.security.upstream_auth import UpstreamSecretMiddleware
+from mesh.security.upstream_auth import UpstreamSecretMiddleware
 from mesh.tracing import configure_tracing
 from servers.runtime.definition import ServerDefinition
 from servers.runtime.observability import instrument_server
@@ -90,6 +91,8 @@ def build_http_app(
         transport_security=transport_security_for(host),
         host=host,
     )
+    if settings.auth.upstream_secret is not None:  # only the gateway may call: /health stays open
+        app.add_middleware(UpstreamSecretMiddleware, secret=settings.auth.upstream_secret.get_secret_value())
     if settings.auth.upstream_secret is not None:  # only the gateway may call: /health stays open
         app.add_middleware(UpstreamSecretMiddleware, secret=settings.auth.upstream_secret.get_secret_value())
     inner_lifespan = app.router.lifespan_context
