@@ -27,7 +27,7 @@ from starlette.responses import JSONResponse
 
 from mesh.config import Settings
 from mesh.registry import Registry, ServiceInstance
-from mesh.security.upstream_auth import UpstreamSecretMiddleware
+from mesh.security.http_errors import JsonTransportErrorsMiddleware
 from mesh.security.upstream_auth import UpstreamSecretMiddleware
 from mesh.tracing import configure_tracing
 from servers.runtime.definition import ServerDefinition
@@ -93,8 +93,7 @@ def build_http_app(
     )
     if settings.auth.upstream_secret is not None:  # only the gateway may call: /health stays open
         app.add_middleware(UpstreamSecretMiddleware, secret=settings.auth.upstream_secret.get_secret_value())
-    if settings.auth.upstream_secret is not None:  # only the gateway may call: /health stays open
-        app.add_middleware(UpstreamSecretMiddleware, secret=settings.auth.upstream_secret.get_secret_value())
+    app.add_middleware(JsonTransportErrorsMiddleware)  # the SDK's plain-text 4xx answers become JSON-RPC errors
     inner_lifespan = app.router.lifespan_context
 
     @asynccontextmanager
