@@ -7,8 +7,9 @@ JSON-RPC error code if any, the latency and the trace id when one is known.
 
 File: opened with ``O_APPEND``; each record is one ``write()`` of one line, so concurrent writers
 (several gateway processes on one file) never interleave inside a line and a crash of the process
-loses nothing already written. ``fsync`` runs at most every ``fsync_interval_seconds`` (default 1 s),
-so a power loss can lose up to that much; ``0`` fsyncs after every line (slower).
+loses nothing already written. ``fsync`` runs in a worker thread at most every
+``fsync_interval_seconds`` (default 1 s), never on the event loop, so a power loss can lose up to that
+much; ``0`` fsyncs after every line, inline (slower).
 
 PostgreSQL: records are queued in memory (at most 10,000; beyond that they are dropped and counted, with
 a warning) and inserted in batches by a background task, so a slow database never slows a call. The
@@ -20,7 +21,6 @@ from __future__ import annotations
 import json
 import logging
 import os
-import time
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import asdict, dataclass, field
@@ -29,6 +29,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 import anyio
+import anyio.to_thread
 from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStream
 
 from mesh.security.settings import AuditSettings
@@ -70,7 +71,6 @@ class JsonLinesAudit:
         self.path = path
         self.fsync_interval = fsync_interval
         self._fd: int | None = None
-        self._synced_at = 0.0
         self._dirty = False
 
     def _open(self) -> int:
@@ -85,10 +85,8 @@ class JsonLinesAudit:
             fd = self._open()
             os.write(fd, line.encode("utf-8", "replace"))
             self._dirty = True
-            now = time.monotonic()
-            if now - self._synced_at >= self.fsync_interval:
+            if self.fsync_interval == 0:
                 os.fsync(fd)
-                self._synced_at = now
                 self._dirty = False
         except OSError as exc:
             log.error("audit record could not be written", extra={"path": str(self.path), "error": exc.strerror})
@@ -100,10 +98,30 @@ class JsonLinesAudit:
             os.close(self._fd)
             self._fd = None
 
+    async def _sync_periodically(self) -> None:
+        """fsync off the event loop (a worker thread), at most every ``fsync_interval`` seconds."""
+        while True:
+            await anyio.sleep(self.fsync_interval)
+            fd = self._fd
+            if self._dirty and fd is not None:
+                self._dirty = False
+                try:
+                    await anyio.to_thread.run_sync(os.fsync, fd)
+                except OSError as exc:
+                    log.error("audit file could not be synced", extra={"path": str(self.path), "error": exc.strerror})
+
     @asynccontextmanager
     async def running(self) -> AsyncIterator[None]:
         try:
-            yield
+            if self.fsync_interval > 0:
+                async with anyio.create_task_group() as tg:
+                    tg.start_soon(self._sync_periodically)
+                    try:
+                        yield
+                    finally:
+                        tg.cancel_scope.cancel()
+            else:
+                yield
         finally:
             self.close()
 
