@@ -74,11 +74,24 @@ _NO_SPAN: AbstractContextManager[Span] = nullcontext(INVALID_SPAN)
 _active = False
 
 
+_UNKNOWN = object()
+trace.get_tracer_provider()  # loads a provider named by OTEL_PYTHON_TRACER_PROVIDER, if any
+
+
 def active() -> bool:
-    """Whether a real (SDK) tracer provider is installed; once true it stays true."""
+    """Whether a real (SDK) tracer provider is installed; once true it stays true.
+
+    Called several times per gateway call, so the "off" answer reads the API's global directly
+    (``get_tracer_provider()`` looks at the environment on every call: ~0.9 µs against ~0.05 µs).
+    """
     global _active
-    if not _active:
-        _active = not isinstance(trace.get_tracer_provider(), ProxyTracerProvider | NoOpTracerProvider)
+    if _active:
+        return True
+    installed = getattr(trace, "_TRACER_PROVIDER", _UNKNOWN)
+    if installed is None:
+        return False
+    provider = trace.get_tracer_provider() if installed is _UNKNOWN else installed
+    _active = not isinstance(provider, ProxyTracerProvider | NoOpTracerProvider)
     return _active
 
 
