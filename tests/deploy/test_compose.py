@@ -179,7 +179,11 @@ def test_each_mcp_service_environment_loads_as_valid_settings(
                 patch.setenv(key, value)
             settings = load_settings(MCP_CONFIG)
         assert settings.registry.kind == "consul", name
+        # Containers bind 0.0.0.0: each must carry the credential that lets it start without --insecure.
+        assert settings.auth.upstream_secret is not None, name
         server = inv.server_of(svc)
+        if server is None:
+            assert settings.auth.configured, f"{name}: the gateway needs auth.jwt or auth.api_keys"
         if server is not None:
             assert settings.registry.consul.advertise_address == name
         if server == "filesystem":
