@@ -135,7 +135,8 @@ class UpstreamEvents:
         self._listeners.append(listener)
 
     def interest(self, server: str) -> set[str]:
-        return {uri for uri, count in self._interest.get(server, Counter()).items() if count > 0}
+        """The URIs some client is subscribed to on ``server`` (a count reaching 0 is removed)."""
+        return set(self._interest.get(server, ()))
 
     # ---- instances ---------------------------------------------------------------------
     def attach(self, server: str, upstream: Upstream) -> None:
@@ -173,7 +174,7 @@ class UpstreamEvents:
         counts = self._interest.setdefault(server, Counter())
         counts[uri] += 1
         if counts[uri] == 1:
-            await self._changed(server, uri, "resources/subscribe")
+            await self._subscribe_upstream(server, uri)
 
     def unsubscribe(self, server: str, uri: str) -> None:
         """Count one client less on ``uri``; the last one unsubscribes upstream (in the background)."""
@@ -184,25 +185,30 @@ class UpstreamEvents:
         if counts[uri] > 0:
             return
         del counts[uri]
-        for watcher in self._listen.values():
-            if watcher.server == server:
-                watcher.reopen()
+        self._reopen_streams(server)
         if self._tg is not None:
-            for owner, session in list(self._sessions.values()):
-                if owner == server and supports_resource_subscriptions(session):
-                    self._tg.start_soon(self._session_request, session, "resources/unsubscribe", uri)
+            for session in self._subscribing_sessions(server):
+                self._tg.start_soon(self._session_request, session, "resources/unsubscribe", uri)
 
-    async def _changed(self, server: str, uri: str, method: str) -> None:
-        watchers = [w for w in self._listen.values() if w.server == server]
-        for watcher in watchers:
-            watcher.reopen()
+    async def _subscribe_upstream(self, server: str, uri: str) -> None:
+        """Reopen ``server``'s listen streams with ``uri`` and subscribe its sessions; wait for both."""
+        watchers = self._reopen_streams(server)
         async with anyio.create_task_group() as tg:
             for watcher in watchers:
                 if supports_resource_subscriptions(watcher.upstream):
                     tg.start_soon(watcher.covers, uri)
-            for owner, session in list(self._sessions.values()):
-                if owner == server and supports_resource_subscriptions(session):
-                    tg.start_soon(self._session_request, session, method, uri)
+            for session in self._subscribing_sessions(server):
+                tg.start_soon(self._session_request, session, "resources/subscribe", uri)
+
+    def _reopen_streams(self, server: str) -> list[_ListenWatcher]:
+        """Ask every listen stream of ``server`` to reopen with the current set of URIs."""
+        watchers = [w for w in self._listen.values() if w.server == server]
+        for watcher in watchers:
+            watcher.reopen()
+        return watchers
+
+    def _subscribing_sessions(self, server: str) -> list[SessionUpstream]:
+        return [s for owner, s in self._sessions.values() if owner == server and supports_resource_subscriptions(s)]
 
     @staticmethod
     async def _session_request(upstream: SessionUpstream, method: str, uri: str) -> None:
@@ -221,7 +227,7 @@ class UpstreamEvents:
             self._on_list_changed(server)
         elif method == "notifications/resources/updated":
             uri = str((message.get("params") or {}).get("uri", ""))
-            if uri and uri in self.interest(server):
+            if uri and uri in self._interest.get(server, ()):
                 for listener in list(self._listeners):
                     try:
                         await listener(server, uri)

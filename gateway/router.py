@@ -20,7 +20,7 @@ import binascii
 import logging
 import time
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from opentelemetry.trace import SpanKind
@@ -189,7 +189,7 @@ class Router:
             pinned, own_state = unseal_state(state)
             if pinned is not None:
                 params = {**params, "requestState": own_state}
-                options = CallOptions(**{**options.__dict__, "pinned": pinned, "retry_safe": False})
+                options = replace(options, pinned=pinned, retry_safe=False)
         bulkhead = self.bulkhead(options.policy)
         try:
             async with tracing.traced_wait(
