@@ -2,7 +2,8 @@
 
 ``GET /metrics`` answers in the Prometheus text format from the registry of the gateway's
 :class:`~mesh.metrics.GatewayMetrics` (held by its router). Breaker states, instance health, calls in
-flight and bulkhead queue depths are read from the pools and the router when Prometheus scrapes,
+flight, bulkhead queue depths and whether the registry is degraded (the same flag /ready shows) are
+read from the pools, the router and the registry when Prometheus scrapes,
 so keeping them costs the call path nothing.
 """
 
@@ -13,6 +14,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from gateway.service import Gateway
+from mesh.discovery import registry_status
 from mesh.metrics import CONTENT_TYPE, GatewayMetrics, GatewayState
 
 
@@ -25,6 +27,7 @@ def gateway_state(gateway: Gateway) -> GatewayState:
         health=[(server, m.instance_id, m.healthy) for server, m in members],
         inflight=[(pool.server, sum(m.inflight for m in list(pool.members.values()))) for pool in pools],
         queues=[(scope, int(snapshot["queued"])) for scope, snapshot in gateway.router.bulkheads().items()],
+        registry_degraded=bool(registry_status(gateway.registry)["degraded"]),
     )
 
 

@@ -6,8 +6,8 @@ process hosting several apps) can build as many as it likes and read each one al
 
 Counters and histograms are updated on the call path through cached label children (a dict
 lookup and a locked add). Gauges that mirror state the gateway already keeps — breaker state,
-instance health, bulkhead queue depth, calls in flight — are not updated on every change: a
-:class:`StateCollector` reads them from the gateway when Prometheus scrapes.
+instance health, bulkhead queue depth, calls in flight, whether the registry is degraded — are not
+updated on every change: a :class:`StateCollector` reads them from the gateway when Prometheus scrapes.
 
 Metric names follow Prometheus conventions (``_total`` counters, ``_seconds`` durations).
 """
@@ -82,6 +82,7 @@ class GatewayState:
     health: Iterable[tuple[str, str, bool]]  # (server, instance, healthy)
     inflight: Iterable[tuple[str, int]]  # (server, calls in flight on its instances)
     queues: Iterable[tuple[str, int]]  # (bulkhead scope, calls waiting)
+    registry_degraded: bool = False  # the registry (Consul) is unreachable: the last catalog is served
 
 
 class StateCollector(Collector):
@@ -126,7 +127,12 @@ class StateCollector(Collector):
         )
         for scope, depth in state.queues:
             queue.add_metric([scope], depth)
-        yield from (breaker, healthy, inflight, queue)
+        degraded = GaugeMetricFamily(
+            "mcp_gateway_registry_degraded",
+            "1 while the registry (Consul) cannot be reached or refuses and the last known catalog is served, else 0.",
+            value=1.0 if state.registry_degraded else 0.0,
+        )
+        yield from (breaker, healthy, inflight, queue, degraded)
 
 
 class _CallMetrics:

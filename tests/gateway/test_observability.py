@@ -5,16 +5,13 @@ from __future__ import annotations
 import io
 import json
 import logging
-import re
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from pathlib import Path
 
 import anyio
 import httpx
 import pytest
 import uvicorn
-import yaml
 from mcp import Client
 from mcp.shared.exceptions import MCPError
 from opentelemetry.sdk.trace import ReadableSpan
@@ -35,7 +32,6 @@ from mesh.config import (
     StaticInstance,
     SupervisorSettings,
 )
-from mesh.metrics import GatewayMetrics, GatewayState, ServerMetrics
 from mesh.registry import StaticRegistry
 from mesh.telemetry import JsonLineFormatter
 from tests.gateway.conftest import demo_gateway
@@ -353,43 +349,3 @@ async def test_a_bad_request_is_refused_without_leaving_a_call_in_flight() -> No
         samples = scrape(gateway)
     assert value(samples, "mcp_gateway_inflight_calls", server="demo") == 0
     assert not any(dict(labels).get("tool") == "no_such_tool" for labels in samples.get("mcp_gateway_calls_total", {}))
-
-
-DEPLOY = Path(__file__).resolve().parents[2] / "deploy"
-
-
-def exported_sample_names() -> set[str]:
-    """Every sample name the gateway and the servers export (histograms with their suffixes)."""
-    gateway = GatewayMetrics()
-    gateway.watch(lambda: GatewayState([("s", "i", "closed")], [("s", "i", True)], [("s", 0)], [("gateway", 0)]))
-    gateway.observe_call("s", "t", "ok", 0.001)
-    gateway.count_retry("s")
-    gateway.count_rate_limited("principal")
-    server = ServerMetrics()
-    server.observe_call("s", "t", "ok", 0.001)
-    text = gateway.exposition().decode() + server.exposition().decode()
-    return set(parse_exposition(text))
-
-
-def queried_metric_names() -> dict[str, set[str]]:
-    """The mcp_* series each dashboard and alert-rule file under deploy/ queries."""
-    exprs: dict[str, list[str]] = {}
-    for board in (DEPLOY / "grafana" / "dashboards").glob("*.json"):
-        panels = json.loads(board.read_text())["panels"]
-        exprs[board.name] = [target["expr"] for panel in panels for target in panel.get("targets", [])]
-    for rules in (DEPLOY / "prometheus").glob("*rules*.y*ml"):
-        groups = yaml.safe_load(rules.read_text()).get("groups", [])
-        exprs[rules.name] = [str(rule["expr"]) for group in groups for rule in group.get("rules", [])]
-    return {name: set(re.findall(r"\b(mcp_[a-z_]+)", " ".join(found))) for name, found in exprs.items()}
-
-
-def test_every_metric_the_dashboard_and_alert_rules_query_is_one_the_code_exports() -> None:
-    exported = exported_sample_names()
-    queried = queried_metric_names()
-    assert queried, "no dashboard found under deploy/grafana/dashboards"
-    for source, names in queried.items():
-        assert names, f"{source} queries no mcp_* metric"
-        assert names <= exported, f"{source} queries what nothing exports: {sorted(names - exported)}"
-    everything = set().union(*queried.values())
-    for needed in ("mcp_gateway_calls_total", "mcp_gateway_queue_depth", "mcp_gateway_breaker_state"):
-        assert needed in everything, needed
