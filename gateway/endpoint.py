@@ -37,6 +37,7 @@ from gateway.input_bridge import complete_for_legacy_client, needs_bridge
 from gateway.router import GatewayError
 from gateway.service import GATEWAY_INFO, Gateway
 from gateway.upstream import UpstreamError
+from mesh.security.principal import Principal
 
 log = logging.getLogger("mcp_suite.gateway.endpoint")
 
@@ -111,10 +112,14 @@ class GatewayServer(Server[Any]):
 class Endpoint:
     """The SDK server for one view, and the clients it must tell about list changes."""
 
-    def __init__(self, gateway: Gateway, view: View, guard: CallGuard | None = None) -> None:
+    def __init__(
+        self, gateway: Gateway, view: View, guard: CallGuard | None = None, *, principal: Principal | None = None
+    ) -> None:
+        """``principal``: who every request acts as (the stdio session); None = the HTTP request's own."""
         self.gateway = gateway
         self.view = view
         self.guard = guard or CallGuard(gateway)
+        self.principal = principal
         self.bus = InMemorySubscriptionBus()
         self._connections: weakref.WeakSet[Connection] = weakref.WeakSet()
         self._subscribers: dict[str, weakref.WeakKeyDictionary[Connection, weakref.finalize[Any, Any]]] = {}
@@ -152,8 +157,10 @@ class Endpoint:
             self._connections.add(ctx.session._connection)
 
     # ---- who is asking --------------------------------------------------------------------
-    def _who(self, ctx: ServerRequestContext[Any]) -> Any:
-        """The caller's principal (from the HTTP request's scope; anonymous over stdio without auth)."""
+    def _who(self, ctx: ServerRequestContext[Any]) -> Principal | None:
+        """The caller's principal: the endpoint's own (stdio), else from the HTTP request's scope."""
+        if self.principal is not None:
+            return self.principal
         return self.guard.principal(getattr(ctx.request, "scope", None))
 
     def _allow(self, ctx: ServerRequestContext[Any], kind: Any, name: str, server: str) -> None:

@@ -5,7 +5,7 @@ Every way into a tool goes through :meth:`CallGuard.call_tool` — the SDK endpo
 decision holds whichever door a caller picks. Lists are filtered with the same rules: a denied tool,
 prompt or resource is not listed. The principal comes from the ASGI scope, where
 :class:`~gateway.http_security.GatewaySecurityMiddleware` put it; when auth is configured and a request
-carries no principal, nothing is allowed (fail closed).
+carries no principal, nothing is allowed (fail closed). Over stdio it is :meth:`CallGuard.stdio_principal`.
 """
 
 from __future__ import annotations
@@ -29,7 +29,14 @@ from mesh.security.principal import ANONYMOUS, Principal
 from mesh.security.ratelimit import RateLimiter
 from mesh.security.redaction import digest_arguments
 from mesh.security.roles import Item, ItemKind, RolePolicy
-from mesh.security.settings import AuditSettings, AuthSettings, RateLimitSettings, RequestLimitSettings, RoleSettings
+from mesh.security.settings import (
+    AuditSettings,
+    AuthSettings,
+    RateLimitSettings,
+    RequestLimitSettings,
+    RoleSettings,
+    local_user_name,
+)
 
 FORBIDDEN = -32010
 RATE_LIMITED = -32011
@@ -84,6 +91,19 @@ class CallGuard:
         if isinstance(found, Principal):
             return found
         return None if self.auth_required else ANONYMOUS
+
+    def stdio_principal(self) -> Principal:
+        """Who every call of a stdio session acts as: no credential travels over stdio, so it is configured.
+
+        ``auth.stdio`` names the subject and its roles. Without it the local user (by name) acts
+        unrestricted when the config sets no roles, like the anonymous caller of a gateway without auth;
+        once roles are set it holds none, so default deny hides and refuses everything (fail closed)
+        until ``auth.stdio.roles`` grants some. Audit records carry ``auth_method: stdio`` either way.
+        """
+        configured = self.auth.stdio
+        if configured is not None:
+            return Principal(subject=configured.subject, roles=configured.roles, method="stdio")
+        return Principal(subject=local_user_name(), method="stdio", unrestricted_local=not self.roles.roles)
 
     # ---- what they may see -----------------------------------------------------------------
     def _item(self, kind: ItemKind, name: str, server: str) -> Item:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from contextlib import AsyncExitStack
 
 import anyio
 from mcp.server.stdio import stdio_server
@@ -10,9 +11,12 @@ from mcp.server.stdio import stdio_server
 from gateway.app import build_gateway_app
 from gateway.catalog import ALL
 from gateway.endpoint import Endpoint
+from gateway.guard import CallGuard
 from gateway.service import Gateway
 from mesh.config import Settings
 from mesh.registry import Registry
+from mesh.security.principal import Principal
+from mesh.security.upstream_auth import upstream_headers
 from mesh.tracing import configure_tracing
 from servers.runtime.serve import bind_socket, serve_asgi
 
@@ -29,12 +33,42 @@ async def serve_gateway_http(settings: Settings, registry: Registry, *, host: st
 
 
 async def serve_gateway_stdio(settings: Settings, registry: Registry) -> None:
-    """One client over stdin/stdout (Claude Desktop, Claude Code), every server behind it."""
+    """One client over stdin/stdout (Claude Desktop, Claude Code), every server behind it.
+
+    No HTTP auth over stdio, but roles, rate limits and the audit trail hold as over HTTP: every call acts
+    as :meth:`~gateway.guard.CallGuard.stdio_principal` (``auth.stdio``, else the local user).
+    """
     gateway = Gateway(settings.gateway, registry)
-    endpoint = Endpoint(gateway, ALL)
+    if settings.auth.upstream_secret is not None:
+        gateway.upstream_headers = upstream_headers(settings.auth.upstream_secret.get_secret_value())
+    guard = CallGuard.from_settings(gateway, settings)
+    principal = guard.stdio_principal()
+    _warn_about_stdio_roles(settings, principal)
+    endpoint = Endpoint(gateway, ALL, guard, principal=principal)
     options = endpoint.server.create_initialization_options()
-    async with gateway.running(), stdio_server() as (read_stream, write_stream):
+    async with AsyncExitStack() as stack:
+        await stack.enter_async_context(guard.audit.running())
+        stack.push_async_callback(guard.aclose)
+        await stack.enter_async_context(gateway.running())
+        read_stream, write_stream = await stack.enter_async_context(stdio_server())
         await endpoint.server.run(read_stream, write_stream, options)
+
+
+def _warn_about_stdio_roles(settings: Settings, principal: Principal) -> None:
+    """Say on stderr when the stdio session will see nothing, or names a role that grants nothing."""
+    if principal.unrestricted:
+        return
+    unknown = [role for role in principal.roles if role not in settings.roles]
+    if unknown:
+        log.warning(
+            "auth.stdio names a role the config does not define; it grants nothing",
+            extra={"roles": unknown, "defined": sorted(settings.roles)},
+        )
+    if not principal.roles:
+        log.warning(
+            "the stdio session holds no role, so every tool is hidden and refused; grant some with auth.stdio.roles",
+            extra={"subject": principal.subject},
+        )
 
 
 def run_gateway(settings: Settings, registry: Registry, *, transport: str, host: str, port: int) -> None:

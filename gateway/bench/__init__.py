@@ -15,6 +15,7 @@ BENCHES: dict[str, str] = {
     "gateway": "gateway.bench.gateway",
     "database": "gateway.bench.database",
     "discovery": "gateway.bench.discovery",
+    "security": "gateway.bench.security",
 }
 
 

@@ -21,9 +21,9 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import anyio
@@ -55,6 +55,7 @@ class LoadResult:
     p50_ms: float
     p99_ms: float
     errors: int
+    latencies_ms: tuple[float, ...] = field(default=(), repr=False, compare=False)
 
     @property
     def rps(self) -> float:
@@ -112,12 +113,18 @@ def _rss_mb(pid: int) -> float:
 
 
 async def _load(
-    label: str, url: str, tool: str, arguments: dict[str, object], concurrency: int, calls: int
+    label: str,
+    url: str,
+    tool: str,
+    arguments: dict[str, object],
+    concurrency: int,
+    calls: int,
+    extra_headers: Mapping[str, str] | None = None,
 ) -> LoadResult:
     limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
     latencies: list[float] = []
     errors = 0
-    headers = {**HEADERS, "mcp-name": tool}
+    headers = {**HEADERS, "mcp-name": tool, **(extra_headers or {})}
     transport = httpx.AsyncHTTPTransport(limits=limits, socket_options=NO_DELAY)
     async with httpx.AsyncClient(transport=transport, timeout=30.0, trust_env=False) as http:
         ids = iter(range(1, 10**9))
@@ -161,6 +168,7 @@ async def _load(
         percentile(latencies, 0.5) * 1000,
         percentile(latencies, 0.99) * 1000,
         errors,
+        tuple(latency * 1000 for latency in latencies),
     )
 
 
@@ -223,11 +231,11 @@ def bench_gateway(iterations: int) -> bool:
         return added_p50 <= 1.5 and kept >= 0.5 and rss < 150 and errors == 0
 
 
-def _wait_tools(url: str, name: str, timeout: float = 30.0) -> None:
+def _wait_tools(url: str, name: str, timeout: float = 30.0, headers: Mapping[str, str] | None = None) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         try:
-            tools = httpx.post(url, json={}, timeout=2.0).json().get("tools", [])
+            tools = httpx.post(url, json={}, headers=headers, timeout=2.0).json().get("tools", [])
             if any(tool["name"] == name for tool in tools):
                 return
         except (httpx.TransportError, ValueError):

@@ -7,6 +7,7 @@ nothing from the suite themselves. Every secret is a :class:`~pydantic.SecretStr
 
 from __future__ import annotations
 
+import getpass
 import re
 from pathlib import Path
 from typing import Literal
@@ -81,11 +82,35 @@ class ApiKeyEntry(_Strict):
         return SecretStr(value.get_secret_value().lower())
 
 
+def local_user_name() -> str:
+    """The name of the user running this process (``$LOGNAME``, ``$USER``..., else the password database), or "local"."""
+    try:
+        return getpass.getuser() or "local"
+    except (OSError, KeyError):
+        return "local"
+
+
+class StdioPrincipalSettings(_Strict):
+    """Who a stdio gateway session acts as: no credential travels over stdio, the local user launched it."""
+
+    subject: str = Field(
+        default_factory=local_user_name,
+        min_length=1,
+        max_length=64,
+        description="the principal's subject in audit records and rate-limit buckets (default: the local user name)",
+    )
+    roles: tuple[str, ...] = Field(default=(), description="roles the stdio session holds (none: default deny)")
+
+
 class AuthSettings(_Strict):
-    """Who may call the gateway (``jwt``, ``api_keys``) and how the gateway proves itself to servers."""
+    """Who may call the gateway (``jwt``, ``api_keys``, ``stdio``) and how the gateway proves itself to servers."""
 
     jwt: JwtSettings = JwtSettings()
     api_keys: tuple[ApiKeyEntry, ...] = ()
+    stdio: StdioPrincipalSettings | None = Field(
+        default=None,
+        description="the principal of `mcp-suite gateway --transport stdio` sessions, subject to roles",
+    )
     upstream_secret: SecretStr | None = Field(
         default=None,
         description="shared credential the gateway sends to servers; a server with it refuses calls without",
