@@ -23,7 +23,8 @@ from mesh.metrics import CONTENT_TYPE, ServerMetrics
 COUNTED_METHODS = frozenset({"tools/call", "resources/read", "prompts/get", "completion/complete"})
 
 
-def _outcome(result: object) -> str:
+def call_outcome(result: object) -> str:
+    """The ``outcome`` label of a handled call: ``tool_error``, ``input_required`` or ``ok``."""
     match result:
         case CallToolResult(is_error=True) | {"isError": True}:
             return "tool_error"
@@ -50,7 +51,7 @@ class CallMetricsMiddleware:
         outcome = "error"
         try:
             result = await call_next(ctx)
-            outcome = _outcome(result)
+            outcome = call_outcome(result)
             return result
         finally:
             self.metrics.observe_call(self.server_name, label, outcome, time.perf_counter() - started)

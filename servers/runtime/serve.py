@@ -31,6 +31,7 @@ from mesh.security.http_errors import JsonTransportErrorsMiddleware
 from mesh.security.upstream_auth import UpstreamSecretMiddleware
 from mesh.tracing import configure_tracing
 from servers.runtime.definition import ServerDefinition
+from servers.runtime.fastpath import FastToolCallMiddleware
 from servers.runtime.observability import instrument_server
 
 log = logging.getLogger("mcp_suite.runtime")
@@ -64,8 +65,13 @@ def build_http_app(
     host: str = "127.0.0.1",
     instance: ServiceInstance | None = None,
     registry: Registry | None = None,
+    fast_path: bool = True,
 ) -> Starlette:
-    """The Starlette app of one server: ``/mcp`` (both eras), ``GET /health`` and ``GET /metrics``."""
+    """The Starlette app of one server: ``/mcp`` (both eras), ``GET /health`` and ``GET /metrics``.
+
+    With ``fast_path`` (the default), qualifying stateless ``tools/call`` requests skip the SDK's
+    transport (:mod:`servers.runtime.fastpath`); the upstream secret and JSON error checks still apply.
+    """
     started = time.monotonic()
 
     async def health(_request: Request) -> JSONResponse:
@@ -91,6 +97,8 @@ def build_http_app(
         transport_security=transport_security_for(host),
         host=host,
     )
+    if fast_path:  # innermost: behind the upstream secret, the JSON error rewriting and the server errors
+        app.add_middleware(FastToolCallMiddleware, server=server, path="/mcp")
     if settings.auth.upstream_secret is not None:  # only the gateway may call: /health stays open
         app.add_middleware(UpstreamSecretMiddleware, secret=settings.auth.upstream_secret.get_secret_value())
     app.add_middleware(JsonTransportErrorsMiddleware)  # the SDK's plain-text 4xx answers become JSON-RPC errors
