@@ -28,6 +28,7 @@ from gateway.rest import rest_routes
 from gateway.service import Gateway
 from mesh.config import SERVER_NAMES, GatewaySettings, Settings
 from mesh.registry import Registry
+from mesh.security.tls import client_context
 from mesh.security.upstream_auth import upstream_headers
 from servers.runtime.serve import transport_security_for
 
@@ -73,6 +74,8 @@ def build_gateway_app(
     guard = CallGuard.from_settings(gateway, suite) if suite is not None else CallGuard(gateway)
     if suite is not None and suite.auth.upstream_secret is not None:
         gateway.upstream_headers = upstream_headers(suite.auth.upstream_secret.get_secret_value())
+    if suite is not None and suite.auth.upstream_tls is not None:
+        gateway.upstream_ssl = client_context(suite.auth.upstream_tls)
     security = transport_security_for(settings.host)
 
     managers: list[StreamableHTTPSessionManager] = []

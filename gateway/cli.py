@@ -61,9 +61,9 @@ def cmd_serve(args: argparse.Namespace) -> int:
     refusal = refuse_unprotected_bind(
         f"{definition.name} server",
         host,
-        protected=settings.auth.upstream_secret is not None,
+        protected=settings.auth.server_protected,
         insecure=args.insecure,
-        how="auth.upstream_secret (MCP_SUITE_AUTH__UPSTREAM_SECRET, the same on the gateway)",
+        how="auth.upstream_secret (MCP_SUITE_AUTH__UPSTREAM_SECRET, the same on the gateway) or mutual TLS (auth.tls)",
     )
     if refusal:
         return _fail(refusal)
@@ -112,6 +112,12 @@ def cmd_up(args: argparse.Namespace) -> int:
     from servers.runtime.known import SERVER_MODULES
 
     settings = _settings(args)
+    if settings.auth.tls is not None or settings.auth.gateway_tls is not None:
+        return _fail(
+            "`mcp-suite up` runs every process on loopback for development and does not set up TLS; "
+            "drop auth.tls and auth.gateway_tls from its config, or run `mcp-suite serve` and `mcp-suite gateway` "
+            "yourself (gateway/SECURITY.md, mutual TLS)"
+        )
     known = list(SERVER_MODULES)
     table = sys.stdout.isatty() and not args.plain and os.environ.get("TERM") != "dumb"
     try:

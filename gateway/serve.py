@@ -16,6 +16,7 @@ from gateway.service import Gateway
 from mesh.config import Settings
 from mesh.registry import Registry
 from mesh.security.principal import Principal
+from mesh.security.tls import server_context
 from mesh.security.upstream_auth import upstream_headers
 from mesh.tracing import configure_tracing
 from servers.runtime.serve import bind_socket, serve_asgi
@@ -26,10 +27,13 @@ log = logging.getLogger("mcp_suite.gateway")
 async def serve_gateway_http(settings: Settings, registry: Registry, *, host: str, port: int) -> None:
     """Serve ``/mcp``, the per-server and per-supervisor endpoints and REST until SIGTERM/SIGINT."""
     app, _gateway = build_gateway_app(settings.gateway.model_copy(update={"host": host}), registry, suite=settings)
+    tls = settings.auth.gateway_tls
+    ssl_context = server_context(tls, setting="auth.gateway_tls") if tls is not None else None
     sock = bind_socket(host, port)
     bound = sock.getsockname()[1]
-    log.info("gateway listening", extra={"url": f"http://{host}:{bound}/mcp", "servers": registry.servers()})
-    await serve_asgi(app, settings, sock)
+    scheme = "https" if ssl_context is not None else "http"
+    log.info("gateway listening", extra={"url": f"{scheme}://{host}:{bound}/mcp", "servers": registry.servers()})
+    await serve_asgi(app, settings, sock, ssl_context)
 
 
 async def serve_gateway_stdio(settings: Settings, registry: Registry) -> None:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import logging
+import ssl
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from contextlib import asynccontextmanager
@@ -70,6 +71,7 @@ class Gateway:
         self.catalog = Catalog(settings=settings)
         self.started_at = time.monotonic()
         self.upstream_headers: dict[str, str] = {}  # sent on every upstream request (auth.upstream_secret)
+        self.upstream_ssl: ssl.SSLContext | None = None  # how https:// upstreams are dialled (auth.upstream_tls)
         self._listeners: list[ChangeListener] = []
         self._http: httpx.AsyncClient | None = None
         self._tg: anyio.abc.TaskGroup | None = None
@@ -84,8 +86,10 @@ class Gateway:
     async def running(self) -> AsyncIterator[Gateway]:
         """Connect to every instance, keep refreshing until the block exits, then close all."""
         async with (
-            shared_http_client(headers=self.upstream_headers) as http,
-            shared_http_client(max_connections=None, headers=self.upstream_headers) as listen_http,
+            shared_http_client(headers=self.upstream_headers, ssl_context=self.upstream_ssl) as http,
+            shared_http_client(
+                max_connections=None, headers=self.upstream_headers, ssl_context=self.upstream_ssl
+            ) as listen_http,
             registry_running(self.registry),
             anyio.create_task_group() as tg,
         ):

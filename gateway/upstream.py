@@ -21,6 +21,7 @@ import itertools
 import json
 import logging
 import socket
+import ssl
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from contextlib import asynccontextmanager, nullcontext
 from typing import Any, Protocol
@@ -28,15 +29,17 @@ from typing import Any, Protocol
 import anyio
 import anyio.abc
 import httpx
+import httpx2
 from mcp import Client, StdioServerParameters, types
 from mcp.client.streamable_http import streamable_http_client
-from mcp.shared._httpx_utils import create_mcp_http_client
+from mcp.shared._httpx_utils import MCP_DEFAULT_SSE_READ_TIMEOUT, MCP_DEFAULT_TIMEOUT, create_mcp_http_client
 from mcp.shared.exceptions import MCPError
 from mcp.shared.inbound import NAME_BEARING_METHODS, encode_header_value
 from pydantic import TypeAdapter, ValidationError
 
 from mesh import tracing
 from mesh.registry import ServiceInstance
+from mesh.security.tls import CLIENT_CERTIFICATE_REFUSED_HINT
 
 log = logging.getLogger("mcp_suite.gateway.upstream")
 
@@ -95,29 +98,56 @@ NO_DELAY = [(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)]
 
 
 def shared_http_client(
-    max_connections: int | None = 256, headers: Mapping[str, str] | None = None
+    max_connections: int | None = 256,
+    headers: Mapping[str, str] | None = None,
+    ssl_context: ssl.SSLContext | None = None,
 ) -> httpx.AsyncClient:
     """One pooled client per gateway: keep-alive connections to every HTTP upstream.
 
     TCP_NODELAY matters: httpx writes headers and body separately, and with Nagle's algorithm the
     body waits for the server's delayed ACK, adding ~40 ms to every call. ``headers`` go on every
     upstream request (the gateway's upstream credential); session upstreams over HTTP get them too.
+    ``ssl_context`` (``auth.upstream_tls``) is how ``https://`` upstreams are verified and which client
+    certificate they see; without it, the system's CAs and no client certificate.
     """
     limits = httpx.Limits(max_connections=max_connections, max_keepalive_connections=max_connections)
-    transport = httpx.AsyncHTTPTransport(limits=limits, socket_options=NO_DELAY)
+    if ssl_context is None:
+        transport = httpx.AsyncHTTPTransport(limits=limits, socket_options=NO_DELAY)
+    else:
+        transport = _TlsExplainingTransport(limits=limits, socket_options=NO_DELAY, verify=ssl_context)
     return httpx.AsyncClient(
         transport=transport, timeout=httpx.Timeout(30.0, connect=3.0), trust_env=False, headers=dict(headers or {})
     )
+
+
+class _TlsExplainingTransport(httpx.AsyncHTTPTransport):
+    """httpx's transport, naming the likely cause when an https:// upstream drops a request unanswered."""
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        try:
+            return await super().handle_async_request(request)
+        except (httpx.ReadError, httpx.WriteError, httpx.RemoteProtocolError) as exc:
+            if request.url.scheme != "https":
+                raise
+            detail = f"{exc}; " if str(exc) else ""
+            raise type(exc)(f"{detail}{CLIENT_CERTIFICATE_REFUSED_HINT}", request=request) from exc
 
 
 _GATEWAY_HEADER_PREFIX = "x-mcp-suite-"
 
 
 @asynccontextmanager
-async def _http_session_transport(url: str, headers: dict[str, str]) -> AsyncIterator[Any]:
-    """The SDK's streamable-HTTP transport with the gateway's own headers on every request."""
+async def _http_session_transport(
+    url: str, headers: dict[str, str], ssl_context: ssl.SSLContext | None = None
+) -> AsyncIterator[Any]:
+    """The SDK's streamable-HTTP transport with the gateway's own headers (and TLS context) on every request."""
+    if ssl_context is None:
+        http = create_mcp_http_client(headers=headers)
+    else:  # the SDK's client, with the gateway's CA and client certificate
+        timeout = httpx2.Timeout(MCP_DEFAULT_TIMEOUT, read=MCP_DEFAULT_SSE_READ_TIMEOUT)
+        http = httpx2.AsyncClient(headers=headers, timeout=timeout, verify=ssl_context)
     async with (
-        create_mcp_http_client(headers=headers) as client,
+        http as client,
         streamable_http_client(url, http_client=client) as streams,
     ):
         yield streams

@@ -8,6 +8,7 @@ nothing from the suite themselves. Every secret is a :class:`~pydantic.SecretStr
 from __future__ import annotations
 
 import getpass
+import os
 import re
 from pathlib import Path
 from typing import Literal
@@ -82,6 +83,75 @@ class ApiKeyEntry(_Strict):
         return SecretStr(value.get_secret_value().lower())
 
 
+def readable_file(value: Path | None) -> Path | None:
+    """``value`` as an absolute path to a regular file this process can read; a ValueError saying why not."""
+    if value is None:
+        return None
+    path = Path(os.path.expanduser(str(value))).absolute()
+    if not path.exists():
+        raise ValueError(f"file {path} does not exist")
+    if not path.is_file():
+        raise ValueError(f"{path} is not a regular file")
+    try:
+        with path.open("rb"):
+            pass
+    except OSError as exc:
+        raise ValueError(f"file {path} cannot be read: {exc.strerror}") from None
+    return path
+
+
+class TlsListenerSettings(_Strict):
+    """How a process listens over TLS: ``auth.tls`` for every server, ``auth.gateway_tls`` for the gateway.
+
+    With ``client_cert_required`` (the default) the TLS handshake refuses any client without a
+    certificate signed by ``ca_file``: mutual TLS. PEM files; checked when the settings load.
+    """
+
+    cert_file: Path = Field(description="PEM certificate chain this process presents, its own certificate first")
+    key_file: Path = Field(description="PEM private key of cert_file")
+    key_password: SecretStr | None = Field(default=None, description="password of an encrypted key_file")
+    ca_file: Path | None = Field(default=None, description="PEM CA bundle that signs the clients' certificates")
+    client_cert_required: bool = Field(
+        default=True, description="refuse clients without a certificate signed by ca_file (mutual TLS)"
+    )
+
+    @field_validator("cert_file", "key_file", "ca_file")
+    @classmethod
+    def _readable(cls, value: Path | None) -> Path | None:
+        return readable_file(value)
+
+    @model_validator(mode="after")
+    def _required_needs_ca(self) -> TlsListenerSettings:
+        if self.client_cert_required and self.ca_file is None:
+            raise ValueError(
+                "client_cert_required needs ca_file: the CA that signs the client certificates "
+                "(or set client_cert_required: false for server-only TLS)"
+            )
+        return self
+
+
+class TlsClientSettings(_Strict):
+    """How the gateway dials servers at https:// URLs (``auth.upstream_tls``): whom to trust, what to present."""
+
+    ca_file: Path | None = Field(
+        default=None, description="PEM CA bundle that signs the servers' certificates (default: the system's)"
+    )
+    cert_file: Path | None = Field(default=None, description="PEM client certificate chain for mutual TLS")
+    key_file: Path | None = Field(default=None, description="PEM private key of cert_file")
+    key_password: SecretStr | None = Field(default=None, description="password of an encrypted key_file")
+
+    @field_validator("cert_file", "key_file", "ca_file")
+    @classmethod
+    def _readable(cls, value: Path | None) -> Path | None:
+        return readable_file(value)
+
+    @model_validator(mode="after")
+    def _pair(self) -> TlsClientSettings:
+        if (self.cert_file is None) != (self.key_file is None):
+            raise ValueError("cert_file and key_file go together: set both for mutual TLS, or neither")
+        return self
+
+
 def local_user_name() -> str:
     """The name of the user running this process (``$LOGNAME``, ``$USER``..., else the password database), or "local"."""
     try:
@@ -115,6 +185,15 @@ class AuthSettings(_Strict):
         default=None,
         description="shared credential the gateway sends to servers; a server with it refuses calls without",
     )
+    tls: TlsListenerSettings | None = Field(
+        default=None, description="servers listen over TLS; with client certificates required: mutual TLS"
+    )
+    upstream_tls: TlsClientSettings | None = Field(
+        default=None, description="the gateway's TLS towards https:// servers: CA to trust, client certificate"
+    )
+    gateway_tls: TlsListenerSettings | None = Field(
+        default=None, description="the gateway's own HTTP endpoint listens over TLS"
+    )
     resource_url: str | None = Field(
         default=None, description="public URL of the gateway's /mcp (RFC 9728 'resource'); default from the request"
     )
@@ -140,6 +219,11 @@ class AuthSettings(_Strict):
     def configured(self) -> bool:
         """Whether callers must authenticate (some JWT key or some API key is configured)."""
         return self.jwt.configured or bool(self.api_keys)
+
+    @property
+    def server_protected(self) -> bool:
+        """Whether a server refuses callers that are not the gateway: the upstream secret, or mutual TLS."""
+        return self.upstream_secret is not None or (self.tls is not None and self.tls.client_cert_required)
 
 
 class RuleSet(_Strict):

@@ -11,8 +11,9 @@ from __future__ import annotations
 
 import logging
 import socket
+import ssl
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from typing import Any
 
@@ -28,6 +29,7 @@ from starlette.responses import JSONResponse
 from mesh.config import Settings
 from mesh.registry import Registry, ServiceInstance
 from mesh.security.http_errors import JsonTransportErrorsMiddleware
+from mesh.security.tls import server_context
 from mesh.security.upstream_auth import UpstreamSecretMiddleware
 from mesh.tracing import configure_tracing
 from servers.runtime.definition import ServerDefinition
@@ -138,8 +140,19 @@ def bind_socket(host: str, port: int) -> socket.socket:
     return sock
 
 
-async def serve_asgi(app: Starlette, settings: Settings, sock: socket.socket) -> None:
-    """Run ``app`` on the bound ``sock`` until SIGTERM/SIGINT, letting in-flight requests finish within the grace period."""
+async def serve_asgi(
+    app: Starlette, settings: Settings, sock: socket.socket, ssl_context: ssl.SSLContext | None = None
+) -> None:
+    """Run ``app`` on the bound ``sock`` until SIGTERM/SIGINT, letting in-flight requests finish within the grace period.
+
+    With ``ssl_context`` (:func:`mesh.security.tls.server_context`) every connection is TLS: a client
+    the context refuses (no certificate, one from another CA) never reaches ``app``.
+    """
+
+    def use_context(_config: uvicorn.Config, _default: Callable[[], ssl.SSLContext]) -> ssl.SSLContext:
+        assert ssl_context is not None
+        return ssl_context
+
     config = uvicorn.Config(
         app,
         log_config=None,
@@ -147,6 +160,7 @@ async def serve_asgi(app: Starlette, settings: Settings, sock: socket.socket) ->
         access_log=False,
         timeout_graceful_shutdown=max(1, round(settings.shutdown_grace_seconds)),
         lifespan="on",
+        ssl_context_factory=use_context if ssl_context is not None else None,
     )
     await uvicorn.Server(config).serve(sockets=[sock])
 
@@ -161,19 +175,22 @@ async def serve_http(
 ) -> None:
     """Serve ``definition`` over streamable HTTP until SIGTERM/SIGINT, then drain within the grace period."""
     configure_tracing(f"mcp-{definition.name}")
+    # auth.tls: read the certificate files before binding, so a bad one fails fast and clearly.
+    ssl_context = server_context(settings.auth.tls) if settings.auth.tls is not None else None
+    scheme = "https" if ssl_context is not None else "http"
     server = definition.build(settings)
     sock = bind_socket(host, port)
     bound_port = sock.getsockname()[1]
     url_host = f"[{host}]" if ":" in host else host
     instance = ServiceInstance(
         server=definition.name,
-        url=f"http://{url_host}:{bound_port}/mcp",
+        url=f"{scheme}://{url_host}:{bound_port}/mcp",
         meta={"protocols": "2025-11-25,2026-07-28", "transport": "streamable-http"},
     )
     app = build_http_app(definition, server, settings, host=host, instance=instance, registry=registry)
     log.info(
         "listening",
-        extra={"server": definition.name, "url": instance.url, "health": f"http://{url_host}:{bound_port}/health"},
+        extra={"server": definition.name, "url": instance.url, "health": f"{scheme}://{url_host}:{bound_port}/health"},
     )
-    await serve_asgi(app, settings, sock)
+    await serve_asgi(app, settings, sock, ssl_context)
     log.info("stopped", extra={"server": definition.name})
