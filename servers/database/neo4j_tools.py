@@ -5,11 +5,17 @@ passes three layers (see :mod:`.neo4j_classify`): lexical checks, ``EXPLAIN`` re
 type ``r``, and a READ access-mode session in which Neo4j itself refuses writes. Every query is
 parameterised (``parameters``), runs under the connection's statement timeout (client side and
 as the transaction timeout on the server) and returns at most the row/byte budget.
+
+Tracing: :func:`guarded`, which every use of the driver goes through, opens one ``neo4j <OPERATION>``
+backend span: the query's leading clause when it is a known one (``MATCH``, ``CREATE``, ``MERGE``...;
+``OTHER`` otherwise), ``CALL`` for the schema procedures; readiness probes open none.
+Its ``db.namespace`` is the connection's name; no URL, database, query text or parameter.
 """
 
 from __future__ import annotations
 
 import asyncio
+import re
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from typing import Annotated, Any, TypeVar
 
@@ -18,8 +24,9 @@ from mcp.types import ToolAnnotations
 from neo4j import READ_ACCESS, WRITE_ACCESS, Query
 from pydantic import Field
 
+from mesh import tracing
 from mesh.config import DatabaseConnection
-from servers.database.neo4j_classify import CypherTool, check_query_type, check_text
+from servers.database.neo4j_classify import CypherTool, blank, check_query_type, check_text
 from servers.database.neo4j_driver import Neo4jHandle, close_neo4j_drivers, neo4j_handle
 from servers.database.neo4j_errors import Neo4jToolError, from_driver_error
 from servers.database.neo4j_models import CypherResult, GraphSchema, LabelSchema, PropertySchema, RelationshipSchema
@@ -59,8 +66,57 @@ _COUNTERS = (
 )
 
 
-async def guarded(handle: Neo4jHandle, operation: Callable[[], Awaitable[T]]) -> T:
-    """Run ``operation`` under the statement timeout; driver failures become redacted :class:`Neo4jToolError`."""
+_LEADING_WORD = re.compile(r"\s*([A-Za-z]+)")
+# Span operation names: a query's leading clause when it is one of these, else OTHER.
+_CLAUSES = frozenset(
+    [
+        "MATCH",
+        "OPTIONAL",
+        "CREATE",
+        "MERGE",
+        "CALL",
+        "RETURN",
+        "WITH",
+        "UNWIND",
+        "DELETE",
+        "DETACH",
+        "SET",
+        "REMOVE",
+        "FOREACH",
+        "LOAD",
+        "USE",
+        "SHOW",
+        "EXPLAIN",
+        "PROFILE",
+        "CYPHER",
+        "DROP",
+        "ALTER",
+    ]
+)
+
+
+def span_operation(query: str) -> str:
+    """The operation name of ``query`` for its span: a known leading clause (comments skipped), never other text."""
+    match = _LEADING_WORD.match(blank(query))
+    word = match.group(1).upper() if match else ""
+    return word if word in _CLAUSES else "OTHER"
+
+
+async def guarded(
+    handle: Neo4jHandle, operation: Callable[[], Awaitable[T]], *, cypher: str | None = None, what: str = "CALL"
+) -> T:
+    """Run ``operation`` under the statement timeout; driver failures become redacted :class:`Neo4jToolError`.
+
+    The backend span around it is named after the leading clause of ``cypher`` when given, else ``what``.
+    """
+    if not tracing.active():
+        return await _guarded(handle, operation)
+    name = span_operation(cypher) if cypher is not None else what
+    with tracing.backend_span("neo4j", name, {"db.namespace": handle.name}):
+        return await _guarded(handle, operation)
+
+
+async def _guarded(handle: Neo4jHandle, operation: Callable[[], Awaitable[T]]) -> T:
     try:
         async with asyncio.timeout(handle.timeout):
             return await operation()
@@ -117,7 +173,7 @@ async def run_cypher(
             counters={name: value for name, value in counters.items() if value},
         )
 
-    return await guarded(handle, operation)
+    return await guarded(handle, operation, cypher=checked.text)
 
 
 def _type_name(text: str) -> str:
@@ -176,7 +232,7 @@ async def read_schema(handle: Neo4jHandle) -> GraphSchema:
             truncated=truncated,
         )
 
-    return await guarded(handle, operation)
+    return await guarded(handle, operation, what="CALL")
 
 
 def _property(row: Mapping[str, Any]) -> PropertySchema:
@@ -259,7 +315,7 @@ async def neo4j_readiness(name: str, connection: DatabaseConnection) -> tuple[bo
     shown = public_url(connection.url.get_secret_value())
     try:
         handle = neo4j_handle(name, connection)
-        await guarded(handle, lambda: handle.driver.verify_connectivity())
+        await _guarded(handle, lambda: handle.driver.verify_connectivity())  # no span per health probe
     except Neo4jToolError as exc:
         return False, exc.detail
     return True, f"neo4j {shown} is reachable"

@@ -12,6 +12,12 @@ Paging (see :mod:`.cursors`): a query ordered by one plain output column is page
 the key is indexed; any other query is paged by LIMIT/OFFSET over the statement as a subquery,
 with synchronized and parallel scans off so that an unordered scan returns rows in the same order
 on every page (as long as the table does not change meanwhile).
+
+Tracing: :meth:`PostgresEngine.reading` and :meth:`PostgresEngine.writing`, which every call to
+the database goes through, each open one ``postgresql <OPERATION>`` backend span (pool creation,
+transaction set-up, the statements and the rollback included) named by the statement's kind
+(``SELECT``, ``SHOW``, ``EXPLAIN``, ``INSERT``...; the catalog reads behind the schema tools are
+``SELECT``). Its ``db.namespace`` is the connection's name; no URL, statement text or parameter.
 """
 
 from __future__ import annotations
@@ -20,12 +26,14 @@ import re
 import time
 from collections import OrderedDict
 from collections.abc import AsyncIterator, Sequence
-from contextlib import asynccontextmanager
+from contextlib import AbstractContextManager, asynccontextmanager
 from typing import Any
 
 import anyio
 import asyncpg  # type: ignore[import-untyped]
+from opentelemetry.trace import Span
 
+from mesh import tracing
 from servers.database import cursors
 from servers.database.connections import NamedConnection
 from servers.database.errors import DbError, from_driver_error, unavailable
@@ -70,6 +78,7 @@ class PostgresEngine:
         self._read_setup = f"BEGIN READ ONLY; SET LOCAL statement_timeout = {config.statement_timeout_ms}{role}"
         self._unordered_setup = "; SET LOCAL synchronize_seqscans = off; SET LOCAL max_parallel_workers_per_gather = 0"
         self._timeout = config.statement_timeout_ms / 1000 + 2.0
+        self._span_attributes = {"db.namespace": connection.name}
 
     @property
     def name(self) -> str:
@@ -114,7 +123,7 @@ class PostgresEngine:
                 pool.terminate()
 
     async def ping(self) -> str:
-        async with self.reading() as conn:
+        async with self.reading("show") as conn:
             version = await conn.fetchval("SHOW server_version", timeout=self._timeout)
         return f"ok (PostgreSQL {version})"
 
@@ -155,34 +164,42 @@ class PostgresEngine:
         except asyncpg.InterfaceError as exc:
             raise from_driver_error(self.name, exc, self.connection.secrets) from None
 
-    @asynccontextmanager
-    async def reading(self, *, unordered: bool = False) -> AsyncIterator[asyncpg.Connection]:
-        """A pooled connection inside a read-only transaction with the statement timeout; rolled back after."""
-        pool = await self.pool()
-        async with self.errors(), pool.acquire() as conn:
-            await conn.execute(self._read_setup + (self._unordered_setup if unordered else ""))
-            try:
-                yield conn
-            finally:
-                await _rollback(conn)
+    def _span(self, kind: str) -> AbstractContextManager[Span]:
+        """The backend span of one use of the database (``kind``: the statement's kind, any case)."""
+        if not tracing.active():
+            return tracing.NULL_SPAN
+        return tracing.backend_span("postgresql", kind.upper(), self._span_attributes)
 
     @asynccontextmanager
-    async def writing(self, *, in_transaction: bool = True) -> AsyncIterator[asyncpg.Connection]:
+    async def reading(self, kind: str = "select", *, unordered: bool = False) -> AsyncIterator[asyncpg.Connection]:
+        """A pooled connection inside a read-only transaction with the statement timeout; rolled back after."""
+        with self._span(kind):
+            pool = await self.pool()
+            async with self.errors(), pool.acquire() as conn:
+                await conn.execute(self._read_setup + (self._unordered_setup if unordered else ""))
+                try:
+                    yield conn
+                finally:
+                    await _rollback(conn)
+
+    @asynccontextmanager
+    async def writing(self, kind: str, *, in_transaction: bool = True) -> AsyncIterator[asyncpg.Connection]:
         """A pooled connection in a read-write transaction with the statement timeout; the caller commits."""
-        pool = await self.pool()
         timeout_ms = self.connection.config.statement_timeout_ms
-        async with self.errors(), pool.acquire() as conn:
-            try:
-                if in_transaction:
-                    await conn.execute(f"BEGIN; SET LOCAL statement_timeout = {timeout_ms}")
-                else:
-                    await conn.execute(f"SET statement_timeout = {timeout_ms}")
-                yield conn
-            finally:
-                await _rollback(conn)
-                if not conn.is_closed():
-                    with anyio.move_on_after(5):
-                        await conn.reset()
+        with self._span(kind):
+            pool = await self.pool()
+            async with self.errors(), pool.acquire() as conn:
+                try:
+                    if in_transaction:
+                        await conn.execute(f"BEGIN; SET LOCAL statement_timeout = {timeout_ms}")
+                    else:
+                        await conn.execute(f"SET statement_timeout = {timeout_ms}")
+                    yield conn
+                finally:
+                    await _rollback(conn)
+                    if not conn.is_closed():
+                        with anyio.move_on_after(5):
+                            await conn.reset()
 
     async def _fetch(
         self, conn: asyncpg.Connection, sql: str, args: list[Any], user_params: int
@@ -257,7 +274,7 @@ class PostgresEngine:
     async def _query_whole(
         self, statement: ReadStatement, params: list[Any], want: int, position: cursors.Position, started: float
     ) -> QueryResult:
-        async with self.reading() as conn:
+        async with self.reading(statement.kind) as conn:
             records, columns = await self._fetch(conn, statement.text, params, len(params))
         rows = [[to_json(v) for v in r.values()] for r in records[position.offset : position.offset + want + 1]]
         fp = cursors.fingerprint(self.name, statement.text, params)
@@ -280,7 +297,7 @@ class PostgresEngine:
     ) -> QueryResult:
         n = len(params)
         sql = f"SELECT * FROM (\n{statement.text}\n) AS _page LIMIT ${n + 1} OFFSET ${n + 2}"  # noqa: S608 - checked text
-        async with self.reading(unordered=not statement.ordered) as conn:
+        async with self.reading(statement.kind, unordered=not statement.ordered) as conn:
             records, columns = await self._fetch(conn, sql, [*params, want + 1, position.offset], n)
         rows = [[to_json(v) for v in r.values()] for r in records]
         notes = []
@@ -319,7 +336,7 @@ class PostgresEngine:
         segment = position.segment or segments[0]
         fetched: list[tuple[str, asyncpg.Record]] = []
         columns: list[ResultColumn] = []
-        async with self.reading() as conn:
+        async with self.reading(statement.kind) as conn:
             for current in segments[segments.index(segment) :]:
                 here = current == segment
                 last = decode_key(position.key) if here and position.key is not None else None
@@ -367,10 +384,10 @@ class PostgresEngine:
         explain_sql = f"EXPLAIN ({options}FORMAT TEXT)\n{text}"
         notes = []
         if is_read or not analyze:
-            async with self.reading() as conn:
+            async with self.reading("explain") as conn:
                 records, _ = await self._fetch(conn, explain_sql, params, len(params))
         else:
-            async with self.writing() as conn:
+            async with self.writing("explain") as conn:
                 records, _ = await self._fetch(conn, explain_sql, params, len(params))
             notes.append("EXPLAIN ANALYZE ran the data change inside a transaction that was rolled back")
         lines = [str(r[0]) for r in records]
@@ -405,7 +422,7 @@ class PostgresEngine:
                     notes=[f"{kind} has no plan to preview (it is not a data change); nothing was run"],
                     elapsed_ms=_ms(started),
                 )
-            async with self.writing() as conn:
+            async with self.writing("explain") as conn:
                 records, _ = await self._fetch(conn, f"EXPLAIN\n{statement.text}", params, len(params))
             lines = [str(r[0]) for r in records]
             _, estimate = _plan_figures(lines, False)
@@ -420,7 +437,7 @@ class PostgresEngine:
                 notes=["nothing was run: the plan and row estimate come from EXPLAIN"],
                 elapsed_ms=_ms(started),
             )
-        async with self.writing(in_transaction=statement.in_transaction) as conn:
+        async with self.writing(kind, in_transaction=statement.in_transaction) as conn:
             prepared = await conn.prepare(statement.text, timeout=self._timeout)
             types = [t.name for t in prepared.get_parameters()]
             try:

@@ -4,6 +4,11 @@ Clients are cached per (event loop, URL): a client's sockets belong to the loop 
 :func:`close_redis_clients` closes them all (the server's shutdown calls it). Every call runs under
 the connection's ``statement_timeout_ms``; every error is turned into a :class:`RedisToolError`
 whose text has been scrubbed of the URL and password.
+
+Tracing: :meth:`RedisHandle.call`, which every round trip goes through, opens one ``redis <COMMAND>``
+backend span (``GET``, ``SCAN``, ``COMMAND INFO``...: the checked command name, never its
+arguments); its ``db.namespace`` is the connection's name, not the URL or database number.
+Readiness probes pass ``traced=False``: a health check every few seconds is not worth a trace.
 """
 
 from __future__ import annotations
@@ -17,6 +22,7 @@ from typing import Any, TypeVar
 import redis.asyncio as aioredis
 import redis.exceptions as redis_errors
 
+from mesh import tracing
 from mesh.config import DatabaseConnection
 from servers.database.redaction import public_url, redact, url_secrets
 from servers.database.redis_commands import FORBIDDEN_FLAGS, RedisTool, command_info_name
@@ -36,6 +42,10 @@ class RedisHandle:
     loop: asyncio.AbstractEventLoop
     flags: dict[str, frozenset[str] | None] = field(default_factory=dict)
     command_info_works: bool = True
+    span_attributes: dict[str, str] = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.span_attributes = {"db.namespace": self.name}
 
     @property
     def timeout(self) -> float:
@@ -47,8 +57,17 @@ class RedisHandle:
     def shown(self) -> str:
         return public_url(self.connection.url.get_secret_value())
 
-    async def call(self, what: str, operation: Callable[[], Awaitable[T]]) -> T:
-        """Run ``operation`` under the statement timeout; any failure becomes a redacted :class:`RedisToolError`."""
+    async def call(self, what: str, operation: Callable[[], Awaitable[T]], *, traced: bool = True) -> T:
+        """Run ``operation`` under the statement timeout; any failure becomes a redacted :class:`RedisToolError`.
+
+        ``what`` (a command name) names the backend span around it; ``traced=False`` (readiness probes) opens none.
+        """
+        if not traced:
+            return await self._call(what, operation)
+        with tracing.backend_span("redis", what, self.span_attributes):
+            return await self._call(what, operation)
+
+    async def _call(self, what: str, operation: Callable[[], Awaitable[T]]) -> T:
         try:
             async with asyncio.timeout(self.timeout):
                 return await operation()
@@ -74,8 +93,9 @@ class RedisHandle:
         log.warning("redis call failed", extra={"connection": self.name, "code": code, "detail": detail})
         return RedisToolError(code, f"{summary} (connection {self.name!r}): {detail}")
 
-    async def execute(self, what: str, *parts: str | bytes | int) -> Any:
-        return await self.call(what, lambda: self.client.execute_command(*parts))  # type: ignore[no-untyped-call]
+    async def execute(self, what: str, *parts: str | bytes | int, traced: bool = True) -> Any:
+        client = self.client
+        return await self.call(what, lambda: client.execute_command(*parts), traced=traced)  # type: ignore[no-untyped-call]
 
     async def check_flags(self, tool: RedisTool, name: str, args: Sequence[str]) -> None:
         """Second layer: refuse when the server's own ``COMMAND INFO`` flags disqualify the command for ``tool``."""

@@ -171,7 +171,7 @@ async def redis_readiness(name: str, connection: DatabaseConnection) -> tuple[bo
     url = connection.url.get_secret_value()
     try:
         handle = redis_handle(name, connection)
-        reply = await handle.execute("PING", "PING")
+        reply = await handle.execute("PING", "PING", traced=False)  # no span per health probe
     except RedisToolError as exc:
         return False, redact(exc.detail, url_secrets(url))
     if reply not in (b"PONG", "PONG", True):

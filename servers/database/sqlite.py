@@ -8,10 +8,17 @@ way to resume an arbitrary statement), in the statement's own order.
 
 URLs: ``sqlite:///relative/path.db`` (relative to the working directory) or
 ``sqlite:////absolute/path.db``.
+
+Tracing: :meth:`SqliteEngine._run`, which every call goes through, opens one ``sqlite <OPERATION>``
+backend span around the worker-thread work: the statement's leading keyword when it is a known
+one (``SELECT``, ``INSERT``, ``PRAGMA``...; ``OTHER`` otherwise), ``EXPLAIN`` for plans and
+``SELECT`` for the catalog reads. Its ``db.namespace`` is the connection's name; no path, statement
+text or parameter.
 """
 
 from __future__ import annotations
 
+import re
 import sqlite3
 import threading
 import time
@@ -22,6 +29,7 @@ from urllib.parse import quote
 
 import anyio.to_thread
 
+from mesh import tracing
 from servers.database import cursors
 from servers.database.connections import NamedConnection
 from servers.database.errors import DbError, refused, unavailable
@@ -58,6 +66,34 @@ def own(conn: sqlite3.Connection, sql: str) -> None:
 
 _SKIP_CHUNK = 10_000
 _NO_ROWS_STATEMENTS = ("VACUUM",)
+_LEADING_WORD = re.compile(r"\s*([A-Za-z]+)")
+# Span operation names: a statement's leading keyword when it is one of these, else OTHER.
+_KEYWORDS = frozenset(
+    [
+        "SELECT",
+        "WITH",
+        "VALUES",
+        "PRAGMA",
+        "EXPLAIN",
+        "INSERT",
+        "REPLACE",
+        "UPDATE",
+        "DELETE",
+        "CREATE",
+        "ALTER",
+        "DROP",
+        "VACUUM",
+        "ANALYZE",
+        "REINDEX",
+    ]
+)
+
+
+def span_operation(statement: str) -> str:
+    """The operation name of ``statement`` for its span: a known leading keyword, never other text."""
+    match = _LEADING_WORD.match(statement)
+    word = match.group(1).upper() if match else ""
+    return word if word in _KEYWORDS else "OTHER"
 
 
 def sqlite_path(url: str) -> str:
@@ -83,6 +119,7 @@ class SqliteEngine:
         self.create = create
         self._idle: list[sqlite3.Connection] = []
         self._lock = threading.Lock()
+        self._span_attributes = {"db.namespace": connection.name}
 
     @property
     def name(self) -> str:
@@ -176,8 +213,12 @@ class SqliteEngine:
         name = getattr(exc, "sqlite_errorname", None) or type(exc).__name__
         return DbError("sql_error", f"connection {self.name!r}: {name}: {text}")
 
-    async def _run(self, mode: str, work: Callable[[sqlite3.Connection], T]) -> T:
-        return await anyio.to_thread.run_sync(self._call, mode, work)
+    async def _run(self, mode: str, work: Callable[[sqlite3.Connection], T], statement: str = "SELECT") -> T:
+        """``work`` in a worker thread (see :meth:`_call`), inside the backend span named after ``statement``."""
+        if not tracing.active():
+            return await anyio.to_thread.run_sync(self._call, mode, work)
+        with tracing.backend_span("sqlite", span_operation(statement), self._span_attributes):
+            return await anyio.to_thread.run_sync(self._call, mode, work)
 
     async def ping(self) -> str:
         version = await self._run("read", lambda c: c.execute("SELECT sqlite_version()").fetchone()[0])
@@ -300,7 +341,7 @@ class SqliteEngine:
             rows = [[to_json(v) for v in row] for row in cur.fetchmany(want + 1)]
             return columns, rows, False
 
-        columns, rows, _ = await self._run("read", work)
+        columns, rows, _ = await self._run("read", work, text)
         page = take_page(rows, want, self.connection.config.max_bytes, False)
         next_cursor = None
         if page.stopped_by != "end":
@@ -345,7 +386,7 @@ class SqliteEngine:
             own(conn, "ROLLBACK")
             return plan, count, [f"analyze: ran in {elapsed:.3f} ms and produced or changed {count} rows; rolled back"]
 
-        plan, rows, notes = await self._run(mode, work)
+        plan, rows, notes = await self._run(mode, work, "EXPLAIN")
         return ExplainResult(
             connection=self.name, statement=text, analyze=analyze, plan=plan, estimated_rows=rows, notes=notes
         )
@@ -407,7 +448,7 @@ class SqliteEngine:
                 elapsed_ms=0.0,
             )
 
-        result = await self._run(mode, work)
+        result = await self._run(mode, work, text)
         result.elapsed_ms = round((time.perf_counter() - started) * 1000, 3)
         return result
 

@@ -1,11 +1,16 @@
-"""What the tools, resources and prompts share: settings, the policy, the trash, per-path locks."""
+"""What the tools, resources and prompts share: settings, the policy, the trash, per-path locks.
+
+Tracing: the tools' disk work goes through :meth:`FilesystemApp.in_thread` / :meth:`FilesystemApp.budgeted`
+(or :meth:`FilesystemApp.disk` for the little done on the event loop), which open one
+``filesystem <operation>`` backend span (``read``, ``write``, ``search``...): no path, no content.
+"""
 
 from __future__ import annotations
 
 import functools
 import os
 from collections.abc import AsyncIterator, Callable, Iterable
-from contextlib import asynccontextmanager
+from contextlib import AbstractContextManager, asynccontextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
@@ -13,7 +18,9 @@ from typing import Any, TypeVar
 import anyio
 import anyio.to_thread
 from mcp.server.mcpserver import Context
+from opentelemetry.trace import Span
 
+from mesh import tracing
 from mesh.config import FilesystemSettings, Settings
 from servers.filesystem.errors import FsError
 from servers.filesystem.policy import Mode, Policy
@@ -84,19 +91,24 @@ class FilesystemApp:
         )
         return cls(settings=settings.filesystem, policy=policy, trash=Trash(trash))
 
-    async def in_thread(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
-        """Run blocking work off the event loop (a worker thread)."""
-        return await anyio.to_thread.run_sync(functools.partial(fn, *args, **kwargs))
+    def disk(self, operation: str) -> AbstractContextManager[Span]:
+        """The backend span ``filesystem <operation>`` (a flag check when tracing is off)."""
+        return tracing.backend_span("filesystem", operation)
+
+    async def in_thread(self, operation: str, fn: Callable[..., T], /, *args: Any, **kwargs: Any) -> T:
+        """Run blocking disk work off the event loop (a worker thread), in the span of ``operation``."""
+        with self.disk(operation):
+            return await anyio.to_thread.run_sync(functools.partial(fn, *args, **kwargs))
 
     def hard_deadline(self) -> float:
         """When a search that ignored its own time budget is abandoned: 1.5 x the budget plus a second."""
         return self.settings.search_timeout_seconds * 1.5 + 1
 
-    async def budgeted(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+    async def budgeted(self, operation: str, fn: Callable[..., T], /, *args: Any, **kwargs: Any) -> T:
         """Like :meth:`in_thread`, but the call is abandoned at the search deadline (plus grace)."""
         limit = self.hard_deadline()
         try:
-            with anyio.fail_after(limit):
+            with self.disk(operation), anyio.fail_after(limit):
                 return await anyio.to_thread.run_sync(functools.partial(fn, *args, **kwargs), abandon_on_cancel=True)
         except TimeoutError:
             raise FsError(

@@ -97,8 +97,10 @@ def register_read_tools(server: MCPServer[Any], app: FilesystemApp) -> None:
             size = os.stat(target.path).st_size
         kwargs: dict[str, Any] = {"offset": offset, "limit": limit, "head": head, "tail": tail, "max_bytes": budget}
         if size <= INLINE_BYTES:
-            return text_result(read_text(target.path, path, **kwargs))
-        return text_result(await app.in_thread(read_text, target.path, path, **kwargs))
+            with app.disk("read"):
+                text = read_text(target.path, path, **kwargs)
+            return text_result(text)
+        return text_result(await app.in_thread("read", read_text, target.path, path, **kwargs))
 
     @server.tool(annotations=READ_ONLY)
     async def read_media_file(
@@ -109,7 +111,7 @@ def register_read_tools(server: MCPServer[Any], app: FilesystemApp) -> None:
         if isinstance(scope, InputRequiredResult):
             return scope
         target = policy.resolve(path, scope)
-        media = await app.in_thread(read_media, target.path, path, max_bytes=settings.max_media_bytes)
+        media = await app.in_thread("read", read_media, target.path, path, max_bytes=settings.max_media_bytes)
         data = media.data or ""
         if media.kind == "image":
             block: ImageContent | AudioContent | EmbeddedResource = ImageContent(data=data, mime_type=media.mime_type)
@@ -151,7 +153,7 @@ def register_read_tools(server: MCPServer[Any], app: FilesystemApp) -> None:
                 files=results, succeeded=ok, failed=len(results) - ok, truncated=any(item.truncated for item in results)
             )
 
-        return await app.in_thread(run)
+        return await app.in_thread("read", run)
 
     @server.tool(annotations=READ_ONLY)
     async def list_directory(
@@ -172,7 +174,7 @@ def register_read_tools(server: MCPServer[Any], app: FilesystemApp) -> None:
         if isinstance(scope, InputRequiredResult):
             return scope
         target = policy.resolve(path, scope)
-        return await app.in_thread(list_directory_page, target, path, cursor, limit, sort_by)
+        return await app.in_thread("list", list_directory_page, target, path, cursor, limit, sort_by)
 
     def list_directory_page(target: Any, path: str, cursor: str | None, limit: int, sort_by: Any) -> DirectoryListing:
         return list_directory_op(policy, target, path, cursor=cursor, limit=limit, sort_by=sort_by)
@@ -191,6 +193,7 @@ def register_read_tools(server: MCPServer[Any], app: FilesystemApp) -> None:
             return scope
         target = policy.resolve(path, scope)
         return await app.budgeted(
+            "list",
             directory_tree,
             policy,
             target,
@@ -225,6 +228,7 @@ def register_read_tools(server: MCPServer[Any], app: FilesystemApp) -> None:
             return scope
         target = policy.resolve(path, scope)
         return await app.budgeted(
+            "search",
             search_files,
             policy,
             target,
@@ -280,9 +284,9 @@ def register_read_tools(server: MCPServer[Any], app: FilesystemApp) -> None:
             "timeout": settings.search_timeout_seconds,
         }
         if literal:
-            return await app.budgeted(grep, policy, target, path, query, **kwargs)
+            return await app.budgeted("grep", grep, policy, target, path, query, **kwargs)
         deadline = app.hard_deadline()
-        return await app.in_thread(run_isolated, grep, (policy, target, path, query), kwargs, deadline)
+        return await app.in_thread("grep", run_isolated, grep, (policy, target, path, query), kwargs, deadline)
 
     @server.tool(annotations=READ_ONLY)
     async def get_file_info(path: PathArg, ctx: Context[Any, Any]) -> FileInfo | InputRequiredResult:
@@ -292,7 +296,8 @@ def register_read_tools(server: MCPServer[Any], app: FilesystemApp) -> None:
         if isinstance(scope, InputRequiredResult):
             return scope
         target = policy.resolve(path, scope, follow=False)
-        return file_info(target.path, path, writable=target.root.writable)
+        with app.disk("stat"):
+            return file_info(target.path, path, writable=target.root.writable)
 
     @server.tool(annotations=READ_ONLY)
     async def list_allowed_directories(ctx: Context[Any, Any]) -> AllowedDirectories | InputRequiredResult:

@@ -70,6 +70,7 @@ def register_write_tools(server: MCPServer[Any], app: FilesystemApp) -> None:
         target = policy.resolve(path, scope, write=True)
         async with app.locks.hold(target.path):
             result = await app.in_thread(
+                "write",
                 write_file_op,
                 target,
                 path,
@@ -107,6 +108,7 @@ def register_write_tools(server: MCPServer[Any], app: FilesystemApp) -> None:
         target = policy.resolve(path, scope, write=True)
         async with app.locks.hold(target.path):
             result = await app.in_thread(
+                "edit",
                 edit_file_op,
                 target,
                 path,
@@ -126,7 +128,7 @@ def register_write_tools(server: MCPServer[Any], app: FilesystemApp) -> None:
         if isinstance(scope, InputRequiredResult):
             return scope
         target = policy.resolve(path, scope, write=True)
-        result = await app.in_thread(create_directory, target, path)
+        result = await app.in_thread("mkdir", create_directory, target, path)
         if result.created:
             await announce_changes(ctx, [result.path])
         return result
@@ -144,7 +146,7 @@ def register_write_tools(server: MCPServer[Any], app: FilesystemApp) -> None:
         origin = policy.resolve(source, scope, write=True, follow=False, what="source")
         target = policy.resolve(destination, scope, write=True, follow=False, what="destination")
         async with app.locks.hold(origin.path, target.path):
-            result = await app.in_thread(move, origin, target, source, destination)
+            result = await app.in_thread("move", move, origin, target, source, destination)
         await announce_changes(ctx, [result.source, result.destination])
         return result
 
@@ -160,7 +162,7 @@ def register_write_tools(server: MCPServer[Any], app: FilesystemApp) -> None:
             return scope
         target = policy.resolve(path, scope, write=True, follow=False)
         async with app.locks.hold(target.path):
-            result = await app.in_thread(app.trash.delete, target, path, recursive=recursive)
+            result = await app.in_thread("delete", app.trash.delete, target, path, recursive=recursive)
         await announce_changes(ctx, [result.path])
         return result
 
@@ -180,7 +182,7 @@ def register_write_tools(server: MCPServer[Any], app: FilesystemApp) -> None:
             return scope
         query = cursors.fingerprint("list_trash")
         offset = cursors.decode(cursor, query)
-        entries = await app.in_thread(app.trash.entries, scope)
+        entries = await app.in_thread("list_trash", app.trash.entries, scope)
         more = offset + limit < len(entries)
         return TrashListing(
             entries=entries[offset : offset + limit],
@@ -204,6 +206,6 @@ def register_write_tools(server: MCPServer[Any], app: FilesystemApp) -> None:
         shown = destination or original
         target = policy.resolve(shown, scope, write=True, follow=False, what="destination")
         async with app.locks.hold(target.path):
-            result = await app.in_thread(app.trash.restore, trash_id, target, shown, scope)
+            result = await app.in_thread("restore", app.trash.restore, trash_id, target, shown, scope)
         await announce_changes(ctx, [result.restored_to])
         return result
