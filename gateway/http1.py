@@ -30,7 +30,7 @@ from urllib.parse import urlsplit
 
 import httptools
 
-__all__ = ["Http1Error", "Http1Pool", "Http1Response"]
+__all__ = ["Http1ClosedBeforeAnswer", "Http1Error", "Http1Pool", "Http1Response"]
 
 _HIGH_WATER = 1 << 20  # buffered body bytes before the socket stops being read
 _FORBIDDEN_IN_HEADERS = ("\r", "\n", "\0")
@@ -38,6 +38,10 @@ _FORBIDDEN_IN_HEADERS = ("\r", "\n", "\0")
 
 class Http1Error(Exception):
     """The exchange failed at the transport level: refused, reset, closed early, timed out or malformed."""
+
+
+class Http1ClosedBeforeAnswer(Http1Error):
+    """The server closed the connection before the head of its answer (over TLS: often a refused client certificate)."""
 
 
 class Http1Response:
@@ -176,8 +180,10 @@ class _Connection(asyncio.Protocol):
             if response.headers_done and not delimited:
                 response.keep_alive = False  # an HTTP/1.0-style body: the close is its end
                 response.on_message_complete()
-            else:
+            elif response.headers_done:
                 response.fail(Http1Error(reason))
+            else:
+                response.fail(Http1ClosedBeforeAnswer(reason))
         self.wake()
 
     # ---- httptools callbacks (forwarded to the current response) -------------------------

@@ -16,7 +16,7 @@ from gateway.service import Gateway
 from mesh.config import Settings
 from mesh.registry import Registry
 from mesh.security.principal import Principal
-from mesh.security.tls import server_context
+from mesh.security.tls import client_context, server_context
 from mesh.security.upstream_auth import upstream_headers
 from mesh.tracing import configure_tracing
 from servers.runtime.serve import bind_socket, serve_asgi
@@ -45,6 +45,8 @@ async def serve_gateway_stdio(settings: Settings, registry: Registry) -> None:
     gateway = Gateway(settings.gateway, registry)
     if settings.auth.upstream_secret is not None:
         gateway.upstream_headers = upstream_headers(settings.auth.upstream_secret.get_secret_value())
+    if settings.auth.upstream_tls is not None:
+        gateway.upstream_ssl = client_context(settings.auth.upstream_tls)
     guard = CallGuard.from_settings(gateway, settings)
     principal = guard.stdio_principal()
     _warn_about_stdio_roles(settings, principal)

@@ -20,9 +20,11 @@ from typing import Any, Literal
 import anyio
 import anyio.abc
 import httpx
+from mcp.types import METHOD_NOT_FOUND
 
 from gateway.catalog import ALL, Catalog, View, build_catalog
 from gateway.events import UpstreamEvents, supports_resource_subscriptions
+from gateway.http1 import Http1Pool
 from gateway.pool import Listing, Member, ServerPool
 from gateway.router import CallOptions, GatewayError, Router, call_timeout, caller_priority
 from gateway.supervisors import (
@@ -74,6 +76,7 @@ class Gateway:
         self.upstream_ssl: ssl.SSLContext | None = None  # how https:// upstreams are dialled (auth.upstream_tls)
         self._listeners: list[ChangeListener] = []
         self._http: httpx.AsyncClient | None = None
+        self._calls: Http1Pool | None = None
         self._tg: anyio.abc.TaskGroup | None = None
         self._dirty = anyio.Event()
         self._membership = anyio.Event()
@@ -94,6 +97,7 @@ class Gateway:
             anyio.create_task_group() as tg,
         ):
             self._http = http
+            self._calls = Http1Pool(headers=self.upstream_headers, ssl_context=self.upstream_ssl)
             self._tg = tg
             self.events.start(tg, listen_http)  # one long-lived stream per instance: not from the calls' pool
             self.registry.subscribe(lambda _server: self._membership.set())
@@ -110,7 +114,9 @@ class Gateway:
                         for member in pool.members.values():
                             if member.upstream is not None:
                                 await member.upstream.aclose()
+                    await self._calls.aclose()
                 self._http = None
+                self._calls = None
 
     async def _refresh_loop(self) -> None:
         while True:
@@ -192,7 +198,9 @@ class Gateway:
         timeout = self.settings.connect_timeout_seconds
         try:
             if member.upstream is None:
-                member.upstream = await connect_upstream(member.instance, self._http, self._tg, timeout=timeout)
+                member.upstream = await connect_upstream(
+                    member.instance, self._http, self._tg, timeout=timeout, calls=self._calls
+                )
                 self.events.attach(pool.server, member.upstream)
                 log.info(
                     "instance connected",
@@ -231,7 +239,12 @@ class Gateway:
             cursor: str | None = None
             for _page in range(100):
                 params = {"cursor": cursor} if cursor else {}
-                result = await upstream.request(method, params, timeout=timeout)
+                try:
+                    result = await upstream.request(method, params, timeout=timeout)
+                except UpstreamError as exc:
+                    if exc.code != METHOD_NOT_FOUND:
+                        raise
+                    break  # e.g. resources without templates: an empty list, not a broken server
                 buckets[key].extend(result.get(key) or [])
                 cursor = result.get("nextCursor")
                 if not cursor:

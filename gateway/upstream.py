@@ -37,6 +37,7 @@ from mcp.shared.exceptions import MCPError
 from mcp.shared.inbound import NAME_BEARING_METHODS, encode_header_value
 from pydantic import TypeAdapter, ValidationError
 
+from gateway.http1 import Http1ClosedBeforeAnswer, Http1Error, Http1Pool
 from mesh import tracing
 from mesh.registry import ServiceInstance
 from mesh.security.tls import CLIENT_CERTIFICATE_REFUSED_HINT
@@ -153,10 +154,14 @@ async def _http_session_transport(
         yield streams
 
 
-async def _iter_sse_messages(response: httpx.Response) -> AsyncIterator[dict[str, Any]]:
+def _iter_sse_messages(response: httpx.Response) -> AsyncIterator[dict[str, Any]]:
+    return _sse_messages(response.aiter_lines())
+
+
+async def _sse_messages(lines: AsyncIterator[str]) -> AsyncIterator[dict[str, Any]]:
     """The JSON-RPC messages of a ``text/event-stream`` body, one ``data:`` block at a time."""
     data_lines: list[str] = []
-    async for line in response.aiter_lines():
+    async for line in lines:
         if line == "":
             if data_lines:
                 yield json.loads("\n".join(data_lines))
@@ -168,17 +173,25 @@ async def _iter_sse_messages(response: httpx.Response) -> AsyncIterator[dict[str
 
 
 class ModernHttpUpstream:
-    """The stateless 2026-07-28 wire over a shared, pooled ``httpx.AsyncClient``."""
+    """The stateless 2026-07-28 wire: calls over the gateway's lean :class:`~gateway.http1.Http1Pool`
+    when it has one (else the shared ``httpx.AsyncClient``), listen streams over httpx."""
 
     protocol_version = MODERN_VERSION
 
-    def __init__(self, instance: ServiceInstance, http: httpx.AsyncClient, capabilities: dict[str, Any]) -> None:
+    def __init__(
+        self,
+        instance: ServiceInstance,
+        http: httpx.AsyncClient,
+        capabilities: dict[str, Any],
+        calls: Http1Pool | None = None,
+    ) -> None:
         if instance.url is None:
             raise ValueError("a modern HTTP upstream needs a URL")
         self.instance = instance
         self.capabilities = capabilities
         self._url = instance.url
         self._http = http
+        self._calls = calls
         self._ids = itertools.count(1)
 
     async def request(
@@ -212,13 +225,40 @@ class ModernHttpUpstream:
         )
         try:
             with anyio.fail_after(timeout) if timeout is not None else nullcontext():
+                if self._calls is not None:
+                    return await self._call(request_id, content.encode(), headers, notify)
                 return await self._exchange(request_id, content, headers, notify)
         except TimeoutError:
             raise UpstreamUnavailable(self.instance.instance_id, f"no answer within {timeout:.3g}s") from None
+        except Http1ClosedBeforeAnswer as exc:
+            hint = f"; {CLIENT_CERTIFICATE_REFUSED_HINT}" if self._url.startswith("https://") else ""
+            raise UpstreamUnavailable(self.instance.instance_id, f"{exc}{hint}") from None
+        except Http1Error as exc:
+            raise UpstreamUnavailable(self.instance.instance_id, str(exc)) from None
         except httpx.TransportError as exc:
             raise UpstreamUnavailable(self.instance.instance_id, f"{type(exc).__name__}: {exc}") from None
         except (json.JSONDecodeError, UnicodeDecodeError) as exc:
             raise UpstreamUnavailable(self.instance.instance_id, f"answered with malformed JSON: {exc}") from None
+
+    async def _call(
+        self, request_id: int, content: bytes, headers: dict[str, str], notify: Notify | None
+    ) -> dict[str, Any]:
+        """One exchange over the lean pool (the hot path); same answers as :meth:`_exchange`."""
+        assert self._calls is not None
+        async with self._calls.post(self._url, content, headers) as response:
+            if response.status >= 500:
+                raise UpstreamUnavailable(self.instance.instance_id, f"HTTP {response.status}")
+            if response.headers.get("content-type", "").startswith("text/event-stream"):
+                async for message in _sse_messages(response.lines()):
+                    if message.get("id") == request_id:
+                        return _result_of(message)
+                    if "method" in message and notify is not None:
+                        await notify(message)
+                raise UpstreamUnavailable(self.instance.instance_id, "the event stream ended without a response")
+            raw = await response.read()
+            if not raw:
+                raise UpstreamUnavailable(self.instance.instance_id, f"HTTP {response.status} with an empty body")
+            return _result_of(json.loads(raw))
 
     async def _exchange(
         self, request_id: int, content: str, headers: dict[str, str], notify: Notify | None
@@ -417,19 +457,22 @@ async def connect_upstream(
     task_group: anyio.abc.TaskGroup,
     *,
     timeout: float = 5.0,
+    calls: Http1Pool | None = None,
 ) -> Upstream:
     """Open the best connection the instance supports; :class:`UpstreamUnavailable` if it cannot be reached.
 
-    Session upstreams run in ``task_group`` until closed.
+    Session upstreams run in ``task_group`` until closed. A modern upstream makes its calls over
+    ``calls`` when given (the lean pool), else over ``http``.
     """
     if instance.url is not None:
         discovered = await _discover(instance, http, timeout)
         if discovered is not None:
-            return ModernHttpUpstream(instance, http, dict(discovered.get("capabilities") or {}))
+            return ModernHttpUpstream(instance, http, dict(discovered.get("capabilities") or {}), calls)
         target: Any = instance.url
         own = {k: v for k, v in http.headers.items() if k.lower().startswith(_GATEWAY_HEADER_PREFIX)}
-        if own:
-            target = _http_session_transport(instance.url, own)
+        ssl_context = calls.ssl_context if calls is not None else None
+        if own or ssl_context is not None:
+            target = _http_session_transport(instance.url, own, ssl_context)
     else:
         assert instance.command is not None
         target = StdioServerParameters(

@@ -8,6 +8,7 @@ import anyio
 import pytest
 from mcp import Client, types
 from mcp.server import MCPServer
+from mcp.server.lowlevel import Server
 from mcp.server.mcpserver import Context
 from mcp.shared.exceptions import MCPError
 from mcp.shared.subscriptions import ResourceUpdated
@@ -189,3 +190,82 @@ async def test_a_list_change_announced_on_a_handshake_era_session_is_pushed_too(
         finally:
             await upstream.stop()
     assert "old_grown" in names
+
+
+class LegacySubscribable:
+    """A low-level SDK server of the 2025-11-25 era with ``resources/subscribe``, which ``MCPServer`` does not offer there.
+
+    It records what it was asked to (un)subscribe, and its ``touch`` tool sends ``resources/updated`` on
+    the session that subscribed, the way such a server tells its subscribers.
+    """
+
+    URI = "legacy://things/a"
+
+    def __init__(self) -> None:
+        self.subscribed: list[str] = []
+        self.unsubscribed: list[str] = []
+        self.unsubscribe_arrived = anyio.Event()
+        self._subscribers: list[Any] = []
+        self.server: Server[Any] = Server(
+            "legacy",
+            on_list_resources=self._list_resources,
+            on_read_resource=self._read_resource,
+            on_subscribe_resource=self._subscribe,
+            on_unsubscribe_resource=self._unsubscribe,
+            on_list_tools=self._list_tools,
+            on_call_tool=self._call_tool,
+        )
+
+    async def _list_resources(self, _ctx: Any, _params: Any) -> types.ListResourcesResult:
+        return types.ListResourcesResult(resources=[types.Resource(uri=self.URI, name="a")])
+
+    async def _read_resource(self, _ctx: Any, params: types.ReadResourceRequestParams) -> types.ReadResourceResult:
+        return types.ReadResourceResult(contents=[types.TextResourceContents(uri=str(params.uri), text="a")])
+
+    async def _subscribe(self, ctx: Any, params: types.SubscribeRequestParams) -> types.EmptyResult:
+        self.subscribed.append(str(params.uri))
+        self._subscribers.append(ctx.session)
+        return types.EmptyResult()
+
+    async def _unsubscribe(self, _ctx: Any, params: types.UnsubscribeRequestParams) -> types.EmptyResult:
+        self.unsubscribed.append(str(params.uri))
+        self.unsubscribe_arrived.set()
+        return types.EmptyResult()
+
+    async def _list_tools(self, _ctx: Any, _params: Any) -> types.ListToolsResult:
+        schema = {"type": "object", "properties": {}}
+        return types.ListToolsResult(tools=[types.Tool(name="touch", inputSchema=schema)])
+
+    async def _call_tool(self, _ctx: Any, _params: types.CallToolRequestParams) -> types.CallToolResult:
+        for session in self._subscribers:
+            await session.send_resource_updated(self.URI)
+        return types.CallToolResult(content=[types.TextContent(type="text", text="touched")])
+
+
+async def test_a_subscription_reaches_a_handshake_era_upstream_and_its_update_comes_back() -> None:
+    legacy = LegacySubscribable()
+    upstream = HttpUpstream(legacy.server, wrap=HandshakeOnly)  # type: ignore[arg-type]
+    inbox = Inbox()
+    async with anyio.create_task_group() as tg:
+        await upstream.start(tg)
+        try:
+            gateway = Gateway(QUIET, StaticRegistry({"legacy": (StaticInstance(url=upstream.url),)}))
+            async with (
+                gateway.running(),
+                Client(Endpoint(gateway, ALL).server, mode="legacy", message_handler=inbox) as client,
+            ):
+                member = next(iter(gateway.pools["legacy"].members.values()))
+                assert member.upstream is not None and member.upstream.protocol_version == "2025-11-25"
+                assert client.server_capabilities.resources is not None
+                assert client.server_capabilities.resources.subscribe
+                await client.subscribe_resource(LegacySubscribable.URI)
+                assert legacy.subscribed == [LegacySubscribable.URI]  # acknowledged upstream before returning
+                await client.call_tool("legacy_touch", {})
+                update = await inbox.wait_for(types.ResourceUpdatedNotification)
+                await client.unsubscribe_resource(LegacySubscribable.URI)
+                with anyio.fail_after(5):  # the last subscriber leaving unsubscribes upstream in the background
+                    await legacy.unsubscribe_arrived.wait()
+                assert legacy.unsubscribed == [LegacySubscribable.URI]
+        finally:
+            await upstream.stop()
+    assert str(update.params.uri) == LegacySubscribable.URI
