@@ -15,6 +15,7 @@ from __future__ import annotations
 import os
 import secrets
 import tempfile
+import time
 from pathlib import Path
 
 import anyio
@@ -44,6 +45,12 @@ async def _sql(statement: str) -> None:
         await conn.close()
 
 
+def _cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process so far (Linux /proc)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def bench_database(iterations: int) -> bool:
     """Print the figures of the PK lookup at c=16; True when both targets are met and no call failed."""
     schema = f"mcp_bench_{secrets.token_hex(4)}"
@@ -67,12 +74,18 @@ def bench_database(iterations: int) -> bool:
             argv = _cli("serve", "database", "--transport", "http", "--port", str(port), "--config", str(config))
             lookup = f"SELECT id, name FROM {schema}.kv WHERE id = $1"  # noqa: S608 - a generated name
             arguments: dict[str, object] = {"sql": lookup, "params": [4242]}
-            with _child(argv, _env(str(Path(tmp) / "data")), f"http://127.0.0.1:{port}/health", "the database server"):
+            health = f"http://127.0.0.1:{port}/health"
+            with _child(argv, _env(str(Path(tmp) / "data")), health, "the database server") as process:
                 url = f"http://127.0.0.1:{port}/mcp"
+                server_cpu, client_cpu = _cpu_seconds(process.pid), time.process_time()
                 result = anyio.run(_load, "sql_query", url, "sql_query", arguments, CONCURRENCY, max(200, iterations))
+                calls = result.calls + min(50, result.calls)  # the load's warm-up calls count too
+                server_us = (_cpu_seconds(process.pid) - server_cpu) / calls * 1e6
+                client_us = (time.process_time() - client_cpu) / calls * 1e6
     finally:
         anyio.run(_sql, f"DROP SCHEMA {schema} CASCADE")
     print(result.line() + f"  pool size {POOL_SIZE}")
+    print(f"CPU per call: server {server_us:.0f} us, load generator {client_us:.0f} us (both on this machine's cores)")
     p99_met, rps_met = result.p99_ms < TARGET_P99_MS, result.rps >= TARGET_RPS
     print(
         f"sql_query PK lookup over HTTP, c={CONCURRENCY}: p99 {result.p99_ms:.2f} ms (target < {TARGET_P99_MS:.0f} ms): "
