@@ -429,6 +429,21 @@ async def test_the_database_servers_sql_query_over_postgresql_matches_the_sdk(tm
     assert refused[0] == refused[1] and refused[0].json()["result"]["isError"] is True
 
 
+async def test_the_database_servers_backend_spans_nest_under_the_fast_path_server_span(tmp_path: Path) -> None:
+    settings = settings_with(tmp_path / "data")  # no connection configured: the SQLite workspace
+    with captured_spans() as exporter:
+        async with serving(DATABASE, settings, fast_path=True) as fast:
+            body = call_body("sql_query", {"sql": "SELECT 1 AS one"}, traceparent=TRACEPARENT)
+            answer = await post(fast, body, headers_for("sql_query"))
+            assert fast.sdk_requests == 0
+        spans = list(exporter.get_finished_spans())
+    assert answer.json()["result"]["structuredContent"]["rows"] == [[1]]
+    (served,) = [s for s in spans if s.name == "tools/call sql_query"]
+    backend = [s for s in spans if s.attributes is not None and s.attributes.get("db.system") == "sqlite"]
+    assert backend and all(s.parent is not None and s.parent.span_id == served.context.span_id for s in backend)
+    assert f"{served.context.trace_id:032x}" == TRACEPARENT.split("-")[1]
+
+
 # -- a call that outlives the SDK's SSE deferral window ------------------------------------------
 
 
