@@ -156,3 +156,60 @@ def test_roles_come_from_a_list_or_a_space_separated_string() -> None:
 def test_a_short_hs256_secret_is_refused_by_the_settings() -> None:
     with pytest.raises(ValueError, match="32 bytes"):
         JwtSettings(secret=SecretStr("short"))
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = time.time()
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def counting_decodes(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    decoded: list[str] = []
+    real = jwt.decode
+
+    def decode(token: str, *args: Any, **kwargs: Any) -> Any:
+        decoded.append(token)
+        return real(token, *args, **kwargs)
+
+    monkeypatch.setattr(jwt, "decode", decode)
+    return decoded
+
+
+async def test_a_token_that_verified_is_trusted_again_without_re_verifying_for_a_minute(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    decoded = counting_decodes(monkeypatch)
+    clock = Clock()
+    verifier = TokenVerifier(JwtSettings(secret=SecretStr(SECRET)), clock=clock)
+    token = jwt.encode(claims(exp=int(clock.now) + 3600), SECRET, algorithm="HS256")
+    first = await verifier.verify(token)
+    clock.now += 59
+    again = await verifier.verify(token)
+    assert again == first and len(decoded) == 1
+    clock.now += 2  # past the minute: checked in full again
+    await verifier.verify(token)
+    assert len(decoded) == 2
+
+
+async def test_a_remembered_token_is_not_trusted_past_its_expiry(monkeypatch: pytest.MonkeyPatch) -> None:
+    decoded = counting_decodes(monkeypatch)
+    clock = Clock()
+    verifier = TokenVerifier(JwtSettings(secret=SecretStr(SECRET)), clock=clock)
+    token = jwt.encode(claims(exp=int(clock.now) + 10), SECRET, algorithm="HS256")
+    await verifier.verify(token)
+    clock.now += 11  # inside the minute, but past exp: the cache must not answer
+    await verifier.verify(token)  # (the real clock is still before exp, so the full check passes)
+    assert len(decoded) == 2
+
+
+async def test_a_refused_token_is_not_remembered_and_is_refused_every_time(monkeypatch: pytest.MonkeyPatch) -> None:
+    decoded = counting_decodes(monkeypatch)
+    verifier = TokenVerifier(JwtSettings(secret=SecretStr(SECRET)))
+    forged = jwt.encode(claims(), "another-secret-" + "x" * 30, algorithm="HS256")
+    for _ in range(2):
+        with pytest.raises(TokenError, match="signature"):
+            await verifier.verify(forged)
+    assert len(decoded) == 2
