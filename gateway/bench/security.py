@@ -9,7 +9,7 @@ of it, all child processes started through the CLI:
   trail to a JSON-lines file, and tracing to a span file (``MCP_SUITE_TRACE_FILE``).
 
 The load generator (:func:`gateway.bench.gateway._load`: the stateless 2026-07-28 wire, pooled
-``httpx``) calls ``filesystem_get_file_info`` at concurrency 1, alternating blocks between the two
+lean HTTP/1.1 client) calls ``filesystem_get_file_info`` at concurrency 1, alternating blocks between the two
 gateways (off, on, on, off, off, on, ...) so noise on the machine hits both alike. p50 and p99 are
 over all the calls of a side.
 
