@@ -11,7 +11,7 @@ carries no principal, nothing is allowed (fail closed). Over stdio it is :meth:`
 from __future__ import annotations
 
 import time
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping, MutableMapping
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +23,7 @@ from gateway.router import GatewayError
 from gateway.service import Gateway
 from gateway.supervisors import GATEWAY_SERVER, supervisor_includes, supervisor_of_server
 from gateway.upstream import Notify, UpstreamError
+from mesh import tracing
 from mesh.config import Settings
 from mesh.security.audit import AuditRecord, AuditTrail
 from mesh.security.principal import ANONYMOUS, Principal
@@ -41,6 +42,7 @@ from mesh.security.settings import (
 FORBIDDEN = -32010
 RATE_LIMITED = -32011
 PRINCIPAL_KEY = "mcp_suite.principal"
+AUTH_TIMING_KEY = "mcp_suite.auth_timing"  # the HTTP door's timing of authentication (tracing on only)
 
 Forward = Callable[[], Awaitable[dict[str, Any]]]
 
@@ -89,6 +91,9 @@ class CallGuard:
         """The caller of a request; None when auth is on and the request carries no principal."""
         found = scope.get(PRINCIPAL_KEY) if scope is not None else None
         if isinstance(found, Principal):
+            noted = scope.pop(AUTH_TIMING_KEY, None) if isinstance(scope, MutableMapping) else None
+            if noted is not None:  # the door authenticated before any span existed: record it under this one
+                tracing.emit_noted_auth(noted)
             return found
         return None if self.auth_required else ANONYMOUS
 

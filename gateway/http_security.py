@@ -21,6 +21,7 @@ from __future__ import annotations
 import fnmatch
 import hashlib
 import json
+import time
 from typing import Any
 
 from mcp.server.auth.middleware.bearer_auth import AuthenticatedUser
@@ -29,7 +30,8 @@ from mcp.shared.auth import ProtectedResourceMetadata
 from pydantic import AnyHttpUrl, ValidationError
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from gateway.guard import PRINCIPAL_KEY, CallGuard
+from gateway.guard import AUTH_TIMING_KEY, PRINCIPAL_KEY, CallGuard
+from mesh import tracing
 from mesh.security.api_keys import ApiKeyVerifier
 from mesh.security.bind import is_loopback
 from mesh.security.http_errors import JsonTransportErrorsMiddleware
@@ -159,6 +161,7 @@ class GatewaySecurityMiddleware:
     async def _authenticate(self, scope: Scope, send: Send, kind: str) -> Principal | None:
         if not self.guard.auth_required:
             return ANONYMOUS
+        started = time.time_ns() if tracing.active() else 0
         authorization = (_header(scope, b"authorization") or b"").decode("latin-1").strip()
         api_key = (_header(scope, b"x-api-key") or b"").decode("latin-1").strip()
         scheme, _, credential = authorization.partition(" ")
@@ -187,8 +190,14 @@ class GatewaySecurityMiddleware:
         elif authorization:
             presented = True
             problem = "unsupported Authorization scheme; use Bearer or ApiKey"
+        method = "api_key" if api_key or scheme.lower() == "apikey" else (scheme.lower() or "none")
         if principal is not None:
+            if started:
+                attributes = {"mcp_suite.auth.scheme": method, "enduser.id": principal.subject}
+                scope[AUTH_TIMING_KEY] = (started, time.time_ns(), attributes)  # a span once the call has one
             return principal
+        if started:
+            tracing.auth_failure(started, {"mcp_suite.auth.scheme": method}, problem)
         await self._unauthorized(scope, send, kind, problem, presented)
         return None
 

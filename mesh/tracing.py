@@ -45,10 +45,13 @@ __all__ = [
     "TRACE_FILE_ENV",
     "Attributes",
     "JsonLinesSpanExporter",
+    "NotedAuth",
     "active",
+    "auth_failure",
     "auth_span",
     "backend_span",
     "configure_tracing",
+    "emit_noted_auth",
     "extract_context",
     "inject_context",
     "server_span",
@@ -153,6 +156,28 @@ async def _traced_entry(
             raise
     else:
         await manager.__aexit__(None, None, None)
+
+
+NotedAuth = tuple[int, int, dict[str, str]]
+"""A request's authentication step, timed before any span of the request existed: start and end (ns), attributes."""
+
+
+def emit_noted_auth(noted: NotedAuth) -> None:
+    """Record a noted authentication step as a ``gateway.auth`` span, with its real times, under the current
+    span (the request's SERVER span, once the request has one)."""
+    if not active():
+        return
+    started_ns, ended_ns, attributes = noted
+    _tracer.start_span("gateway.auth", start_time=started_ns, attributes=attributes).end(end_time=ended_ns)
+
+
+def auth_failure(started_ns: int, attributes: dict[str, str], problem: str) -> None:
+    """A refused authentication as a ``gateway.auth`` span of its own (no call follows it), status ERROR."""
+    if not active():
+        return
+    refused = _tracer.start_span("gateway.auth", start_time=started_ns, attributes=attributes)
+    refused.set_status(StatusCode.ERROR, problem)
+    refused.end()
 
 
 def auth_span(scheme: str | None = None) -> AbstractContextManager[Span]:

@@ -7,6 +7,7 @@ import json
 import logging
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
+from pathlib import Path
 
 import anyio
 import httpx
@@ -15,7 +16,7 @@ import uvicorn
 from mcp import Client
 from mcp.shared.exceptions import MCPError
 from opentelemetry.sdk.trace import ReadableSpan
-from opentelemetry.trace import SpanContext
+from opentelemetry.trace import SpanContext, StatusCode
 
 from gateway.app import build_gateway_app
 from gateway.catalog import ALL, View
@@ -33,8 +34,10 @@ from mesh.config import (
     SupervisorSettings,
 )
 from mesh.registry import StaticRegistry
+from mesh.security.tokens import mint_token
 from mesh.telemetry import JsonLineFormatter
 from tests.gateway.conftest import demo_gateway
+from tests.gateway.security_fixtures import JWT_SECRET, MODERN, secured_suite
 from tests.support.observability import Labels, captured_spans, parse_exposition, value
 from tests.support.upstreams import Replica, demo_server, free_port, serve_http
 
@@ -349,3 +352,44 @@ async def test_a_bad_request_is_refused_without_leaving_a_call_in_flight() -> No
         samples = scrape(gateway)
     assert value(samples, "mcp_gateway_inflight_calls", server="demo") == 0
     assert not any(dict(labels).get("tool") == "no_such_tool" for labels in samples.get("mcp_gateway_calls_total", {}))
+
+
+async def test_authentication_gets_a_span_under_the_call_it_let_in_and_a_refusal_one_of_its_own(
+    tmp_path: Path,
+) -> None:
+    (tmp_path / "a.txt").write_text("a")
+    token = mint_token(JWT_SECRET, subject="alice", roles=["writer"], audience="mcp-suite")
+    meta = {
+        "io.modelcontextprotocol/protocolVersion": "2026-07-28",
+        "io.modelcontextprotocol/clientInfo": {"name": "t", "version": "0"},
+        "io.modelcontextprotocol/clientCapabilities": {},
+    }
+    body = {
+        "jsonrpc": "2.0",
+        "id": 1,
+        "method": "tools/call",
+        "params": {"name": "filesystem_get_file_info", "arguments": {"path": str(tmp_path / "a.txt")}, "_meta": meta},
+    }
+    headers = {**MODERN, "mcp-method": "tools/call", "mcp-name": "filesystem_get_file_info"}
+    with captured_spans() as exporter:
+        async with secured_suite(tmp_path) as suite, httpx.AsyncClient() as http:
+            allowed = await http.post(
+                f"{suite.gateway}/mcp", json=body, headers={**headers, "authorization": f"Bearer {token}"}
+            )
+            refused = await http.post(
+                f"{suite.gateway}/mcp", json=body, headers={**headers, "authorization": "Bearer x.y.z"}
+            )
+        spans = list(exporter.get_finished_spans())
+    assert "result" in allowed.json(), allowed.text
+    assert refused.status_code == 401
+    auth = [s for s in spans if s.name == "gateway.auth"]
+    assert len(auth) == 2, [s.name for s in spans]
+    let_in = next(s for s in auth if s.status.status_code != StatusCode.ERROR)
+    turned_away = next(s for s in auth if s.status.status_code == StatusCode.ERROR)
+    server = span_named(spans, "tools/call filesystem_get_file_info")
+    assert trace_id(let_in) == trace_id(server) and span_id(let_in.parent) == span_id(server)
+    assert let_in.attributes is not None and let_in.attributes["enduser.id"] == "alice"
+    assert let_in.attributes["mcp_suite.auth.scheme"] == "bearer"
+    assert let_in.start_time is not None and server.start_time is not None and let_in.start_time <= server.start_time
+    assert turned_away.parent is None  # no call followed it
+    assert "well-formed" in (turned_away.status.description or "") or "token" in (turned_away.status.description or "")
