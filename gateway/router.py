@@ -191,11 +191,17 @@ class Router:
                 params = {**params, "requestState": own_state}
                 options = replace(options, pinned=pinned, retry_safe=False)
         bulkhead = self.bulkhead(options.policy)
+        slot = bulkhead.slot(priority, Deadline(deadline))
         try:
-            async with tracing.traced_wait(
-                bulkhead.slot(priority, Deadline(deadline)),
-                "gateway.queue",
-                {"mcp_suite.bulkhead.scope": bulkhead.name, "mcp_suite.bulkhead.queued": bulkhead.queued},
+            # A span for the wait only when there is one: an immediate grant would make a span of nothing.
+            async with (
+                slot
+                if bulkhead.admits_now()
+                else tracing.traced_wait(
+                    slot,
+                    "gateway.queue",
+                    {"mcp_suite.bulkhead.scope": bulkhead.name, "mcp_suite.bulkhead.queued": bulkhead.queued},
+                )
             ):
                 return await self._attempts(pool, method, params, options, deadline)
         except BulkheadFullError as exc:
@@ -270,10 +276,9 @@ class Router:
         tried: set[str],
         attempt: int,
     ) -> dict[str, Any]:
-        """One try: pick an instance (span ``gateway.route``), call it (span ``gateway.upstream``)."""
-        with tracing.span("gateway.route", {tracing.SERVER: pool.server, "mcp_suite.strategy": pool.strategy}) as route:
-            member = self._pick(pool, options.hash_key, tried, options.pinned)
-            route.set_attribute(tracing.INSTANCE, member.instance_id)
+        """One try: pick an instance, call it (span ``gateway.upstream``, which names the pick: strategy,
+        instance, breaker state). The pick costs microseconds: a span of its own would cost more than it."""
+        member = self._pick(pool, options.hash_key, tried, options.pinned)
         tried.add(member.instance_id)
         if not tracing.active():
             return await self._once(member, pool, method, params, options, remaining)
@@ -283,6 +288,7 @@ class Router:
             tracing.METHOD: method,
             tracing.RETRY_COUNT: attempt,
             tracing.BREAKER_STATE: member.breaker.state,
+            "mcp_suite.strategy": pool.strategy,
         }
         with tracing.span("gateway.upstream", attributes, kind=SpanKind.CLIENT):
             return await self._once(member, pool, method, params, options, remaining)

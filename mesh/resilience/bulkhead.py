@@ -83,6 +83,10 @@ class Bulkhead:
             "totals": {"admitted": self._admitted, "rejected": self._rejected, "shed": self._shed},
         }
 
+    def admits_now(self) -> bool:
+        """Whether a call arriving now gets a slot without waiting."""
+        return self._active < self._limit and not self._queued
+
     def slot(self, priority: int = 0, deadline: Deadline | None = None) -> BulkheadSlot:
         """An async context manager that holds one slot for its body.
 

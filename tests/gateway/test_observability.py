@@ -220,26 +220,26 @@ async def test_one_call_makes_one_trace_from_the_gateway_into_the_server() -> No
             assert not (await client.call_tool("demo_echo", {"text": "traced"})).is_error
         spans = list(exporter.get_finished_spans())
     call = span_named(spans, "gateway.call")
-    route = span_named(spans, "gateway.route")
     upstream = span_named(spans, "gateway.upstream")
     server = span_named(spans, "tools/call echo")  # the SDK's OpenTelemetryMiddleware in the upstream server
     entry = span_named(spans, "tools/call demo_echo")  # ... and in the gateway's own endpoint
-    trace_ids = {trace_id(s) for s in (entry, call, route, upstream, server)}
+    trace_ids = {trace_id(s) for s in (entry, call, upstream, server)}
     assert len(trace_ids) == 1
     assert span_id(server.parent) == span_id(upstream)
     assert span_id(upstream.parent) == span_id(call)
-    assert span_id(route.parent) == span_id(call)
     assert span_id(call.parent) == span_id(entry)
+    assert not [s for s in spans if s.name == "gateway.queue"]  # a slot was free: no wait, no span
     attributes = dict(upstream.attributes or {})
     assert attributes["mcp_suite.server"] == "demo"
     assert attributes["mcp_suite.instance"] == gateway.registry.instances("demo")[0].instance_id
     assert attributes["mcp_suite.retry.count"] == 0
     assert attributes["mcp_suite.breaker.state"] == "closed"
+    assert attributes["mcp_suite.strategy"] == "round_robin"
     assert dict(call.attributes or {})["mcp_suite.tool"] == "echo"
     assert dict(call.attributes or {})["mcp_suite.outcome"] == "ok"
 
 
-async def test_a_retry_and_the_bulkhead_wait_get_spans_of_their_own() -> None:
+async def test_a_retry_gets_a_span_of_its_own() -> None:
     with captured_spans() as exporter:
         async with demo_gateway(replicas=2, settings=SETTINGS) as (gateway, _, upstreams):
             await upstreams[0].stop()
@@ -252,11 +252,29 @@ async def test_a_retry_and_the_bulkhead_wait_get_spans_of_their_own() -> None:
     retry = retries[0]
     assert dict(retry.attributes or {})["mcp_suite.retry.count"] == 1
     children = [s for s in spans if s.parent is not None and span_id(s.parent) == span_id(retry)]
-    assert {s.name for s in children} == {"gateway.route", "gateway.upstream"}
-    assert all(dict(s.attributes or {}).get("mcp_suite.retry.count", 1) == 1 for s in children)
+    assert [s.name for s in children] == ["gateway.upstream"]
+    assert dict(children[0].attributes or {})["mcp_suite.retry.count"] == 1
+
+
+async def test_a_call_that_waits_for_a_bulkhead_slot_gets_a_queue_span_covering_the_wait() -> None:
+    with captured_spans() as exporter:
+        async with demo_gateway(settings=SETTINGS) as (gateway, replicas, _):
+            replicas[0].gate = anyio.Event()
+            slow = {"name": "demo_slow", "arguments": {"steps": 0}}
+            exporter.clear()
+            async with anyio.create_task_group() as tg:
+                tg.start_soon(gateway.call_tool, ALL, "demo_slow", slow)
+                await replicas[0].entered.wait()  # the only slot is taken
+                tg.start_soon(gateway.call_tool, ALL, "demo_slow", slow)
+                while gateway.router.bulkheads()["tool:demo/slow"]["queued"] < 1:
+                    await anyio.lowlevel.checkpoint()
+                replicas[0].gate.set()
+        spans = list(exporter.get_finished_spans())
     queues = [s for s in spans if s.name == "gateway.queue"]
-    assert len(queues) == 4
-    assert dict(queues[0].attributes or {})["mcp_suite.bulkhead.scope"] == "gateway"
+    assert len(queues) == 1, [s.name for s in spans]  # the first call found its slot free
+    assert dict(queues[0].attributes or {})["mcp_suite.bulkhead.scope"] == "tool:demo/slow"
+    calls = [s for s in spans if s.name == "gateway.call"]
+    assert span_id(queues[0].parent) in {span_id(c) for c in calls}
 
 
 @contextmanager
