@@ -194,7 +194,7 @@ class Gateway:
             await self.rebuild()
 
     async def _probe(self, pool: ServerPool, member: Member) -> None:
-        assert self._http is not None and self._tg is not None
+        assert self._http is not None and self._calls is not None and self._tg is not None
         timeout = self.settings.connect_timeout_seconds
         try:
             if member.upstream is None:

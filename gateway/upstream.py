@@ -154,10 +154,6 @@ async def _http_session_transport(
         yield streams
 
 
-def _iter_sse_messages(response: httpx.Response) -> AsyncIterator[dict[str, Any]]:
-    return _sse_messages(response.aiter_lines())
-
-
 async def _sse_messages(lines: AsyncIterator[str]) -> AsyncIterator[dict[str, Any]]:
     """The JSON-RPC messages of a ``text/event-stream`` body, one ``data:`` block at a time."""
     data_lines: list[str] = []
@@ -173,8 +169,8 @@ async def _sse_messages(lines: AsyncIterator[str]) -> AsyncIterator[dict[str, An
 
 
 class ModernHttpUpstream:
-    """The stateless 2026-07-28 wire: calls over the gateway's lean :class:`~gateway.http1.Http1Pool`
-    when it has one (else the shared ``httpx.AsyncClient``), listen streams over httpx."""
+    """The stateless 2026-07-28 wire: calls over the gateway's lean :class:`~gateway.http1.Http1Pool`,
+    listen streams over httpx (``http``)."""
 
     protocol_version = MODERN_VERSION
 
@@ -183,7 +179,7 @@ class ModernHttpUpstream:
         instance: ServiceInstance,
         http: httpx.AsyncClient,
         capabilities: dict[str, Any],
-        calls: Http1Pool | None = None,
+        calls: Http1Pool,
     ) -> None:
         if instance.url is None:
             raise ValueError("a modern HTTP upstream needs a URL")
@@ -225,9 +221,7 @@ class ModernHttpUpstream:
         )
         try:
             with anyio.fail_after(timeout) if timeout is not None else nullcontext():
-                if self._calls is not None:
-                    return await self._call(request_id, content.encode(), headers, notify)
-                return await self._exchange(request_id, content, headers, notify)
+                return await self._call(request_id, content.encode(), headers, notify)
         except TimeoutError:
             raise UpstreamUnavailable(self.instance.instance_id, f"no answer within {timeout:.3g}s") from None
         except Http1ClosedBeforeAnswer as exc:
@@ -235,16 +229,13 @@ class ModernHttpUpstream:
             raise UpstreamUnavailable(self.instance.instance_id, f"{exc}{hint}") from None
         except Http1Error as exc:
             raise UpstreamUnavailable(self.instance.instance_id, str(exc)) from None
-        except httpx.TransportError as exc:
-            raise UpstreamUnavailable(self.instance.instance_id, f"{type(exc).__name__}: {exc}") from None
         except (json.JSONDecodeError, UnicodeDecodeError) as exc:
             raise UpstreamUnavailable(self.instance.instance_id, f"answered with malformed JSON: {exc}") from None
 
     async def _call(
         self, request_id: int, content: bytes, headers: dict[str, str], notify: Notify | None
     ) -> dict[str, Any]:
-        """One exchange over the lean pool (the hot path); same answers as :meth:`_exchange`."""
-        assert self._calls is not None
+        """One exchange over the lean pool: a JSON answer, or an event stream carrying notifications first."""
         async with self._calls.post(self._url, content, headers) as response:
             if response.status >= 500:
                 raise UpstreamUnavailable(self.instance.instance_id, f"HTTP {response.status}")
@@ -258,25 +249,6 @@ class ModernHttpUpstream:
             raw = await response.read()
             if not raw:
                 raise UpstreamUnavailable(self.instance.instance_id, f"HTTP {response.status} with an empty body")
-            return _result_of(json.loads(raw))
-
-    async def _exchange(
-        self, request_id: int, content: str, headers: dict[str, str], notify: Notify | None
-    ) -> dict[str, Any]:
-        async with self._http.stream("POST", self._url, content=content, headers=headers) as response:
-            if response.status_code >= 500:
-                raise UpstreamUnavailable(self.instance.instance_id, f"HTTP {response.status_code}")
-            content_type = response.headers.get("content-type", "")
-            if content_type.startswith("text/event-stream"):
-                async for message in _iter_sse_messages(response):
-                    if message.get("id") == request_id:
-                        return _result_of(message)
-                    if "method" in message and notify is not None:
-                        await notify(message)
-                raise UpstreamUnavailable(self.instance.instance_id, "the event stream ended without a response")
-            raw = await response.aread()
-            if not raw:
-                raise UpstreamUnavailable(self.instance.instance_id, f"HTTP {response.status_code} with an empty body")
             return _result_of(json.loads(raw))
 
     async def listen(
@@ -317,7 +289,7 @@ class ModernHttpUpstream:
                 if not response.headers.get("content-type", "").startswith("text/event-stream"):
                     _result_of(json.loads(await response.aread()))  # an error answer raises UpstreamError
                     return
-                async for message in _iter_sse_messages(response):
+                async for message in _sse_messages(response.aiter_lines()):
                     if "method" in message:
                         await on_message(message)
                     elif message.get("id") == request_id:
@@ -438,10 +410,12 @@ class SessionUpstream:
             await self._done.wait()
 
 
-async def _discover(instance: ServiceInstance, http: httpx.AsyncClient, timeout: float) -> dict[str, Any] | None:
+async def _discover(
+    instance: ServiceInstance, http: httpx.AsyncClient, calls: Http1Pool, timeout: float
+) -> dict[str, Any] | None:
     """``server/discover`` result if the server speaks the modern wire, None if it only knows the handshake."""
     assert instance.url is not None
-    probe = ModernHttpUpstream(instance, http, {})
+    probe = ModernHttpUpstream(instance, http, {}, calls)
     try:
         result = await probe.request("server/discover", {}, timeout=timeout)
     except UpstreamError:
@@ -456,23 +430,22 @@ async def connect_upstream(
     http: httpx.AsyncClient,
     task_group: anyio.abc.TaskGroup,
     *,
+    calls: Http1Pool,
     timeout: float = 5.0,
-    calls: Http1Pool | None = None,
 ) -> Upstream:
     """Open the best connection the instance supports; :class:`UpstreamUnavailable` if it cannot be reached.
 
     Session upstreams run in ``task_group`` until closed. A modern upstream makes its calls over
-    ``calls`` when given (the lean pool), else over ``http``.
+    ``calls`` (the lean pool) and holds its listen streams over ``http``.
     """
     if instance.url is not None:
-        discovered = await _discover(instance, http, timeout)
+        discovered = await _discover(instance, http, calls, timeout)
         if discovered is not None:
             return ModernHttpUpstream(instance, http, dict(discovered.get("capabilities") or {}), calls)
         target: Any = instance.url
         own = {k: v for k, v in http.headers.items() if k.lower().startswith(_GATEWAY_HEADER_PREFIX)}
-        ssl_context = calls.ssl_context if calls is not None else None
-        if own or ssl_context is not None:
-            target = _http_session_transport(instance.url, own, ssl_context)
+        if own or calls.ssl_context is not None:
+            target = _http_session_transport(instance.url, own, calls.ssl_context)
     else:
         assert instance.command is not None
         target = StdioServerParameters(
