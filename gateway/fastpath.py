@@ -15,7 +15,7 @@ import json
 from typing import Any
 
 from mcp.server.transport_security import TransportSecuritySettings
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from gateway.catalog import View
 from gateway.guard import CallGuard
@@ -23,6 +23,7 @@ from gateway.router import GatewayError
 from gateway.service import Gateway
 from gateway.upstream import META_PROTOCOL, MODERN_VERSION, UpstreamError
 from mesh import tracing
+from mesh.asgi_body import read_body, replay
 
 _JSON = [(b"content-type", b"application/json")]
 
@@ -50,10 +51,10 @@ class FastToolCallMiddleware:
         if scope["type"] != "http" or scope["method"] != "POST" or not self._eligible_headers(scope):
             await self.app(scope, receive, send)
             return
-        body, complete = await _read_body(receive, self.max_body)
+        body, complete = await read_body(receive, self.max_body)
         request = _parse(body) if complete else None
         if request is None:
-            await self.app(scope, _replay(body, receive, complete), send)
+            await self.app(scope, replay(body, receive, complete), send)
             return
         await self._answer(request, send, scope)
 
@@ -114,37 +115,6 @@ class FastToolCallMiddleware:
 
 def _matches(value: str, pattern: str) -> bool:
     return value == pattern or fnmatch.fnmatchcase(value, pattern)
-
-
-async def _read_body(receive: Receive, limit: int) -> tuple[bytes, bool]:
-    """The body, and whether all of it was read (False past ``limit``: the SDK answers that)."""
-    chunks: list[bytes] = []
-    size = 0
-    while True:
-        message = await receive()
-        if message["type"] != "http.request":
-            return b"".join(chunks), False
-        chunk = message.get("body", b"")
-        chunks.append(chunk)
-        size += len(chunk)
-        if size > limit:
-            return b"".join(chunks), False
-        if not message.get("more_body", False):
-            return b"".join(chunks), True
-
-
-def _replay(body: bytes, receive: Receive, complete: bool) -> Receive:
-    """A ``receive`` that first yields what was already read, then continues the real stream."""
-    sent = False
-
-    async def replayed() -> Message:
-        nonlocal sent
-        if not sent:
-            sent = True
-            return {"type": "http.request", "body": body, "more_body": not complete}
-        return await receive()
-
-    return replayed
 
 
 def _parse(body: bytes) -> dict[str, Any] | None:

@@ -28,10 +28,11 @@ from mcp.server.auth.middleware.bearer_auth import AuthenticatedUser
 from mcp.server.auth.provider import AccessToken
 from mcp.shared.auth import ProtectedResourceMetadata
 from pydantic import AnyHttpUrl, ValidationError
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from gateway.guard import AUTH_TIMING_KEY, PRINCIPAL_KEY, CallGuard
 from mesh import tracing
+from mesh.asgi_body import replay
 from mesh.security.api_keys import ApiKeyVerifier
 from mesh.security.bind import is_loopback
 from mesh.security.http_errors import JsonTransportErrorsMiddleware
@@ -137,7 +138,7 @@ class GatewaySecurityMiddleware:
             body = await self._read_limited(scope, receive, send, kind)
             if body is None:
                 return
-            receive = _replay(body, receive)
+            receive = replay(body, receive)
         await (self.mcp_app if kind == "mcp" else self.app)(scope, receive, send)
 
     # ---- DNS rebinding -----------------------------------------------------------------------
@@ -295,17 +296,3 @@ def _sdk_user(principal: Principal, scope: Scope) -> AuthenticatedUser:
             claims={"iss": principal.issuer} if principal.issuer else None,
         )
     )
-
-
-def _replay(body: bytes, receive: Receive) -> Receive:
-    """Yield the body already read, then continue the real stream (a disconnect still arrives)."""
-    sent = False
-
-    async def replayed() -> Message:
-        nonlocal sent
-        if not sent:
-            sent = True
-            return {"type": "http.request", "body": body, "more_body": False}
-        return await receive()
-
-    return replayed

@@ -50,9 +50,10 @@ from mcp_types import (
 from mcp_types import methods as _methods
 from opentelemetry.trace import Span, StatusCode
 from pydantic import BaseModel, ValidationError
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from mesh import tracing
+from mesh.asgi_body import read_body, replay
 from servers.runtime.observability import CallMetricsMiddleware, call_outcome
 
 log = logging.getLogger("mcp_suite.runtime.fastpath")
@@ -106,10 +107,10 @@ class FastToolCallMiddleware:
         if headers is None or not plain:
             await self.app(scope, receive, send)
             return
-        body, complete = await _read_body(receive, self._manager.max_request_body_size)
+        body, complete = await read_body(receive, self._manager.max_request_body_size)
         call = self._parse(body, headers) if complete else None
         if call is None:
-            await self.app(scope, _replay(body, receive, complete), send)
+            await self.app(scope, replay(body, receive, complete), send)
             return
         await self._answer(call, metrics, receive, send)
 
@@ -382,34 +383,3 @@ async def _send_json(send: Send, status: int, payload: bytes) -> None:
     headers = [(b"content-length", str(len(payload)).encode()), (b"content-type", b"application/json")]
     await send({"type": "http.response.start", "status": status, "headers": headers})
     await send({"type": "http.response.body", "body": payload})
-
-
-async def _read_body(receive: Receive, limit: int) -> tuple[bytes, bool]:
-    """The body, and whether all of it was read (False past ``limit`` or on a disconnect: the SDK answers that)."""
-    chunks: list[bytes] = []
-    size = 0
-    while True:
-        message = await receive()
-        if message["type"] != "http.request":
-            return b"".join(chunks), False
-        chunk = message.get("body", b"")
-        chunks.append(chunk)
-        size += len(chunk)
-        if size > limit:
-            return b"".join(chunks), False
-        if not message.get("more_body", False):
-            return b"".join(chunks), True
-
-
-def _replay(body: bytes, receive: Receive, complete: bool) -> Receive:
-    """A ``receive`` that first yields what was already read, then continues the real stream."""
-    sent = False
-
-    async def replayed() -> Message:
-        nonlocal sent
-        if not sent:
-            sent = True
-            return {"type": "http.request", "body": body, "more_body": not complete}
-        return await receive()
-
-    return replayed
