@@ -68,6 +68,19 @@ async def traced_calls(server: MCPServer[Any], *calls: Call) -> Traced:
     return Traced(results, spans, caller.get_span_context())
 
 
+UNTOUCHABLE_TRACER = """
+from mesh import tracing
+
+class Untouchable:
+    def start_as_current_span(self, *args, **kwargs):
+        raise AssertionError("a span was started while tracing is off")
+    start_span = start_as_current_span
+
+tracing._tracer = Untouchable()
+"""
+"""Prepended to a script run in a fresh interpreter: any span started there fails it (tracing must be off)."""
+
+
 def span_texts(spans: Iterable[ReadableSpan]) -> str:
     """Everything the spans carry as text: names, attribute values, events, status descriptions."""
     parts: list[str] = []

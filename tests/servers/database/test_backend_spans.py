@@ -31,7 +31,7 @@ from tests.servers.database.redis_support import Seeded, seeded
 from tests.servers.database.redis_support import connection as redis_connection
 from tests.servers.database.redis_support import server_for as redis_server
 from tests.servers.database.support import connection, data, refused, settings_with
-from tests.servers.spans import attributes, span_texts, traced_calls
+from tests.servers.spans import UNTOUCHABLE_TRACER, attributes, span_texts, traced_calls
 from tests.support.neo4j_double import Neo4jDriverDouble
 from tests.support.observability import captured_spans
 
@@ -308,13 +308,6 @@ from mesh.config import DatabaseConnection, DatabaseSettings, Settings
 from pydantic import SecretStr
 from servers.database.server import build_server
 
-class Untouchable:
-    def start_as_current_span(self, *args, **kwargs):
-        raise AssertionError("a span was started while tracing is off")
-    start_span = start_as_current_span
-
-tracing._tracer = Untouchable()
-
 async def main():
     connections = {
         "lite": DatabaseConnection(url=SecretStr("sqlite:///" + DB), access="read_write"),
@@ -343,7 +336,7 @@ print("off")
 
 def test_with_tracing_off_no_backend_span_is_started_and_no_provider_is_installed(tmp_path: Path) -> None:
     """In a fresh interpreter (a provider, once installed, stays for the process) with no trace destination."""
-    code = f"DB = {str(tmp_path / 'off.db')!r}\nDATA = {str(tmp_path / 'data')!r}\n" + OFF
+    code = f"DB = {str(tmp_path / 'off.db')!r}\nDATA = {str(tmp_path / 'data')!r}\n" + UNTOUCHABLE_TRACER + OFF
     clean = {k: v for k, v in os.environ.items() if not k.startswith(("OTEL_", "MCP_SUITE_"))}
     done = subprocess.run(
         [sys.executable, "-c", code],

@@ -13,7 +13,7 @@ from opentelemetry.trace import StatusCode
 
 from servers.filesystem.server import build_server
 from tests.servers.filesystem.support import refused, settings_for
-from tests.servers.spans import attributes, span_texts, traced_calls
+from tests.servers.spans import UNTOUCHABLE_TRACER, attributes, span_texts, traced_calls
 
 pytestmark = pytest.mark.anyio
 
@@ -86,13 +86,6 @@ from mesh import tracing
 from mesh.config import FilesystemRoot, Settings
 from servers.filesystem.server import build_server
 
-class Untouchable:
-    def start_as_current_span(self, *args, **kwargs):
-        raise AssertionError("a span was started while tracing is off")
-    start_span = start_as_current_span
-
-tracing._tracer = Untouchable()
-
 async def main():
     settings = Settings(data_dir=DATA, filesystem={"roots": (FilesystemRoot(path=FILES, mode="rw"),)})
     async with Client(build_server(settings), mode="legacy") as client:
@@ -116,7 +109,7 @@ def test_with_tracing_off_the_tools_start_no_span_and_install_nothing(tmp_path: 
     """In a fresh interpreter (a provider, once installed, stays for the process) with no trace destination."""
     files = tmp_path / "files"
     files.mkdir()
-    code = f"DATA = {str(tmp_path / 'data')!r}\nFILES = {str(files)!r}\n" + OFF
+    code = f"DATA = {str(tmp_path / 'data')!r}\nFILES = {str(files)!r}\n" + UNTOUCHABLE_TRACER + OFF
     clean = {k: v for k, v in os.environ.items() if not k.startswith(("OTEL_", "MCP_SUITE_"))}
     done = subprocess.run(
         [sys.executable, "-c", code],
