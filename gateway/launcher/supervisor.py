@@ -110,6 +110,7 @@ class Launcher:
             self.events.emit(
                 logging.INFO, "started", child=child.spec.name, pid=pid, port=child.spec.port, restarts=child.restarts
             )
+            self.report()  # its pid is in the state file before it can answer anyone
             await self._watch(child, http)
             started = child.started_at or time.monotonic()
             uptime = time.monotonic() - started
@@ -157,6 +158,7 @@ class Launcher:
             self._servers_up.set()
         level = logging.INFO if state == State.READY else logging.WARNING
         self.events.emit(level, str(state), child=child.spec.name, pid=child.pid, url=child.spec.mcp_url)
+        self.report()  # the state file follows every transition, not only the once-a-second refresh
         if not self._announced_ready and all(c.state == State.READY for c in self.children):
             self._announced_ready = True
             self.events.emit(
