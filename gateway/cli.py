@@ -16,9 +16,8 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-import anyio
-
 from gateway.bench import BENCHES
+from mesh import runtime
 from mesh.config import ConfigError, Settings, find_config_file, load_settings
 from mesh.telemetry import configure_logging
 
@@ -52,7 +51,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
         return _fail(str(exc))
     configure_logging(settings.log_level, service=definition.name)
     if args.transport == "stdio":
-        anyio.run(serve_stdio, definition.build(settings))
+        runtime.run(settings.event_loop, serve_stdio, definition.build(settings))
         return 0
     host = args.host or "127.0.0.1"
     port = args.port if args.port is not None else definition.port_of(settings)
@@ -75,7 +74,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     async def run() -> None:
         await serve_http(definition, settings, host=host, port=port, registry=registry)
 
-    anyio.run(run)
+    runtime.run(settings.event_loop, run)
     return 0
 
 

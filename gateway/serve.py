@@ -5,7 +5,6 @@ from __future__ import annotations
 import logging
 from contextlib import AsyncExitStack
 
-import anyio
 from mcp.server.stdio import stdio_server
 
 from gateway.app import build_gateway_app
@@ -13,6 +12,7 @@ from gateway.catalog import ALL
 from gateway.endpoint import Endpoint
 from gateway.guard import CallGuard
 from gateway.service import Gateway
+from mesh import runtime
 from mesh.config import Settings
 from mesh.registry import Registry
 from mesh.security.principal import Principal
@@ -80,10 +80,10 @@ def _warn_about_stdio_roles(settings: Settings, principal: Principal) -> None:
 def run_gateway(settings: Settings, registry: Registry, *, transport: str, host: str, port: int) -> None:
     configure_tracing("mcp-gateway")
     if transport == "stdio":
-        anyio.run(serve_gateway_stdio, settings, registry)
+        runtime.run(settings.event_loop, serve_gateway_stdio, settings, registry)
     else:
 
         async def http() -> None:
             await serve_gateway_http(settings, registry, host=host, port=port)
 
-        anyio.run(http)
+        runtime.run(settings.event_loop, http)

@@ -41,6 +41,9 @@ DEFAULT_DENY_GLOBS: tuple[str, ...] = (".env*", ".git/", "*.pem", "*.key", "id_*
 LogLevel = Literal["debug", "info", "warning", "error"]
 
 
+EventLoop = Literal["auto", "uvloop", "asyncio"]
+
+
 class ConfigError(Exception):
     """The configuration cannot be used; the message says which key, which value, and what is allowed."""
 
@@ -295,6 +298,7 @@ class Settings(BaseSettings):
     data_dir: Path = Field(default_factory=default_data_dir)
     log_level: LogLevel = "info"
     shutdown_grace_seconds: float = Field(default=10.0, gt=0, le=600)
+    event_loop: EventLoop = Field(default="auto", description="auto: uvloop when installed, else asyncio")
     filesystem: FilesystemSettings = FilesystemSettings()
     database: DatabaseSettings = DatabaseSettings()
     gateway: GatewaySettings = GatewaySettings()

@@ -28,6 +28,7 @@ from starlette.responses import JSONResponse
 
 from mesh.config import Settings
 from mesh.registry import Registry, ServiceInstance
+from mesh.runtime import freeze_startup_heap
 from mesh.security.http_errors import JsonTransportErrorsMiddleware
 from mesh.security.tls import server_context
 from mesh.security.upstream_auth import UpstreamSecretMiddleware
@@ -162,7 +163,10 @@ async def serve_asgi(
         lifespan="on",
         ssl_context_factory=use_context if ssl_context is not None else None,
     )
-    await uvicorn.Server(config).serve(sockets=[sock])
+    server = uvicorn.Server(config)
+    frozen = freeze_startup_heap()  # built and imported: full collections from now on skip all of it
+    log.debug("startup heap frozen", extra={"objects": frozen})
+    await server.serve(sockets=[sock])
 
 
 async def serve_http(
