@@ -25,8 +25,9 @@ from __future__ import annotations
 import re
 import time
 from collections import OrderedDict
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import AbstractContextManager, asynccontextmanager
+from functools import partial
 from typing import Any
 
 import anyio
@@ -52,6 +53,7 @@ from servers.database.pg_params import check_count, coerce
 from servers.database.values import decode_key, encode_key, to_json
 
 CONNECT_TIMEOUT = 5.0
+ROLLBACK_TIMEOUT = 5.0
 _COST = re.compile(r"\(cost=[\d.]+\.\.([\d.]+) rows=(\d+)")
 _ACTUAL_ROWS = re.compile(r"\(actual time=[\d.]+\.\.[\d.]+ rows=(\d+)")
 
@@ -176,7 +178,9 @@ class PostgresEngine:
         with self._span(kind):
             pool = await self.pool()
             async with self.errors(), pool.acquire() as conn:
-                await conn.execute(self._read_setup + (self._unordered_setup if unordered else ""))
+                await conn.execute(
+                    self._read_setup + (self._unordered_setup if unordered else ""), timeout=self._timeout
+                )
                 try:
                     yield conn
                 finally:
@@ -232,12 +236,14 @@ class PostgresEngine:
         params = list(params)
         check_count(self.name, statement.params, len(params))
         want = min(limit, self.connection.config.max_rows)
-        position = cursors.decode(cursor, cursors.fingerprint(self.name, statement.text, params))
+        # The fingerprint binds a cursor to its query: computed only to check a cursor or to issue one.
+        fp = partial(cursors.fingerprint, self.name, statement.text, params)
+        position = cursors.decode(cursor, fp()) if cursor else cursors.Position()
         if statement.kind != "select":
-            return await self._query_whole(statement, params, want, position, started)
+            return await self._query_whole(statement, params, want, position, started, fp)
         if statement.sort_key is not None and position.mode == "k":
-            return await self._query_keyset(statement, statement.sort_key, params, want, position, started)
-        return await self._query_offset(statement, params, want, position, started)
+            return await self._query_keyset(statement, statement.sort_key, params, want, position, started, fp)
+        return await self._query_offset(statement, params, want, position, started, fp)
 
     def _result(
         self,
@@ -250,13 +256,13 @@ class PostgresEngine:
         paging: Any,
         started: float,
         notes: list[str],
-        fingerprint: str,
+        fingerprint: Callable[[], str],
     ) -> tuple[QueryResult, int]:
         page = take_page(rows, want, self.connection.config.max_bytes, more)
         kept = len(page.rows)
         next_cursor = None
         if page.stopped_by != "end":
-            next_cursor = cursors.encode(next_position(kept), fingerprint)
+            next_cursor = cursors.encode(next_position(kept), fingerprint())
         result = QueryResult(
             connection=self.name,
             columns=columns,
@@ -272,12 +278,17 @@ class PostgresEngine:
         return result, kept
 
     async def _query_whole(
-        self, statement: ReadStatement, params: list[Any], want: int, position: cursors.Position, started: float
+        self,
+        statement: ReadStatement,
+        params: list[Any],
+        want: int,
+        position: cursors.Position,
+        started: float,
+        fp: Callable[[], str],
     ) -> QueryResult:
         async with self.reading(statement.kind) as conn:
             records, columns = await self._fetch(conn, statement.text, params, len(params))
         rows = [[to_json(v) for v in r.values()] for r in records[position.offset : position.offset + want + 1]]
-        fp = cursors.fingerprint(self.name, statement.text, params)
         result, _ = self._result(
             columns,
             rows,
@@ -293,12 +304,19 @@ class PostgresEngine:
         return result
 
     async def _query_offset(
-        self, statement: ReadStatement, params: list[Any], want: int, position: cursors.Position, started: float
+        self,
+        statement: ReadStatement,
+        params: list[Any],
+        want: int,
+        position: cursors.Position,
+        started: float,
+        fp: Callable[[], str],
     ) -> QueryResult:
         n = len(params)
-        sql = f"SELECT * FROM (\n{statement.text}\n) AS _page LIMIT ${n + 1} OFFSET ${n + 2}"  # noqa: S608 - checked text
+        window, args = _window(n, want + 1, position.offset)
+        sql = f"SELECT * FROM (\n{statement.text}\n) AS _page{window}"  # noqa: S608 - checked text
         async with self.reading(statement.kind, unordered=not statement.ordered) as conn:
-            records, columns = await self._fetch(conn, sql, [*params, want + 1, position.offset], n)
+            records, columns = await self._fetch(conn, sql, [*params, *args], n)
         rows = [[to_json(v) for v in r.values()] for r in records]
         notes = []
         if position.offset == 0 and len(records) > want and not statement.ordered:
@@ -306,7 +324,6 @@ class PostgresEngine:
                 "no ORDER BY: pages follow the table's physical order, stable while the data does not change; "
                 "add ORDER BY <unique column> for pages that seek instead of skip"
             )
-        fp = cursors.fingerprint(self.name, statement.text, params)
         result, _ = self._result(
             columns,
             rows,
@@ -329,6 +346,7 @@ class PostgresEngine:
         want: int,
         position: cursors.Position,
         started: float,
+        fp: Callable[[], str],
     ) -> QueryResult:
         n = len(params)
         column = "_page." + quote_ident(key.column)
@@ -341,25 +359,23 @@ class PostgresEngine:
                 here = current == segment
                 last = decode_key(position.key) if here and position.key is not None else None
                 skip = position.skip if here else 0
-                need = want + 1 - len(fetched)
+                window, args = _window(n, want + 1 - len(fetched), skip)
                 if current == "n":
-                    where, args = f"{column} IS NULL", [need, skip]
+                    where = f"{column} IS NULL"
                 elif last is None:
-                    where, args = f"{column} IS NOT NULL", [need, skip]
+                    where = f"{column} IS NOT NULL"
                 else:
-                    where, args = f"{column} {'<=' if key.descending else '>='} ${n + 3}", [need, skip, last]
+                    args.append(last)
+                    where = f"{column} {'<=' if key.descending else '>='} ${n + len(args)}"
                 # The whole row breaks ties, so rows sharing a key come in the same order on every page.
                 direction = "DESC" if key.descending else "ASC"
                 order = f" ORDER BY {column} {direction}, _page::text" if current == "v" else " ORDER BY _page::text"
-                sql = (
-                    f"SELECT * FROM (\n{statement.text}\n) AS _page WHERE {where}{order} LIMIT ${n + 1} OFFSET ${n + 2}"  # noqa: S608
-                )
+                sql = f"SELECT * FROM (\n{statement.text}\n) AS _page WHERE {where}{order}{window}"  # noqa: S608
                 records, columns = await self._fetch(conn, sql, [*params, *args], n)
                 fetched.extend((current, record) for record in records)
                 if len(fetched) > want:
                     break
         rows = [[to_json(v) for v in record.values()] for _, record in fetched]
-        fp = cursors.fingerprint(self.name, statement.text, params)
 
         def next_position(kept: int) -> cursors.Position:
             return _keyset_position(fetched[:kept], key.column, position, segment)
@@ -467,11 +483,22 @@ async def _rollback(conn: asyncpg.Connection) -> None:
     if conn.is_closed():
         return
     try:
-        with anyio.move_on_after(5):
-            if conn.is_in_transaction():
-                await conn.execute("ROLLBACK")
-    except (asyncpg.PostgresError, asyncpg.InterfaceError, OSError):
-        conn.terminate()
+        if conn.is_in_transaction():
+            await conn.execute("ROLLBACK", timeout=ROLLBACK_TIMEOUT)
+    except (asyncpg.PostgresError, asyncpg.InterfaceError, OSError, TimeoutError):
+        conn.terminate()  # a connection that cannot roll back is not given to the next call
+
+
+def _window(n: int, limit: int, offset: int) -> tuple[str, list[Any]]:
+    """The ``LIMIT``/``OFFSET`` clause of a page after ``n`` user parameters, and its arguments.
+
+    No ``OFFSET`` when there is nothing to skip (a first page, most calls): with an ``OFFSET``
+    parameter PostgreSQL never settles on a generic plan and plans the statement again on every call
+    (about 30 us of its CPU for a primary-key lookup), where ``LIMIT $n`` alone is planned once.
+    """
+    if offset:
+        return f" LIMIT ${n + 1} OFFSET ${n + 2}", [limit, offset]
+    return f" LIMIT ${n + 1}", [limit]
 
 
 def _keyset_position(

@@ -10,6 +10,8 @@ import pytest
 from mcp import Client
 
 from mesh.config import Settings
+from servers.database.connections import NamedConnection
+from servers.database.postgres import PostgresEngine
 from servers.database.server import build_server
 from tests.servers.database.support import PG_URL, connection, data, refused, settings_with
 
@@ -109,3 +111,41 @@ async def test_a_cursor_from_another_query_is_refused(pg_settings: Settings, pg_
         garbage = await client.call_tool("sql_query", {"sql": "SELECT 1", "cursor": "not-a-cursor"})
     refused(other, "invalid_cursor")
     refused(garbage, "invalid_cursor")
+
+
+@pytest.mark.anyio
+async def test_a_first_page_is_planned_once_then_reuses_the_generic_plan(pg_schema: str) -> None:
+    # With an OFFSET parameter PostgreSQL re-plans the paging wrapper on every execution (custom plans
+    # only); a first page has nothing to skip, so its statement carries no OFFSET and settles on one plan.
+    engine = PostgresEngine(NamedConnection("ro", connection(PG_URL, "read_only")), pool_size=1)
+    try:
+        for key in range(1, 13):
+            page = await engine.query(f"SELECT id, bucket FROM {pg_schema}.big WHERE id = $1", [key], 100, None)
+            assert page.rows[0][0] == key and page.next_cursor is None
+        async with engine.reading() as conn:
+            plans = await conn.fetch(
+                "SELECT generic_plans, custom_plans FROM pg_prepared_statements "
+                "WHERE statement LIKE '%AS \\_page%' AND statement NOT LIKE '%pg_prepared_statements%'"
+            )
+    finally:
+        await engine.close()
+    assert len(plans) == 1, plans
+    assert plans[0]["generic_plans"] >= 6 and plans[0]["custom_plans"] <= 6, dict(plans[0])
+
+
+@pytest.mark.anyio
+async def test_later_offset_pages_still_skip_exactly_the_rows_already_returned(pg_schema: str) -> None:
+    engine = PostgresEngine(NamedConnection("ro", connection(PG_URL, "read_only")), pool_size=1)
+    sql = f"SELECT id FROM {pg_schema}.big WHERE id <= 25"
+    try:
+        seen: list[int] = []
+        cursor = None
+        for _ in range(10):
+            page = await engine.query(sql, [], 10, cursor)
+            seen.extend(row[0] for row in page.rows)
+            cursor = page.next_cursor
+            if cursor is None:
+                break
+    finally:
+        await engine.close()
+    assert sorted(seen) == list(range(1, 26)) and len(seen) == 25
