@@ -31,6 +31,7 @@ from typing import Any
 import anyio
 from mcp.server import MCPServer
 from mcp.server._otel import OpenTelemetryMiddleware
+from mcp.server.mcpserver.context import Context
 from mcp.server.mcpserver.exceptions import ToolError, UnexpectedToolError
 from mcp.server.mcpserver.resolve import returns_input_required
 from mcp.server.mcpserver.tools.base import Tool
@@ -93,6 +94,7 @@ class FastToolCallMiddleware:
         self.server = server
         self.path = path
         self._eligible_tools: dict[str, tuple[Tool, bool]] = {}
+        self._shared_context: Context[Any, Any] | None = None
 
     @property
     def _manager(self) -> StreamableHTTPSessionManager:
@@ -278,7 +280,7 @@ class FastToolCallMiddleware:
         """The wire result: the SDK's ``tools/call`` handler, then its outbound shaping for 2026-07-28."""
         name = call.tool.name
         try:
-            result: BaseModel = await self.server.call_tool(name, call.arguments)
+            result: BaseModel = await self.server.call_tool(name, call.arguments, self._context())
         except MCPError:
             raise
         except Exception as exc:  # the SDK handler's ladder: every failure is an is_error result
@@ -307,8 +309,23 @@ class FastToolCallMiddleware:
             dumped["resultType"] = "complete"
         meta = dumped.get("_meta")
         if meta is None or (isinstance(meta, dict) and meta.get(SERVER_INFO_META_KEY) is None):
-            dumped["_meta"] = {**(meta or {}), SERVER_INFO_META_KEY: self.server._lowlevel_server.server_info_stamp}
+            dumped["_meta"] = {**(meta or {}), SERVER_INFO_META_KEY: self._server_info_stamp()}
         return dumped
+
+
+    def _context(self) -> Context[Any, Any]:
+        """The ``Context`` that ``call_tool`` would build for the call. An eligible tool never sees it (no
+        ``Context`` parameter, no resolvers), so one is built per server and handed to every call."""
+        if self._shared_context is None:
+            self._shared_context = Context(mcp_server=self.server, subscriptions=self.server._subscriptions)
+        return self._shared_context
+
+    def _server_info_stamp(self) -> dict[str, Any]:
+        """The SDK's ``serverInfo`` stamp. Its public property deep-copies the dump on every call so a
+        caller may mutate it; this one is encoded to bytes at once, so the once-per-server dump is shared."""
+        lowlevel = self.server._lowlevel_server
+        source = getattr(lowlevel, "_server_info_stamp_source", None)
+        return source if isinstance(source, dict) else lowlevel.server_info_stamp
 
 
 class _Keepalive:
