@@ -32,6 +32,7 @@ import yaml
 
 from gateway.bench.filesystem import percentile
 from gateway.http1 import Http1Pool
+from mesh import runtime
 
 HEADERS = {
     "accept": "application/json, text/event-stream",
@@ -112,6 +113,11 @@ def _rss_mb(pid: int) -> float:
     return float("nan")
 
 
+def warmup_calls(calls: int, concurrency: int) -> int:
+    """How many untimed calls :func:`_load` makes first, at the measured concurrency."""
+    return min(calls, max(50, 8 * concurrency))
+
+
 async def _load(
     label: str,
     url: str,
@@ -145,12 +151,7 @@ async def _load(
             if response.status != 200 or b'"isError":true' in text or b'"error"' in text:
                 errors += 1
 
-        for _ in range(min(50, calls)):  # warm up connections and caches
-            await one()
-        latencies.clear()
-        errors = 0
-        remaining = calls
-        started = time.perf_counter()
+        remaining = 0
 
         async def worker() -> None:
             nonlocal remaining
@@ -158,9 +159,19 @@ async def _load(
                 remaining -= 1
                 await one()
 
-        async with anyio.create_task_group() as tg:
-            for _ in range(concurrency):
-                tg.start_soon(worker)
+        async def drive(count: int) -> None:
+            nonlocal remaining
+            remaining = count
+            async with anyio.create_task_group() as tg:
+                for _ in range(concurrency):
+                    tg.start_soon(worker)
+
+        # Warm up at the measured concurrency: every HTTP connection open, the server's pools grown to it.
+        await drive(warmup_calls(calls, concurrency))
+        latencies.clear()
+        errors = 0
+        started = time.perf_counter()
+        await drive(calls)
         seconds = time.perf_counter() - started
     finally:
         await http.aclose()
@@ -216,7 +227,7 @@ def bench_gateway(iterations: int) -> bool:
                     ("direct", server_url, "get_file_info"),
                     ("gateway", f"http://127.0.0.1:{gateway_port}/mcp", "filesystem_get_file_info"),
                 ):
-                    result = anyio.run(_load, label, url, tool, arguments, concurrency, calls)
+                    result = runtime.run("auto", _load, label, url, tool, arguments, concurrency, calls)
                     results[(label, concurrency)] = result
                     print(result.line())
         added_p50 = results[("gateway", 1)].p50_ms - results[("direct", 1)].p50_ms

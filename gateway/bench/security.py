@@ -34,12 +34,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import anyio
 import httpx
 import yaml
 
 from gateway.bench.filesystem import percentile
 from gateway.bench.gateway import HEADERS, META, LoadResult, _child, _cli, _env, _free_port, _load, _wait_tools
+from mesh import runtime
 from mesh.security.tokens import mint_token
 from mesh.tracing import TRACE_FILE_ENV
 
@@ -251,7 +251,7 @@ def measure(pair: Pair, rounds: int, calls_per_block: int) -> Comparison:
     sides = (("off", pair.off_url, None, off), ("on", pair.on_url, pair.bearer, on))
     for round_index in range(rounds):
         for label, url, headers, results in sides if round_index % 2 == 0 else sides[::-1]:
-            results.append(anyio.run(_load, label, url, TOOL, pair.arguments, 1, calls_per_block, headers))
+            results.append(runtime.run("auto", _load, label, url, TOOL, pair.arguments, 1, calls_per_block, headers))
     return Comparison(off, on)
 
 
