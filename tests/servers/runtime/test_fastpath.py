@@ -7,6 +7,7 @@ SDK's session manager tells which path answered.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import re
 import secrets
@@ -517,3 +518,72 @@ async def test_a_client_leaving_a_long_fast_path_call_cancels_it(monkeypatch: py
             await response.aclose()  # the client goes away while the tool still waits
             await gate.cancelled.wait()
     assert gate.started.is_set() and not gate.release.is_set()
+
+
+def _scope_for(tool: str) -> Scope:
+    headers = {**headers_for(tool), "host": "127.0.0.1:8000"}
+    return {
+        "type": "http",
+        "method": "POST",
+        "path": "/mcp",
+        "headers": [(k.encode(), v.encode()) for k, v in headers.items()],
+        "query_string": b"",
+    }
+
+
+async def _committed_slow_call(
+    monkeypatch: pytest.MonkeyPatch, gate: Gate, client_leaves: anyio.Event
+) -> tuple[asyncio.Task[None], list[Any], anyio.Event]:
+    """The ``slow`` call straight through the middleware, run until its response has committed to SSE."""
+    monkeypatch.setattr(fastpath, "SSE_PING_INTERVAL", 0.05)
+    definition = sample(gate)
+    server = definition.build(Settings())
+    build_http_app(definition, server, Settings())  # creates the session manager the fast path reads
+
+    async def not_here(_scope: Scope, _receive: Receive, _send: Send) -> None:
+        raise AssertionError("the call should take the fast path")
+
+    middleware = fastpath.FastToolCallMiddleware(not_here, server=server)
+    sent: list[Any] = []
+    pinged = anyio.Event()
+    body = [{"type": "http.request", "body": call_body("slow", {}), "more_body": False}]
+
+    async def receive() -> Any:
+        if body:
+            return body.pop()
+        await client_leaves.wait()
+        return {"type": "http.disconnect"}
+
+    async def send(message: Any) -> None:
+        sent.append(message)
+        if message.get("body") == b": ping\r\n\r\n":
+            pinged.set()
+
+    task = asyncio.get_running_loop().create_task(middleware(_scope_for("slow"), receive, send))
+    with anyio.fail_after(10):
+        await pinged.wait()
+    assert gate.started.is_set()
+    return task, sent, pinged
+
+
+async def test_a_client_leaving_a_committed_call_cancels_the_tool_and_ends_the_request_quietly(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    gate, leaves = new_gate(), anyio.Event()
+    task, sent, _ = await _committed_slow_call(monkeypatch, gate, leaves)
+    leaves.set()
+    with anyio.fail_after(10):
+        await task  # returns: the cancellation was the fast path's own, for a client that left
+    assert gate.cancelled.is_set() and not task.cancelled()
+    assert not any(b"event: message" in message.get("body", b"") for message in sent)
+
+
+async def test_a_shutdown_cancelling_a_committed_call_still_cancels_the_request(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    gate, leaves = new_gate(), anyio.Event()
+    task, _, _ = await _committed_slow_call(monkeypatch, gate, leaves)
+    task.cancel()  # what the server does to requests still running past its grace period
+    with anyio.fail_after(10), pytest.raises(asyncio.CancelledError):
+        await task
+    assert gate.cancelled.is_set() and task.cancelled()
