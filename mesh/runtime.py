@@ -6,7 +6,7 @@ a call), and asyncpg and uvicorn are built to run on it. ``event_loop`` (``MCP_S
 chooses: ``auto`` (the default) takes uvloop when it can be imported, ``uvloop`` requires it,
 ``asyncio`` keeps the standard loop (for debugging, or a platform without uvloop).
 
-**The heap.** A server imports the SDK, pydantic, OpenTelemetry and its drivers: some 10^6 objects
+**The heap.** A server imports the SDK, pydantic, OpenTelemetry and its drivers: about 110 000 objects
 the cyclic garbage collector walks on every full collection, 25-60 ms during which nothing else
 runs, every call in flight waiting. :func:`freeze_startup_heap` collects once and moves what
 survived into the permanent generation (:func:`gc.freeze`), so later full collections walk only
