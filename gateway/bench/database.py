@@ -27,7 +27,7 @@ from mesh import runtime
 
 PG_URL = os.environ.get("MCP_SUITE_BENCH_PG_URL", "postgresql://postgres@127.0.0.1:5432/test")
 CONCURRENCY = 16
-POOL_SIZE = CONCURRENCY  # a connection for every call in flight: none waits for one (10 gave p99 +2-6 ms)
+POOL_SIZE = CONCURRENCY  # a connection for every call in flight: none waits for one (10 gave p99 +1-3 ms)
 TARGET_P99_MS = 10.0
 TARGET_RPS = 500.0
 SETUP = """

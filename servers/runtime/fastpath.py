@@ -28,6 +28,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+import anyio
 from mcp.server import MCPServer
 from mcp.server._otel import OpenTelemetryMiddleware
 from mcp.server.mcpserver.context import Context
@@ -230,15 +231,16 @@ class FastToolCallMiddleware:
             await _send_json(send, status, payload)
             return
         keepalive = _Keepalive(send, receive)
-        keepalive.arm()
         try:
-            status, payload = await self._run(call, metrics)
-        except asyncio.CancelledError:
-            if keepalive.left():
-                return  # the client went away: nobody to answer
-            raise
+            # An anyio scope, not a cancel of the request's task: work the tool runs in a worker thread
+            # (SQLite) is then waited for instead of abandoned with the connection still in use.
+            with anyio.CancelScope() as scope:
+                keepalive.arm(scope)
+                status, payload = await self._run(call, metrics)
         finally:
             await keepalive.disarm()
+        if scope.cancel_called:
+            return  # the client went away: nobody to answer
         if keepalive.committed:
             await send({"type": "http.response.body", "body": b"event: message\r\ndata: " + payload + b"\r\n\r\n"})
         else:
@@ -332,8 +334,7 @@ class _Keepalive:
 
     Nothing is started for a call that ends in time (one timer handle, cancelled). Past the window the
     response commits to ``text/event-stream`` with a ping every interval, and a client disconnect
-    cancels the call, as on the SDK path: the request's task is cancelled (plain asyncio, not a cancel
-    scope, which cost every call ~15 us), and :meth:`left` tells that cancellation from any other.
+    cancels the call, as on the SDK path.
     """
 
     def __init__(self, send: Send, receive: Receive) -> None:
@@ -342,13 +343,10 @@ class _Keepalive:
         self.committed = False
         self._timer: asyncio.TimerHandle | None = None
         self._tasks: list[asyncio.Task[None]] = []
-        self._call: asyncio.Task[Any] | None = None
-        self._running = False
-        self._cancelled_call = False
+        self._scope: anyio.CancelScope | None = None
 
-    def arm(self) -> None:
-        self._call = asyncio.current_task()
-        self._running = True
+    def arm(self, scope: anyio.CancelScope) -> None:
+        self._scope = scope
         self._timer = asyncio.get_running_loop().call_later(SSE_PING_INTERVAL, self._commit)
 
     def _commit(self) -> None:
@@ -365,31 +363,16 @@ class _Keepalive:
     async def _watch_disconnect(self) -> None:
         while (await self.receive())["type"] != "http.disconnect":
             pass
-        if self._running and self._call is not None:
-            self._cancelled_call = True
-            self._call.cancel()
-
-    def left(self) -> bool:
-        """After a ``CancelledError``: True when it was this watcher's, for a client that went away, and no
-        other cancellation (a shutdown) is pending on the task; the task is then no longer cancelling."""
-        if not self._cancelled_call or self._call is None:
-            return False
-        self._cancelled_call = False
-        return self._call.uncancel() == 0
+        if self._scope is not None:
+            self._scope.cancel()
 
     async def disarm(self) -> None:
-        self._running = False  # the call is over: a disconnect from now on cancels nothing
         if self._timer is not None:
             self._timer.cancel()
         for task in self._tasks:
             task.cancel()
         if self._tasks:
-            try:
-                await asyncio.wait(self._tasks)  # each ends cancelled
-            except asyncio.CancelledError:
-                if not self.left():  # a cancellation of this task (a shutdown) still propagates
-                    raise
-                # else the client left as the call ended: its cancellation arrived here, at the next await
+            await asyncio.wait(self._tasks)  # each ends cancelled; a cancellation of this task still propagates
 
 
 def _record_error(span: Span, exc: Exception) -> None:
