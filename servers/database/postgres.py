@@ -27,6 +27,7 @@ import time
 from collections import OrderedDict
 from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import AbstractContextManager, asynccontextmanager
+from dataclasses import dataclass
 from functools import partial
 from typing import Any
 
@@ -64,6 +65,19 @@ def quote_ident(name: str) -> str:
 
 async def _no_reset(_connection: asyncpg.Connection) -> None:
     """Reads leave no session state (SET LOCAL, rolled back); writes reset the session themselves."""
+
+
+@dataclass(frozen=True)
+class _Read:
+    """One ``sql_query`` call once checked: the statement, its parameters, the rows wanted and where the page starts."""
+
+    statement: ReadStatement
+    params: list[Any]
+    want: int
+    position: cursors.Position
+    started: float
+    fingerprint: Callable[[], str]
+    """Binds a cursor to its query; called only to check a cursor or to issue one."""
 
 
 class PostgresEngine:
@@ -236,118 +250,84 @@ class PostgresEngine:
         params = list(params)
         check_count(self.name, statement.params, len(params))
         want = min(limit, self.connection.config.max_rows)
-        # The fingerprint binds a cursor to its query: computed only to check a cursor or to issue one.
         fp = partial(cursors.fingerprint, self.name, statement.text, params)
         position = cursors.decode(cursor, fp()) if cursor else cursors.Position()
+        read = _Read(statement, params, want, position, started, fp)
         if statement.kind != "select":
-            return await self._query_whole(statement, params, want, position, started, fp)
+            return await self._query_whole(read)
         if statement.sort_key is not None and position.mode == "k":
-            return await self._query_keyset(statement, statement.sort_key, params, want, position, started, fp)
-        return await self._query_offset(statement, params, want, position, started, fp)
+            return await self._query_keyset(read, statement.sort_key)
+        return await self._query_offset(read)
 
     def _result(
         self,
+        read: _Read,
         columns: list[ResultColumn],
         rows: list[list[Any]],
-        want: int,
         more: bool,
-        position: cursors.Position,
-        next_position: Any,
+        next_position: Callable[[int], cursors.Position],
         paging: Any,
-        started: float,
         notes: list[str],
-        fingerprint: Callable[[], str],
-    ) -> tuple[QueryResult, int]:
-        page = take_page(rows, want, self.connection.config.max_bytes, more)
+    ) -> QueryResult:
+        page = take_page(rows, read.want, self.connection.config.max_bytes, more)
         kept = len(page.rows)
         next_cursor = None
         if page.stopped_by != "end":
-            next_cursor = cursors.encode(next_position(kept), fingerprint())
-        result = QueryResult(
+            next_cursor = cursors.encode(next_position(kept), read.fingerprint())
+        return QueryResult(
             connection=self.name,
             columns=columns,
             rows=page.rows,
             row_count=kept,
-            offset=position.offset,
+            offset=read.position.offset,
             next_cursor=next_cursor,
             paging=paging,
             stopped_by=page.stopped_by,
             notes=notes + page.notes,
-            elapsed_ms=round((time.perf_counter() - started) * 1000, 3),
+            elapsed_ms=round((time.perf_counter() - read.started) * 1000, 3),
         )
-        return result, kept
 
-    async def _query_whole(
-        self,
-        statement: ReadStatement,
-        params: list[Any],
-        want: int,
-        position: cursors.Position,
-        started: float,
-        fp: Callable[[], str],
-    ) -> QueryResult:
+    async def _query_whole(self, read: _Read) -> QueryResult:
+        statement, params, want, offset = read.statement, read.params, read.want, read.position.offset
         async with self.reading(statement.kind) as conn:
             records, columns = await self._fetch(conn, statement.text, params, len(params))
-        rows = [[to_json(v) for v in r.values()] for r in records[position.offset : position.offset + want + 1]]
-        result, _ = self._result(
+        rows = [[to_json(v) for v in r.values()] for r in records[offset : offset + want + 1]]
+        return self._result(
+            read,
             columns,
             rows,
-            want,
-            len(records) > position.offset + want,
-            position,
-            lambda kept: cursors.Position(offset=position.offset + kept, mode="o"),
+            len(records) > offset + want,
+            lambda kept: cursors.Position(offset=offset + kept, mode="o"),
             "single",
-            started,
             [],
-            fp,
         )
-        return result
 
-    async def _query_offset(
-        self,
-        statement: ReadStatement,
-        params: list[Any],
-        want: int,
-        position: cursors.Position,
-        started: float,
-        fp: Callable[[], str],
-    ) -> QueryResult:
+    async def _query_offset(self, read: _Read) -> QueryResult:
+        statement, params, want, offset = read.statement, read.params, read.want, read.position.offset
         n = len(params)
-        window, args = _window(n, want + 1, position.offset)
+        window, args = _window(n, want + 1, offset)
         sql = f"SELECT * FROM (\n{statement.text}\n) AS _page{window}"  # noqa: S608 - checked text
         async with self.reading(statement.kind, unordered=not statement.ordered) as conn:
             records, columns = await self._fetch(conn, sql, [*params, *args], n)
         rows = [[to_json(v) for v in r.values()] for r in records]
         notes = []
-        if position.offset == 0 and len(records) > want and not statement.ordered:
+        if offset == 0 and len(records) > want and not statement.ordered:
             notes.append(
                 "no ORDER BY: pages follow the table's physical order, stable while the data does not change; "
                 "add ORDER BY <unique column> for pages that seek instead of skip"
             )
-        result, _ = self._result(
+        return self._result(
+            read,
             columns,
             rows,
-            want,
             len(records) > want,
-            position,
-            lambda kept: cursors.Position(offset=position.offset + kept, mode="o"),
+            lambda kept: cursors.Position(offset=offset + kept, mode="o"),
             "offset",
-            started,
             notes,
-            fp,
         )
-        return result
 
-    async def _query_keyset(
-        self,
-        statement: ReadStatement,
-        key: SortKey,
-        params: list[Any],
-        want: int,
-        position: cursors.Position,
-        started: float,
-        fp: Callable[[], str],
-    ) -> QueryResult:
+    async def _query_keyset(self, read: _Read, key: SortKey) -> QueryResult:
+        statement, params, want, position = read.statement, read.params, read.want, read.position
         n = len(params)
         column = "_page." + quote_ident(key.column)
         segments = ["n", "v"] if key.descending else ["v", "n"]
@@ -380,10 +360,7 @@ class PostgresEngine:
         def next_position(kept: int) -> cursors.Position:
             return _keyset_position(fetched[:kept], key.column, position, segment)
 
-        result, _ = self._result(
-            columns, rows, want, len(fetched) > want, position, next_position, "keyset", started, [], fp
-        )
-        return result
+        return self._result(read, columns, rows, len(fetched) > want, next_position, "keyset", [])
 
     async def explain(self, sql: str, params: Sequence[Any], analyze: bool) -> ExplainResult:
         connection = self.connection
