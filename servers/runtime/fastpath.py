@@ -9,8 +9,8 @@ from the request (no ``Context`` parameter, no resolvers, no ``InputRequiredResu
 ``x-mcp-header`` arguments). The server must also be plain: no SDK auth, no extension interceptor,
 no middleware beyond the SDK's OpenTelemetry and request-state ones and the suite's call metrics.
 
-Such a call runs through ``MCPServer.call_tool`` (the SDK's argument validation, structured output and
-output schema), its errors are turned into results exactly as the SDK's ``tools/call`` handler does,
+Such a call runs the SDK's ``Tool.run`` (argument validation, the tool) and its result conversion
+(:mod:`servers.runtime.tool_result`: structured output checked against the output schema), its errors are turned into results exactly as the SDK's ``tools/call`` handler does,
 and the result is shaped for the wire with the SDK's own per-version serializer and ``serverInfo``
 stamp, under the same SERVER span and call metrics the SDK middleware chain would record. A call that
 outlives the SDK's SSE deferral window gets the SDK's answer too: ``text/event-stream`` with
@@ -56,6 +56,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from mesh import tracing
 from mesh.asgi_body import read_body, replay
 from servers.runtime.observability import CallMetricsMiddleware, call_outcome
+from servers.runtime.tool_result import converted, declared_model_result
 
 log = logging.getLogger("mcp_suite.runtime.fastpath")
 
@@ -168,6 +169,8 @@ class FastToolCallMiddleware:
         entry = lowlevel.get_request_handler("tools/call")
         if entry is None or entry.handler != server._handle_call_tool or "tools/call" in lowlevel.cache_hints:
             return False, None  # an extension interceptor (or a replaced handler) owns tools/call
+        if type(server).call_tool is not MCPServer.call_tool:
+            return False, None  # a subclass's call_tool: the fast path runs the tool itself, so it must not skip it
         metrics: CallMetricsMiddleware | None = None
         for middleware in server.middleware:
             if isinstance(middleware, CallMetricsMiddleware):
@@ -282,7 +285,12 @@ class FastToolCallMiddleware:
         """The wire result: the SDK's ``tools/call`` handler, then its outbound shaping for 2026-07-28."""
         name = call.tool.name
         try:
-            result: BaseModel = await self.server.call_tool(name, call.arguments, self._context())
+            raw = await call.tool.run(call.arguments, self._context(), convert_result=False)
+            direct = declared_model_result(call.tool, raw)
+            if direct is not None:
+                direct["_meta"] = {SERVER_INFO_META_KEY: self._server_info_stamp()}
+                return direct
+            result: BaseModel = converted(call.tool, raw)
         except MCPError:
             raise
         except Exception as exc:  # the SDK handler's ladder: every failure is an is_error result
