@@ -1,4 +1,4 @@
-"""The PostgreSQL engine: a lazily created asyncpg pool per connection, and reads and writes in layers.
+"""The PostgreSQL engine: a lazily created connection pool (:mod:`.pg_pool`) per connection, and reads and writes in layers.
 
 Every read runs in ``BEGIN READ ONLY`` with ``SET LOCAL statement_timeout`` (and, when the
 connection names one, ``SET LOCAL ROLE <read_only_role>``) after :func:`~.pg_guard.check_read`
@@ -51,20 +51,19 @@ from servers.database.models import (
 from servers.database.paging import take_page
 from servers.database.pg_guard import ReadStatement, SortKey, check_explain, check_read, check_write
 from servers.database.pg_params import check_count, coerce
+from servers.database.pg_pool import ConnectionPool, PoolClosedError
 from servers.database.values import decode_key, encode_key, to_json
 
 CONNECT_TIMEOUT = 5.0
 ROLLBACK_TIMEOUT = 5.0
+RESET_TIMEOUT = 5.0
+CLOSE_TIMEOUT = 5.0
 _COST = re.compile(r"\(cost=[\d.]+\.\.([\d.]+) rows=(\d+)")
 _ACTUAL_ROWS = re.compile(r"\(actual time=[\d.]+\.\.[\d.]+ rows=(\d+)")
 
 
 def quote_ident(name: str) -> str:
     return '"' + name.replace('"', '""') + '"'
-
-
-async def _no_reset(_connection: asyncpg.Connection) -> None:
-    """Reads leave no session state (SET LOCAL, rolled back); writes reset the session themselves."""
 
 
 @dataclass(frozen=True)
@@ -86,7 +85,7 @@ class PostgresEngine:
     def __init__(self, connection: NamedConnection, pool_size: int) -> None:
         self.connection = connection
         self.pool_size = pool_size
-        self._pool: asyncpg.Pool | None = None
+        self._pool: ConnectionPool | None = None
         self._lock: anyio.Lock | None = None
         self._columns: OrderedDict[str, list[ResultColumn]] = OrderedDict()
         config = connection.config
@@ -102,7 +101,7 @@ class PostgresEngine:
 
     # -- the pool ---------------------------------------------------------------------------
 
-    async def pool(self) -> asyncpg.Pool:
+    async def pool(self) -> ConnectionPool:
         if self._pool is not None:
             return self._pool
         if self._lock is None:
@@ -112,31 +111,27 @@ class PostgresEngine:
                 self._pool = await self._create_pool()
         return self._pool
 
-    async def _create_pool(self) -> asyncpg.Pool:
+    async def _create_pool(self) -> ConnectionPool:
         settings = {"application_name": "mcp-suite-database"}
         if not self.connection.writable:
             settings["default_transaction_read_only"] = "on"
+        url = self.connection.url
+
+        async def connect() -> asyncpg.Connection:
+            return await asyncpg.connect(url, timeout=CONNECT_TIMEOUT, server_settings=settings)
+
+        pool = ConnectionPool(connect, self.pool_size)
         try:
-            pool = await asyncpg.create_pool(
-                self.connection.url,
-                min_size=1,
-                max_size=self.pool_size,
-                timeout=CONNECT_TIMEOUT,
-                reset=_no_reset,
-                server_settings=settings,
-            )
+            pool.release(await pool.acquire(), reusable=True)  # the first connection: a bad URL fails here, clearly
         except (OSError, TimeoutError, asyncpg.PostgresError, asyncpg.InterfaceError, ValueError) as exc:
+            pool.terminate()
             raise unavailable(self.name, exc, self.connection.secrets) from None
-        assert pool is not None
         return pool
 
     async def close(self) -> None:
         pool, self._pool, self._lock = self._pool, None, None
         if pool is not None:
-            with anyio.move_on_after(5):
-                await pool.close()
-            if not pool._closed:  # the graceful close timed out
-                pool.terminate()
+            await pool.close(CLOSE_TIMEOUT)
 
     async def ping(self) -> str:
         async with self.reading("show") as conn:
@@ -162,23 +157,20 @@ class PostgresEngine:
 
     # -- transactions -----------------------------------------------------------------------
 
-    @asynccontextmanager
-    async def errors(self) -> AsyncIterator[None]:
-        """Driver errors as client errors: SQLSTATE and message, secrets removed."""
-        try:
-            yield
-        except DbError:
-            raise
-        except asyncpg.PostgresError as exc:
-            raise from_driver_error(self.name, exc, self.connection.secrets) from None
-        except (OSError, asyncpg.exceptions.ConnectionDoesNotExistError) as exc:
-            raise unavailable(self.name, exc, self.connection.secrets) from None
-        except TimeoutError:
-            raise DbError(
+    def _db_error(self, exc: Exception) -> DbError | None:
+        """A driver error as a client error (SQLSTATE and message, secrets removed); None for any other."""
+        secrets = self.connection.secrets
+        if isinstance(exc, DbError):
+            return exc
+        if isinstance(exc, asyncpg.PostgresError | asyncpg.InterfaceError):
+            return from_driver_error(self.name, exc, secrets)
+        if isinstance(exc, OSError | asyncpg.exceptions.ConnectionDoesNotExistError | PoolClosedError):
+            return unavailable(self.name, exc, secrets)
+        if isinstance(exc, TimeoutError):
+            return DbError(
                 "timeout", f"connection {self.name!r}: no answer within the statement timeout; narrow the query"
-            ) from None
-        except asyncpg.InterfaceError as exc:
-            raise from_driver_error(self.name, exc, self.connection.secrets) from None
+            )
+        return None
 
     def _span(self, kind: str) -> AbstractContextManager[Span]:
         """The backend span of one use of the database (``kind``: the statement's kind, any case)."""
@@ -188,36 +180,60 @@ class PostgresEngine:
 
     @asynccontextmanager
     async def reading(self, kind: str = "select", *, unordered: bool = False) -> AsyncIterator[asyncpg.Connection]:
-        """A pooled connection inside a read-only transaction with the statement timeout; rolled back after."""
+        """A pooled connection inside a read-only transaction with the statement timeout; rolled back after.
+
+        The connection goes back to the pool only if the rollback completed; driver errors leave as
+        :class:`DbError`.
+        """
+        setup = self._read_setup + (self._unordered_setup if unordered else "")
         with self._span(kind):
-            pool = await self.pool()
-            async with self.errors(), pool.acquire() as conn:
-                await conn.execute(
-                    self._read_setup + (self._unordered_setup if unordered else ""), timeout=self._timeout
-                )
+            try:
+                pool = await self.pool()
+                conn = await pool.acquire()
+            except Exception as exc:
+                raise _mapped(self, exc) from None
+            clean = False
+            try:
+                await conn.execute(setup, timeout=self._timeout)
+                yield conn
+            except Exception as exc:
+                raise _mapped(self, exc) from None
+            finally:
                 try:
-                    yield conn
+                    clean = await _rollback(conn)
                 finally:
-                    await _rollback(conn)
+                    pool.release(conn, reusable=clean)
 
     @asynccontextmanager
     async def writing(self, kind: str, *, in_transaction: bool = True) -> AsyncIterator[asyncpg.Connection]:
-        """A pooled connection in a read-write transaction with the statement timeout; the caller commits."""
+        """A pooled connection in a read-write transaction with the statement timeout; the caller commits.
+        The session is reset afterwards; the connection goes back to the pool only if that completed."""
         timeout_ms = self.connection.config.statement_timeout_ms
         with self._span(kind):
-            pool = await self.pool()
-            async with self.errors(), pool.acquire() as conn:
+            try:
+                pool = await self.pool()
+                conn = await pool.acquire()
+            except Exception as exc:
+                raise _mapped(self, exc) from None
+            clean = False
+            try:
+                if in_transaction:
+                    await conn.execute(f"BEGIN; SET LOCAL statement_timeout = {timeout_ms}")
+                else:
+                    await conn.execute(f"SET statement_timeout = {timeout_ms}")
+                yield conn
+            except Exception as exc:
+                raise _mapped(self, exc) from None
+            finally:
                 try:
-                    if in_transaction:
-                        await conn.execute(f"BEGIN; SET LOCAL statement_timeout = {timeout_ms}")
-                    else:
-                        await conn.execute(f"SET statement_timeout = {timeout_ms}")
-                    yield conn
-                finally:
-                    await _rollback(conn)
-                    if not conn.is_closed():
-                        with anyio.move_on_after(5):
+                    if await _rollback(conn):
+                        with anyio.move_on_after(RESET_TIMEOUT):
                             await conn.reset()
+                            clean = True
+                except (asyncpg.PostgresError, asyncpg.InterfaceError, OSError, TimeoutError):
+                    clean = False
+                finally:
+                    pool.release(conn, reusable=clean)
 
     async def _fetch(
         self, conn: asyncpg.Connection, sql: str, args: list[Any], user_params: int
@@ -456,14 +472,21 @@ class PostgresEngine:
         )
 
 
-async def _rollback(conn: asyncpg.Connection) -> None:
+async def _rollback(conn: asyncpg.Connection) -> bool:
+    """Roll back what the call left open; True when the connection is clean for the next call."""
     if conn.is_closed():
-        return
+        return False
     try:
         if conn.is_in_transaction():
             await conn.execute("ROLLBACK", timeout=ROLLBACK_TIMEOUT)
     except (asyncpg.PostgresError, asyncpg.InterfaceError, OSError, TimeoutError):
-        conn.terminate()  # a connection that cannot roll back is not given to the next call
+        return False  # a connection that cannot roll back is not given to the next call
+    return True
+
+
+def _mapped(engine: PostgresEngine, exc: Exception) -> Exception:
+    """What a failure inside a use of the database leaves as: a :class:`DbError` for a driver error."""
+    return engine._db_error(exc) or exc
 
 
 def _window(n: int, limit: int, offset: int) -> tuple[str, list[Any]]:

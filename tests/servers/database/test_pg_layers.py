@@ -39,7 +39,7 @@ async def test_a_read_only_connection_opens_sessions_that_default_to_read_only(p
     engine = PostgresEngine(NamedConnection("ro", connection(PG_URL)), 2)
     try:
         pool = await engine.pool()
-        async with pool.acquire() as conn:
+        async with pool.connection() as conn:
             assert await conn.fetchval("SHOW default_transaction_read_only") == "on"
     finally:
         await engine.close()

@@ -1,0 +1,239 @@
+"""The PostgreSQL connection pool hands each connection to one caller at a time, reuses only clean ones,
+never opens more than its size, and loses no slot when a caller gives up or a connection breaks.
+
+All against the real PostgreSQL at 127.0.0.1:5432.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+
+import anyio
+import asyncpg  # type: ignore[import-untyped]
+import pytest
+
+from servers.database.connections import NamedConnection
+from servers.database.errors import DbError
+from servers.database.pg_pool import ConnectionPool, PoolClosedError
+from servers.database.postgres import PostgresEngine
+from tests.servers.database.support import PG_URL, connection
+
+pytestmark = pytest.mark.anyio
+
+
+class Opener:
+    """Opens real connections and counts them; can be told to fail the next attempts."""
+
+    def __init__(self) -> None:
+        self.opened = 0
+        self.fail_next = 0
+
+    async def __call__(self) -> asyncpg.Connection:
+        if self.fail_next:
+            self.fail_next -= 1
+            raise OSError("refused by the test")
+        self.opened += 1
+        return await asyncpg.connect(PG_URL)
+
+
+@pytest.fixture
+async def opener() -> AsyncIterator[Opener]:
+    yield Opener()
+
+
+async def test_a_released_connection_is_handed_to_the_next_caller_instead_of_a_new_one(opener: Opener) -> None:
+    pool = ConnectionPool(opener, 4)
+    try:
+        first = await pool.acquire()
+        pool.release(first, reusable=True)
+        second = await pool.acquire()
+        assert second is first and opener.opened == 1 and pool.size == 1
+        pool.release(second, reusable=True)
+    finally:
+        await pool.close()
+
+
+async def test_no_more_connections_than_the_size_are_opened_and_a_waiting_caller_gets_the_next_released(
+    opener: Opener,
+) -> None:
+    pool = ConnectionPool(opener, 2)
+    try:
+        held = [await pool.acquire(), await pool.acquire()]
+        got: list[asyncpg.Connection] = []
+
+        async def third() -> None:
+            got.append(await pool.acquire())
+
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(third)
+            await wait_until(lambda: len(pool._waiters) == 1)
+            assert opener.opened == 2 and not got
+            pool.release(held[0], reusable=True)
+        assert got == [held[0]] and opener.opened == 2
+        pool.release(held[1], reusable=True)
+        pool.release(got[0], reusable=True)
+        assert pool.size == 2 and pool.idle == 2
+    finally:
+        await pool.close()
+
+
+async def test_a_connection_released_unclean_is_terminated_and_the_waiting_caller_opens_a_fresh_one(
+    opener: Opener,
+) -> None:
+    pool = ConnectionPool(opener, 1)
+    try:
+        broken = await pool.acquire()
+        got: list[asyncpg.Connection] = []
+
+        async def waiting() -> None:
+            got.append(await pool.acquire())
+
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(waiting)
+            await wait_until(lambda: len(pool._waiters) == 1)
+            pool.release(broken, reusable=False)
+        assert broken.is_closed()
+        assert got[0] is not broken and await got[0].fetchval("SELECT 1") == 1
+        assert opener.opened == 2 and pool.size == 1
+        pool.release(got[0], reusable=True)
+    finally:
+        await pool.close()
+
+
+async def test_a_caller_that_gives_up_waiting_leaves_the_connection_for_the_next(opener: Opener) -> None:
+    pool = ConnectionPool(opener, 1)
+    try:
+        held = await pool.acquire()
+        with anyio.move_on_after(0.05) as gave_up:
+            await pool.acquire()
+        assert gave_up.cancelled_caught and not pool._waiters
+        pool.release(held, reusable=True)
+        assert await pool.acquire() is held and opener.opened == 1
+        pool.release(held, reusable=True)
+    finally:
+        await pool.close()
+
+
+async def test_a_connection_handed_over_just_as_its_caller_gives_up_goes_back_to_the_pool(opener: Opener) -> None:
+    pool = ConnectionPool(opener, 1)
+    try:
+        held = await pool.acquire()
+        waiting = asyncio.create_task(pool.acquire())
+        await wait_until(lambda: len(pool._waiters) == 1)
+        pool.release(held, reusable=True)  # hands it to the waiting caller...
+        waiting.cancel()  # ...which is cancelled before it runs again (a native cancel: anyio would not cancel it)
+        with pytest.raises(asyncio.CancelledError):
+            await waiting
+        got: list[asyncpg.Connection] = []
+        assert not got and pool.idle == 1 and pool.size == 1
+        assert await pool.acquire() is held
+        pool.release(held, reusable=True)
+    finally:
+        await pool.close()
+
+
+async def test_a_failed_connect_frees_its_slot_and_raises_to_the_caller(opener: Opener) -> None:
+    pool = ConnectionPool(opener, 1)
+    try:
+        opener.fail_next = 1
+        with pytest.raises(OSError, match="refused by the test"):
+            await pool.acquire()
+        assert pool.size == 0
+        conn = await pool.acquire()
+        assert await conn.fetchval("SELECT 1") == 1
+        pool.release(conn, reusable=True)
+    finally:
+        await pool.close()
+
+
+async def test_idle_connections_past_their_lifetime_are_closed_except_the_newest(opener: Opener) -> None:
+    now = [1000.0]
+    pool = ConnectionPool(opener, 3, max_idle_seconds=60.0, clock=lambda: now[0])
+    try:
+        conns = [await pool.acquire() for _ in range(3)]
+        for conn in conns:
+            pool.release(conn, reusable=True)
+        now[0] += 59.0
+        pool.close_stale()
+        assert pool.idle == 3
+        now[0] += 2.0
+        pool.close_stale()
+        assert pool.idle == 1 and conns[0].is_closed() and conns[1].is_closed() and not conns[2].is_closed()
+        assert await pool.acquire() is conns[2]
+        pool.release(conns[2], reusable=True)
+    finally:
+        await pool.close()
+
+
+async def test_closing_fails_waiting_callers_closes_idle_connections_and_refuses_new_callers(opener: Opener) -> None:
+    pool = ConnectionPool(opener, 1)
+    held = await pool.acquire()
+    errors: list[BaseException] = []
+
+    async def waiting() -> None:
+        try:
+            await pool.acquire()
+        except PoolClosedError as exc:
+            errors.append(exc)
+
+    async with anyio.create_task_group() as tg:
+        tg.start_soon(waiting)
+        await wait_until(lambda: len(pool._waiters) == 1)
+        tg.start_soon(pool.close, 5.0)
+        await wait_until(lambda: bool(errors))
+        pool.release(held, reusable=True)  # the call in flight ends: close() finishes
+    assert held.is_closed() and pool.size == 0
+    with pytest.raises(PoolClosedError):
+        await pool.acquire()
+
+
+async def test_a_connection_still_in_use_when_the_close_times_out_is_terminated(opener: Opener) -> None:
+    pool = ConnectionPool(opener, 1)
+    held = await pool.acquire()
+    await pool.close(timeout=0.05)
+    assert held.is_closed()
+
+
+async def test_a_read_cancelled_mid_query_does_not_hand_its_connection_to_the_next_read() -> None:
+    engine = PostgresEngine(NamedConnection("ro", connection(PG_URL)), 1)
+    try:
+        pool = await engine.pool()
+        started = anyio.Event()
+
+        async def slow() -> None:
+            async with engine.reading() as conn:
+                started.set()
+                await conn.fetchval("SELECT pg_sleep(5)")
+
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(slow)
+            await started.wait()
+            tg.cancel_scope.cancel()
+        assert pool.idle == 0 and pool.size == 0  # terminated, not reused
+        result = await engine.query("SELECT 1 AS one", [], 10, None)
+        assert result.rows == [[1]] and pool.size == 1
+    finally:
+        await engine.close()
+
+
+async def test_a_read_that_fails_in_the_database_rolls_back_and_keeps_its_connection() -> None:
+    engine = PostgresEngine(NamedConnection("ro", connection(PG_URL, statement_timeout_ms=100)), 1)
+    try:
+        pool = await engine.pool()
+        first = pool._idle[-1][0]
+        with pytest.raises(DbError) as timed_out:
+            await engine.query("SELECT pg_sleep(2)", [], 10, None)
+        assert "57014" in str(timed_out.value)  # query_canceled by the statement timeout
+        assert pool.size == 1 and pool._idle[-1][0] is first and not first.is_in_transaction()
+        assert (await engine.query("SELECT 2 AS two", [], 10, None)).rows == [[2]]
+    finally:
+        await engine.close()
+
+
+async def wait_until(condition: object, timeout: float = 5.0) -> None:
+    """Yield to the event loop until ``condition()`` holds (no fixed sleeps)."""
+    assert callable(condition)
+    with anyio.fail_after(timeout):
+        while not condition():
+            await asyncio.sleep(0)
