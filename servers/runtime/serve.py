@@ -73,7 +73,8 @@ def build_http_app(
     """The Starlette app of one server: ``/mcp`` (both eras), ``GET /health`` and ``GET /metrics``.
 
     With ``fast_path`` (the default), qualifying stateless ``tools/call`` requests skip the SDK's
-    transport (:mod:`servers.runtime.fastpath`); the upstream secret and JSON error checks still apply.
+    transport (:mod:`servers.runtime.fastpath`) and Starlette's layers; the upstream secret still applies.
+    The middleware stack is built here: nothing can be added to the app afterwards.
     """
     started = time.monotonic()
 
@@ -100,11 +101,17 @@ def build_http_app(
         transport_security=transport_security_for(host),
         host=host,
     )
-    if fast_path:  # innermost: behind the upstream secret, the JSON error rewriting and the server errors
-        app.add_middleware(FastToolCallMiddleware, server=server, path="/mcp")
-    if settings.auth.upstream_secret is not None:  # only the gateway may call: /health stays open
-        app.add_middleware(UpstreamSecretMiddleware, secret=settings.auth.upstream_secret.get_secret_value())
     app.add_middleware(JsonTransportErrorsMiddleware)  # the SDK's plain-text 4xx answers become JSON-RPC errors
+    # The fast path and the upstream secret wrap Starlette's whole stack, so a qualifying call skips its
+    # layers (server errors, JSON error rewriting, routing): each await of the call resumes every layer it is
+    # nested in. Both answer in JSON themselves, and an exception escaping them gets uvicorn's plain 500,
+    # as Starlette's ServerErrorMiddleware would give.
+    stack = app.build_middleware_stack()
+    if fast_path:
+        stack = FastToolCallMiddleware(stack, server=server, path="/mcp")
+    if settings.auth.upstream_secret is not None:  # only the gateway may call: /health stays open
+        stack = UpstreamSecretMiddleware(stack, secret=settings.auth.upstream_secret.get_secret_value())
+    app.middleware_stack = stack
     inner_lifespan = app.router.lifespan_context
 
     @asynccontextmanager
