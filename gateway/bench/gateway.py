@@ -5,7 +5,8 @@ front of it (``mcp-suite gateway``), both as child processes, then drives the sa
 (``get_file_info`` of a small file) straight at the server and through the gateway, at concurrency 1
 and 16. The load generator speaks the stateless 2026-07-28 wire with the lean pooled client of
 ``gateway/http1.py``, so it costs little next to what it measures. Then it starts 20 upstream instances behind one gateway and
-reads the gateway's resident memory from /proc.
+reads the gateway's resident memory from /proc. The load generators live here for the other benches
+too: :func:`_load`, a closed loop, and :func:`paced_load`, arrivals at an offered rate.
 
 Targets: the gateway adds at most 1.5 ms at p50 at concurrency 1; it keeps at least 50 % of the
 direct throughput at concurrency 16; its RSS stays under 150 MB with 20 upstream instances.
@@ -21,7 +22,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -118,6 +119,50 @@ def warmup_calls(calls: int, concurrency: int) -> int:
     return min(calls, max(50, 8 * concurrency))
 
 
+def _call_body(tool: str, arguments: dict[str, object], request_id: int) -> dict[str, object]:
+    return {
+        "jsonrpc": "2.0",
+        "id": request_id,
+        "method": "tools/call",
+        "params": {"name": tool, "arguments": arguments, "_meta": META},
+    }
+
+
+async def _exchange(http: Http1Pool, url: str, body: dict[str, object], headers: Mapping[str, str]) -> bool:
+    """Send one ``tools/call`` and read its answer whole; ``True`` when it failed (status, error, isError)."""
+    async with http.post(url, json.dumps(body).encode(), headers) as response:
+        text = await response.read()
+    return response.status != 200 or b'"isError":true' in text or b'"error"' in text
+
+
+async def _closed_loop(concurrency: int, count: int, one: Callable[[], Awaitable[None]]) -> None:
+    """``count`` calls of ``one`` by ``concurrency`` workers, each starting its next as its last returns."""
+    remaining = count
+
+    async def worker() -> None:
+        nonlocal remaining
+        while remaining > 0:
+            remaining -= 1
+            await one()
+
+    async with anyio.create_task_group() as tg:
+        for _ in range(concurrency):
+            tg.start_soon(worker)
+
+
+def _result(label: str, concurrency: int, latencies: list[float], seconds: float, errors: int) -> LoadResult:
+    return LoadResult(
+        label,
+        concurrency,
+        len(latencies),
+        seconds,
+        percentile(latencies, 0.5) * 1000,
+        percentile(latencies, 0.99) * 1000,
+        errors,
+        tuple(latency * 1000 for latency in latencies),
+    )
+
+
 async def _load(
     label: str,
     url: str,
@@ -127,6 +172,7 @@ async def _load(
     calls: int,
     extra_headers: Mapping[str, str] | None = None,
 ) -> LoadResult:
+    """A closed loop: ``concurrency`` callers, each sending its next call as soon as its last is answered."""
     latencies: list[float] = []
     errors = 0
     headers = {**HEADERS, "mcp-name": tool, **(extra_headers or {})}
@@ -138,52 +184,90 @@ async def _load(
 
         async def one() -> None:
             nonlocal errors
-            body = {
-                "jsonrpc": "2.0",
-                "id": next(ids),
-                "method": "tools/call",
-                "params": {"name": tool, "arguments": arguments, "_meta": META},
-            }
+            body = _call_body(tool, arguments, next(ids))
             started = time.perf_counter()
-            async with http.post(url, json.dumps(body).encode(), headers) as response:
-                text = await response.read()
+            failed = await _exchange(http, url, body, headers)
             latencies.append(time.perf_counter() - started)
-            if response.status != 200 or b'"isError":true' in text or b'"error"' in text:
+            if failed:
                 errors += 1
 
-        remaining = 0
-
-        async def worker() -> None:
-            nonlocal remaining
-            while remaining > 0:
-                remaining -= 1
-                await one()
-
-        async def drive(count: int) -> None:
-            nonlocal remaining
-            remaining = count
-            async with anyio.create_task_group() as tg:
-                for _ in range(concurrency):
-                    tg.start_soon(worker)
-
         # Warm up at the measured concurrency: every HTTP connection open, the server's pools grown to it.
-        await drive(warmup_calls(calls, concurrency))
+        await _closed_loop(concurrency, warmup_calls(calls, concurrency), one)
         latencies.clear()
         errors = 0
         started = time.perf_counter()
-        await drive(calls)
+        await _closed_loop(concurrency, calls, one)
         seconds = time.perf_counter() - started
     finally:
         await http.aclose()
-    return LoadResult(
-        label,
-        concurrency,
-        len(latencies),
-        seconds,
-        percentile(latencies, 0.5) * 1000,
-        percentile(latencies, 0.99) * 1000,
-        errors,
-        tuple(latency * 1000 for latency in latencies),
+    return _result(label, concurrency, latencies, seconds, errors)
+
+
+async def paced_load(
+    label: str,
+    url: str,
+    tool: str,
+    arguments: dict[str, object],
+    concurrency: int,
+    calls: int,
+    rate: float,
+    extra_headers: Mapping[str, str] | None = None,
+) -> LoadResult:
+    """An open loop: call ``i`` is due at ``t0 + i / rate``, with at most ``concurrency`` calls in flight.
+
+    Each latency runs from the call's scheduled time to its answer, not from when it was sent: a call
+    that waited for one of the ``concurrency`` slots, or behind a stalled server, counts that wait
+    (the coordinated-omission correction of wrk2 and HdrHistogram). The generator's own timer
+    lateness (asyncio and uvloop timers wake to the millisecond) counts too, so the figures are an
+    upper bound. ``seconds`` is the real time from ``t0`` to the last answer, so ``rps`` is the
+    achieved rate. Warm-up is :func:`_load`'s: ``warmup_calls`` closed-loop calls at ``concurrency``.
+    """
+    if rate <= 0:
+        raise ValueError(f"rate must be positive, not {rate}")
+    latencies: list[float] = []
+    errors = 0
+    headers = {**HEADERS, "mcp-name": tool, **(extra_headers or {})}
+    http = Http1Pool(max_connections=concurrency)
+    try:
+        ids = iter(range(1, 10**9))
+
+        async def warm() -> None:
+            await _exchange(http, url, _call_body(tool, arguments, next(ids)), headers)
+
+        await _closed_loop(concurrency, warmup_calls(calls, concurrency), warm)
+        # ``concurrency`` workers take the calls in order, each when it is free: a call due while every
+        # worker is busy goes out as soon as one frees (its wait counted from its due time), and the
+        # ones due behind it follow at once until the schedule is caught up.
+        next_call = 0
+        t0 = time.perf_counter()
+
+        async def worker() -> None:
+            nonlocal next_call, errors
+            while next_call < calls:
+                due = t0 + next_call / rate
+                next_call += 1
+                wait = due - time.perf_counter()
+                if wait > 0:
+                    await anyio.sleep(wait)
+                failed = await _exchange(http, url, _call_body(tool, arguments, next(ids)), headers)
+                latencies.append(time.perf_counter() - due)
+                if failed:
+                    errors += 1
+
+        async with anyio.create_task_group() as tg:
+            for _ in range(concurrency):
+                tg.start_soon(worker)
+        seconds = time.perf_counter() - t0
+    finally:
+        await http.aclose()
+    return _result(label, concurrency, latencies, seconds, errors)
+
+
+def paced_line(result: LoadResult, rate: float) -> str:
+    """The figures of a :func:`paced_load` run: offered and achieved rates, p50, p99, errors."""
+    return (
+        f"{result.label:<8} c={result.concurrency}  offered {rate:.0f}/s  achieved {result.rps:.1f}/s  "
+        f"p50 {result.p50_ms:6.3f} ms  p99 {result.p99_ms:7.3f} ms  errors {result.errors}"
     )
 
 
