@@ -178,6 +178,14 @@ class PostgresEngine:
             return tracing.NULL_SPAN
         return tracing.backend_span("postgresql", kind.upper(), self._span_attributes)
 
+    async def _checkout(self) -> tuple[ConnectionPool, asyncpg.Connection]:
+        """The pool (created on first use) and a connection of it; failing to get one is a :class:`DbError`."""
+        try:
+            pool = await self.pool()
+            return pool, await pool.acquire()
+        except Exception as exc:
+            raise _mapped(self, exc) from None
+
     @asynccontextmanager
     async def reading(self, kind: str = "select", *, unordered: bool = False) -> AsyncIterator[asyncpg.Connection]:
         """A pooled connection inside a read-only transaction with the statement timeout; rolled back after.
@@ -187,11 +195,7 @@ class PostgresEngine:
         """
         setup = self._read_setup + (self._unordered_setup if unordered else "")
         with self._span(kind):
-            try:
-                pool = await self.pool()
-                conn = await pool.acquire()
-            except Exception as exc:
-                raise _mapped(self, exc) from None
+            pool, conn = await self._checkout()
             clean = False
             try:
                 await conn.execute(setup, timeout=self._timeout)
@@ -210,11 +214,7 @@ class PostgresEngine:
         The session is reset afterwards; the connection goes back to the pool only if that completed."""
         timeout_ms = self.connection.config.statement_timeout_ms
         with self._span(kind):
-            try:
-                pool = await self.pool()
-                conn = await pool.acquire()
-            except Exception as exc:
-                raise _mapped(self, exc) from None
+            pool, conn = await self._checkout()
             clean = False
             try:
                 if in_transaction:
