@@ -158,10 +158,11 @@ class PostgresEngine:
     # -- transactions -----------------------------------------------------------------------
 
     def _db_error(self, exc: Exception) -> DbError | None:
-        """A driver error as a client error (SQLSTATE and message, secrets removed); None for any other."""
+        """A driver error as a client error (SQLSTATE and message, secrets removed); None for any other
+        exception, a :class:`DbError` included (it propagates as it is)."""
         secrets = self.connection.secrets
         if isinstance(exc, DbError):
-            return exc
+            return None
         if isinstance(exc, asyncpg.PostgresError | asyncpg.InterfaceError):
             return from_driver_error(self.name, exc, secrets)
         if isinstance(exc, OSError | asyncpg.exceptions.ConnectionDoesNotExistError | PoolClosedError):
@@ -184,7 +185,9 @@ class PostgresEngine:
             pool = await self.pool()
             return pool, await pool.acquire()
         except Exception as exc:
-            raise _mapped(self, exc) from None
+            if (mapped := self._db_error(exc)) is None:
+                raise
+            raise mapped from None
 
     @asynccontextmanager
     async def reading(self, kind: str = "select", *, unordered: bool = False) -> AsyncIterator[asyncpg.Connection]:
@@ -201,7 +204,9 @@ class PostgresEngine:
                 await conn.execute(setup, timeout=self._timeout)
                 yield conn
             except Exception as exc:
-                raise _mapped(self, exc) from None
+                if (mapped := self._db_error(exc)) is None:
+                    raise  # not a driver error: as it is, with its context
+                raise mapped from None
             finally:
                 try:
                     clean = await _rollback(conn)
@@ -223,7 +228,9 @@ class PostgresEngine:
                     await conn.execute(f"SET statement_timeout = {timeout_ms}")
                 yield conn
             except Exception as exc:
-                raise _mapped(self, exc) from None
+                if (mapped := self._db_error(exc)) is None:
+                    raise  # not a driver error: as it is, with its context
+                raise mapped from None
             finally:
                 try:
                     if await _rollback(conn):
@@ -482,11 +489,6 @@ async def _rollback(conn: asyncpg.Connection) -> bool:
     except (asyncpg.PostgresError, asyncpg.InterfaceError, OSError, TimeoutError):
         return False  # a connection that cannot roll back is not given to the next call
     return True
-
-
-def _mapped(engine: PostgresEngine, exc: Exception) -> Exception:
-    """What a failure inside a use of the database leaves as: a :class:`DbError` for a driver error."""
-    return engine._db_error(exc) or exc
 
 
 def _window(n: int, limit: int, offset: int) -> tuple[str, list[Any]]:
