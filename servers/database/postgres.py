@@ -94,6 +94,7 @@ class PostgresEngine:
         self._unordered_setup = "; SET LOCAL synchronize_seqscans = off; SET LOCAL max_parallel_workers_per_gather = 0"
         self._timeout = config.statement_timeout_ms / 1000 + 2.0
         self._span_attributes = {"db.namespace": connection.name}
+        self._driver_errors = _DriverErrors(self)
 
     @property
     def name(self) -> str:
@@ -181,13 +182,9 @@ class PostgresEngine:
 
     async def _checkout(self) -> tuple[ConnectionPool, asyncpg.Connection]:
         """The pool (created on first use) and a connection of it; failing to get one is a :class:`DbError`."""
-        try:
+        with self._driver_errors:
             pool = await self.pool()
             return pool, await pool.acquire()
-        except Exception as exc:
-            if (mapped := self._db_error(exc)) is None:
-                raise
-            raise mapped from None
 
     @asynccontextmanager
     async def reading(self, kind: str = "select", *, unordered: bool = False) -> AsyncIterator[asyncpg.Connection]:
@@ -201,12 +198,9 @@ class PostgresEngine:
             pool, conn = await self._checkout()
             clean = False
             try:
-                await conn.execute(setup, timeout=self._timeout)
-                yield conn
-            except Exception as exc:
-                if (mapped := self._db_error(exc)) is None:
-                    raise  # not a driver error: as it is, with its context
-                raise mapped from None
+                with self._driver_errors:
+                    await conn.execute(setup, timeout=self._timeout)
+                    yield conn
             finally:
                 try:
                     clean = await _rollback(conn)
@@ -222,15 +216,12 @@ class PostgresEngine:
             pool, conn = await self._checkout()
             clean = False
             try:
-                if in_transaction:
-                    await conn.execute(f"BEGIN; SET LOCAL statement_timeout = {timeout_ms}")
-                else:
-                    await conn.execute(f"SET statement_timeout = {timeout_ms}")
-                yield conn
-            except Exception as exc:
-                if (mapped := self._db_error(exc)) is None:
-                    raise  # not a driver error: as it is, with its context
-                raise mapped from None
+                with self._driver_errors:
+                    if in_transaction:
+                        await conn.execute(f"BEGIN; SET LOCAL statement_timeout = {timeout_ms}")
+                    else:
+                        await conn.execute(f"SET statement_timeout = {timeout_ms}")
+                    yield conn
             finally:
                 try:
                     if await _rollback(conn):
@@ -477,6 +468,23 @@ class PostgresEngine:
             notes=notes + page.notes,
             elapsed_ms=_ms(started),
         )
+
+
+class _DriverErrors:
+    """``with engine._driver_errors:`` a driver error raised inside leaves as the engine's :class:`DbError`
+    (secrets removed); any other exception, a :class:`DbError` included, passes as it is, with its context."""
+
+    __slots__ = ("_engine",)
+
+    def __init__(self, engine: PostgresEngine) -> None:
+        self._engine = engine
+
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(self, _type: type[BaseException] | None, exc: BaseException | None, _tb: object) -> None:
+        if isinstance(exc, Exception) and (mapped := self._engine._db_error(exc)) is not None:
+            raise mapped from None
 
 
 async def _rollback(conn: asyncpg.Connection) -> bool:
