@@ -8,6 +8,12 @@ under a timeout, with a reset round of its own: about 8 % of the database server
 the pool (or straight to the first caller waiting for one); any other (a cancelled query, a failed
 rollback, a closed socket) is terminated, and the caller next in line opens a fresh one.
 
+A connection may also come back with its transaction still open, when nothing in it is to be kept (the
+read-only transaction of a read that ended cleanly): its ROLLBACK then need not cost a round trip of its own.
+The next user of the connection sends it ahead of its own first statement (:func:`rollback_prefix`),
+and a connection left idle for :data:`SETTLE_SECONDS` is rolled back by the pool, so an idle pool holds
+no transaction (nor the table locks of its last read) for longer than that.
+
 Connections are opened on demand up to ``max_size`` and reused newest first, so a quiet server keeps
 using a few warm ones. Idle connections beyond the first are closed after ``max_idle_seconds`` (asyncpg's
 default of 300 s), by a timer that runs only while some are idle.
@@ -26,6 +32,15 @@ import asyncpg  # type: ignore[import-untyped]
 
 MAX_IDLE_SECONDS = 300.0
 CLOSE_TIMEOUT = 5.0
+SETTLE_SECONDS = 0.05
+"""How long an idle connection may keep the open transaction of its last read before the pool rolls it back."""
+SETTLE_TIMEOUT = 5.0
+
+
+def rollback_prefix(conn: asyncpg.Connection) -> str:
+    """``"ROLLBACK; "`` when ``conn`` comes with a transaction still open (see :meth:`ConnectionPool.release`),
+    else ``""``: put it ahead of the first statement of the next use, sent as one simple query."""
+    return "ROLLBACK; " if conn.is_in_transaction() else ""
 
 
 class PoolClosedError(RuntimeError):
@@ -41,6 +56,7 @@ class ConnectionPool:
         max_size: int,
         *,
         max_idle_seconds: float = MAX_IDLE_SECONDS,
+        settle_seconds: float = SETTLE_SECONDS,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         if max_size < 1:
@@ -48,12 +64,15 @@ class ConnectionPool:
         self._connect = connect
         self._max_size = max_size
         self._max_idle = max_idle_seconds
+        self._settle_after = settle_seconds
         self._clock = clock
         self._idle: list[tuple[asyncpg.Connection, float]] = []  # newest last
         self._in_use: set[asyncpg.Connection] = set()
         self._opening = 0
         self._waiters: deque[asyncio.Future[asyncpg.Connection | None]] = deque()
         self._sweep: asyncio.TimerHandle | None = None
+        self._unsettled: dict[asyncpg.Connection, asyncio.TimerHandle] = {}  # idle, transaction open: its timer
+        self._settling: set[asyncio.Task[None]] = set()
         self._closed = False
         self._drained = asyncio.Event()
 
@@ -75,6 +94,7 @@ class ConnectionPool:
                 raise PoolClosedError("the connection pool is closed")
             while self._idle:
                 conn, _since = self._idle.pop()
+                self._forget_timer(conn)
                 if not conn.is_closed():
                     self._in_use.add(conn)
                     return conn
@@ -120,8 +140,14 @@ class ConnectionPool:
     # -- return ---------------------------------------------------------------------------
 
     def release(self, conn: asyncpg.Connection, *, reusable: bool) -> None:
-        """Give ``conn`` back. ``reusable``: its use ended cleanly (rolled back or reset), so the next caller
-        may have it; otherwise it is terminated and its slot passed on."""
+        """Give ``conn`` back. ``reusable``: its use ended cleanly, so the next caller may have it; otherwise
+        it is terminated and its slot passed on.
+
+        A reusable connection may come back with its transaction still open, when nothing in it is to be
+        kept (a read ended cleanly, its work done): the next user rolls it back ahead of its own first
+        statement (:func:`rollback_prefix`), and if it sits idle for ``settle_seconds`` the pool rolls it
+        back. A connection whose last statement did not complete (a cancelled query) is never reusable.
+        """
         self._in_use.discard(conn)
         if not reusable or self._closed or conn.is_closed():
             conn.terminate()
@@ -136,6 +162,8 @@ class ConnectionPool:
                 waiter.set_result(conn)
                 return
         self._idle.append((conn, self._clock()))
+        if conn.is_in_transaction():
+            self._unsettled[conn] = asyncio.get_running_loop().call_later(self._settle_after, self._settle, conn)
         if self._sweep is None and len(self._idle) > 1:
             self._sweep = asyncio.get_running_loop().call_later(self._max_idle, self.close_stale)
 
@@ -147,6 +175,30 @@ class ConnectionPool:
                 waiter.set_result(None)
                 return
 
+    def _settle(self, conn: asyncpg.Connection) -> None:
+        """Take ``conn``, idle with its last read's transaction open, out of the pool and roll it back."""
+        self._unsettled.pop(conn, None)
+        for index, (idle, _since) in enumerate(self._idle):
+            if idle is conn:
+                del self._idle[index]
+                break
+        else:
+            return  # already handed out or closed
+        self._in_use.add(conn)
+        task = asyncio.get_running_loop().create_task(self._roll_back(conn))
+        self._settling.add(task)
+        task.add_done_callback(self._settling.discard)
+
+    async def _roll_back(self, conn: asyncpg.Connection) -> None:
+        clean = False
+        try:
+            await conn.execute("ROLLBACK", timeout=SETTLE_TIMEOUT)
+            clean = not conn.is_in_transaction()
+        except (OSError, TimeoutError, asyncpg.PostgresError, asyncpg.InterfaceError):
+            clean = False  # a connection that cannot roll back is closed, as after a failed call
+        finally:
+            self.release(conn, reusable=clean)
+
     def close_stale(self) -> None:
         """Close connections idle longer than ``max_idle_seconds``, keeping the newest one open (run by a
         timer while more than one connection is idle)."""
@@ -156,10 +208,16 @@ class ConnectionPool:
         now = self._clock()
         while len(self._idle) > 1 and self._idle[0][1] <= now - self._max_idle:
             conn, _since = self._idle.pop(0)
+            self._forget_timer(conn)
             conn.terminate()
         if len(self._idle) > 1 and not self._closed:
             delay = max(0.0, self._idle[0][1] + self._max_idle - now)
             self._sweep = asyncio.get_running_loop().call_later(delay, self.close_stale)
+
+    def _forget_timer(self, conn: asyncpg.Connection) -> None:
+        timer = self._unsettled.pop(conn, None)
+        if timer is not None:
+            timer.cancel()
 
     @asynccontextmanager
     async def connection(self) -> AsyncIterator[asyncpg.Connection]:
@@ -167,6 +225,8 @@ class ConnectionPool:
         conn = await self.acquire()
         clean = False
         try:
+            if conn.is_in_transaction():
+                await conn.execute("ROLLBACK")
             yield conn
             clean = not conn.is_in_transaction()
         finally:
@@ -203,6 +263,9 @@ class ConnectionPool:
         if self._sweep is not None:
             self._sweep.cancel()
             self._sweep = None
+        for timer in self._unsettled.values():
+            timer.cancel()
+        self._unsettled.clear()
         while self._waiters:
             waiter = self._waiters.popleft()
             if not waiter.done():

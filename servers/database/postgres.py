@@ -5,7 +5,8 @@ connection names one, ``SET LOCAL ROLE <read_only_role>``) after :func:`~.pg_gua
 accepted the text; read-only connections also open their sessions with
 ``default_transaction_read_only=on``. Reads are rolled back, never committed. Writes run after
 :func:`~.pg_guard.check_write`, one statement in one transaction, and the session is reset
-afterwards.
+afterwards. A read that ended cleanly leaves its rollback to the next use of its connection (or to the
+pool, within :data:`~.pg_pool.SETTLE_SECONDS`), sent in one message with that use's own set-up.
 
 Paging (see :mod:`.cursors`): a query ordered by one plain output column is paged by keyset
 (``WHERE key >= last ORDER BY key LIMIT n OFFSET ties``), so page k costs what page 1 costs when
@@ -51,7 +52,7 @@ from servers.database.models import (
 from servers.database.paging import take_page
 from servers.database.pg_guard import ReadStatement, SortKey, check_explain, check_read, check_write
 from servers.database.pg_params import check_count, coerce
-from servers.database.pg_pool import ConnectionPool, PoolClosedError
+from servers.database.pg_pool import ConnectionPool, PoolClosedError, rollback_prefix
 from servers.database.values import decode_key, encode_key, to_json
 
 CONNECT_TIMEOUT = 5.0
@@ -190,20 +191,26 @@ class PostgresEngine:
     async def reading(self, kind: str = "select", *, unordered: bool = False) -> AsyncIterator[asyncpg.Connection]:
         """A pooled connection inside a read-only transaction with the statement timeout; rolled back after.
 
-        The connection goes back to the pool only if the rollback completed; driver errors leave as
-        :class:`DbError`.
+        A read that ended cleanly goes back to the pool with its transaction open: the next use rolls it
+        back in the same message as its own set-up (or the pool does, once idle; see :mod:`.pg_pool`), so
+        the rollback costs no round trip of its own and the answer does not wait for it. A read that
+        failed is rolled back at once, and its connection goes back only if that completed. Driver errors
+        leave as :class:`DbError`.
         """
-        setup = self._read_setup + (self._unordered_setup if unordered else "")
         with self._span(kind):
             pool, conn = await self._checkout()
-            clean = False
+            setup = rollback_prefix(conn) + self._read_setup + (self._unordered_setup if unordered else "")
+            ended = False
             try:
                 with self._driver_errors:
                     await conn.execute(setup, timeout=self._timeout)
                     yield conn
+                ended = True
             finally:
+                clean = ended
                 try:
-                    clean = await _rollback(conn)
+                    if not ended:
+                        clean = await _rollback(conn)
                 finally:
                     pool.release(conn, reusable=clean)
 
@@ -218,9 +225,9 @@ class PostgresEngine:
             try:
                 with self._driver_errors:
                     if in_transaction:
-                        await conn.execute(f"BEGIN; SET LOCAL statement_timeout = {timeout_ms}")
+                        await conn.execute(f"{rollback_prefix(conn)}BEGIN; SET LOCAL statement_timeout = {timeout_ms}")
                     else:
-                        await conn.execute(f"SET statement_timeout = {timeout_ms}")
+                        await conn.execute(f"{rollback_prefix(conn)}SET statement_timeout = {timeout_ms}")
                     yield conn
             finally:
                 try:

@@ -1,5 +1,6 @@
 """The PostgreSQL connection pool hands each connection to one caller at a time, reuses only clean ones,
-never opens more than its size, and loses no slot when a caller gives up or a connection breaks.
+never opens more than its size, and loses no slot when a caller gives up or a connection breaks. A read's
+rollback rides on the next use of its connection, or is run by the pool once the connection sits idle.
 
 All against the real PostgreSQL at 127.0.0.1:5432.
 """
@@ -7,6 +8,7 @@ All against the real PostgreSQL at 127.0.0.1:5432.
 from __future__ import annotations
 
 import asyncio
+import secrets
 from collections.abc import AsyncIterator
 
 import anyio
@@ -15,7 +17,7 @@ import pytest
 
 from servers.database.connections import NamedConnection
 from servers.database.errors import DbError
-from servers.database.pg_pool import ConnectionPool, PoolClosedError
+from servers.database.pg_pool import ConnectionPool, PoolClosedError, rollback_prefix
 from servers.database.postgres import PostgresEngine
 from tests.servers.database.support import PG_URL, connection
 
@@ -227,6 +229,151 @@ async def test_a_read_that_fails_in_the_database_rolls_back_and_keeps_its_connec
         assert "57014" in str(timed_out.value)  # query_canceled by the statement timeout
         assert pool.size == 1 and pool._idle[-1][0] is first and not first.is_in_transaction()
         assert (await engine.query("SELECT 2 AS two", [], 10, None)).rows == [[2]]
+    finally:
+        await engine.close()
+
+
+async def backend(pid: int) -> tuple[str, int]:
+    """The state of server process ``pid`` and how many relation locks it holds, seen from another session."""
+    conn = await asyncpg.connect(PG_URL)
+    try:
+        state = await conn.fetchval("SELECT state FROM pg_stat_activity WHERE pid = $1", pid)
+        locks = await conn.fetchval("SELECT count(*) FROM pg_locks WHERE pid = $1 AND locktype = 'relation'", pid)
+        return state, locks
+    finally:
+        await conn.close()
+
+
+async def test_a_connection_given_back_inside_a_transaction_is_rolled_back_by_the_pool_once_it_sits_idle(
+    opener: Opener,
+) -> None:
+    pool = ConnectionPool(opener, 2, settle_seconds=0.0)
+    try:
+        conn = await pool.acquire()
+        await conn.execute("BEGIN READ ONLY")
+        await conn.fetchval("SELECT count(*) FROM pg_class")
+        pid = conn.get_server_pid()
+        assert (await backend(pid))[1] > 0  # the read's locks are held while its transaction is open
+        pool.release(conn, reusable=True)
+        await wait_until(lambda: pool.idle == 1 and not conn.is_in_transaction())
+        assert await backend(pid) == ("idle", 0) and not pool._unsettled and pool.size == 1
+        assert await pool.acquire() is conn and opener.opened == 1
+        pool.release(conn, reusable=True)
+    finally:
+        await pool.close()
+
+
+async def test_a_connection_taken_again_before_it_settles_keeps_its_transaction_for_the_new_user_to_roll_back(
+    opener: Opener,
+) -> None:
+    pool = ConnectionPool(opener, 1, settle_seconds=60.0)
+    try:
+        conn = await pool.acquire()
+        assert rollback_prefix(conn) == ""
+        await conn.execute("BEGIN READ ONLY; SELECT set_config('application_name', 'left-by-the-last-use', false)")
+        pool.release(conn, reusable=True)
+        timer = pool._unsettled[conn]
+        assert await backend(conn.get_server_pid()) == ("idle in transaction", 0)
+        again = await pool.acquire()
+        assert again is conn and timer.cancelled() and not pool._unsettled
+        assert rollback_prefix(again) == "ROLLBACK; "
+        await again.execute(rollback_prefix(again) + "BEGIN READ ONLY")
+        assert await again.fetchval("SHOW application_name") != "left-by-the-last-use"
+        await again.execute("ROLLBACK")
+        pool.release(again, reusable=True)
+    finally:
+        await pool.close()
+
+
+async def test_a_waiting_caller_is_handed_a_connection_still_inside_the_last_transaction(opener: Opener) -> None:
+    pool = ConnectionPool(opener, 1, settle_seconds=0.0)
+    try:
+        held = await pool.acquire()
+        await held.execute("BEGIN READ ONLY")
+        waiting = asyncio.create_task(pool.acquire())
+        await wait_until(lambda: len(pool._waiters) == 1)
+        pool.release(held, reusable=True)
+        got = await waiting
+        assert got is held and got.is_in_transaction() and not pool._unsettled  # no settle under the new user
+        await got.execute(rollback_prefix(got) + "SELECT 1")
+        assert not got.is_in_transaction()
+        pool.release(got, reusable=True)
+    finally:
+        await pool.close()
+
+
+async def test_a_connection_that_cannot_roll_back_while_settling_is_closed_and_its_slot_freed(opener: Opener) -> None:
+    pool = ConnectionPool(opener, 1, settle_seconds=60.0)
+    try:
+        conn = await pool.acquire()
+        await conn.execute("BEGIN READ ONLY")
+        pool.release(conn, reusable=True)
+        admin = await asyncpg.connect(PG_URL)
+        try:
+            assert await admin.fetchval("SELECT pg_terminate_backend($1)", conn.get_server_pid())
+        finally:
+            await admin.close()
+        pool._settle(conn)  # what the timer runs after settle_seconds
+        await wait_until(lambda: pool.size == 0 and not pool._settling)
+        assert conn.is_closed()
+        fresh = await pool.acquire()
+        assert fresh is not conn and await fresh.fetchval("SELECT 1") == 1 and opener.opened == 2
+        pool.release(fresh, reusable=True)
+    finally:
+        await pool.close()
+
+
+async def test_closing_the_pool_stops_the_settle_timers_and_closes_connections_left_in_a_transaction(
+    opener: Opener,
+) -> None:
+    pool = ConnectionPool(opener, 2, settle_seconds=60.0)
+    conn = await pool.acquire()
+    await conn.execute("BEGIN READ ONLY")
+    pool.release(conn, reusable=True)
+    timer = pool._unsettled[conn]
+    await pool.close()
+    assert conn.is_closed() and timer.cancelled() and not pool._unsettled and pool.size == 0
+
+
+async def test_a_session_setting_a_read_makes_is_undone_before_the_next_read_of_the_connection() -> None:
+    engine = PostgresEngine(NamedConnection("ro", connection(PG_URL)), 1)
+    try:
+        async with engine.reading() as conn:
+            await conn.execute("SELECT set_config('application_name', 'set-by-a-read', false)")
+            first = conn
+        async with engine.reading() as conn:
+            assert conn is first  # the same connection, its transaction rolled back before this read's
+            assert await conn.fetchval("SHOW application_name") == "mcp-suite-database"
+    finally:
+        await engine.close()
+
+
+async def test_a_write_after_a_read_on_the_same_connection_rolls_the_read_back_and_commits() -> None:
+    schema = f"mcp_settle_{secrets.token_hex(3)}"
+    engine = PostgresEngine(NamedConnection("rw", connection(PG_URL, "read_write")), 1)
+    outside = await asyncpg.connect(PG_URL)
+    try:
+        await outside.execute(f"CREATE SCHEMA {schema}; CREATE TABLE {schema}.t (id integer PRIMARY KEY)")
+        assert (await engine.query(f"SELECT count(*) AS n FROM {schema}.t", [], 10, None)).rows == [[0]]
+        pool = await engine.pool()
+        assert pool._idle[-1][0].is_in_transaction()  # the read's transaction is left for the next use
+        assert (await engine.execute(f"INSERT INTO {schema}.t VALUES ($1)", [7], False)).rows_affected == 1
+        assert await outside.fetchval(f"SELECT count(*) FROM {schema}.t") == 1  # committed, seen from outside
+    finally:
+        await engine.close()
+        await outside.execute(f"DROP SCHEMA IF EXISTS {schema} CASCADE")
+        await outside.close()
+
+
+async def test_a_read_leaves_no_transaction_open_once_its_connection_settles() -> None:
+    engine = PostgresEngine(NamedConnection("ro", connection(PG_URL)), 2)
+    try:
+        pool = await engine.pool()
+        pool._settle_after = 0.0
+        assert (await engine.query("SELECT count(*) AS n FROM pg_class", [], 10, None)).rows[0][0] > 0
+        conn = pool._idle[-1][0]
+        await wait_until(lambda: not conn.is_in_transaction() and pool.idle == 1)
+        assert await backend(conn.get_server_pid()) == ("idle", 0)
     finally:
         await engine.close()
 
