@@ -4,15 +4,17 @@ Creates a scratch schema on the local PostgreSQL (``postgresql://postgres@127.0.
 ``$MCP_SUITE_BENCH_PG_URL``) with a 10 000-row table, starts ``mcp-suite serve database --transport
 http`` as a child process with one read-only connection to it, and drives the stateless 2026-07-28
 wire with the lean pooled client of ``gateway/http1.py`` (the same load generator as the gateway bench). Every call is a
-full read: the parse-level check, ``BEGIN READ ONLY`` + ``SET LOCAL statement_timeout``, the
-parameterised lookup, ``ROLLBACK``, with the pool reused across calls.
+full read: the parse-level check, ``BEGIN READ ONLY`` + ``SET LOCAL statement_timeout`` (sent with the
+previous read's ``ROLLBACK`` in one message), the parameterised lookup, with the pool reused across calls.
 
 Two phases against the same server. First a closed loop (16 callers, each sending its next call as
 its last is answered): latency at saturation, mostly queueing (mean latency = 16 / throughput), which
 the targets are checked against: p99 < 10 ms and >= 500 queries/s on a 2-core machine. Then a paced
 phase: calls due on a fixed schedule at ``PACED_RATE`` calls/s, at most 16 in flight, each latency
 counted from its scheduled time (coordinated omission corrected): latency at an offered load. Its
-verdict is printed but does not change the exit status. The schema is dropped afterwards.
+verdict is printed but does not change the exit status. The host's steal time during each phase is
+printed too: on a VM, a run with more than ~1 % of the CPU time stolen does not compare with a quiet
+one. The schema is dropped afterwards.
 """
 
 from __future__ import annotations
@@ -68,6 +70,22 @@ def _cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
+def host_cpu() -> tuple[int, int]:
+    """(stolen, all) CPU time of the whole machine so far, in clock ticks (Linux ``/proc/stat``).
+
+    Steal is time the hypervisor gave this VM's virtual CPUs to someone else: a span with a few percent
+    of it ran on a machine slower than usual, and its figures do not compare with a quiet one's.
+    """
+    fields = [int(value) for value in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:9]]
+    return fields[7], sum(fields)  # user nice system idle iowait irq softirq steal (guest time is in user)
+
+
+def steal_percent(before: tuple[int, int], after: tuple[int, int]) -> float:
+    """The share of the machine's CPU time stolen between two :func:`host_cpu` readings, in percent."""
+    stolen, total = after[0] - before[0], after[1] - before[1]
+    return 100.0 * stolen / total if total > 0 else 0.0
+
+
 def bench_database(iterations: int) -> bool:
     """Print the PK lookup's figures at c=16, closed loop then paced; True when the closed loop met both targets.
 
@@ -98,12 +116,15 @@ def bench_database(iterations: int) -> bool:
             with _child(argv, _env(str(Path(tmp) / "data")), health, "the database server") as process:
                 url = f"http://127.0.0.1:{port}/mcp"
                 calls = max(200, iterations)
-                server_cpu, client_cpu = _cpu_seconds(process.pid), time.process_time()
+                server_cpu, client_cpu, host = _cpu_seconds(process.pid), time.process_time(), host_cpu()
                 result = runtime.run("auto", _load, "sql_query", url, "sql_query", arguments, CONCURRENCY, calls)
                 calls += warmup_calls(calls, CONCURRENCY)  # the load's warm-up calls count too
                 server_us = (_cpu_seconds(process.pid) - server_cpu) / calls * 1e6
                 client_us = (time.process_time() - client_cpu) / calls * 1e6
+                steal = steal_percent(host, host_cpu())
+                host = host_cpu()
                 paced, paced_server_us, paced_client_us = _paced(process.pid, url, arguments, max(2000, iterations))
+                paced_steal = steal_percent(host, host_cpu())
     finally:
         anyio.run(_sql, f"DROP SCHEMA {schema} CASCADE")
     print(result.line() + f"  pool size {POOL_SIZE}")
@@ -116,6 +137,10 @@ def bench_database(iterations: int) -> bool:
     )
     print(paced_line(paced, PACED_RATE))
     print(f"CPU per call, paced: server {paced_server_us:.0f} us, load generator {paced_client_us:.0f} us")
+    print(
+        f"host steal: {steal:.1f} % of CPU time in the closed loop, {paced_steal:.1f} % paced "
+        f"(time the hypervisor gave to other VMs: above ~1 %, these figures do not compare with a quiet run's)"
+    )
     print(
         f"p99 at {PACED_RATE:.0f} q/s offered, {CONCURRENCY} in flight: {paced.p99_ms:.2f} ms "
         f"(target < {TARGET_P99_MS:.0f} ms): {'met' if paced.p99_ms < TARGET_P99_MS else 'MISSED'}"
