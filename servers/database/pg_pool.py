@@ -35,6 +35,9 @@ CLOSE_TIMEOUT = 5.0
 SETTLE_SECONDS = 0.05
 """How long an idle connection may keep the open transaction of its last read before the pool rolls it back."""
 SETTLE_TIMEOUT = 5.0
+CLEANUP_FAILURES = (OSError, TimeoutError, asyncpg.PostgresError, asyncpg.InterfaceError, asyncpg.InternalClientError)
+"""What a rollback or close on a broken connection raises (``InternalClientError``: the protocol is in a failed
+state, e.g. after the server ended the session); such a connection is closed, never reused."""
 
 
 def rollback_prefix(conn: asyncpg.Connection) -> str:
@@ -194,7 +197,7 @@ class ConnectionPool:
         try:
             await conn.execute("ROLLBACK", timeout=SETTLE_TIMEOUT)
             clean = not conn.is_in_transaction()
-        except (OSError, TimeoutError, asyncpg.PostgresError, asyncpg.InterfaceError):
+        except CLEANUP_FAILURES:
             clean = False  # a connection that cannot roll back is closed, as after a failed call
         finally:
             self.release(conn, reusable=clean)
@@ -243,7 +246,7 @@ class ConnectionPool:
         for conn in idle:
             try:
                 await conn.close(timeout=max(0.1, deadline - time.monotonic()))
-            except (OSError, TimeoutError, asyncpg.PostgresError, asyncpg.InterfaceError):
+            except CLEANUP_FAILURES:
                 conn.terminate()
         if self._in_use:
             with anyio.move_on_after(max(0.0, deadline - time.monotonic())):

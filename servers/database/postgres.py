@@ -52,7 +52,7 @@ from servers.database.models import (
 from servers.database.paging import take_page
 from servers.database.pg_guard import ReadStatement, SortKey, check_explain, check_read, check_write
 from servers.database.pg_params import check_count, coerce
-from servers.database.pg_pool import ConnectionPool, PoolClosedError, rollback_prefix
+from servers.database.pg_pool import CLEANUP_FAILURES, ConnectionPool, PoolClosedError, rollback_prefix
 from servers.database.values import decode_key, encode_key, to_json
 
 CONNECT_TIMEOUT = 5.0
@@ -167,7 +167,9 @@ class PostgresEngine:
             return None
         if isinstance(exc, asyncpg.PostgresError | asyncpg.InterfaceError):
             return from_driver_error(self.name, exc, secrets)
-        if isinstance(exc, OSError | asyncpg.exceptions.ConnectionDoesNotExistError | PoolClosedError):
+        # InternalClientError: the driver's protocol failed, as when the server ended the session under it
+        lost = OSError | asyncpg.exceptions.ConnectionDoesNotExistError | asyncpg.InternalClientError | PoolClosedError
+        if isinstance(exc, lost):
             return unavailable(self.name, exc, secrets)
         if isinstance(exc, TimeoutError):
             return DbError(
@@ -235,7 +237,7 @@ class PostgresEngine:
                         with anyio.move_on_after(RESET_TIMEOUT):
                             await conn.reset()
                             clean = True
-                except (asyncpg.PostgresError, asyncpg.InterfaceError, OSError, TimeoutError):
+                except CLEANUP_FAILURES:
                     clean = False
                 finally:
                     pool.release(conn, reusable=clean)
@@ -501,7 +503,7 @@ async def _rollback(conn: asyncpg.Connection) -> bool:
     try:
         if conn.is_in_transaction():
             await conn.execute("ROLLBACK", timeout=ROLLBACK_TIMEOUT)
-    except (asyncpg.PostgresError, asyncpg.InterfaceError, OSError, TimeoutError):
+    except CLEANUP_FAILURES:
         return False  # a connection that cannot roll back is not given to the next call
     return True
 

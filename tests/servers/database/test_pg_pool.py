@@ -323,6 +323,52 @@ async def test_a_connection_that_cannot_roll_back_while_settling_is_closed_and_i
         await pool.close()
 
 
+class BrokenConnection:
+    """A double of an asyncpg connection whose protocol has failed: every statement raises what asyncpg raises
+    then (``InternalClientError``), as after the server ended the session while the connection sat idle."""
+
+    def __init__(self) -> None:
+        self.terminated = False
+
+    def is_closed(self) -> bool:
+        return self.terminated
+
+    def is_in_transaction(self) -> bool:
+        return True
+
+    async def execute(self, _query: str, timeout: float | None = None) -> str:
+        raise asyncpg.InternalClientError("cannot switch to state 15; another operation (2) is in progress")
+
+    def terminate(self) -> None:
+        self.terminated = True
+
+
+async def test_a_settle_that_meets_a_failed_protocol_closes_the_connection_and_raises_nothing() -> None:
+    broken = BrokenConnection()
+
+    async def connect() -> asyncpg.Connection:
+        return broken
+
+    pool = ConnectionPool(connect, 1, settle_seconds=60.0)
+    try:
+        conn = await pool.acquire()
+        pool.release(conn, reusable=True)
+        pool._settle(conn)
+        settling = set(pool._settling)
+        await wait_until(lambda: pool.size == 0 and not pool._settling)
+        assert broken.terminated and all(task.exception() is None for task in settling)
+    finally:
+        await pool.close()
+
+
+def test_a_failed_driver_protocol_reaches_the_caller_as_an_unavailable_connection() -> None:
+    engine = PostgresEngine(NamedConnection("ro", connection(PG_URL)), 1)
+    error = engine._db_error(
+        asyncpg.InternalClientError("cannot switch to state 15; another operation (2) is in progress")
+    )
+    assert error is not None and error.code == "unavailable" and "InternalClientError" in str(error)
+
+
 async def test_closing_the_pool_stops_the_settle_timers_and_closes_connections_left_in_a_transaction(
     opener: Opener,
 ) -> None:
