@@ -5,16 +5,14 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-import anyio
 import httpx
 import pytest
-import uvicorn
 from mcp import Client
 
 from gateway.app import build_gateway_app
 from mesh.config import GatewaySettings, StaticInstance
 from mesh.registry import StaticRegistry
-from tests.support.upstreams import Replica, demo_server, free_port, serve_http
+from tests.support.upstreams import Replica, demo_server, serve_app, serve_http
 
 pytestmark = pytest.mark.anyio
 
@@ -27,16 +25,8 @@ async def gateway_url(settings: GatewaySettings | None = None, extra_tool: bool 
     ):
         registry = StaticRegistry({"demo": (StaticInstance(url=first), StaticInstance(url=second))})
         app, _ = build_gateway_app(settings or GatewaySettings(max_request_bytes=4096), registry)
-        port = free_port()
-        server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_config=None, lifespan="on"))
-        async with anyio.create_task_group() as tg:
-            tg.start_soon(server.serve)
-            while not server.started:
-                await anyio.lowlevel.checkpoint()
-            try:
-                yield f"http://127.0.0.1:{port}"
-            finally:
-                server.should_exit = True
+        async with serve_app(app) as base:
+            yield base
 
 
 @pytest.mark.parametrize("mode", ["auto", "legacy"])

@@ -39,7 +39,7 @@ from mesh.telemetry import JsonLineFormatter
 from tests.gateway.conftest import demo_gateway
 from tests.gateway.security_fixtures import JWT_SECRET, MODERN, secured_suite
 from tests.support.observability import Labels, captured_spans, parse_exposition, value
-from tests.support.upstreams import Replica, demo_server, free_port, serve_http
+from tests.support.upstreams import Replica, demo_server, free_port, serve_app, serve_http
 
 pytestmark = pytest.mark.anyio
 
@@ -166,22 +166,12 @@ async def test_the_gateway_app_serves_metrics_in_the_prometheus_text_format_and_
     async with serve_http(demo_server(Replica("a"))) as upstream:
         registry = StaticRegistry({"demo": (StaticInstance(url=upstream),)})
         app, _gateway = build_gateway_app(GatewaySettings(), registry)
-        port = free_port()
-        server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_config=None, lifespan="on"))
-        async with anyio.create_task_group() as tg:
-            tg.start_soon(server.serve)
-            while not server.started:
-                await anyio.lowlevel.checkpoint()
-            base = f"http://127.0.0.1:{port}"
-            try:
-                async with httpx.AsyncClient(base_url=base) as http:
-                    first = await http.get("/metrics")
-                    async with Client(f"{base}/mcp", mode="auto") as client:  # the stateless fast path
-                        for _ in range(2):
-                            assert not (await client.call_tool("demo_echo", {"text": "x"})).is_error
-                    second = await http.get("/metrics")
-            finally:
-                server.should_exit = True
+        async with serve_app(app) as base, httpx.AsyncClient(base_url=base) as http:
+            first = await http.get("/metrics")
+            async with Client(f"{base}/mcp", mode="auto") as client:  # the stateless fast path
+                for _ in range(2):
+                    assert not (await client.call_tool("demo_echo", {"text": "x"})).is_error
+            second = await http.get("/metrics")
     assert first.status_code == second.status_code == 200
     assert first.headers["content-type"].startswith("text/plain; version=0.0.4")
     before, after = parse_exposition(first.text), parse_exposition(second.text)

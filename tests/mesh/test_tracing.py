@@ -3,9 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -17,22 +14,7 @@ from opentelemetry.sdk.trace import ReadableSpan
 
 from mesh import tracing
 from mesh.resilience import Bulkhead
-from tests.support.observability import captured_spans
-
-ROOT = Path(__file__).resolve().parents[2]
-
-
-def run_python(code: str, **env: str) -> subprocess.CompletedProcess[str]:
-    """``code`` in a fresh interpreter (a tracer provider can be installed once per process)."""
-    clean = {k: v for k, v in os.environ.items() if not k.startswith(("OTEL_", "MCP_SUITE_"))}
-    return subprocess.run(
-        [sys.executable, "-c", code],
-        env={**clean, "PYTHONPATH": str(ROOT), **env},
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
+from tests.support.observability import captured_spans, run_python
 
 
 def test_without_a_destination_tracing_stays_off_and_spans_are_a_shared_null_context() -> None:

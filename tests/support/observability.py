@@ -1,4 +1,5 @@
-"""Reading what the suite emits in tests: Prometheus exposition text and finished OpenTelemetry spans.
+"""Reading what the suite emits in tests: Prometheus exposition text and finished OpenTelemetry spans,
+and a fresh interpreter for what can happen only once per process (installing a tracer provider).
 
 OpenTelemetry allows one global tracer provider per process, so :func:`captured_spans` installs
 one SDK provider the first time it is used and then only switches capture on and off around a
@@ -7,8 +8,12 @@ test: spans finished outside a capture are dropped, not kept.
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 
 from opentelemetry import trace
 from opentelemetry.context import Context
@@ -17,6 +22,22 @@ from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanE
 from prometheus_client.parser import text_string_to_metric_families
 
 Labels = frozenset[tuple[str, str]]
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def run_python(code: str, timeout: float = 60.0, **env: str) -> subprocess.CompletedProcess[str]:
+    """``code`` in a fresh interpreter with the project importable, no ``OTEL_*``/``MCP_SUITE_*`` variables
+    from this environment, and ``env`` added (a tracer provider can be installed once per process)."""
+    clean = {k: v for k, v in os.environ.items() if not k.startswith(("OTEL_", "MCP_SUITE_"))}
+    return subprocess.run(
+        [sys.executable, "-c", code],
+        env={**clean, "PYTHONPATH": str(ROOT), **env},
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )
 
 
 def parse_exposition(text: str) -> dict[str, dict[Labels, float]]:

@@ -14,6 +14,7 @@ from typing import Annotated, Any
 
 import anyio
 import anyio.abc
+import anyio.lowlevel
 import uvicorn
 from mcp.server import MCPServer
 from mcp.server.mcpserver import Context
@@ -116,6 +117,21 @@ def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
+
+
+@asynccontextmanager
+async def serve_app(app: Any) -> AsyncIterator[str]:
+    """Serve the ASGI ``app`` over uvicorn on a free loopback port for the block; yields its base URL."""
+    port = free_port()
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_config=None, lifespan="on"))
+    async with anyio.create_task_group() as tg:
+        tg.start_soon(server.serve)
+        while not server.started:
+            await anyio.lowlevel.checkpoint()
+        try:
+            yield f"http://127.0.0.1:{port}"
+        finally:
+            server.should_exit = True
 
 
 class HttpUpstream:

@@ -8,9 +8,6 @@ password the servers accept or ignore, and no span may show it.
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -33,7 +30,7 @@ from tests.servers.database.redis_support import server_for as redis_server
 from tests.servers.database.support import connection, data, refused, settings_with
 from tests.servers.spans import UNTOUCHABLE_TRACER, attributes, span_texts, traced_calls
 from tests.support.neo4j_double import Neo4jDriverDouble
-from tests.support.observability import captured_spans
+from tests.support.observability import captured_spans, run_python
 
 pytestmark = pytest.mark.anyio
 
@@ -43,7 +40,6 @@ SECRET = "s3cr3t-pw-42"
 PG_WITH_PASSWORD = f"postgresql://postgres:{SECRET}@127.0.0.1:5432/test"  # trust auth: the password is never asked
 REDIS_WITH_PASSWORD = f"redis://default:{SECRET}@127.0.0.1:6379/15"  # the nopass default user accepts any
 NEO4J_URL = f"neo4j://app:{SECRET}@graph.example:7687/movies"
-ROOT = Path(__file__).resolve().parents[3]
 
 
 def assert_secret_free(text: str, *also: str) -> None:
@@ -337,15 +333,7 @@ print("off")
 def test_with_tracing_off_no_backend_span_is_started_and_no_provider_is_installed(tmp_path: Path) -> None:
     """In a fresh interpreter (a provider, once installed, stays for the process) with no trace destination."""
     code = f"DB = {str(tmp_path / 'off.db')!r}\nDATA = {str(tmp_path / 'data')!r}\n" + UNTOUCHABLE_TRACER + OFF
-    clean = {k: v for k, v in os.environ.items() if not k.startswith(("OTEL_", "MCP_SUITE_"))}
-    done = subprocess.run(
-        [sys.executable, "-c", code],
-        env={**clean, "PYTHONPATH": str(ROOT)},
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
+    done = run_python(code, timeout=120)
     assert done.returncode == 0, done.stderr
     lines = done.stdout.strip().splitlines()
     assert lines[-1] == "off"

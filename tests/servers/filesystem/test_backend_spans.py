@@ -3,9 +3,6 @@ work, a child of the SDK's SERVER span for the ``tools/call``, carrying no path 
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -14,10 +11,9 @@ from opentelemetry.trace import StatusCode
 from servers.filesystem.server import build_server
 from tests.servers.filesystem.support import refused, settings_for
 from tests.servers.spans import UNTOUCHABLE_TRACER, attributes, span_texts, traced_calls
+from tests.support.observability import run_python
 
 pytestmark = pytest.mark.anyio
-
-ROOT = Path(__file__).resolve().parents[3]
 
 
 async def test_each_tool_s_disk_work_gets_one_span_named_by_its_operation(root: Path) -> None:
@@ -110,15 +106,7 @@ def test_with_tracing_off_the_tools_start_no_span_and_install_nothing(tmp_path: 
     files = tmp_path / "files"
     files.mkdir()
     code = f"DATA = {str(tmp_path / 'data')!r}\nFILES = {str(files)!r}\n" + UNTOUCHABLE_TRACER + OFF
-    clean = {k: v for k, v in os.environ.items() if not k.startswith(("OTEL_", "MCP_SUITE_"))}
-    done = subprocess.run(
-        [sys.executable, "-c", code],
-        env={**clean, "PYTHONPATH": str(ROOT)},
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
+    done = run_python(code, timeout=120)
     assert done.returncode == 0, done.stderr
     assert done.stdout.split() == [
         "write_file", "ok", "read_text_file", "ok", "grep", "ok", "read_text_file", "error", "off",

@@ -21,14 +21,12 @@ import anyio
 import asyncpg  # type: ignore[import-untyped]
 import httpx
 import pytest
-import uvicorn
 from mcp.server import MCPServer
 from mcp.server.mcpserver import Context
 from mcp.server.mcpserver.exceptions import ToolError
 from mcp.shared.exceptions import MCPError
 from mcp_types import INVALID_PARAMS
 from pydantic import BaseModel, SecretStr
-from starlette.applications import Starlette
 from starlette.types import Receive, Scope, Send
 
 from mesh import tracing
@@ -42,7 +40,7 @@ from servers.runtime.definition import ServerDefinition
 from servers.runtime.serve import build_http_app
 from tests.servers.database.support import PG_URL, connection, settings_with
 from tests.support.observability import captured_spans, parse_exposition, value
-from tests.support.upstreams import free_port
+from tests.support.upstreams import serve_app
 
 pytestmark = pytest.mark.anyio
 
@@ -448,20 +446,6 @@ async def test_the_database_servers_backend_spans_nest_under_the_fast_path_serve
 # -- a call that outlives the SDK's SSE deferral window ------------------------------------------
 
 
-@asynccontextmanager
-async def over_uvicorn(app: Starlette) -> AsyncIterator[str]:
-    port = free_port()
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_config=None, lifespan="on"))
-    async with anyio.create_task_group() as tg:
-        tg.start_soon(server.serve)
-        while not server.started:
-            await anyio.lowlevel.checkpoint()
-        try:
-            yield f"http://127.0.0.1:{port}"
-        finally:
-            server.should_exit = True
-
-
 def new_gate() -> Gate:
     return Gate(anyio.Event(), anyio.Event(), anyio.Event())
 
@@ -474,7 +458,7 @@ async def slow_call_stream(fast_path: bool, monkeypatch: pytest.MonkeyPatch) -> 
     definition = sample(gate)
     app = build_http_app(definition, definition.build(Settings()), Settings(), fast_path=fast_path)
     lines: list[str] = []
-    async with over_uvicorn(app) as base, httpx.AsyncClient(base_url=base) as http:
+    async with serve_app(app) as base, httpx.AsyncClient(base_url=base) as http:
         request = http.build_request("POST", "/mcp", content=call_body("slow", {}), headers=headers_for("slow"))
         with anyio.fail_after(10):
             response = await http.send(request, stream=True)
@@ -508,7 +492,7 @@ async def test_a_client_leaving_a_long_fast_path_call_cancels_it(monkeypatch: py
     gate = new_gate()
     definition = sample(gate)
     app = build_http_app(definition, definition.build(Settings()), Settings())
-    async with over_uvicorn(app) as base, httpx.AsyncClient(base_url=base) as http:
+    async with serve_app(app) as base, httpx.AsyncClient(base_url=base) as http:
         request = http.build_request("POST", "/mcp", content=call_body("slow", {}), headers=headers_for("slow"))
         with anyio.fail_after(10):
             response = await http.send(request, stream=True)

@@ -6,10 +6,8 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
-import anyio
 import httpx
 import pytest
-import uvicorn
 from mcp import Client
 from mcp.server import MCPServer
 from mcp.server.mcpserver.exceptions import ToolError
@@ -20,7 +18,7 @@ from servers.filesystem.server import DEFINITION as FILESYSTEM
 from servers.runtime.definition import ServerDefinition
 from servers.runtime.serve import build_http_app
 from tests.support.observability import captured_spans, parse_exposition, value
-from tests.support.upstreams import free_port
+from tests.support.upstreams import serve_app
 
 pytestmark = pytest.mark.anyio
 
@@ -48,17 +46,8 @@ SAMPLE = ServerDefinition(name="sample", build=build_sample)
 
 @asynccontextmanager
 async def served(definition: ServerDefinition, settings: Settings) -> AsyncIterator[str]:
-    app = build_http_app(definition, definition.build(settings), settings)
-    port = free_port()
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_config=None, lifespan="on"))
-    async with anyio.create_task_group() as tg:
-        tg.start_soon(server.serve)
-        while not server.started:
-            await anyio.lowlevel.checkpoint()
-        try:
-            yield f"http://127.0.0.1:{port}"
-        finally:
-            server.should_exit = True
+    async with serve_app(build_http_app(definition, definition.build(settings), settings)) as base:
+        yield base
 
 
 @pytest.mark.parametrize("mode", ["auto", "legacy"])
