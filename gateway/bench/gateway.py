@@ -22,8 +22,8 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Awaitable, Callable, Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Mapping, Sequence
+from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -163,6 +163,52 @@ def _result(label: str, concurrency: int, latencies: list[float], seconds: float
     )
 
 
+@dataclass
+class _Caller:
+    """Sends ``tools/call`` requests for one tool over a pool of HTTP connections, each with the next id."""
+
+    http: Http1Pool
+    url: str
+    tool: str
+    arguments: dict[str, object]
+    headers: Mapping[str, str]
+    _ids: Iterator[int] = field(default_factory=lambda: iter(range(1, 10**9)))
+
+    def body(self) -> dict[str, object]:
+        return _call_body(self.tool, self.arguments, next(self._ids))
+
+    async def send(self, body: dict[str, object]) -> bool:
+        """Send ``body`` and read its answer whole; ``True`` when the call failed."""
+        return await _exchange(self.http, self.url, body, self.headers)
+
+
+@asynccontextmanager
+async def _warmed_caller(
+    url: str,
+    tool: str,
+    arguments: dict[str, object],
+    concurrency: int,
+    calls: int,
+    extra_headers: Mapping[str, str] | None,
+) -> AsyncIterator[_Caller]:
+    """A :class:`_Caller` over ``concurrency`` connections, warmed up with :func:`warmup_calls` closed-loop calls
+    at that concurrency: every HTTP connection open, the server's pools grown to it."""
+    headers = {**HEADERS, "mcp-name": tool, **(extra_headers or {})}
+    # The gateway's own lean HTTP/1.1 client (~0.1 ms of CPU a call; httpx took 1.5 ms): on two cores the
+    # load generator shares the CPU with what it measures, so it must cost little.
+    http = Http1Pool(max_connections=concurrency)
+    try:
+        caller = _Caller(http, url, tool, arguments, headers)
+
+        async def warm() -> None:
+            await caller.send(caller.body())
+
+        await _closed_loop(concurrency, warmup_calls(calls, concurrency), warm)
+        yield caller
+    finally:
+        await http.aclose()
+
+
 async def _load(
     label: str,
     url: str,
@@ -175,31 +221,20 @@ async def _load(
     """A closed loop: ``concurrency`` callers, each sending its next call as soon as its last is answered."""
     latencies: list[float] = []
     errors = 0
-    headers = {**HEADERS, "mcp-name": tool, **(extra_headers or {})}
-    # The gateway's own lean HTTP/1.1 client (~0.1 ms of CPU a call; httpx took 1.5 ms): on two cores the
-    # load generator shares the CPU with what it measures, so it must cost little.
-    http = Http1Pool(max_connections=concurrency)
-    try:
-        ids = iter(range(1, 10**9))
+    async with _warmed_caller(url, tool, arguments, concurrency, calls, extra_headers) as caller:
 
         async def one() -> None:
             nonlocal errors
-            body = _call_body(tool, arguments, next(ids))
+            body = caller.body()
             started = time.perf_counter()
-            failed = await _exchange(http, url, body, headers)
+            failed = await caller.send(body)
             latencies.append(time.perf_counter() - started)
             if failed:
                 errors += 1
 
-        # Warm up at the measured concurrency: every HTTP connection open, the server's pools grown to it.
-        await _closed_loop(concurrency, warmup_calls(calls, concurrency), one)
-        latencies.clear()
-        errors = 0
         started = time.perf_counter()
         await _closed_loop(concurrency, calls, one)
         seconds = time.perf_counter() - started
-    finally:
-        await http.aclose()
     return _result(label, concurrency, latencies, seconds, errors)
 
 
@@ -226,15 +261,7 @@ async def paced_load(
         raise ValueError(f"rate must be positive, not {rate}")
     latencies: list[float] = []
     errors = 0
-    headers = {**HEADERS, "mcp-name": tool, **(extra_headers or {})}
-    http = Http1Pool(max_connections=concurrency)
-    try:
-        ids = iter(range(1, 10**9))
-
-        async def warm() -> None:
-            await _exchange(http, url, _call_body(tool, arguments, next(ids)), headers)
-
-        await _closed_loop(concurrency, warmup_calls(calls, concurrency), warm)
+    async with _warmed_caller(url, tool, arguments, concurrency, calls, extra_headers) as caller:
         # ``concurrency`` workers take the calls in order, each when it is free: a call due while every
         # worker is busy goes out as soon as one frees (its wait counted from its due time), and the
         # ones due behind it follow at once until the schedule is caught up.
@@ -249,7 +276,7 @@ async def paced_load(
                 wait = due - time.perf_counter()
                 if wait > 0:
                     await anyio.sleep(wait)
-                failed = await _exchange(http, url, _call_body(tool, arguments, next(ids)), headers)
+                failed = await caller.send(caller.body())
                 latencies.append(time.perf_counter() - due)
                 if failed:
                     errors += 1
@@ -258,8 +285,6 @@ async def paced_load(
             for _ in range(concurrency):
                 tg.start_soon(worker)
         seconds = time.perf_counter() - t0
-    finally:
-        await http.aclose()
     return _result(label, concurrency, latencies, seconds, errors)
 
 
