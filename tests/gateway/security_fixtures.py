@@ -9,8 +9,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import anyio
-import uvicorn
 from mcp import Client
 from mcp.client.streamable_http import streamable_http_client
 from mcp.shared._httpx_utils import create_mcp_http_client
@@ -23,7 +21,7 @@ from mesh.security.api_keys import hash_api_key
 from mesh.security.tokens import mint_token
 from servers.runtime import load_definition
 from servers.runtime.serve import build_http_app
-from tests.support.upstreams import free_port
+from tests.support.upstreams import serve_app
 
 JWT_SECRET = "j" * 48
 UPSTREAM_SECRET = "u" * 32
@@ -50,20 +48,6 @@ class HeaderRecorder:
         if scope["type"] == "http":
             self.headers.append({k.decode(): v.decode("latin-1") for k, v in scope["headers"]})
         await self.app(scope, receive, send)
-
-
-@asynccontextmanager
-async def serve_app(app: ASGIApp) -> AsyncIterator[str]:
-    port = free_port()
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_config=None, lifespan="on"))
-    async with anyio.create_task_group() as tg:
-        tg.start_soon(server.serve)
-        while not server.started:
-            await anyio.sleep(0.01)
-        try:
-            yield f"http://127.0.0.1:{port}"
-        finally:
-            server.should_exit = True
 
 
 @dataclass

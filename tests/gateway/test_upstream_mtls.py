@@ -33,9 +33,8 @@ from mesh.security.settings import TlsClientSettings
 from mesh.security.tls import client_context, server_context
 from servers.runtime import load_definition
 from servers.runtime.serve import bind_socket, build_http_app
-from tests.gateway.security_fixtures import serve_app
 from tests.support.certificates import TestAuthority
-from tests.support.upstreams import free_port
+from tests.support.upstreams import free_port, serve_app
 
 pytestmark = pytest.mark.anyio
 
