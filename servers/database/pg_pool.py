@@ -34,10 +34,22 @@ MAX_IDLE_SECONDS = 300.0
 CLOSE_TIMEOUT = 5.0
 SETTLE_SECONDS = 0.05
 """How long an idle connection may keep the open transaction of its last read before the pool rolls it back."""
-SETTLE_TIMEOUT = 5.0
+ROLLBACK_TIMEOUT = 5.0
 CLEANUP_FAILURES = (OSError, TimeoutError, asyncpg.PostgresError, asyncpg.InterfaceError, asyncpg.InternalClientError)
 """What a rollback or close on a broken connection raises (``InternalClientError``: the protocol is in a failed
 state, e.g. after the server ended the session); such a connection is closed, never reused."""
+
+
+async def roll_back(conn: asyncpg.Connection) -> bool:
+    """Roll back what a use of ``conn`` left open; True when the connection is clean for the next use."""
+    if conn.is_closed():
+        return False
+    try:
+        if conn.is_in_transaction():
+            await conn.execute("ROLLBACK", timeout=ROLLBACK_TIMEOUT)
+    except CLEANUP_FAILURES:
+        return False  # a connection that cannot roll back is not given to the next use
+    return True
 
 
 def rollback_prefix(conn: asyncpg.Connection) -> str:
@@ -195,10 +207,7 @@ class ConnectionPool:
     async def _roll_back(self, conn: asyncpg.Connection) -> None:
         clean = False
         try:
-            await conn.execute("ROLLBACK", timeout=SETTLE_TIMEOUT)
-            clean = not conn.is_in_transaction()
-        except CLEANUP_FAILURES:
-            clean = False  # a connection that cannot roll back is closed, as after a failed call
+            clean = await roll_back(conn)  # one that cannot is closed, as after a failed call
         finally:
             self.release(conn, reusable=clean)
 

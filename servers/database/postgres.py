@@ -52,11 +52,10 @@ from servers.database.models import (
 from servers.database.paging import take_page
 from servers.database.pg_guard import ReadStatement, SortKey, check_explain, check_read, check_write
 from servers.database.pg_params import check_count, coerce
-from servers.database.pg_pool import CLEANUP_FAILURES, ConnectionPool, PoolClosedError, rollback_prefix
+from servers.database.pg_pool import CLEANUP_FAILURES, ConnectionPool, PoolClosedError, roll_back, rollback_prefix
 from servers.database.values import decode_key, encode_key, to_json
 
 CONNECT_TIMEOUT = 5.0
-ROLLBACK_TIMEOUT = 5.0
 RESET_TIMEOUT = 5.0
 CLOSE_TIMEOUT = 5.0
 _COST = re.compile(r"\(cost=[\d.]+\.\.([\d.]+) rows=(\d+)")
@@ -212,7 +211,7 @@ class PostgresEngine:
                 clean = ended
                 try:
                     if not ended:
-                        clean = await _rollback(conn)
+                        clean = await roll_back(conn)
                 finally:
                     pool.release(conn, reusable=clean)
 
@@ -233,7 +232,7 @@ class PostgresEngine:
                     yield conn
             finally:
                 try:
-                    if await _rollback(conn):
+                    if await roll_back(conn):
                         with anyio.move_on_after(RESET_TIMEOUT):
                             await conn.reset()
                             clean = True
@@ -494,18 +493,6 @@ class _DriverErrors:
     def __exit__(self, _type: type[BaseException] | None, exc: BaseException | None, _tb: object) -> None:
         if isinstance(exc, Exception) and (mapped := self._engine._db_error(exc)) is not None:
             raise mapped from None
-
-
-async def _rollback(conn: asyncpg.Connection) -> bool:
-    """Roll back what the call left open; True when the connection is clean for the next call."""
-    if conn.is_closed():
-        return False
-    try:
-        if conn.is_in_transaction():
-            await conn.execute("ROLLBACK", timeout=ROLLBACK_TIMEOUT)
-    except CLEANUP_FAILURES:
-        return False  # a connection that cannot roll back is not given to the next call
-    return True
 
 
 def _window(n: int, limit: int, offset: int) -> tuple[str, list[Any]]:
