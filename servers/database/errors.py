@@ -66,3 +66,14 @@ def unavailable(connection: str, exc: BaseException, secrets: Iterable[str]) -> 
         "Check that the database is running and the connection's URL and credentials are right "
         "(list_connections shows the URL without its password).",
     )
+
+
+def session_lost(connection: str, exc: BaseException, secrets: Iterable[str]) -> DbError:
+    """The database ended ``connection``'s session during a call (a restart, a terminated backend, an idle timeout)."""
+    text = redact(str(exc).strip() or type(exc).__name__, secrets)
+    return DbError(
+        "unavailable",
+        f"connection {connection!r}: the database ended the session during the call ({type(exc).__name__}: {text}); "
+        "it restarted, or an operator or an idle timeout ended the session. A read can be repeated as it is; "
+        "a write may or may not have been committed, so check before repeating it.",
+    )

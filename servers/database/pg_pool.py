@@ -38,6 +38,15 @@ ROLLBACK_TIMEOUT = 5.0
 CLEANUP_FAILURES = (OSError, TimeoutError, asyncpg.PostgresError, asyncpg.InterfaceError, asyncpg.InternalClientError)
 """What a rollback or close on a broken connection raises (``InternalClientError``: the protocol is in a failed
 state, e.g. after the server ended the session); such a connection is closed, never reused."""
+SESSION_ENDED = (
+    ConnectionError,
+    asyncpg.InternalClientError,
+    asyncpg.PostgresConnectionError,  # 08xxx, e.g. "connection was closed in the middle of operation"
+    asyncpg.exceptions.AdminShutdownError,  # 57P01: pg_terminate_backend, a fast shutdown
+    asyncpg.exceptions.CrashShutdownError,  # 57P02
+    asyncpg.exceptions.IdleInTransactionSessionTimeoutError,  # 25P03
+)
+"""What a statement raises when the server had ended the session under it, rather than refused the statement."""
 
 
 async def roll_back(conn: asyncpg.Connection) -> bool:
@@ -50,6 +59,12 @@ async def roll_back(conn: asyncpg.Connection) -> bool:
     except CLEANUP_FAILURES:
         return False  # a connection that cannot roll back is not given to the next use
     return True
+
+
+def session_ended(exc: BaseException, conn: asyncpg.Connection) -> bool:
+    """Whether ``exc``, raised by a statement on ``conn``, says the session was over (a restart, a terminated
+    backend, an idle timeout) rather than that the statement failed."""
+    return isinstance(exc, SESSION_ENDED) or (isinstance(exc, asyncpg.InterfaceError) and conn.is_closed())
 
 
 def rollback_prefix(conn: asyncpg.Connection) -> str:

@@ -39,7 +39,7 @@ from opentelemetry.trace import Span
 from mesh import tracing
 from servers.database import cursors
 from servers.database.connections import NamedConnection
-from servers.database.errors import DbError, from_driver_error, unavailable
+from servers.database.errors import DbError, from_driver_error, session_lost, unavailable
 from servers.database.models import (
     ExecuteResult,
     ExplainResult,
@@ -52,7 +52,15 @@ from servers.database.models import (
 from servers.database.paging import take_page
 from servers.database.pg_guard import ReadStatement, SortKey, check_explain, check_read, check_write
 from servers.database.pg_params import check_count, coerce
-from servers.database.pg_pool import CLEANUP_FAILURES, ConnectionPool, PoolClosedError, roll_back, rollback_prefix
+from servers.database.pg_pool import (
+    CLEANUP_FAILURES,
+    SESSION_ENDED,
+    ConnectionPool,
+    PoolClosedError,
+    roll_back,
+    rollback_prefix,
+    session_ended,
+)
 from servers.database.values import decode_key, encode_key, to_json
 
 CONNECT_TIMEOUT = 5.0
@@ -124,7 +132,7 @@ class PostgresEngine:
         pool = ConnectionPool(connect, self.pool_size)
         try:
             pool.release(await pool.acquire(), reusable=True)  # the first connection: a bad URL fails here, clearly
-        except (OSError, TimeoutError, asyncpg.PostgresError, asyncpg.InterfaceError, ValueError) as exc:
+        except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError, asyncpg.InternalClientError, ValueError) as exc:
             pool.terminate()
             raise unavailable(self.name, exc, self.connection.secrets) from None
         return pool
@@ -164,16 +172,19 @@ class PostgresEngine:
         secrets = self.connection.secrets
         if isinstance(exc, DbError):
             return None
+        # InternalClientError: the driver's protocol failed, as when the server ended the session under it
+        if isinstance(exc, SESSION_ENDED):
+            return session_lost(self.name, exc, secrets)
         if isinstance(exc, asyncpg.PostgresError | asyncpg.InterfaceError):
             return from_driver_error(self.name, exc, secrets)
-        # InternalClientError: the driver's protocol failed, as when the server ended the session under it
-        lost = OSError | asyncpg.exceptions.ConnectionDoesNotExistError | asyncpg.InternalClientError | PoolClosedError
-        if isinstance(exc, lost):
+        if isinstance(exc, PoolClosedError):
             return unavailable(self.name, exc, secrets)
         if isinstance(exc, TimeoutError):
             return DbError(
                 "timeout", f"connection {self.name!r}: no answer within the statement timeout; narrow the query"
             )
+        if isinstance(exc, OSError):
+            return session_lost(self.name, exc, secrets)
         return None
 
     def _span(self, kind: str) -> AbstractContextManager[Span]:
@@ -184,9 +195,51 @@ class PostgresEngine:
 
     async def _checkout(self) -> tuple[ConnectionPool, asyncpg.Connection]:
         """The pool (created on first use) and a connection of it; failing to get one is a :class:`DbError`."""
-        with self._driver_errors:
-            pool = await self.pool()
+        pool = await self.pool()
+        try:
             return pool, await pool.acquire()
+        except (
+            OSError,
+            asyncpg.PostgresError,
+            asyncpg.InterfaceError,
+            asyncpg.InternalClientError,
+            PoolClosedError,
+        ) as exc:
+            raise unavailable(self.name, exc, self.connection.secrets) from None
+
+    async def _set_up(self, setup: str) -> tuple[ConnectionPool, asyncpg.Connection]:
+        """A pooled connection on which ``setup``, the first statement of a use, has run (after the rollback
+        its last read left, if any).
+
+        A connection whose session the server had already ended (a restart, a terminated backend, an idle
+        timeout) fails on this set-up, before anything of the caller's work was sent. It is dropped and the
+        set-up is run on the next connection, up to the pool's size + 1 times, so a restart of the database
+        costs callers a reconnection rather than an error. A driver error leaves as a :class:`DbError`.
+        """
+        attempts = self.pool_size + 1
+        while True:
+            attempts -= 1
+            pool, conn = await self._checkout()
+            ready = ended = False
+            try:
+                with self._driver_errors:
+                    try:
+                        await conn.execute(rollback_prefix(conn) + setup, timeout=self._timeout)
+                    except Exception as exc:
+                        ended = session_ended(exc, conn)
+                        if not ended or not attempts:
+                            raise
+                        continue  # through the finally below: the dead connection is dropped first
+                ready = True
+                return pool, conn
+            finally:
+                if not ready:
+                    clean = False
+                    try:
+                        if not ended:
+                            clean = await roll_back(conn)
+                    finally:
+                        pool.release(conn, reusable=clean)
 
     @asynccontextmanager
     async def reading(self, kind: str = "select", *, unordered: bool = False) -> AsyncIterator[asyncpg.Connection]:
@@ -199,12 +252,10 @@ class PostgresEngine:
         leave as :class:`DbError`.
         """
         with self._span(kind):
-            pool, conn = await self._checkout()
-            setup = rollback_prefix(conn) + self._read_setup + (self._unordered_setup if unordered else "")
+            pool, conn = await self._set_up(self._read_setup + (self._unordered_setup if unordered else ""))
             ended = False
             try:
                 with self._driver_errors:
-                    await conn.execute(setup, timeout=self._timeout)
                     yield conn
                 ended = True
             finally:
@@ -220,15 +271,16 @@ class PostgresEngine:
         """A pooled connection in a read-write transaction with the statement timeout; the caller commits.
         The session is reset afterwards; the connection goes back to the pool only if that completed."""
         timeout_ms = self.connection.config.statement_timeout_ms
+        setup = (
+            f"BEGIN; SET LOCAL statement_timeout = {timeout_ms}"
+            if in_transaction
+            else f"SET statement_timeout = {timeout_ms}"
+        )
         with self._span(kind):
-            pool, conn = await self._checkout()
+            pool, conn = await self._set_up(setup)
             clean = False
             try:
                 with self._driver_errors:
-                    if in_transaction:
-                        await conn.execute(f"{rollback_prefix(conn)}BEGIN; SET LOCAL statement_timeout = {timeout_ms}")
-                    else:
-                        await conn.execute(f"{rollback_prefix(conn)}SET statement_timeout = {timeout_ms}")
                     yield conn
             finally:
                 try:
