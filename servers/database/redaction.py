@@ -8,10 +8,12 @@ secret parts of a URL (and the URL itself) out of any text, such as a driver's e
 from __future__ import annotations
 
 from collections.abc import Iterable
-from urllib.parse import parse_qsl, urlsplit
+from urllib.parse import parse_qsl, urlencode, urlsplit
 
 REDACTED = "***"
 _SECRET_QUERY_KEYS = ("password", "pass", "pwd", "token", "secret", "key", "sslpassword")
+_ADDRESS_QUERY_KEYS = ("host", "port")
+"""Query parameters that say where the database is (``?host=/var/run/postgresql`` for a Unix socket): shown."""
 
 
 def url_secrets(url: str) -> list[str]:
@@ -31,7 +33,8 @@ def url_secrets(url: str) -> list[str]:
 
 
 def public_url(url: str) -> str:
-    """``url`` with its password and query dropped: ``postgresql://app:***@host:5432/db``."""
+    """``url`` with its password and query dropped, except the address parameters ``host`` and ``port``:
+    ``postgresql://app:***@host:5432/db``, ``postgresql://app@/db?host=/var/run/postgresql``."""
     try:
         parts = urlsplit(url)
         host = parts.hostname or ""
@@ -42,7 +45,9 @@ def public_url(url: str) -> str:
     credentials = f"{user or ''}:{REDACTED}@" if parts.password else f"{user}@" if user else ""
     if parts.scheme.startswith("sqlite"):
         return f"{parts.scheme}://{parts.path}" if not parts.netloc else f"{parts.scheme}://{parts.netloc}{parts.path}"
-    return f"{parts.scheme}://{credentials}{host}{port}{parts.path}"
+    address = [(key, value) for key, value in parse_qsl(parts.query) if key in _ADDRESS_QUERY_KEYS]
+    query = f"?{urlencode(address, safe='/')}" if address else ""
+    return f"{parts.scheme}://{credentials}{host}{port}{parts.path}{query}"
 
 
 def redact(text: str, secrets: Iterable[str]) -> str:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import asyncpg  # type: ignore[import-untyped]
 import pytest
 from mcp import Client
 
@@ -176,3 +177,18 @@ async def test_top_queries_says_how_to_enable_pg_stat_statements_and_db_health_r
         assert "shared_preload_libraries" in top["message"] and "CREATE EXTENSION" in top["message"]
     assert health["connections_max"] >= health["connections_used"] >= 1
     assert health["server_version"]
+
+
+@pytest.mark.anyio
+async def test_a_connection_through_postgresqls_unix_socket_answers_and_is_listed_as_configured(tmp_path: Path) -> None:
+    admin = await asyncpg.connect(PG_URL)
+    try:
+        directory = str(await admin.fetchval("SHOW unix_socket_directories")).split(",")[0].strip()
+    finally:
+        await admin.close()
+    url = f"postgresql://postgres@/test?host={directory}"
+    async with Client(build_server(settings_with(tmp_path, local=connection(url))), mode="legacy") as client:
+        answer = data(await client.call_tool("sql_query", {"sql": "SELECT inet_client_addr() IS NULL AS over_socket"}))
+        listing = data(await client.call_tool("list_connections", {}))
+    assert answer["rows"] == [[True]]  # no client address: the session came through the socket, not TCP
+    assert listing["connections"][0]["url"] == url and listing["connections"][0]["engine"] == "postgres"
