@@ -165,17 +165,34 @@ async def test_a_set_up_the_database_refuses_on_a_live_session_is_not_retried() 
         await engine.close()
 
 
+@pytest.fixture
+async def login_role() -> AsyncIterator[str]:
+    """A login role of this test's own: the backends whose ``usename`` is it are this test's server's."""
+    role = f"mcp_ended_{secrets.token_hex(4)}"
+    admin = await asyncpg.connect(PG_URL)
+    try:
+        await admin.execute(f"CREATE ROLE {role} LOGIN")
+        yield role
+    finally:
+        await admin.execute(f"SELECT pg_terminate_backend(pid, 5000) FROM pg_stat_activity WHERE usename = '{role}'")
+        await admin.execute(f"DROP ROLE IF EXISTS {role}")
+        await admin.close()
+
+
 async def test_sql_query_through_the_client_goes_on_answering_after_the_database_ended_the_pooled_sessions(
-    tmp_path: Path,
+    tmp_path: Path, login_role: str
 ) -> None:
-    # The server's connection goes to the "postgres" database, which no other test uses: its backends are this server's.
-    url = PG_URL.rsplit("/", 1)[0] + "/postgres"
-    ours = "SELECT pid FROM pg_stat_activity WHERE application_name = 'mcp-suite-database' AND datname = 'postgres'"
+    """End to end, as a user sees it. Here the event loop usually reads the news before the call reaches the
+    pool, which then skips the closed connections; the engine tests above hold the race where it does not."""
+    url = PG_URL.replace("postgres@", f"{login_role}@")
     async with Client(build_server(settings_with(tmp_path, ro=connection(url))), mode="legacy") as client:
         assert data(await client.call_tool("sql_query", {"sql": "SELECT 1 AS one"}))["rows"] == [[1]]
         admin = await asyncpg.connect(PG_URL)
         try:
-            pids = [record["pid"] for record in await admin.fetch(ours)]
+            pids = [
+                record["pid"]
+                for record in await admin.fetch("SELECT pid FROM pg_stat_activity WHERE usename = $1", login_role)
+            ]
         finally:
             await admin.close()
         assert pids and end_sessions_while_the_loop_is_blocked(pids) == len(pids)
