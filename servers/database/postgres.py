@@ -23,7 +23,7 @@ transaction set-up, the statements and the rollback included) named by the state
 
 from __future__ import annotations
 
-import re
+import logging
 import time
 from collections import OrderedDict
 from collections.abc import AsyncIterator, Callable, Sequence
@@ -52,6 +52,7 @@ from servers.database.models import (
 from servers.database.paging import take_page
 from servers.database.pg_guard import ReadStatement, SortKey, check_explain, check_read, check_write
 from servers.database.pg_params import check_count, coerce
+from servers.database.pg_plans import affected_rows, plan_figures
 from servers.database.pg_pool import (
     CLEANUP_FAILURES,
     SESSION_ENDED,
@@ -63,11 +64,10 @@ from servers.database.pg_pool import (
 )
 from servers.database.values import decode_key, encode_key, to_json
 
+log = logging.getLogger("mcp_suite.database.postgres")
 CONNECT_TIMEOUT = 5.0
 RESET_TIMEOUT = 5.0
 CLOSE_TIMEOUT = 5.0
-_COST = re.compile(r"\(cost=[\d.]+\.\.([\d.]+) rows=(\d+)")
-_ACTUAL_ROWS = re.compile(r"\(actual time=[\d.]+\.\.[\d.]+ rows=(\d+)")
 
 
 def quote_ident(name: str) -> str:
@@ -172,7 +172,7 @@ class PostgresEngine:
         secrets = self.connection.secrets
         if isinstance(exc, DbError):
             return None
-        # InternalClientError: the driver's protocol failed, as when the server ended the session under it
+        # SESSION_ENDED holds InternalClientError: the driver's protocol failed, as when the server ended the session
         if isinstance(exc, SESSION_ENDED):
             return session_lost(self.name, exc, secrets)
         if isinstance(exc, asyncpg.PostgresError | asyncpg.InterfaceError):
@@ -229,6 +229,10 @@ class PostgresEngine:
                         ended = session_ended(exc, conn)
                         if not ended or not attempts:
                             raise
+                        log.warning(
+                            "the database had ended a pooled session; trying the next connection",
+                            extra={"connection": self.name, "error": type(exc).__name__},
+                        )
                         continue  # through the finally below: the dead connection is dropped first
                 ready = True
                 return pool, conn
@@ -458,7 +462,7 @@ class PostgresEngine:
                 records, _ = await self._fetch(conn, explain_sql, params, len(params))
             notes.append("EXPLAIN ANALYZE ran the data change inside a transaction that was rolled back")
         lines = [str(r[0]) for r in records]
-        cost, rows = _plan_figures(lines, analyze)
+        cost, rows = plan_figures(lines, analyze)
         return ExplainResult(
             connection=self.name,
             statement=text,
@@ -492,7 +496,7 @@ class PostgresEngine:
             async with self.writing("explain") as conn:
                 records, _ = await self._fetch(conn, f"EXPLAIN\n{statement.text}", params, len(params))
             lines = [str(r[0]) for r in records]
-            _, estimate = _plan_figures(lines, False)
+            _, estimate = plan_figures(lines, False)
             return ExecuteResult(
                 connection=self.name,
                 statement_kind=kind,
@@ -522,7 +526,7 @@ class PostgresEngine:
             connection=self.name,
             statement_kind=kind,
             preview=False,
-            rows_affected=_affected(status),
+            rows_affected=affected_rows(status),
             columns=columns,
             rows=page.rows,
             notes=notes + page.notes,
@@ -580,27 +584,6 @@ def _keyset_position(
     if ties == sum(1 for s, _ in kept if s == "v") and segment == "v" and position.key == encoded:
         ties += position.skip
     return cursors.Position(offset=offset, key=encoded, skip=ties, segment="v")
-
-
-def _plan_figures(lines: list[str], analyze: bool) -> tuple[float | None, int | None]:
-    """Total cost and rows of the plan's top node; for a data change, of the node under it."""
-    if not lines:
-        return None, None
-    top = lines[0]
-    cost_match = _COST.search(top)
-    cost = float(cost_match.group(1)) if cost_match else None
-    target = top
-    if re.match(r"\s*(Insert|Update|Delete|Merge) on", top):
-        target = next((line for line in lines[1:] if "->" in line), top)
-    pattern = _ACTUAL_ROWS if analyze else _COST
-    match = pattern.search(target)
-    rows = int(match.group(1) if analyze else match.group(2)) if match else None
-    return cost, rows
-
-
-def _affected(status: str) -> int | None:
-    last = status.rsplit(" ", 1)[-1]
-    return int(last) if last.isdigit() else None
 
 
 def _ms(started: float) -> float:

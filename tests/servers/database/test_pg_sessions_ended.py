@@ -12,6 +12,7 @@ backend has exited.
 from __future__ import annotations
 
 import asyncio
+import logging
 import secrets
 from collections.abc import AsyncIterator
 from concurrent.futures import ThreadPoolExecutor
@@ -68,12 +69,17 @@ async def table() -> AsyncIterator[str]:
         await admin.close()
 
 
-async def test_reads_after_the_server_ended_every_pooled_session_are_answered_on_fresh_connections() -> None:
+async def test_reads_after_the_server_ended_every_pooled_session_are_answered_on_fresh_connections(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
     engine = PostgresEngine(NamedConnection("ro", connection(PG_URL)), 4)
     try:
         pids = await pooled_pids(engine, 4)
         assert end_sessions_while_the_loop_is_blocked(pids) == 4
-        answers = await asyncio.gather(*(engine.query("SELECT $1::int AS n", [i], 10, None) for i in range(6)))
+        with caplog.at_level(logging.WARNING, logger="mcp_suite.database.postgres"):
+            answers = await asyncio.gather(*(engine.query("SELECT $1::int AS n", [i], 10, None) for i in range(6)))
+        dropped = [r for r in caplog.records if "ended a pooled session" in r.getMessage()]
+        assert dropped and all(getattr(r, "connection", None) == "ro" for r in dropped)  # the operator sees it
         assert [answer.rows for answer in answers] == [[[i]] for i in range(6)]
         pool = await engine.pool()
         live = [conn.get_server_pid() for conn, _since in pool._idle]
