@@ -57,12 +57,16 @@ def from_driver_error(connection: str, exc: BaseException, secrets: Iterable[str
     return DbError("sql_error", f"connection {connection!r}: {message}")
 
 
+def _named(exc: BaseException, secrets: Iterable[str]) -> str:
+    """``"<type>: <message>"`` of a driver exception, secrets removed."""
+    return f"{type(exc).__name__}: {redact(str(exc).strip() or type(exc).__name__, secrets)}"
+
+
 def unavailable(connection: str, exc: BaseException, secrets: Iterable[str]) -> DbError:
     """The database behind ``connection`` cannot be reached or refused the login (secrets removed)."""
-    text = redact(str(exc).strip() or type(exc).__name__, secrets)
     return DbError(
         "unavailable",
-        f"connection {connection!r} cannot be opened: {type(exc).__name__}: {text}. "
+        f"connection {connection!r} cannot be opened: {_named(exc, secrets)}. "
         "Check that the database is running and the connection's URL and credentials are right "
         "(list_connections shows the URL without its password).",
     )
@@ -70,10 +74,9 @@ def unavailable(connection: str, exc: BaseException, secrets: Iterable[str]) -> 
 
 def session_lost(connection: str, exc: BaseException, secrets: Iterable[str]) -> DbError:
     """The database ended ``connection``'s session during a call (a restart, a terminated backend, an idle timeout)."""
-    text = redact(str(exc).strip() or type(exc).__name__, secrets)
     return DbError(
         "unavailable",
-        f"connection {connection!r}: the database ended the session during the call ({type(exc).__name__}: {text}); "
+        f"connection {connection!r}: the database ended the session during the call ({_named(exc, secrets)}); "
         "it restarted, or an operator or an idle timeout ended the session. A read can be repeated as it is; "
         "a write may or may not have been committed, so check before repeating it.",
     )

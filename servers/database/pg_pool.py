@@ -197,6 +197,15 @@ class ConnectionPool:
         if self._sweep is None and len(self._idle) > 1:
             self._sweep = asyncio.get_running_loop().call_later(self._max_idle, self.close_stale)
 
+    async def give_back(self, conn: asyncpg.Connection, *, clean: bool) -> None:
+        """:meth:`release` ``conn`` after a use: as it is when the use ended ``clean``ly, else once rolled back
+        (:func:`roll_back`); a connection that cannot be, or whose rollback is cancelled, is closed."""
+        try:
+            if not clean:
+                clean = await roll_back(conn)
+        finally:
+            self.release(conn, reusable=clean)
+
     def _pass_slot(self) -> None:
         """A slot came free with no connection in it: the first caller waiting opens one."""
         while self._waiters:
@@ -220,11 +229,7 @@ class ConnectionPool:
         task.add_done_callback(self._settling.discard)
 
     async def _roll_back(self, conn: asyncpg.Connection) -> None:
-        clean = False
-        try:
-            clean = await roll_back(conn)  # one that cannot is closed, as after a failed call
-        finally:
-            self.release(conn, reusable=clean)
+        await self.give_back(conn, clean=False)  # one that cannot roll back is closed, as after a failed call
 
     def close_stale(self) -> None:
         """Close connections idle longer than ``max_idle_seconds``, keeping the newest one open (run by a

@@ -237,13 +237,10 @@ class PostgresEngine:
                 ready = True
                 return pool, conn
             finally:
-                if not ready:
-                    clean = False
-                    try:
-                        if not ended:
-                            clean = await roll_back(conn)
-                    finally:
-                        pool.release(conn, reusable=clean)
+                if ended:
+                    pool.release(conn, reusable=False)  # never kept, whatever state the driver thinks it is in
+                elif not ready:
+                    await pool.give_back(conn, clean=False)
 
     @asynccontextmanager
     async def reading(self, kind: str = "select", *, unordered: bool = False) -> AsyncIterator[asyncpg.Connection]:
@@ -263,12 +260,7 @@ class PostgresEngine:
                     yield conn
                 ended = True
             finally:
-                clean = ended
-                try:
-                    if not ended:
-                        clean = await roll_back(conn)
-                finally:
-                    pool.release(conn, reusable=clean)
+                await pool.give_back(conn, clean=ended)
 
     @asynccontextmanager
     async def writing(self, kind: str, *, in_transaction: bool = True) -> AsyncIterator[asyncpg.Connection]:

@@ -16,6 +16,7 @@ import logging
 import secrets
 from collections.abc import AsyncIterator
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import asynccontextmanager
 from pathlib import Path
 
 import asyncpg  # type: ignore[import-untyped]
@@ -31,19 +32,26 @@ from tests.servers.database.support import PG_URL, connection, data, refused, se
 pytestmark = pytest.mark.anyio
 
 
+@asynccontextmanager
+async def admin() -> AsyncIterator[asyncpg.Connection]:
+    """A connection of the test's own, outside any pool under test."""
+    conn = await asyncpg.connect(PG_URL)
+    try:
+        yield conn
+    finally:
+        await conn.close()
+
+
 def end_sessions_while_the_loop_is_blocked(pids: list[int]) -> int:
     """Terminate the backends ``pids`` and wait for them to exit, on a loop of another thread, blocking this
     thread (so its event loop reads nothing meanwhile). Returns how many were terminated."""
 
     async def terminate() -> int:
-        admin = await asyncpg.connect(PG_URL)
-        try:
-            ended: int = await admin.fetchval(
+        async with admin() as conn:
+            ended: int = await conn.fetchval(
                 "SELECT count(*) FILTER (WHERE pg_terminate_backend(pid, 5000)) FROM unnest($1::int[]) AS pid", pids
             )
             return ended
-        finally:
-            await admin.close()
 
     with ThreadPoolExecutor(1) as thread:
         return thread.submit(asyncio.run, terminate()).result()
@@ -60,13 +68,12 @@ async def pooled_pids(engine: PostgresEngine, count: int) -> list[int]:
 @pytest.fixture
 async def table() -> AsyncIterator[str]:
     name = f"mcp_ended_{secrets.token_hex(4)}"
-    admin = await asyncpg.connect(PG_URL)
-    try:
-        await admin.execute(f"CREATE TABLE {name} (id integer PRIMARY KEY, note text)")
-        yield name
-    finally:
-        await admin.execute(f"DROP TABLE IF EXISTS {name}")
-        await admin.close()
+    async with admin() as conn:
+        await conn.execute(f"CREATE TABLE {name} (id integer PRIMARY KEY, note text)")
+        try:
+            yield name
+        finally:
+            await conn.execute(f"DROP TABLE IF EXISTS {name}")
 
 
 async def test_reads_after_the_server_ended_every_pooled_session_are_answered_on_fresh_connections(
@@ -97,11 +104,8 @@ async def test_a_write_after_its_connection_was_ended_runs_once_on_a_fresh_one(t
         assert result.rows_affected == 1
     finally:
         await engine.close()
-    admin = await asyncpg.connect(PG_URL)
-    try:
-        assert await admin.fetch(f"SELECT id, note FROM {table}") == [(1, "once")]
-    finally:
-        await admin.close()
+    async with admin() as conn:
+        assert await conn.fetch(f"SELECT id, note FROM {table}") == [(1, "once")]
 
 
 async def test_when_every_new_session_is_ended_too_the_call_fails_after_the_pool_size_plus_one_tries() -> None:
@@ -132,17 +136,14 @@ async def test_a_session_ended_in_the_middle_of_a_read_is_not_retried_and_says_w
     engine = PostgresEngine(NamedConnection("ro", connection(PG_URL)), 1)
     try:
         pids = await pooled_pids(engine, 1)
-        admin = await asyncpg.connect(PG_URL)
-        try:
+        async with admin() as conn:
             read = asyncio.create_task(engine.query("SELECT pg_sleep(30)", [], 10, None))
             started = "SELECT count(*) FROM pg_stat_activity WHERE pid = $1 AND query LIKE '%pg_sleep(30)%'"
-            while not await admin.fetchval(started, pids[0]):
+            while not await conn.fetchval(started, pids[0]):
                 await asyncio.sleep(0)  # until the backend runs the statement (the admin's round trip paces this)
-            assert await admin.fetchval("SELECT pg_terminate_backend($1, 5000)", pids[0])
+            assert await conn.fetchval("SELECT pg_terminate_backend($1, 5000)", pids[0])
             with pytest.raises(DbError) as failure:
                 await read
-        finally:
-            await admin.close()
         text = str(failure.value)
         assert failure.value.code == "unavailable" and "ended the session during the call" in text
         assert "A read can be repeated" in text and "cannot be opened" not in text
@@ -175,14 +176,13 @@ async def test_a_set_up_the_database_refuses_on_a_live_session_is_not_retried() 
 async def login_role() -> AsyncIterator[str]:
     """A login role of this test's own: the backends whose ``usename`` is it are this test's server's."""
     role = f"mcp_ended_{secrets.token_hex(4)}"
-    admin = await asyncpg.connect(PG_URL)
-    try:
-        await admin.execute(f"CREATE ROLE {role} LOGIN")
-        yield role
-    finally:
-        await admin.execute(f"SELECT pg_terminate_backend(pid, 5000) FROM pg_stat_activity WHERE usename = '{role}'")
-        await admin.execute(f"DROP ROLE IF EXISTS {role}")
-        await admin.close()
+    async with admin() as conn:
+        await conn.execute(f"CREATE ROLE {role} LOGIN")
+        try:
+            yield role
+        finally:
+            await conn.execute(f"SELECT pg_terminate_backend(pid, 5000) FROM pg_stat_activity WHERE usename = '{role}'")
+            await conn.execute(f"DROP ROLE IF EXISTS {role}")
 
 
 async def test_sql_query_through_the_client_goes_on_answering_after_the_database_ended_the_pooled_sessions(
@@ -193,14 +193,9 @@ async def test_sql_query_through_the_client_goes_on_answering_after_the_database
     url = PG_URL.replace("postgres@", f"{login_role}@")
     async with Client(build_server(settings_with(tmp_path, ro=connection(url))), mode="legacy") as client:
         assert data(await client.call_tool("sql_query", {"sql": "SELECT 1 AS one"}))["rows"] == [[1]]
-        admin = await asyncpg.connect(PG_URL)
-        try:
-            pids = [
-                record["pid"]
-                for record in await admin.fetch("SELECT pid FROM pg_stat_activity WHERE usename = $1", login_role)
-            ]
-        finally:
-            await admin.close()
+        async with admin() as conn:
+            found = await conn.fetch("SELECT pid FROM pg_stat_activity WHERE usename = $1", login_role)
+        pids = [record["pid"] for record in found]
         assert pids and end_sessions_while_the_loop_is_blocked(pids) == len(pids)
         assert data(await client.call_tool("sql_query", {"sql": "SELECT 2 AS two"}))["rows"] == [[2]]
         unknown = await client.call_tool("sql_query", {"sql": "SELECT 3", "connection": "gone"})
