@@ -38,6 +38,14 @@ ROLLBACK_TIMEOUT = 5.0
 CLEANUP_FAILURES = (OSError, TimeoutError, asyncpg.PostgresError, asyncpg.InterfaceError, asyncpg.InternalClientError)
 """What a rollback or close on a broken connection raises (``InternalClientError``: the protocol is in a failed
 state, e.g. after the server ended the session); such a connection is closed, never reused."""
+CONNECT_FAILURES = (
+    OSError,
+    ValueError,  # a URL asyncpg cannot use
+    asyncpg.PostgresError,
+    asyncpg.InterfaceError,
+    asyncpg.InternalClientError,
+)
+"""What opening a connection raises when the database cannot be reached or refuses the login."""
 SESSION_ENDED = (
     ConnectionError,
     asyncpg.InternalClientError,

@@ -55,6 +55,7 @@ from servers.database.pg_params import check_count, coerce
 from servers.database.pg_plans import affected_rows, plan_figures
 from servers.database.pg_pool import (
     CLEANUP_FAILURES,
+    CONNECT_FAILURES,
     SESSION_ENDED,
     ConnectionPool,
     PoolClosedError,
@@ -132,7 +133,7 @@ class PostgresEngine:
         pool = ConnectionPool(connect, self.pool_size)
         try:
             pool.release(await pool.acquire(), reusable=True)  # the first connection: a bad URL fails here, clearly
-        except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError, asyncpg.InternalClientError, ValueError) as exc:
+        except CONNECT_FAILURES as exc:
             pool.terminate()
             raise unavailable(self.name, exc, self.connection.secrets) from None
         return pool
@@ -177,8 +178,6 @@ class PostgresEngine:
             return session_lost(self.name, exc, secrets)
         if isinstance(exc, asyncpg.PostgresError | asyncpg.InterfaceError):
             return from_driver_error(self.name, exc, secrets)
-        if isinstance(exc, PoolClosedError):
-            return unavailable(self.name, exc, secrets)
         if isinstance(exc, TimeoutError):
             return DbError(
                 "timeout", f"connection {self.name!r}: no answer within the statement timeout; narrow the query"
@@ -198,13 +197,7 @@ class PostgresEngine:
         pool = await self.pool()
         try:
             return pool, await pool.acquire()
-        except (
-            OSError,
-            asyncpg.PostgresError,
-            asyncpg.InterfaceError,
-            asyncpg.InternalClientError,
-            PoolClosedError,
-        ) as exc:
+        except (*CONNECT_FAILURES, PoolClosedError) as exc:
             raise unavailable(self.name, exc, self.connection.secrets) from None
 
     async def _set_up(self, setup: str) -> tuple[ConnectionPool, asyncpg.Connection]:
