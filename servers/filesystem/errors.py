@@ -1,8 +1,7 @@
 """The filesystem server's errors: a stable code first, then what went wrong and what to do instead.
 
-Every error a client can see is a :class:`FsError` (a ``ToolError``), so the SDK answers with an
-``is_error`` result carrying only this message: never a traceback. The code (``outside_roots``,
-``denied``, ``stale``...) is the part to test against; the rest is prose for the model.
+Every error a client can see is a :class:`FsError`, the server kit's coded tool error
+(:mod:`servers.kit.tool_errors`); here are the codes of what the operating system refuses.
 """
 
 from __future__ import annotations
@@ -12,20 +11,11 @@ import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-from mcp.server.mcpserver.exceptions import ToolError
+from servers.kit.tool_errors import CodedToolError
 
 
-class FsError(ToolError):
-    """A refusal or failure the client can act on. ``code`` is stable; ``str()`` is ``"<code>: <message>"``."""
-
-    def __init__(self, code: str, message: str) -> None:
-        super().__init__(f"{code}: {message}")
-        self.code = code
-        self.detail = message
-
-    def __reduce__(self) -> tuple[type[FsError], tuple[str, str]]:
-        # Rebuilt from its parts when it crosses a process boundary (see isolation.py).
-        return (FsError, (self.code, self.detail))
+class FsError(CodedToolError):
+    """An error of the filesystem server (``code`` stable, ``str()`` is ``"<code>: <message>"``)."""
 
 
 _ERRNO_CODES: dict[int, tuple[str, str]] = {
@@ -56,7 +46,7 @@ def os_errors(shown: str | os.PathLike[str]) -> Iterator[None]:
     """Turn any ``OSError`` raised inside into a client-readable :class:`FsError`."""
     try:
         yield
-    except FsError:
+    except CodedToolError:
         raise
     except OSError as exc:
         raise from_os_error(exc, os.fspath(shown)) from None

@@ -10,12 +10,12 @@ import os
 from collections import deque
 from typing import Literal
 
-from servers.filesystem import cursors
 from servers.filesystem.errors import FsError, os_errors
 from servers.filesystem.globs import any_match, compile_globs
 from servers.filesystem.models import DirectoryEntry, DirectoryListing, DirectoryTree, EntryType, TreeNode
 from servers.filesystem.policy import Policy, Resolved
 from servers.filesystem.textio import entry_type, iso_time
+from servers.kit.cursors import fingerprint, offset_cursor, offset_of
 
 SortKey = Literal["name", "size", "modified"]
 
@@ -64,8 +64,8 @@ def list_directory(
     policy: Policy, target: Resolved, shown: str, *, cursor: str | None, limit: int, sort_by: SortKey
 ) -> DirectoryListing:
     _require_directory(target, shown)
-    query = cursors.fingerprint("list_directory", target.path, sort_by)
-    offset = cursors.decode(cursor, query)
+    query = fingerprint("list_directory", target.path, sort_by)
+    offset = offset_of(cursor, query)
     items, hidden = _scan(policy, target, shown)
     entries = [_entry(item) for item in items]
     if sort_by == "size":
@@ -84,7 +84,7 @@ def list_directory(
         directories=sum(1 for e in entries if e.type == "directory"),
         total_size=sum(e.size or 0 for e in entries),
         hidden_by_policy=hidden,
-        next_cursor=cursors.encode(offset + limit, query) if more else None,
+        next_cursor=offset_cursor(offset + limit, query) if more else None,
     )
 
 

@@ -16,12 +16,12 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Literal
 
-from servers.filesystem import cursors
 from servers.filesystem.errors import FsError
 from servers.filesystem.globs import any_match, compile_glob, compile_globs
 from servers.filesystem.models import EntryType, GrepMatch, GrepResult, SearchMatch, SearchResult
 from servers.filesystem.policy import Policy, Resolved
 from servers.filesystem.textio import entry_type, is_binary
+from servers.kit.cursors import fingerprint, offset_cursor, offset_of
 
 MAX_LINE_CHARS = 400
 StopReason = Literal["scan_budget", "time_budget"]
@@ -101,8 +101,8 @@ def search_files(
 ) -> SearchResult:
     if not os.path.isdir(start.path):
         raise FsError("not_a_directory", f"{shown!r} is not a directory to search in")
-    query = cursors.fingerprint("search_files", start.path, pattern, exclude_patterns, kinds, case_sensitive)
-    skip = cursors.decode(cursor, query)
+    query = fingerprint("search_files", start.path, pattern, exclude_patterns, kinds, case_sensitive)
+    skip = offset_of(cursor, query)
     matcher = compile_glob(
         pattern if any(c in pattern for c in "*?[{") else f"*{pattern}*", case_sensitive=case_sensitive
     )
@@ -132,7 +132,7 @@ def search_files(
         scanned_entries=min(budget.scanned, max_entries),
         truncated=reason is not None,
         truncated_reason=reason,
-        next_cursor=cursors.encode(skip + len(matches), query) if more else None,
+        next_cursor=offset_cursor(skip + len(matches), query) if more else None,
     )
 
 
@@ -176,8 +176,8 @@ def grep(
     timeout: float,
 ) -> GrepResult:
     regex = _compile(query)
-    fingerprint = cursors.fingerprint("grep", start.path, vars(query))
-    skip = cursors.decode(cursor, fingerprint)
+    grep_query = fingerprint("grep", start.path, vars(query))
+    skip = offset_of(cursor, grep_query)
     includes = compile_globs(query.include)
     budget = Budget(max_entries=max_entries, deadline=time.monotonic() + timeout)
     if os.path.isdir(start.path):
@@ -255,5 +255,5 @@ def grep(
     result.truncated = reason is not None
     result.truncated_reason = reason
     if stop:
-        result.next_cursor = cursors.encode(skip + len(result.matches), fingerprint)
+        result.next_cursor = offset_cursor(skip + len(result.matches), grep_query)
     return result

@@ -43,6 +43,8 @@ from servers.filesystem.policy import Policy, Scope
 from servers.filesystem.reading import file_info, read_for_batch, read_media, read_text
 from servers.filesystem.roots import request_scope
 from servers.filesystem.searching import GrepQuery, grep, search_files
+from servers.kit.budgets import capped
+from servers.kit.scoped_calls import scoped
 
 READ_ONLY = ToolAnnotations(read_only_hint=True, destructive_hint=False, idempotent_hint=True, open_world_hint=False)
 INLINE_BYTES = 2 * 1024 * 1024
@@ -65,15 +67,18 @@ Cursor = Annotated[str | None, Field(description="next_cursor from the previous 
 
 def register_read_tools(server: MCPServer[Any], app: FilesystemApp) -> None:
     policy = app.policy
+    in_scope = scoped(lambda ctx: request_scope(ctx, policy))
     settings = app.settings
 
     def read_budget(requested: int | None) -> int:
-        return min(requested or settings.default_read_bytes, settings.max_read_bytes)
+        return capped(requested, settings.default_read_bytes, settings.max_read_bytes)
 
     @server.tool(annotations=READ_ONLY)
+    @in_scope
     async def read_text_file(
         path: PathArg,
         ctx: Context[Any, Any],
+        scope: Scope,
         offset: Annotated[int | None, Field(ge=1, description="1-based line to start at")] = None,
         limit: Annotated[int | None, Field(ge=1, le=1_000_000, description="number of lines to return")] = None,
         head: Annotated[int | None, Field(ge=1, le=1_000_000, description="return only the first N lines")] = None,
@@ -88,9 +93,6 @@ def register_read_tools(server: MCPServer[Any], app: FilesystemApp) -> None:
         Reports total_lines, the sha256 of the whole file (pass it to edit_file/write_file as
         expected_sha256) and, when the byte budget cut the window short, next_offset to continue.
         """
-        scope = await request_scope(ctx, policy)
-        if isinstance(scope, InputRequiredResult):
-            return scope
         target = policy.resolve(path, scope)
         budget = read_budget(max_bytes)
         with os_errors(path):
@@ -103,13 +105,11 @@ def register_read_tools(server: MCPServer[Any], app: FilesystemApp) -> None:
         return text_result(await app.in_thread("read", read_text, target.path, path, **kwargs))
 
     @server.tool(annotations=READ_ONLY)
+    @in_scope
     async def read_media_file(
-        path: PathArg, ctx: Context[Any, Any]
+        path: PathArg, ctx: Context[Any, Any], scope: Scope
     ) -> Annotated[CallToolResult, MediaFile] | InputRequiredResult:
         """Read an image, audio or other binary file as base64 with its MIME type (size capped by the operator)."""
-        scope = await request_scope(ctx, policy)
-        if isinstance(scope, InputRequiredResult):
-            return scope
         target = policy.resolve(path, scope)
         media = await app.in_thread("read", read_media, target.path, path, max_bytes=settings.max_media_bytes)
         data = media.data or ""
@@ -125,17 +125,16 @@ def register_read_tools(server: MCPServer[Any], app: FilesystemApp) -> None:
         return CallToolResult(content=[block], structured_content=media.model_dump(mode="json"))
 
     @server.tool(annotations=READ_ONLY)
+    @in_scope
     async def read_multiple_files(
         paths: Annotated[list[str], Field(min_length=1, max_length=50, description="files to read (1 to 50)")],
         ctx: Context[Any, Any],
+        scope: Scope,
         max_bytes: Annotated[
             int | None, Field(ge=1, description="byte budget shared by all files (default 64 KiB, operator-capped)")
         ] = None,
     ) -> MultipleFiles | InputRequiredResult:
         """Read several text files at once; a file that cannot be read reports its error without failing the rest."""
-        scope = await request_scope(ctx, policy)
-        if isinstance(scope, InputRequiredResult):
-            return scope
         budget = read_budget(max_bytes)
         share = max(1024, budget // len(paths))
 
@@ -156,8 +155,10 @@ def register_read_tools(server: MCPServer[Any], app: FilesystemApp) -> None:
         return await app.in_thread("read", run)
 
     @server.tool(annotations=READ_ONLY)
+    @in_scope
     async def list_directory(
         ctx: Context[Any, Any],
+        scope: Scope,
         path: DirArg = ".",
         cursor: Cursor = None,
         limit: Annotated[int, Field(ge=1, le=1000, description="entries per page")] = 200,
@@ -170,9 +171,6 @@ def register_read_tools(server: MCPServer[Any], app: FilesystemApp) -> None:
         ] = "name",
     ) -> DirectoryListing | InputRequiredResult:
         """List one directory: names, types, sizes and times, a page at a time, with totals."""
-        scope = await request_scope(ctx, policy)
-        if isinstance(scope, InputRequiredResult):
-            return scope
         target = policy.resolve(path, scope)
         return await app.in_thread("list", list_directory_page, target, path, cursor, limit, sort_by)
 
@@ -180,17 +178,16 @@ def register_read_tools(server: MCPServer[Any], app: FilesystemApp) -> None:
         return list_directory_op(policy, target, path, cursor=cursor, limit=limit, sort_by=sort_by)
 
     @server.tool(name="directory_tree", annotations=READ_ONLY)
+    @in_scope
     async def directory_tree_tool(
         ctx: Context[Any, Any],
+        scope: Scope,
         path: DirArg = ".",
         depth: Annotated[int, Field(ge=1, le=20, description="levels to descend")] = 3,
         exclude_patterns: Excludes = None,
         max_entries: Annotated[int, Field(ge=1, le=10_000, description="entry budget of the whole tree")] = 500,
     ) -> DirectoryTree | InputRequiredResult:
         """A directory's tree as nested JSON, breadth-first within depth and an entry budget (says when cut)."""
-        scope = await request_scope(ctx, policy)
-        if isinstance(scope, InputRequiredResult):
-            return scope
         target = policy.resolve(path, scope)
         return await app.budgeted(
             "list",
@@ -204,6 +201,7 @@ def register_read_tools(server: MCPServer[Any], app: FilesystemApp) -> None:
         )
 
     @server.tool(name="search_files", annotations=READ_ONLY)
+    @in_scope
     async def search_files_tool(
         pattern: Annotated[
             str,
@@ -215,6 +213,7 @@ def register_read_tools(server: MCPServer[Any], app: FilesystemApp) -> None:
             ),
         ],
         ctx: Context[Any, Any],
+        scope: Scope,
         path: DirArg = ".",
         exclude_patterns: Excludes = None,
         kind: Annotated[Literal["files", "directories", "all"], Field(description="what to return")] = "all",
@@ -223,9 +222,6 @@ def register_read_tools(server: MCPServer[Any], app: FilesystemApp) -> None:
         cursor: Cursor = None,
     ) -> SearchResult | InputRequiredResult:
         """Find files and directories by name glob under a directory (recursive, budgeted, paginated)."""
-        scope = await request_scope(ctx, policy)
-        if isinstance(scope, InputRequiredResult):
-            return scope
         target = policy.resolve(path, scope)
         return await app.budgeted(
             "search",
@@ -244,9 +240,11 @@ def register_read_tools(server: MCPServer[Any], app: FilesystemApp) -> None:
         )
 
     @server.tool(name="grep", annotations=READ_ONLY)
+    @in_scope
     async def grep_tool(
         pattern: Annotated[str, Field(min_length=1, max_length=1000, description="regular expression, or text")],
         ctx: Context[Any, Any],
+        scope: Scope,
         path: Annotated[str, Field(description="directory to search recursively, or one file")] = ".",
         literal: Annotated[bool, Field(description="treat pattern as plain text, not a regex")] = False,
         case: Annotated[
@@ -263,9 +261,6 @@ def register_read_tools(server: MCPServer[Any], app: FilesystemApp) -> None:
         cursor: Cursor = None,
     ) -> GrepResult | InputRequiredResult:
         """Search file contents: regex or literal, with context lines, file globs, and result/byte budgets."""
-        scope = await request_scope(ctx, policy)
-        if isinstance(scope, InputRequiredResult):
-            return scope
         target = policy.resolve(path, scope)
         query = GrepQuery(
             pattern=pattern,
@@ -289,22 +284,20 @@ def register_read_tools(server: MCPServer[Any], app: FilesystemApp) -> None:
         return await app.in_thread("grep", run_isolated, grep, (policy, target, path, query), kwargs, deadline)
 
     @server.tool(annotations=READ_ONLY)
-    async def get_file_info(path: PathArg, ctx: Context[Any, Any]) -> FileInfo | InputRequiredResult:
+    @in_scope
+    async def get_file_info(path: PathArg, ctx: Context[Any, Any], scope: Scope) -> FileInfo | InputRequiredResult:
         """Facts about a file or directory: type, size, times, permissions; for files also MIME type,
         sha256 and line count. A symbolic link is described itself (with its target), not followed."""
-        scope = await request_scope(ctx, policy)
-        if isinstance(scope, InputRequiredResult):
-            return scope
         target = policy.resolve(path, scope, follow=False)
         with app.disk("stat"):
             return file_info(target.path, path, writable=target.root.writable)
 
     @server.tool(annotations=READ_ONLY)
-    async def list_allowed_directories(ctx: Context[Any, Any]) -> AllowedDirectories | InputRequiredResult:
+    @in_scope
+    async def list_allowed_directories(
+        ctx: Context[Any, Any], scope: Scope
+    ) -> AllowedDirectories | InputRequiredResult:
         """The directories this server may touch, each rw or ro, after any narrowing by the client's roots."""
-        scope = await request_scope(ctx, policy)
-        if isinstance(scope, InputRequiredResult):
-            return scope
         return describe_scope(policy, scope)
 
 

@@ -9,7 +9,6 @@ from mcp.server.mcpserver import Context
 from mcp.types import InputRequiredResult, ToolAnnotations
 from pydantic import AliasChoices, Field
 
-from servers.filesystem import cursors
 from servers.filesystem.app import FilesystemApp, announce_changes
 from servers.filesystem.editing import edit_file as edit_file_op
 from servers.filesystem.models import (
@@ -22,9 +21,12 @@ from servers.filesystem.models import (
     TrashListing,
     WriteResult,
 )
+from servers.filesystem.policy import Scope
 from servers.filesystem.roots import request_scope
 from servers.filesystem.writing import create_directory, move
 from servers.filesystem.writing import write_file as write_file_op
+from servers.kit.cursors import fingerprint, offset_cursor, offset_of
+from servers.kit.scoped_calls import scoped
 
 
 def _hints(*, destructive: bool, idempotent: bool) -> ToolAnnotations:
@@ -49,13 +51,16 @@ Sha = Annotated[
 
 def register_write_tools(server: MCPServer[Any], app: FilesystemApp) -> None:
     policy = app.policy
+    in_scope = scoped(lambda ctx: request_scope(ctx, policy))
     settings = app.settings
 
     @server.tool(annotations=_hints(destructive=True, idempotent=True))
+    @in_scope
     async def write_file(
         path: PathArg,
         content: Annotated[str, Field(description="the complete new content (UTF-8)")],
         ctx: Context[Any, Any],
+        scope: Scope,
         exclusive: Annotated[bool, Field(description="only create: refuse if the file already exists")] = False,
         expected_sha256: Sha = None,
         create_parents: Annotated[bool, Field(description="create missing parent directories")] = False,
@@ -64,9 +69,6 @@ def register_write_tools(server: MCPServer[Any], app: FilesystemApp) -> None:
 
         exclusive=true refuses to touch an existing file; expected_sha256 refuses a stale overwrite.
         """
-        scope = await request_scope(ctx, policy)
-        if isinstance(scope, InputRequiredResult):
-            return scope
         target = policy.resolve(path, scope, write=True)
         async with app.locks.hold(target.path):
             result = await app.in_thread(
@@ -84,6 +86,7 @@ def register_write_tools(server: MCPServer[Any], app: FilesystemApp) -> None:
         return result
 
     @server.tool(annotations=_hints(destructive=True, idempotent=False))
+    @in_scope
     async def edit_file(
         path: PathArg,
         edits: Annotated[
@@ -91,6 +94,7 @@ def register_write_tools(server: MCPServer[Any], app: FilesystemApp) -> None:
             Field(min_length=1, max_length=100, description="edits applied in order: [{oldText, newText}, ...]"),
         ],
         ctx: Context[Any, Any],
+        scope: Scope,
         dry_run: Annotated[
             bool,
             Field(
@@ -102,9 +106,6 @@ def register_write_tools(server: MCPServer[Any], app: FilesystemApp) -> None:
     ) -> EditResult | InputRequiredResult:
         """Replace text in a file: each oldText must match exactly one place (whitespace, indentation and
         line-ending differences are tolerated; CRLF files stay CRLF). Returns a git-style diff."""
-        scope = await request_scope(ctx, policy)
-        if isinstance(scope, InputRequiredResult):
-            return scope
         target = policy.resolve(path, scope, write=True)
         async with app.locks.hold(target.path):
             result = await app.in_thread(
@@ -122,11 +123,11 @@ def register_write_tools(server: MCPServer[Any], app: FilesystemApp) -> None:
         return result
 
     @server.tool(name="create_directory", annotations=_hints(destructive=False, idempotent=True))
-    async def create_directory_tool(path: PathArg, ctx: Context[Any, Any]) -> DirectoryCreated | InputRequiredResult:
+    @in_scope
+    async def create_directory_tool(
+        path: PathArg, ctx: Context[Any, Any], scope: Scope
+    ) -> DirectoryCreated | InputRequiredResult:
         """Create a directory and any missing parents; succeeds quietly if it already exists."""
-        scope = await request_scope(ctx, policy)
-        if isinstance(scope, InputRequiredResult):
-            return scope
         target = policy.resolve(path, scope, write=True)
         result = await app.in_thread("mkdir", create_directory, target, path)
         if result.created:
@@ -134,15 +135,14 @@ def register_write_tools(server: MCPServer[Any], app: FilesystemApp) -> None:
         return result
 
     @server.tool(name="move_file", annotations=_hints(destructive=False, idempotent=False))
+    @in_scope
     async def move_file(
         source: Annotated[str, Field(description="file or directory to move or rename")],
         destination: Annotated[str, Field(description="new path; must not exist (nothing is ever overwritten)")],
         ctx: Context[Any, Any],
+        scope: Scope,
     ) -> MoveResult | InputRequiredResult:
         """Move or rename a file or directory, within or across writable directories. Never overwrites."""
-        scope = await request_scope(ctx, policy)
-        if isinstance(scope, InputRequiredResult):
-            return scope
         origin = policy.resolve(source, scope, write=True, follow=False, what="source")
         target = policy.resolve(destination, scope, write=True, follow=False, what="destination")
         async with app.locks.hold(origin.path, target.path):
@@ -151,15 +151,14 @@ def register_write_tools(server: MCPServer[Any], app: FilesystemApp) -> None:
         return result
 
     @server.tool(annotations=_hints(destructive=True, idempotent=False))
+    @in_scope
     async def delete_path(
         path: PathArg,
         ctx: Context[Any, Any],
+        scope: Scope,
         recursive: Annotated[bool, Field(description="required to delete a directory that is not empty")] = False,
     ) -> DeleteResult | InputRequiredResult:
         """Move a file or directory to the server's trash (recoverable with restore_from_trash)."""
-        scope = await request_scope(ctx, policy)
-        if isinstance(scope, InputRequiredResult):
-            return scope
         target = policy.resolve(path, scope, write=True, follow=False)
         async with app.locks.hold(target.path):
             result = await app.in_thread("delete", app.trash.delete, target, path, recursive=recursive)
@@ -171,37 +170,35 @@ def register_write_tools(server: MCPServer[Any], app: FilesystemApp) -> None:
             read_only_hint=True, destructive_hint=False, idempotent_hint=True, open_world_hint=False
         )
     )
+    @in_scope
     async def list_trash(
         ctx: Context[Any, Any],
+        scope: Scope,
         cursor: Annotated[str | None, Field(description="next_cursor from the previous page")] = None,
         limit: Annotated[int, Field(ge=1, le=500, description="entries per page")] = 50,
     ) -> TrashListing | InputRequiredResult:
         """What delete_path moved to the trash from the allowed directories, newest first."""
-        scope = await request_scope(ctx, policy)
-        if isinstance(scope, InputRequiredResult):
-            return scope
-        query = cursors.fingerprint("list_trash")
-        offset = cursors.decode(cursor, query)
+        query = fingerprint("list_trash")
+        offset = offset_of(cursor, query)
         entries = await app.in_thread("list_trash", app.trash.entries, scope)
         more = offset + limit < len(entries)
         return TrashListing(
             entries=entries[offset : offset + limit],
             total_entries=len(entries),
-            next_cursor=cursors.encode(offset + limit, query) if more else None,
+            next_cursor=offset_cursor(offset + limit, query) if more else None,
         )
 
     @server.tool(annotations=_hints(destructive=False, idempotent=False))
+    @in_scope
     async def restore_from_trash(
         trash_id: Annotated[str, Field(description="id from delete_path or list_trash")],
         ctx: Context[Any, Any],
+        scope: Scope,
         destination: Annotated[
             str | None, Field(description="where to restore instead of the original path (must not exist)")
         ] = None,
     ) -> RestoreResult | InputRequiredResult:
         """Put a deleted file or directory back where it was (or at destination). Never overwrites."""
-        scope = await request_scope(ctx, policy)
-        if isinstance(scope, InputRequiredResult):
-            return scope
         original = app.trash.original_path(trash_id, scope)
         shown = destination or original
         target = policy.resolve(shown, scope, write=True, follow=False, what="destination")

@@ -1,0 +1,25 @@
+from servers.kit.budgets import OutputBudget, capped, json_size
+
+
+def test_json_size_counts_compact_utf8_bytes() -> None:
+    assert json_size({"a": [1, 2]}) == len('{"a":[1,2]}')
+    assert json_size("é") == 4  # two quotes and two bytes of UTF-8
+
+
+def test_a_call_gets_what_it_asked_for_within_the_operators_cap() -> None:
+    assert capped(None, 64, 256) == 64
+    assert capped(100, 64, 256) == 100
+    assert capped(1000, 64, 256) == 256
+
+
+def test_a_budget_stops_at_its_item_count() -> None:
+    budget = OutputBudget(max_items=2, max_bytes=1000)
+    assert [budget.admit(10) for _ in range(3)] == [True, True, False]
+    assert (budget.count, budget.stopped) == (2, "max_rows")
+
+
+def test_a_budget_stops_at_its_bytes_counting_the_brackets() -> None:
+    budget = OutputBudget(max_items=100, max_bytes=30)
+    assert budget.admit(20) is True
+    assert budget.admit(9) is False
+    assert (budget.count, budget.used, budget.stopped) == (1, 22, "max_bytes")
