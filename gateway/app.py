@@ -26,7 +26,8 @@ from gateway.live_config import live_config_running
 from gateway.observability import metrics_route
 from gateway.rest import rest_routes
 from gateway.service import Gateway
-from mesh.config import SERVER_NAMES, GatewaySettings, Settings
+from gateway.settings import SERVER_NAMES, GatewaySettings
+from mesh.config import Settings
 from mesh.registry import Registry
 from mesh.security.tls import client_context
 from mesh.security.upstream_auth import upstream_headers

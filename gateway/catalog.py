@@ -20,8 +20,8 @@ from typing import Any
 
 from mcp.shared.uri_template import InvalidUriTemplate, UriTemplate
 
+from gateway.settings import GatewaySettings
 from gateway.supervisors import GATEWAY_SERVER, supervisor_includes
-from mesh.config import GatewaySettings
 
 NAME_RULE = re.compile(r"^[a-zA-Z0-9_-]{1,64}$")
 PAGE_SIZE = 200

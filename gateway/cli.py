@@ -17,9 +17,11 @@ from pathlib import Path
 from typing import Any
 
 from gateway.bench import BENCHES
+from gateway.settings import gateway_settings
 from mesh import runtime
-from mesh.config import ConfigError, Settings, find_config_file, load_settings
+from mesh.config import ConfigError, Settings, find_config_file
 from mesh.telemetry import configure_logging
+from suite.settings import load_suite_settings, supervisor_meta, watched_servers
 
 log = logging.getLogger("mcp_suite.cli")
 
@@ -32,7 +34,7 @@ def _fail(message: str) -> int:
 
 
 def _settings(args: argparse.Namespace, **overrides: Any) -> Settings:
-    return load_settings(getattr(args, "config", None), **overrides)
+    return load_suite_settings(getattr(args, "config", None), **overrides)
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
@@ -72,7 +74,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
         registry = registry_from_settings(settings)
 
     async def run() -> None:
-        await serve_http(definition, settings, host=host, port=port, registry=registry)
+        meta = {"supervisor": supervisor_meta(settings, definition.name)}
+        await serve_http(definition, settings, host=host, port=port, registry=registry, meta=meta)
 
     runtime.run(settings.event_loop, run)
     return 0
@@ -84,11 +87,11 @@ def cmd_gateway(args: argparse.Namespace) -> int:
 
     settings = _settings(args)
     configure_logging(settings.log_level, service="gateway")
-    registry = registry_from_settings(settings)
+    registry = registry_from_settings(settings, servers=watched_servers(settings))
     if not uses_consul(settings) and not registry.servers():
         log.warning("the registry names no upstream server; set registry.static in the config file")
-    host = args.host or settings.gateway.host
-    port = args.port if args.port is not None else settings.gateway.port
+    host = args.host or gateway_settings(settings).host
+    port = args.port if args.port is not None else gateway_settings(settings).port
     if args.transport == "http":
         from mesh.security.bind import refuse_unprotected_bind
 

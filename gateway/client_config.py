@@ -31,7 +31,9 @@ from gateway.launcher.plan import (
     with_static_registry,
     write_private,
 )
-from mesh.config import CONFIG_ENV, ENV_PREFIX, Settings, load_settings
+from gateway.settings import gateway_settings
+from mesh.config import CONFIG_ENV, ENV_PREFIX, Settings
+from suite.settings import load_suite_settings
 
 ClientName = Literal["claude-desktop", "claude-code"]
 GatewayMode = Literal["stdio", "http"]
@@ -89,14 +91,14 @@ def stdio_gateway_config(
     path = settings.data_dir / "client" / "gateway-stdio.yaml"
     header = "# written by `mcp-suite client-config`; the stdio gateway entry reads it\n"
     write_private(path, header + yaml.safe_dump(data))
-    load_settings(path)  # refuse to print a config that the gateway would refuse
+    load_suite_settings(path)  # refuse to print a config that the gateway would refuse
     return path
 
 
 def gateway_http_url(settings: Settings) -> str:
-    host = "127.0.0.1" if settings.gateway.host in WILDCARD_HOSTS else settings.gateway.host
+    host = "127.0.0.1" if gateway_settings(settings).host in WILDCARD_HOSTS else gateway_settings(settings).host
     host = f"[{host}]" if ":" in host else host
-    return f"http://{host}:{settings.gateway.port}/mcp"
+    return f"http://{host}:{gateway_settings(settings).port}/mcp"
 
 
 def build_entries(

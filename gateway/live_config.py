@@ -21,7 +21,8 @@ import yaml
 from pydantic import ValidationError
 
 from gateway.service import Gateway
-from mesh.config import GatewaySettings, describe_validation_error
+from gateway.settings import GatewaySettings
+from mesh.config import describe_validation_error
 from mesh.consul import ConsulRegistry
 from mesh.consul.kv import KvEntry, watch_kv
 from mesh.consul.watch import Backoff

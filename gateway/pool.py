@@ -14,9 +14,9 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from gateway.settings import BreakerPolicy, Strategy
 from gateway.upstream import Upstream
 from mesh.balancer import Balancer, make_balancer
-from mesh.config import BreakerPolicy, Strategy
 from mesh.registry import ServiceInstance
 from mesh.resilience import BreakerSettings, CircuitBreaker
 

@@ -12,6 +12,7 @@ from gateway.catalog import ALL
 from gateway.endpoint import Endpoint
 from gateway.guard import CallGuard
 from gateway.service import Gateway
+from gateway.settings import gateway_settings
 from mesh import runtime
 from mesh.config import Settings
 from mesh.registry import Registry
@@ -26,7 +27,9 @@ log = logging.getLogger("mcp_suite.gateway")
 
 async def serve_gateway_http(settings: Settings, registry: Registry, *, host: str, port: int) -> None:
     """Serve ``/mcp``, the per-server and per-supervisor endpoints and REST until SIGTERM/SIGINT."""
-    app, _gateway = build_gateway_app(settings.gateway.model_copy(update={"host": host}), registry, suite=settings)
+    app, _gateway = build_gateway_app(
+        gateway_settings(settings).model_copy(update={"host": host}), registry, suite=settings
+    )
     tls = settings.auth.gateway_tls
     ssl_context = server_context(tls, setting="auth.gateway_tls") if tls is not None else None
     sock = bind_socket(host, port)
@@ -42,7 +45,7 @@ async def serve_gateway_stdio(settings: Settings, registry: Registry) -> None:
     No HTTP auth over stdio, but roles, rate limits and the audit trail hold as over HTTP: every call acts
     as :meth:`~gateway.guard.CallGuard.stdio_principal` (``auth.stdio``, else the local user).
     """
-    gateway = Gateway(settings.gateway, registry)
+    gateway = Gateway(gateway_settings(settings), registry)
     if settings.auth.upstream_secret is not None:
         gateway.upstream_headers = upstream_headers(settings.auth.upstream_secret.get_secret_value())
     if settings.auth.upstream_tls is not None:

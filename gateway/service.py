@@ -27,6 +27,7 @@ from gateway.events import UpstreamEvents, supports_resource_subscriptions
 from gateway.http1 import Http1Pool
 from gateway.pool import Listing, Member, ServerPool
 from gateway.router import CallOptions, GatewayError, Router, call_timeout, caller_priority
+from gateway.settings import GatewaySettings
 from gateway.supervisors import (
     GATEWAY_SERVER,
     EffectivePolicy,
@@ -44,7 +45,6 @@ from gateway.upstream import (
     shared_http_client,
 )
 from mesh.balancer import make_balancer
-from mesh.config import GatewaySettings
 from mesh.discovery import registry_running, registry_status
 from mesh.registry import Registry, ServiceInstance
 from mesh.resilience import is_retry_safe

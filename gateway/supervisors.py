@@ -13,7 +13,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from mesh.config import BreakerPolicy, GatewaySettings, Policy, SupervisorSettings
+from gateway.settings import BreakerPolicy, GatewaySettings, Policy, SupervisorSettings
 
 GATEWAY_SERVER = "gateway"
 

@@ -4,19 +4,25 @@ Where the file comes from, first match wins: ``--config FILE``, ``$MCP_SUITE_CON
 ``./mcp-suite.yaml``. With no file at all the embedded defaults apply. Environment variables
 override the file; nested keys use ``__`` (``MCP_SUITE_GATEWAY__PORT=9000``).
 
+Each server and the gateway own their section (``filesystem:``, ``gateway:``...): its model lives
+in the owner's package, and the process that loads the settings names the sections it knows
+(:func:`load_settings`'s ``sections``), so adding a server changes nothing here. A section is
+read with :func:`section`.
+
 An invalid file is refused with :class:`ConfigError`, whose message names the key, the value
 and what is allowed, so a command line can print it instead of a traceback.
 """
 
 from __future__ import annotations
 
+import functools
 import os
-import re
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, create_model, field_validator
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 from mesh.security.settings import (
@@ -32,12 +38,6 @@ ENV_PREFIX = "MCP_SUITE_"
 CONFIG_ENV = "MCP_SUITE_CONFIG"
 DEFAULT_CONFIG_FILE = "mcp-suite.yaml"
 
-SERVER_NAMES: tuple[str, ...] = ("filesystem", "database", "vectorstore", "memory", "search", "aiml")
-GATEWAY_PORT = 8500
-DEFAULT_PORTS: dict[str, int] = {name: GATEWAY_PORT + 1 + i for i, name in enumerate(SERVER_NAMES)}
-
-DEFAULT_DENY_GLOBS: tuple[str, ...] = (".env*", ".git/", "*.pem", "*.key", "id_*")
-
 LogLevel = Literal["debug", "info", "warning", "error"]
 
 
@@ -48,183 +48,24 @@ class ConfigError(Exception):
     """The configuration cannot be used; the message says which key, which value, and what is allowed."""
 
 
-class _Strict(BaseModel):
+class StrictModel(BaseModel):
+    """A settings model that refuses unknown keys and cannot be changed once built."""
+
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
-class ServerSettings(_Strict):
+SectionModel = TypeVar("SectionModel", bound=BaseModel)
+Sections = Mapping[str, type[BaseModel]]
+
+
+class ServerSettings(StrictModel):
     """Where one server listens when it runs over streamable HTTP."""
 
     host: str = "127.0.0.1"
     port: int = Field(default=0, ge=0, le=65535)
 
 
-class FilesystemRoot(_Strict):
-    """One directory the operator allows: ``rw`` (read-write) or ``ro`` (read-only)."""
-
-    path: Path
-    mode: Literal["rw", "ro"] = "rw"
-
-    @field_validator("path")
-    @classmethod
-    def _absolute(cls, value: Path) -> Path:
-        text = str(value)
-        if "\x00" in text:
-            raise ValueError("a root path may not contain a NUL byte")
-        return Path(os.path.expanduser(text)).absolute()
-
-
-class FilesystemSettings(ServerSettings):
-    port: int = Field(default=DEFAULT_PORTS["filesystem"], ge=0, le=65535)
-    roots: tuple[FilesystemRoot, ...] = ()
-    deny: tuple[str, ...] = DEFAULT_DENY_GLOBS
-    max_read_bytes: int = Field(default=256 * 1024, ge=1024)
-    max_media_bytes: int = Field(default=10 * 1024 * 1024, ge=1024)
-    max_write_bytes: int = Field(default=10 * 1024 * 1024, ge=1024)
-    max_results: int = Field(default=500, ge=1)
-    trash_dir: Path | None = None
-    default_read_bytes: int = Field(default=64 * 1024, ge=1024)
-    max_scan_entries: int = Field(default=100_000, ge=100)
-    max_grep_file_bytes: int = Field(default=16 * 1024 * 1024, ge=1024)
-    search_timeout_seconds: float = Field(default=20.0, gt=0, le=600)
-
-
-DatabaseAccess = Literal["read_only", "read_write", "admin"]
-DatabaseEngine = Literal["postgres", "sqlite", "redis", "neo4j"]
-CONNECTION_NAME_PATTERN = r"^[a-zA-Z0-9_-]{1,32}$"
-_ENGINE_BY_SCHEME: dict[str, DatabaseEngine] = {
-    "postgresql": "postgres",
-    "postgres": "postgres",
-    "sqlite": "sqlite",
-    "redis": "redis",
-    "rediss": "redis",
-    "neo4j": "neo4j",
-    "neo4j+s": "neo4j",
-    "neo4j+ssc": "neo4j",
-    "bolt": "neo4j",
-    "bolt+s": "neo4j",
-    "bolt+ssc": "neo4j",
-}
-
-
-class DatabaseConnection(_Strict):
-    """One named connection: the URL's scheme picks the engine; ``access`` defaults to read-only.
-
-    The URL may hold a password: it is a secret, never shown in results, logs or errors.
-    """
-
-    url: SecretStr
-    access: DatabaseAccess = "read_only"
-    statement_timeout_ms: int = Field(default=5_000, ge=1, le=3_600_000)
-    max_rows: int = Field(default=500, ge=1, le=100_000)
-    max_bytes: int = Field(default=256 * 1024, ge=1024, le=64 * 1024 * 1024)
-    read_only_role: str | None = Field(
-        default=None, max_length=63, description="PostgreSQL: a role every read runs as (SET LOCAL ROLE)"
-    )
-
-    @field_validator("url")
-    @classmethod
-    def _known_scheme(cls, value: SecretStr) -> SecretStr:
-        scheme = value.get_secret_value().partition("://")[0].lower()
-        if scheme not in _ENGINE_BY_SCHEME:
-            known = ", ".join(f"{name}://" for name in sorted(_ENGINE_BY_SCHEME))
-            raise ValueError(f"a connection url must start with one of {known} (got scheme {scheme!r})")
-        return value
-
-    @property
-    def engine(self) -> DatabaseEngine:
-        return _ENGINE_BY_SCHEME[self.url.get_secret_value().partition("://")[0].lower()]
-
-
-class DatabaseSettings(ServerSettings):
-    """The database server: named connections. With none configured, a read-write SQLite workspace under the data dir."""
-
-    port: int = Field(default=DEFAULT_PORTS["database"], ge=0, le=65535)
-    connections: dict[str, DatabaseConnection] = Field(default_factory=dict)
-    schema_cache_seconds: float = Field(default=30.0, ge=0, le=3600)
-    pool_size: int = Field(default=10, ge=1, le=200, description="connections per PostgreSQL pool")
-
-    @field_validator("connections")
-    @classmethod
-    def _names(cls, value: dict[str, DatabaseConnection]) -> dict[str, DatabaseConnection]:
-        for name in value:
-            if not re.match(CONNECTION_NAME_PATTERN, name):
-                raise ValueError(f"connection name {name!r} must match {CONNECTION_NAME_PATTERN}")
-        return value
-
-
-Strategy = Literal["round_robin", "least_connections", "consistent_hash", "p2c"]
-
-
-class BreakerPolicy(_Strict):
-    """Circuit-breaker thresholds; unset fields inherit from the level above."""
-
-    failure_threshold: int | None = Field(default=None, ge=1, description="consecutive failures that open it")
-    failure_ratio: float | None = Field(default=None, gt=0, le=1, description="failure ratio over the window")
-    window: int | None = Field(default=None, ge=1, description="calls in the rolling window")
-    min_calls: int | None = Field(default=None, ge=1, description="calls before the ratio counts")
-    cooldown_seconds: float | None = Field(default=None, gt=0, description="open time before one trial call")
-
-
-class Policy(_Strict):
-    """Limits set at gateway, supervisor, server or tool level; for each field the nearest level that sets it wins."""
-
-    max_concurrent: int | None = Field(default=None, ge=1, description="calls in flight at once (a bulkhead)")
-    queue_limit: int | None = Field(default=None, ge=0, description="calls waiting for a slot; more is 'busy'")
-    priority: int | None = Field(default=None, ge=-100, le=100, description="queue priority, higher first")
-    timeout_seconds: float | None = Field(default=None, gt=0, le=3600, description="deadline of one call")
-    retries: int | None = Field(default=None, ge=0, le=3, description="retries on another instance, safe tools only")
-    breaker: BreakerPolicy = BreakerPolicy()
-
-
-DEFAULT_POLICY = Policy(
-    max_concurrent=64,
-    queue_limit=256,
-    priority=0,
-    timeout_seconds=60.0,
-    retries=1,
-    breaker=BreakerPolicy(failure_threshold=5, failure_ratio=0.5, window=20, min_calls=10, cooldown_seconds=10.0),
-)
-
-
-class ServerGroupSettings(_Strict):
-    """How the gateway treats the instances of one upstream server."""
-
-    strategy: Strategy = "round_robin"
-    hash_argument: str | None = Field(default=None, description="tool argument hashed by consistent_hash")
-    policy: Policy = Policy()
-    tools: dict[str, Policy] = Field(default_factory=dict, description="per-tool policies, by upstream tool name")
-
-
-class SupervisorSettings(_Strict):
-    """A named group of servers (and single tools) served at /supervisors/<name>/mcp with its own policy."""
-
-    servers: tuple[str, ...] = ()
-    tools: tuple[str, ...] = Field(default=(), description="glob patterns over gateway tool names")
-    include_gateway_tools: bool = False
-    policy: Policy = Policy()
-
-
-DEFAULT_SUPERVISORS: dict[str, SupervisorSettings] = {
-    "intelligence": SupervisorSettings(servers=("aiml", "memory", "vectorstore", "search")),
-    "multimodal": SupervisorSettings(
-        tools=("filesystem_read_media_file", "aiml_*vision*", "aiml_*image*", "aiml_*audio*", "aiml_*transcribe*")
-    ),
-    "system": SupervisorSettings(servers=("filesystem", "database"), include_gateway_tools=True),
-}
-
-
-class GatewaySettings(ServerSettings):
-    port: int = Field(default=GATEWAY_PORT, ge=0, le=65535)
-    policy: Policy = DEFAULT_POLICY
-    servers: dict[str, ServerGroupSettings] = Field(default_factory=dict)
-    supervisors: dict[str, SupervisorSettings] = Field(default_factory=lambda: dict(DEFAULT_SUPERVISORS))
-    refresh_interval_seconds: float = Field(default=5.0, gt=0, le=3600)
-    connect_timeout_seconds: float = Field(default=5.0, gt=0, le=120)
-    max_request_bytes: int = Field(default=4 * 1024 * 1024, ge=1024)
-
-
-class StaticInstance(_Strict):
+class StaticInstance(StrictModel):
     """One upstream instance: ``url`` (streamable HTTP) or ``command`` + ``args`` + ``env`` (stdio)."""
 
     url: str | None = None
@@ -244,7 +85,7 @@ class StaticInstance(_Strict):
             raise ValueError("an instance needs exactly one of 'url' or 'command'")
 
 
-class ConsulSettings(_Strict):
+class ConsulSettings(StrictModel):
     """Where Consul is and how to talk to it; unset fields fall back to Consul's own CONSUL_* variables."""
 
     address: str | None = Field(
@@ -265,7 +106,7 @@ class ConsulSettings(_Strict):
     advertise_address: str | None = Field(default=None, description="address registered for this process")
 
 
-class RegistrySettings(_Strict):
+class RegistrySettings(StrictModel):
     kind: Literal["static", "consul"] = Field(
         default="static", description="'consul' also when $CONSUL_HTTP_ADDR is set"
     )
@@ -299,9 +140,6 @@ class Settings(BaseSettings):
     log_level: LogLevel = "info"
     shutdown_grace_seconds: float = Field(default=10.0, gt=0, le=600)
     event_loop: EventLoop = Field(default="auto", description="auto: uvloop when installed, else asyncio")
-    filesystem: FilesystemSettings = FilesystemSettings()
-    database: DatabaseSettings = DatabaseSettings()
-    gateway: GatewaySettings = GatewaySettings()
     registry: RegistrySettings = RegistrySettings()
     # Security (gateway/SECURITY.md): who may call, what each role may reach, limits, the audit trail.
     auth: AuthSettings = AuthSettings()
@@ -338,6 +176,38 @@ class Settings(BaseSettings):
         # Explicit values (the parsed file, command-line flags) sit under the environment, which
         # wins: an operator's MCP_SUITE_* variable overrides what a file in the repository says.
         return (env_settings, init_settings)
+
+
+@functools.cache
+def _with_sections(sections: tuple[tuple[str, type[BaseModel]], ...]) -> type[Settings]:
+    fields: dict[str, Any] = {name: (model, Field(default_factory=model)) for name, model in sections}
+    return create_model("Settings", __base__=Settings, **fields)
+
+
+def settings_model(sections: Sections) -> type[Settings]:
+    """:class:`Settings` with a typed section per entry of ``sections`` (name -> model), each defaulting to its model's defaults.
+
+    Raises:
+        ValueError: a section name is one of the common keys.
+    """
+    clash = sorted(set(sections) & set(Settings.model_fields))
+    if clash:
+        raise ValueError(f"section names {clash} are common settings keys")
+    return _with_sections(tuple(sorted(sections.items())))
+
+
+def section(settings: Settings, name: str, model: type[SectionModel]) -> SectionModel:
+    """The section ``name`` of ``settings`` as ``model``; its defaults when the settings were loaded without it.
+
+    Raises:
+        TypeError: the settings hold section ``name`` as another model.
+    """
+    value = getattr(settings, name, None)
+    if value is None:
+        return model()
+    if not isinstance(value, model):
+        raise TypeError(f"settings section {name!r} is a {type(value).__name__}, not a {model.__name__}")
+    return value
 
 
 def find_config_file(explicit: str | os.PathLike[str] | None = None) -> Path | None:
@@ -382,7 +252,7 @@ def describe_validation_error(exc: ValidationError, origin: str) -> str:
         value = error.get("input")
         message = error["msg"].removeprefix("Value error, ")
         if error["type"] == "extra_forbidden":
-            lines.append(f"  {key}: unknown key (check the spelling; see the README's configuration table)")
+            lines.append(f"  {key}: unknown key (check the spelling; see docs/configuration.md)")
         elif error["type"] == "missing":
             lines.append(f"  {key}: required but missing")
         else:
@@ -392,11 +262,18 @@ def describe_validation_error(exc: ValidationError, origin: str) -> str:
     return "\n".join(lines)
 
 
-def load_settings(config: str | os.PathLike[str] | None = None, **overrides: Any) -> Settings:
+def load_settings(
+    config: str | os.PathLike[str] | None = None, *, sections: Sections | None = None, **overrides: Any
+) -> Settings:
     """Build the settings from the config file (if any), the environment and ``overrides``.
 
-    ``overrides`` are top-level keys (e.g. from command-line flags); they sit at the same level as
-    the file and are merged into it one section deep.
+    ``sections`` are the owned sections this process knows (name -> model; see :func:`settings_model`);
+    a key that is neither a common setting nor one of them is refused. ``overrides`` are top-level
+    keys (e.g. from command-line flags); they sit at the same level as the file and are merged into
+    it one section deep.
+
+    Raises:
+        ConfigError: the file cannot be read or parsed, or a value is not allowed.
     """
     path = find_config_file(config)
     data: dict[str, Any] = _read_yaml(path) if path else {}
@@ -406,7 +283,8 @@ def load_settings(config: str | os.PathLike[str] | None = None, **overrides: Any
         else:
             data[key] = value
     origin = str(path) if path else "the environment"
+    model = settings_model(sections) if sections else Settings
     try:
-        return Settings(**data)
+        return model(**data)
     except ValidationError as exc:
         raise ConfigError(describe_validation_error(exc, origin)) from None

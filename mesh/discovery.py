@@ -9,7 +9,7 @@ is set, else the static registry. A registry that follows a remote catalog has a
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from contextlib import AbstractAsyncContextManager, nullcontext
 from typing import Any, Protocol, runtime_checkable
 
@@ -34,13 +34,15 @@ def uses_consul(settings: Settings, environ: Mapping[str, str] | None = None) ->
     return settings.registry.kind == "consul" or bool(env.get("CONSUL_HTTP_ADDR"))
 
 
-def registry_from_settings(settings: Settings, environ: Mapping[str, str] | None = None) -> Registry:
-    """Consul when configured (or ``$CONSUL_HTTP_ADDR`` is set), else the static list from the config."""
+def registry_from_settings(
+    settings: Settings, environ: Mapping[str, str] | None = None, *, servers: Iterable[str] = ()
+) -> Registry:
+    """Consul when configured (or ``$CONSUL_HTTP_ADDR`` is set) watching ``servers``, else the static list from the config."""
     if uses_consul(settings, environ):
         from mesh.consul import ConsulEndpoint, ConsulHttp, ConsulRegistry
 
         endpoint = ConsulEndpoint.from_settings(settings.registry.consul, environ)
-        return ConsulRegistry(settings, http=ConsulHttp(endpoint))
+        return ConsulRegistry(settings, servers=servers, http=ConsulHttp(endpoint))
     return StaticRegistry(settings.registry.static)
 
 

@@ -29,7 +29,8 @@ from typing import Any
 import anyio
 
 from gateway.catalog import ALL
-from mesh.config import SERVER_NAMES, GatewaySettings, Settings
+from gateway.settings import SERVER_NAMES, GatewaySettings
+from mesh.config import Settings
 
 TOTAL = 200
 TARGET_SECONDS = 1.0

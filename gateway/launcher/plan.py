@@ -19,7 +19,9 @@ from typing import Any
 
 import yaml
 
-from mesh.config import DEFAULT_PORTS, SERVER_NAMES, ServerSettings, Settings, load_settings
+from gateway.settings import DEFAULT_PORTS, SERVER_NAMES, gateway_settings
+from mesh.config import ServerSettings, Settings
+from suite.settings import load_suite_settings
 
 SERVER_HOST = "127.0.0.1"
 GATEWAY = "gateway"
@@ -163,14 +165,14 @@ def build_plan(
     run_dir = run_dir_of(settings)
     log_dir = log_dir_of(settings)
     config_args = ["--config", str(config_file)] if config_file else []
-    gateway_host = settings.gateway.host
+    gateway_host = gateway_settings(settings).host
     fixed: list[tuple[str, str, int]] = []  # (child, host, port) whose port the config names
     wanted: list[tuple[str, str, int]] = []  # (child name, server, configured port or 0)
     for server in ordered_servers(known):
         for index in range(replicas.get(server, 1)):
             port = configured_port(settings, server) if index == 0 else 0
             wanted.append((f"{server}-{index + 1}", server, port))
-    gateway_port = settings.gateway.port
+    gateway_port = gateway_settings(settings).port
     taken = {port for _, _, port in wanted if port} | ({gateway_port} if gateway_port else set())
     for name, _server, port in wanted:
         if port:
@@ -211,7 +213,7 @@ def build_plan(
 
 
 def read_user_config(config_file: Path | None) -> dict[str, Any]:
-    """The user's YAML as written (already validated by :func:`mesh.config.load_settings`)."""
+    """The user's YAML as written (already validated by :func:`suite.settings.load_suite_settings`)."""
     if config_file is None:
         return {}
     data = yaml.safe_load(config_file.read_text(encoding="utf-8"))
@@ -241,7 +243,7 @@ def write_gateway_config(plan: Plan) -> Path:
     """Write the gateway's config (private: it may hold the user's secrets) and check that it loads."""
     data = gateway_config_data(read_user_config(plan.config_file), plan.servers)
     write_private(plan.gateway_config, "# written by `mcp-suite up`; edits are overwritten\n" + yaml.safe_dump(data))
-    load_settings(plan.gateway_config)  # a ConfigError here is a launcher bug worth seeing
+    load_suite_settings(plan.gateway_config)  # a ConfigError here is a launcher bug worth seeing
     return plan.gateway_config
 
 

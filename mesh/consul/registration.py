@@ -42,11 +42,6 @@ def duration(seconds: float) -> str:
     return f"{seconds:g}s"
 
 
-def supervisors_of(settings: Settings, server: str) -> list[str]:
-    """The supervisor groups that list ``server`` among their servers."""
-    return sorted(name for name, group in settings.gateway.supervisors.items() if server in group.servers)
-
-
 def advertised_host(bound_host: str, advertise: str | None) -> str:
     """The address others reach this process at: the setting, the bound host, or this host's address."""
     if advertise:
@@ -79,7 +74,7 @@ def registration_body(instance: ServiceInstance, settings: Settings) -> dict[str
     url_host = f"[{host}]" if ":" in host else host
     meta = {
         "protocols": instance.meta.get("protocols", PROTOCOLS),
-        "supervisor": ",".join(supervisors_of(settings, instance.server)) or "none",
+        "supervisor": instance.meta.get("supervisor") or "none",
         "transport": "streamable-http",
         "path": parts.path or "/mcp",
         "scheme": parts.scheme,

@@ -19,7 +19,7 @@ from typing import Any
 
 import anyio
 
-from mesh.config import SERVER_NAMES, Settings
+from mesh.config import Settings
 from mesh.consul.http import ConsulEndpoint, ConsulHttp, ConsulRefused, ConsulResponse, ConsulUnavailable
 from mesh.consul.registration import instance_from_entry, registration_body, service_name
 from mesh.consul.watch import Backoff, watch_blocking
@@ -37,7 +37,7 @@ class ConsulRegistry:
         self,
         settings: Settings,
         *,
-        servers: Iterable[str] | None = None,
+        servers: Iterable[str] = (),
         http: ConsulHttp | None = None,
         backoff_cap_seconds: float = 15.0,
         register_attempts: int = 5,
@@ -46,9 +46,7 @@ class ConsulRegistry:
         self.consul = settings.registry.consul
         self.endpoint = http.endpoint if http is not None else ConsulEndpoint.from_settings(self.consul)
         self.http = http or ConsulHttp(self.endpoint)
-        self.watched: tuple[str, ...] = tuple(
-            sorted(set(servers) if servers is not None else set(SERVER_NAMES) | set(settings.gateway.servers))
-        )
+        self.watched: tuple[str, ...] = tuple(sorted(set(servers)))
         self._backoff_cap = backoff_cap_seconds
         self._register_attempts = max(1, register_attempts)
         self._lock = threading.Lock()

@@ -14,9 +14,10 @@ from pathlib import Path
 
 from pydantic import SecretStr
 
-from mesh.config import DatabaseConnection, Settings
+from mesh.config import Settings
 from servers.database.errors import DbError
 from servers.database.redaction import public_url, url_secrets
+from servers.database.settings import DatabaseConnection, database_settings
 
 WORKSPACE = "workspace"
 SQL_ENGINES = ("postgres", "sqlite")
@@ -28,8 +29,8 @@ def workspace_path(settings: Settings) -> Path:
 
 def effective_connections(settings: Settings) -> dict[str, DatabaseConnection]:
     """The configured connections, or the read-write ``workspace`` SQLite database when there are none."""
-    if settings.database.connections:
-        return dict(settings.database.connections)
+    if database_settings(settings).connections:
+        return dict(database_settings(settings).connections)
     url = f"sqlite:///{workspace_path(settings)}"
     return {WORKSPACE: DatabaseConnection(url=SecretStr(url), access="read_write")}
 

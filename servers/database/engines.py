@@ -16,6 +16,7 @@ from servers.database.connections import WORKSPACE, ConnectionSet, NamedConnecti
 from servers.database.engine import SqlEngine
 from servers.database.errors import DbError
 from servers.database.postgres import PostgresEngine
+from servers.database.settings import database_settings
 from servers.database.sqlite import SqliteEngine
 
 _LAZY_CLOSERS = (
@@ -37,9 +38,9 @@ class Engines:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
         self.connections = ConnectionSet.from_settings(settings)
-        workspace = not settings.database.connections
+        workspace = not database_settings(settings).connections
         self.sql: dict[str, SqlEngine] = {
-            name: make_engine(c, settings.database.pool_size, workspace=workspace and name == WORKSPACE)
+            name: make_engine(c, database_settings(settings).pool_size, workspace=workspace and name == WORKSPACE)
             for name, c in self.connections.sql.items()
         }
         self._users = 0

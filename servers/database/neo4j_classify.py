@@ -20,8 +20,8 @@ import re
 from dataclasses import dataclass
 from typing import Literal
 
-from mesh.config import DatabaseAccess
 from servers.database.neo4j_errors import Neo4jToolError
+from servers.database.settings import DatabaseAccess
 
 CypherTool = Literal["cypher_read", "cypher_write"]
 MAX_QUERY_CHARS = 100_000

@@ -25,13 +25,13 @@ from neo4j import READ_ACCESS, WRITE_ACCESS, Query
 from pydantic import Field
 
 from mesh import tracing
-from mesh.config import DatabaseConnection
 from servers.database.neo4j_classify import CypherTool, blank, check_query_type, check_text
 from servers.database.neo4j_driver import Neo4jHandle, close_neo4j_drivers, neo4j_handle
 from servers.database.neo4j_errors import Neo4jToolError, from_driver_error
 from servers.database.neo4j_models import CypherResult, GraphSchema, LabelSchema, PropertySchema, RelationshipSchema
 from servers.database.neo4j_values import collect
 from servers.database.redaction import public_url
+from servers.database.settings import DatabaseConnection
 
 __all__ = ["close_neo4j_drivers", "neo4j_readiness", "register_neo4j_tools"]
 

@@ -23,10 +23,10 @@ import redis.asyncio as aioredis
 import redis.exceptions as redis_errors
 
 from mesh import tracing
-from mesh.config import DatabaseConnection
 from servers.database.redaction import public_url, redact, url_secrets
 from servers.database.redis_commands import FORBIDDEN_FLAGS, RedisTool, command_info_name
 from servers.database.redis_errors import RedisToolError
+from servers.database.settings import DatabaseConnection
 
 log = logging.getLogger("mcp_suite.database.redis")
 T = TypeVar("T")

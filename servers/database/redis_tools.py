@@ -17,7 +17,6 @@ from mcp.server import MCPServer
 from mcp.types import ToolAnnotations
 from pydantic import Field
 
-from mesh.config import DatabaseConnection
 from servers.database.redaction import public_url, redact, url_secrets
 from servers.database.redis_budgeted import Plan, budgeted_read, finish
 from servers.database.redis_client import RedisHandle, close_redis_clients, redis_handle
@@ -25,6 +24,7 @@ from servers.database.redis_commands import RedisTool, check_command
 from servers.database.redis_errors import RedisToolError
 from servers.database.redis_models import RedisCommandResult, RedisInfo, RedisScanPage
 from servers.database.redis_scan import KeyType, info_summary, scan_page
+from servers.database.settings import DatabaseConnection
 
 __all__ = ["close_redis_clients", "redis_readiness", "register_redis_tools"]
 

@@ -16,6 +16,7 @@ from mcp.server.mcpserver.exceptions import ResourceError
 from servers.database.engines import Engines
 from servers.database.errors import DbError
 from servers.database.models import TableDescription
+from servers.database.settings import database_settings
 
 SCHEMA_TABLES = 200
 
@@ -52,7 +53,7 @@ class SchemaCache:
 
     def __init__(self, engines: Engines) -> None:
         self.engines = engines
-        self.ttl = engines.settings.database.schema_cache_seconds
+        self.ttl = database_settings(engines.settings).schema_cache_seconds
         self._texts: dict[tuple[str, ...], tuple[float, str]] = {}
 
     def _cached(self, key: tuple[str, ...]) -> str | None:

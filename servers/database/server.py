@@ -21,13 +21,14 @@ import anyio.to_thread
 import asyncpg  # type: ignore[import-untyped]
 from mcp.server import MCPServer
 
-from mesh.config import DatabaseConnection, Settings
+from mesh.config import Settings
 from servers.database.connections import WORKSPACE, ConnectionSet, NamedConnection
 from servers.database.engines import Engines
 from servers.database.postgres import PostgresEngine
 from servers.database.prompts import register_prompts
 from servers.database.redaction import redact
 from servers.database.resources import SchemaCache, register_resources
+from servers.database.settings import DatabaseConnection, database_settings
 from servers.database.sqlite import sqlite_path
 from servers.database.tools_postgres import register_postgres_tools
 from servers.database.tools_read import register_connection_tools, register_read_tools
@@ -97,7 +98,9 @@ async def readiness(settings: Settings) -> Readiness:
     for name, connection in connections.all.items():
         try:
             with anyio.fail_after(READINESS_TIMEOUT + 1):
-                ok, line = await _check(connection, workspace=not settings.database.connections and name == WORKSPACE)
+                ok, line = await _check(
+                    connection, workspace=not database_settings(settings).connections and name == WORKSPACE
+                )
         except TimeoutError:
             ok, line = False, f"no answer within {READINESS_TIMEOUT:.0f}s"
         checks[f"connection {name}"] = redact(line, connection.secrets)
@@ -165,7 +168,7 @@ def apply_arguments(settings: Settings, words: Sequence[str]) -> Settings:
 
 
 def port_of(settings: Settings) -> int:
-    return settings.database.port
+    return database_settings(settings).port
 
 
 DEFINITION = ServerDefinition(

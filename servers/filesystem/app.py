@@ -21,9 +21,10 @@ from mcp.server.mcpserver import Context
 from opentelemetry.trace import Span
 
 from mesh import tracing
-from mesh.config import FilesystemSettings, Settings
+from mesh.config import Settings
 from servers.filesystem.errors import FsError
 from servers.filesystem.policy import Mode, Policy
+from servers.filesystem.settings import FilesystemSettings, filesystem_settings
 from servers.filesystem.trash import Trash
 
 T = TypeVar("T")
@@ -31,14 +32,14 @@ T = TypeVar("T")
 
 def effective_roots(settings: Settings) -> list[tuple[str, Mode]]:
     """The configured roots as (path, mode), or ``<data_dir>/files`` read-write when none is configured."""
-    roots: list[tuple[str, Mode]] = [(str(root.path), root.mode) for root in settings.filesystem.roots]
+    roots: list[tuple[str, Mode]] = [(str(root.path), root.mode) for root in filesystem_settings(settings).roots]
     if not roots:
         roots = [(str(settings.data_dir / "files"), "rw")]
     return roots
 
 
 def trash_directory(settings: Settings) -> str:
-    return str(settings.filesystem.trash_dir or (settings.data_dir / "trash"))
+    return str(filesystem_settings(settings).trash_dir or (settings.data_dir / "trash"))
 
 
 @dataclass
@@ -81,15 +82,15 @@ class FilesystemApp:
     @classmethod
     def from_settings(cls, settings: Settings) -> FilesystemApp:
         roots = effective_roots(settings)
-        if not settings.filesystem.roots:
+        if not filesystem_settings(settings).roots:
             os.makedirs(roots[0][0], exist_ok=True)
         trash = trash_directory(settings)
         policy = Policy.build(
             roots,
-            settings.filesystem.deny,
+            filesystem_settings(settings).deny,
             hidden=[trash],
         )
-        return cls(settings=settings.filesystem, policy=policy, trash=Trash(trash))
+        return cls(settings=filesystem_settings(settings), policy=policy, trash=Trash(trash))
 
     def disk(self, operation: str) -> AbstractContextManager[Span]:
         """The backend span ``filesystem <operation>`` (a flag check when tracing is off)."""

@@ -22,11 +22,12 @@ from mcp.types import Resource as MCPResource
 from mcp.types import ResourceTemplate as MCPResourceTemplate
 from pydantic import AnyUrl
 
-from mesh.config import FilesystemRoot, Settings
+from mesh.config import Settings
 from servers.filesystem.app import FilesystemApp, effective_roots, trash_directory
 from servers.filesystem.prompts import register_prompts
 from servers.filesystem.resources import read_file_uri, root_resources, root_templates
 from servers.filesystem.roots import RootsChangedMiddleware, cached_scope
+from servers.filesystem.settings import FilesystemRoot, filesystem_settings
 from servers.filesystem.tools_read import register_read_tools
 from servers.filesystem.tools_write import register_write_tools
 from servers.runtime.definition import Readiness, ServerDefinition
@@ -133,12 +134,12 @@ def apply_arguments(settings: Settings, words: Sequence[str]) -> Settings:
     if not words:
         return settings
     roots = tuple(parse_root(word) for word in words)
-    filesystem = settings.filesystem.model_copy(update={"roots": roots})
+    filesystem = filesystem_settings(settings).model_copy(update={"roots": roots})
     return settings.model_copy(update={"filesystem": filesystem})
 
 
 def port_of(settings: Settings) -> int:
-    return settings.filesystem.port
+    return filesystem_settings(settings).port
 
 
 DEFINITION = ServerDefinition(

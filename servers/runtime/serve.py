@@ -13,7 +13,7 @@ import logging
 import socket
 import ssl
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Mapping
 from contextlib import asynccontextmanager
 from typing import Any
 
@@ -183,8 +183,12 @@ async def serve_http(
     host: str,
     port: int,
     registry: Registry | None = None,
+    meta: Mapping[str, str] | None = None,
 ) -> None:
-    """Serve ``definition`` over streamable HTTP until SIGTERM/SIGINT, then drain within the grace period."""
+    """Serve ``definition`` over streamable HTTP until SIGTERM/SIGINT, then drain within the grace period.
+
+    ``meta`` is added to what the instance registers (e.g. its supervisor groups).
+    """
     configure_tracing(f"mcp-{definition.name}")
     # auth.tls: read the certificate files before binding, so a bad one fails fast and clearly.
     ssl_context = server_context(settings.auth.tls) if settings.auth.tls is not None else None
@@ -196,7 +200,7 @@ async def serve_http(
     instance = ServiceInstance(
         server=definition.name,
         url=f"{scheme}://{url_host}:{bound_port}/mcp",
-        meta={"protocols": "2025-11-25,2026-07-28", "transport": "streamable-http"},
+        meta={"protocols": "2025-11-25,2026-07-28", "transport": "streamable-http", **(meta or {})},
     )
     app = build_http_app(definition, server, settings, host=host, instance=instance, registry=registry)
     log.info(

@@ -15,7 +15,8 @@ import pytest
 import yaml
 
 from gateway.cli import build_parser
-from mesh.config import DEFAULT_PORTS, GATEWAY_PORT, load_settings
+from gateway.settings import GATEWAY_PORT
+from mesh.config import DEFAULT_PORTS, load_settings
 from servers.runtime.known import SERVER_MODULES
 from tests.deploy import compose_invariants as inv
 

@@ -19,7 +19,8 @@ from prometheus_client.parser import text_string_to_metric_families
 from starlette.types import ASGIApp
 
 from gateway.app import build_gateway_app
-from mesh.config import GatewaySettings, Settings
+from gateway.settings import GatewaySettings
+from mesh.config import Settings
 from mesh.metrics import BREAKER_STATE_VALUES
 from mesh.registry import StaticRegistry
 from servers.runtime.definition import ServerDefinition

@@ -12,7 +12,8 @@ import pytest
 from gateway.catalog import ALL, View
 from gateway.endpoint import Endpoint
 from gateway.service import Gateway
-from mesh.config import GatewaySettings, StaticInstance
+from gateway.settings import GatewaySettings
+from mesh.config import StaticInstance
 from mesh.registry import StaticRegistry
 from tests.support.upstreams import HttpUpstream, Replica, demo_server
 

@@ -10,7 +10,8 @@ import anyio
 import anyio.abc
 
 from gateway.service import Gateway
-from mesh.config import GatewaySettings, Settings
+from gateway.settings import GatewaySettings
+from mesh.config import Settings
 from mesh.consul import ConsulRegistry
 from tests.gateway.test_upstream_kinds import HandshakeOnly
 from tests.support.consul_double import ConsulDouble

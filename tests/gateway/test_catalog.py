@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from gateway.catalog import ALL, View, build_catalog
 from gateway.pool import Listing
-from mesh.config import GatewaySettings
+from gateway.settings import GatewaySettings
 
 
 def tool(name: str) -> dict[str, object]:

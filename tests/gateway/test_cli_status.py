@@ -17,7 +17,8 @@ import yaml
 from gateway.app import build_gateway_app
 from gateway.cli import main
 from gateway.launcher.status_report import instance_health, render_instances
-from mesh.config import GatewaySettings, StaticInstance
+from gateway.settings import GatewaySettings
+from mesh.config import StaticInstance
 from mesh.registry import StaticRegistry
 from tests.support.upstreams import Replica, demo_server, serve_http
 

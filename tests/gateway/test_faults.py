@@ -11,7 +11,7 @@ from mcp.shared.exceptions import MCPError
 
 from gateway.catalog import ALL
 from gateway.endpoint import Endpoint
-from mesh.config import BreakerPolicy, GatewaySettings, Policy
+from gateway.settings import BreakerPolicy, GatewaySettings, Policy
 from tests.gateway.conftest import demo_gateway
 
 pytestmark = pytest.mark.anyio

@@ -10,7 +10,8 @@ import pytest
 from mcp import Client
 
 from gateway.app import build_gateway_app
-from mesh.config import GatewaySettings, StaticInstance
+from gateway.settings import GatewaySettings
+from mesh.config import StaticInstance
 from mesh.registry import StaticRegistry
 from tests.support.upstreams import Replica, demo_server, serve_app, serve_http
 

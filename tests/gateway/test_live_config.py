@@ -8,7 +8,7 @@ from mcp import Client
 from gateway.catalog import ALL
 from gateway.endpoint import Endpoint
 from gateway.live_config import LiveConfigError, live_config_running, parse_live_settings
-from mesh.config import GatewaySettings
+from gateway.settings import GatewaySettings
 from tests.gateway.consul_fixtures import consul_mesh
 from tests.support.consul_double import eventually
 

@@ -24,15 +24,9 @@ from gateway.endpoint import Endpoint
 from gateway.observability import gateway_metrics
 from gateway.router import GatewayError
 from gateway.service import Gateway
+from gateway.settings import BreakerPolicy, GatewaySettings, Policy, ServerGroupSettings, SupervisorSettings
 from gateway.upstream import UpstreamError
-from mesh.config import (
-    BreakerPolicy,
-    GatewaySettings,
-    Policy,
-    ServerGroupSettings,
-    StaticInstance,
-    SupervisorSettings,
-)
+from mesh.config import StaticInstance
 from mesh.registry import StaticRegistry
 from mesh.security.tokens import mint_token
 from mesh.telemetry import JsonLineFormatter

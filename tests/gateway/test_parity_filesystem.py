@@ -19,7 +19,8 @@ from mcp.shared.exceptions import MCPError
 from gateway.catalog import View
 from gateway.endpoint import Endpoint
 from gateway.service import Gateway
-from mesh.config import GatewaySettings, StaticInstance
+from gateway.settings import GatewaySettings
+from mesh.config import StaticInstance
 from mesh.registry import StaticRegistry
 from servers.filesystem.server import build_server
 from tests.servers.filesystem.support import data, refused, settings_for, snapshot

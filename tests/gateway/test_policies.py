@@ -9,8 +9,8 @@ from mcp.shared.exceptions import MCPError
 
 from gateway.catalog import ALL, View
 from gateway.endpoint import Endpoint
+from gateway.settings import BreakerPolicy, GatewaySettings, Policy, ServerGroupSettings, SupervisorSettings
 from gateway.supervisors import resolve_policy
-from mesh.config import BreakerPolicy, GatewaySettings, Policy, ServerGroupSettings, SupervisorSettings
 from tests.gateway.conftest import demo_gateway
 
 pytestmark = pytest.mark.anyio

@@ -9,7 +9,7 @@ from starlette.applications import Starlette
 from gateway.observability import metrics_route
 from gateway.rest import rest_routes
 from gateway.service import Gateway
-from mesh.config import GatewaySettings
+from gateway.settings import GatewaySettings
 from mesh.registry import StaticRegistry
 from tests.gateway.consul_fixtures import consul_mesh
 from tests.support.consul_double import eventually

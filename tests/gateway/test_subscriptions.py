@@ -16,7 +16,8 @@ from mcp.shared.subscriptions import ResourceUpdated
 from gateway.catalog import ALL
 from gateway.endpoint import Endpoint
 from gateway.service import Gateway
-from mesh.config import GatewaySettings, StaticInstance
+from gateway.settings import GatewaySettings
+from mesh.config import StaticInstance
 from mesh.registry import StaticRegistry
 from tests.gateway.conftest import demo_gateway
 from tests.gateway.test_upstream_kinds import HandshakeOnly

@@ -20,7 +20,8 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from gateway.catalog import ALL
 from gateway.endpoint import Endpoint
 from gateway.service import Gateway
-from mesh.config import GatewaySettings, StaticInstance
+from gateway.settings import GatewaySettings
+from mesh.config import StaticInstance
 from mesh.registry import StaticRegistry
 from tests.support.upstreams import HttpUpstream, Replica, demo_server
 

@@ -1,112 +1,68 @@
-"""Settings come from embedded defaults, a YAML file and MCP_SUITE_* variables; bad files are refused clearly."""
+"""The ground floor loads owned sections generically: typed, from the file and the environment, refused clearly."""
 
 from __future__ import annotations
 
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
+from pydantic import Field
 
-from mesh.config import DEFAULT_PORTS, ConfigError, load_settings
-
-
-def test_with_no_file_the_embedded_defaults_apply(isolated_environment: Path) -> None:
-    settings = load_settings()
-    assert settings.data_dir == isolated_environment
-    assert settings.gateway.port == 8500
-    assert settings.filesystem.port == DEFAULT_PORTS["filesystem"] == 8501
-    assert settings.gateway.host == "127.0.0.1"
-    assert set(settings.gateway.supervisors) == {"intelligence", "multimodal", "system"}
+from mesh.config import ConfigError, ServerSettings, Settings, load_settings, section, settings_model
 
 
-def test_the_environment_overrides_the_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    config = tmp_path / "suite.yaml"
-    config.write_text("gateway:\n  port: 9100\n  refresh_interval_seconds: 2\n")
-    monkeypatch.setenv("MCP_SUITE_GATEWAY__PORT", "9200")
-    settings = load_settings(config)
-    assert settings.gateway.port == 9200
-    assert settings.gateway.refresh_interval_seconds == 2
+class ToySettings(ServerSettings):
+    port: int = Field(default=8600, ge=0, le=65535)
+    names: tuple[str, ...] = ()
 
 
-def test_the_config_file_is_found_through_the_environment_then_the_working_directory(
+SECTIONS = {"toy": ToySettings}
+
+
+def test_a_section_is_typed_and_defaults_to_its_models_defaults() -> None:
+    settings = load_settings(sections=SECTIONS)
+    toy = section(settings, "toy", ToySettings)
+    assert isinstance(toy, ToySettings)
+    assert (toy.port, toy.names) == (8600, ())
+
+
+def test_a_section_comes_from_the_file_and_the_environment_overrides_it(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    (Path.cwd() / "mcp-suite.yaml").write_text("log_level: debug\n")
-    assert load_settings().log_level == "debug"
-    other = tmp_path / "other.yaml"
-    other.write_text("log_level: error\n")
-    monkeypatch.setenv("MCP_SUITE_CONFIG", str(other))
-    assert load_settings().log_level == "error"
+    config = tmp_path / "suite.yaml"
+    config.write_text("toy:\n  port: 9100\n  names: [a, b]\n")
+    monkeypatch.setenv("MCP_SUITE_TOY__PORT", "9200")
+    toy = section(load_settings(config, sections=SECTIONS), "toy", ToySettings)
+    assert (toy.port, toy.names) == (9200, ("a", "b"))
 
 
-@pytest.mark.parametrize(
-    ("text", "fragment"),
-    [
-        ("filesystem:\n  roots:\n    - {path: /tmp, mode: rx}\n", "filesystem.roots.0.mode = 'rx'"),
-        ("gateway:\n  port: 99999\n", "gateway.port = 99999"),
-        ("gatway:\n  port: 1\n", "gatway: unknown key"),
-        ("registry:\n  static:\n    x: {url: ftp://nope}\n", "must start with http"),
-        ("registry:\n  static:\n    x: {}\n", "exactly one of 'url' or 'command'"),
-        ("gateway: [1, 2\n", "not valid YAML at line"),
-        ("- just\n- a list\n", "must hold a mapping"),
-    ],
-)
-def test_an_invalid_file_is_refused_with_the_key_the_value_and_what_is_allowed(
-    tmp_path: Path, text: str, fragment: str
-) -> None:
+def test_an_invalid_section_value_is_refused_with_its_key_and_value(tmp_path: Path) -> None:
     config = tmp_path / "bad.yaml"
-    config.write_text(text)
+    config.write_text("toy:\n  port: 99999\n")
+    with pytest.raises(ConfigError) as caught:
+        load_settings(config, sections=SECTIONS)
+    assert "toy.port = 99999" in str(caught.value)
+
+
+def test_a_section_this_process_does_not_know_is_an_unknown_key(tmp_path: Path) -> None:
+    config = tmp_path / "other.yaml"
+    config.write_text("toy:\n  port: 1\n")
     with pytest.raises(ConfigError) as caught:
         load_settings(config)
-    assert fragment in str(caught.value)
+    assert "toy: unknown key" in str(caught.value)
 
 
-def test_a_missing_config_file_is_named() -> None:
-    with pytest.raises(ConfigError, match="does not exist"):
-        load_settings("/nonexistent/suite.yaml")
+def test_settings_loaded_without_a_section_give_its_defaults() -> None:
+    assert section(Settings(), "toy", ToySettings) == ToySettings()
 
 
-def test_the_command_line_prints_a_config_error_without_a_traceback(tmp_path: Path) -> None:
-    config = tmp_path / "bad.yaml"
-    config.write_text("gateway:\n  port: -1\n")
-    done = subprocess.run(
-        [sys.executable, "-m", "gateway.cli", "serve", "filesystem", "--config", str(config)],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        stdin=subprocess.DEVNULL,
-    )
-    assert done.returncode == 2
-    assert "gateway.port = -1" in done.stderr
-    assert "Traceback" not in done.stderr
+def test_a_section_may_not_shadow_a_common_key() -> None:
+    with pytest.raises(ValueError, match="common settings keys"):
+        settings_model({"registry": ToySettings})
 
 
-def test_a_database_connection_url_picks_its_engine_and_stays_secret() -> None:
-    settings = load_settings(
-        database={
-            "connections": {"pg": {"url": "postgresql://app:hunter2@db/main"}, "cache": {"url": "redis://h:6379/0"}}
-        }
-    )
-    connections = settings.database.connections
-    assert connections["pg"].engine == "postgres"
-    assert connections["cache"].engine == "redis"
-    assert connections["pg"].access == "read_only"
-    assert "hunter2" not in repr(settings)
+def test_a_section_read_as_another_model_is_a_type_error() -> None:
+    class OtherSettings(ServerSettings):
+        pass
 
-
-def test_a_bad_database_url_is_refused_without_showing_the_password() -> None:
-    with pytest.raises(ConfigError) as caught:
-        load_settings(database={"connections": {"pg": {"url": "mysql://app:hunter2@db/main"}}})
-    assert "database.connections.pg.url" in str(caught.value)
-    assert "hunter2" not in str(caught.value)
-
-
-def test_a_connection_name_outside_the_allowed_characters_is_refused() -> None:
-    with pytest.raises(ConfigError, match="connection name"):
-        load_settings(database={"connections": {"no spaces": {"url": "sqlite:///x.db"}}})
-
-
-def test_registry_consul_is_short_for_a_consul_registry() -> None:
-    assert load_settings(registry="consul").registry.kind == "consul"
-    assert load_settings().registry.kind == "static"
+    with pytest.raises(TypeError, match="not a OtherSettings"):
+        section(load_settings(sections=SECTIONS), "toy", OtherSettings)

@@ -44,7 +44,9 @@ async def test_a_server_registers_with_name_tags_meta_and_an_http_health_check()
         await double.start(tg)
         registry = ConsulRegistry(consul_settings(double, token="tok", check_interval_seconds=3))
         instance = ServiceInstance(
-            server="memory", url="http://127.0.0.1:8504/mcp", meta={"protocols": "2025-11-25,2026-07-28"}
+            server="memory",
+            url="http://127.0.0.1:8504/mcp",
+            meta={"protocols": "2025-11-25,2026-07-28", "supervisor": "intelligence"},
         )
         await anyio.to_thread.run_sync(registry.register, instance)
         body = next(iter(double.services.values())).registered

@@ -9,7 +9,8 @@ import asyncpg  # type: ignore[import-untyped]
 from mcp.types import CallToolResult
 from pydantic import SecretStr
 
-from mesh.config import DatabaseConnection, DatabaseSettings, Settings
+from mesh.config import Settings
+from servers.database.settings import DatabaseConnection, DatabaseSettings
 
 PG_URL = "postgresql://postgres@127.0.0.1:5432/test"
 

@@ -18,11 +18,12 @@ from opentelemetry.trace import StatusCode
 from pydantic import SecretStr
 
 from mesh import tracing
-from mesh.config import DatabaseConnection, Settings
+from mesh.config import Settings
 from servers.database.neo4j_driver import use_driver_factory
 from servers.database.neo4j_tools import neo4j_readiness, register_neo4j_tools, span_operation
 from servers.database.redis_tools import close_redis_clients, redis_readiness
 from servers.database.server import build_server
+from servers.database.settings import DatabaseConnection
 from servers.database.sqlite import span_operation as sqlite_operation
 from tests.servers.database.redis_support import Seeded, seeded
 from tests.servers.database.redis_support import connection as redis_connection

@@ -15,9 +15,9 @@ import pytest
 from mcp.server import MCPServer
 from pydantic import SecretStr
 
-from mesh.config import DatabaseConnection
 from servers.database.neo4j_driver import use_driver_factory
 from servers.database.neo4j_tools import neo4j_readiness, register_neo4j_tools
+from servers.database.settings import DatabaseConnection
 from tests.servers.database.redis_support import call, data, refused, text_of, tool_names
 from tests.support.neo4j_double import Neo4jDriverDouble
 

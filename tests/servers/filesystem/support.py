@@ -15,8 +15,9 @@ import pytest
 from mcp import Client
 from mcp.types import CallToolResult
 
-from mesh.config import FilesystemRoot, Settings
+from mesh.config import Settings
 from servers.filesystem.server import build_server
+from servers.filesystem.settings import FilesystemRoot
 
 warnings.filterwarnings("ignore", message=".*deprecated.*")
 

@@ -1,0 +1,50 @@
+"""The filesystem server's settings: the ``filesystem:`` section of the suite's configuration."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, field_validator
+
+from mesh.config import ServerSettings, Settings, StrictModel, section
+
+SECTION = "filesystem"
+FILESYSTEM_PORT = 8501
+DEFAULT_DENY_GLOBS: tuple[str, ...] = (".env*", ".git/", "*.pem", "*.key", "id_*")
+
+
+class FilesystemRoot(StrictModel):
+    """One directory the operator allows: ``rw`` (read-write) or ``ro`` (read-only)."""
+
+    path: Path
+    mode: Literal["rw", "ro"] = "rw"
+
+    @field_validator("path")
+    @classmethod
+    def _absolute(cls, value: Path) -> Path:
+        text = str(value)
+        if "\x00" in text:
+            raise ValueError("a root path may not contain a NUL byte")
+        return Path(os.path.expanduser(text)).absolute()
+
+
+class FilesystemSettings(ServerSettings):
+    port: int = Field(default=FILESYSTEM_PORT, ge=0, le=65535)
+    roots: tuple[FilesystemRoot, ...] = ()
+    deny: tuple[str, ...] = DEFAULT_DENY_GLOBS
+    max_read_bytes: int = Field(default=256 * 1024, ge=1024)
+    max_media_bytes: int = Field(default=10 * 1024 * 1024, ge=1024)
+    max_write_bytes: int = Field(default=10 * 1024 * 1024, ge=1024)
+    max_results: int = Field(default=500, ge=1)
+    trash_dir: Path | None = None
+    default_read_bytes: int = Field(default=64 * 1024, ge=1024)
+    max_scan_entries: int = Field(default=100_000, ge=100)
+    max_grep_file_bytes: int = Field(default=16 * 1024 * 1024, ge=1024)
+    search_timeout_seconds: float = Field(default=20.0, gt=0, le=600)
+
+
+def filesystem_settings(settings: Settings) -> FilesystemSettings:
+    """The ``filesystem:`` section of ``settings``."""
+    return section(settings, SECTION, FilesystemSettings)

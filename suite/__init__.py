@@ -1,0 +1,1 @@
+"""The command line, the launcher and the benches: the only package that starts servers by name."""
