@@ -16,7 +16,7 @@ from pydantic import SecretStr
 
 from mesh.config import DatabaseConnection, Settings
 from servers.database.errors import DbError
-from servers.database.redaction import public_url, url_secrets
+from servers.database.url_redaction import public_url, url_secrets
 
 WORKSPACE = "workspace"
 SQL_ENGINES = ("postgres", "sqlite")

@@ -19,7 +19,7 @@ from mcp.types import CallToolResult
 from pydantic import SecretStr
 
 from mesh.config import DatabaseConnection
-from servers.database.redis_tools import close_redis_clients, register_redis_tools
+from servers.database.redis.tools import close_redis_clients, register_redis_tools
 
 REDIS_URL = "redis://127.0.0.1:6379/15"
 

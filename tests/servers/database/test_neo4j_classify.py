@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from servers.database.neo4j_classify import blank, check_query_type, check_text
-from servers.database.neo4j_driver import parse_target
-from servers.database.neo4j_errors import Neo4jToolError
+from servers.database.neo4j.driver import parse_target
+from servers.database.neo4j.errors import Neo4jToolError
+from servers.database.neo4j.guard import blank, check_query_type, check_text
 
 
 def refused_code(tool: str, access: str, query: str) -> str:

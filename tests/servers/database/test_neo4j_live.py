@@ -18,8 +18,8 @@ from mcp.server import MCPServer
 from pydantic import SecretStr
 
 from mesh.config import DatabaseConnection
-from servers.database.neo4j_driver import close_neo4j_drivers
-from servers.database.neo4j_tools import neo4j_readiness, register_neo4j_tools
+from servers.database.neo4j.driver import close_neo4j_drivers
+from servers.database.neo4j.tools import neo4j_readiness, register_neo4j_tools
 from tests.servers.database.redis_support import call, data, refused
 
 pytestmark = [

@@ -12,8 +12,8 @@ from mcp import Client
 from mesh.config import Settings
 from servers.database.connections import NamedConnection
 from servers.database.errors import DbError
-from servers.database.pg_guard import check_read
-from servers.database.postgres import PostgresEngine
+from servers.database.postgres.engine import PostgresEngine
+from servers.database.postgres.guard import check_read
 from servers.database.server import build_server
 from tests.servers.database.support import PG_URL, connection, data, pg_checksum, refused, settings_with
 

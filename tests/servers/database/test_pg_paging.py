@@ -11,7 +11,7 @@ from mcp import Client
 
 from mesh.config import Settings
 from servers.database.connections import NamedConnection
-from servers.database.postgres import PostgresEngine
+from servers.database.postgres.engine import PostgresEngine
 from servers.database.server import build_server
 from tests.servers.database.support import PG_URL, connection, data, refused, settings_with
 

@@ -17,8 +17,8 @@ import pytest
 
 from servers.database.connections import NamedConnection
 from servers.database.errors import DbError
-from servers.database.pg_pool import ConnectionPool, PoolClosedError, rollback_prefix
-from servers.database.postgres import PostgresEngine
+from servers.database.postgres.engine import PostgresEngine
+from servers.database.postgres.pool import ConnectionPool, PoolClosedError, rollback_prefix
 from tests.servers.database.support import PG_URL, connection
 
 pytestmark = pytest.mark.anyio

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from servers.database.redaction import public_url, redact, url_secrets
+from servers.database.url_redaction import public_url, redact, url_secrets
 
 
 @pytest.mark.parametrize(

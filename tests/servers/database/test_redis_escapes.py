@@ -10,8 +10,8 @@ from typing import Any
 
 import pytest
 
-from servers.database.redis_commands import ADMIN_COMMANDS, NEVER, READ_COMMANDS, WRITE_COMMANDS, check_command
-from servers.database.redis_errors import RedisToolError
+from servers.database.redis.commands import ADMIN_COMMANDS, NEVER, READ_COMMANDS, WRITE_COMMANDS, check_command
+from servers.database.redis.errors import RedisToolError
 from tests.servers.database.redis_support import Seeded, call, connection, refused, seeded, server_for
 
 __all__ = ["seeded"]

@@ -12,8 +12,8 @@ import pytest
 from mcp import Client
 
 from mesh.config import Settings
-from servers.database.neo4j_driver import use_driver_factory
-from servers.database.redis_tools import close_redis_clients
+from servers.database.neo4j.driver import use_driver_factory
+from servers.database.redis.tools import close_redis_clients
 from servers.database.server import build_server, readiness
 from tests.servers.database.redis_support import REDIS_URL, Seeded, data, refused, seeded
 from tests.support.neo4j_double import Neo4jDriverDouble
@@ -68,7 +68,8 @@ async def test_readiness_checks_redis_and_hides_an_unreachable_ones_password() -
 
 
 async def test_the_servers_lifespan_closes_the_redis_clients_and_neo4j_drivers_it_opened(seeded: Seeded) -> None:
-    from servers.database import neo4j_driver, redis_client
+    from servers.database.neo4j import driver as neo4j_driver
+    from servers.database.redis import client as redis_client
 
     double = Neo4jDriverDouble()
     double.script("RETURN 1 AS one", "r", rows=[{"one": 1}])

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from servers.database.redis_tools import redis_readiness
+from servers.database.redis.tools import redis_readiness
 from tests.servers.database.redis_support import (
     Seeded,
     call,
@@ -255,9 +255,9 @@ async def test_redis_admin_runs_admin_commands_only_on_admin_connections(seeded:
 async def test_a_call_past_the_statement_timeout_is_cut_off_with_a_timeout_error() -> None:
     import asyncio
 
-    from servers.database.redis_client import redis_handle
-    from servers.database.redis_errors import RedisToolError
-    from servers.database.redis_tools import close_redis_clients
+    from servers.database.redis.client import redis_handle
+    from servers.database.redis.errors import RedisToolError
+    from servers.database.redis.tools import close_redis_clients
 
     handle = redis_handle("slow", connection(statement_timeout_ms=50))
     never = asyncio.Event()

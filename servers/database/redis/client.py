@@ -24,9 +24,9 @@ import redis.exceptions as redis_errors
 
 from mesh import tracing
 from mesh.config import DatabaseConnection
-from servers.database.redaction import public_url, redact, url_secrets
-from servers.database.redis_commands import FORBIDDEN_FLAGS, RedisTool, command_info_name
-from servers.database.redis_errors import RedisToolError
+from servers.database.redis.commands import FORBIDDEN_FLAGS, RedisTool, command_info_name
+from servers.database.redis.errors import RedisToolError
+from servers.database.url_redaction import public_url, redact, url_secrets
 
 log = logging.getLogger("mcp_suite.database.redis")
 T = TypeVar("T")

@@ -1,6 +1,6 @@
 """Which Cypher a tool may run: lexical checks before the query reaches Neo4j, and the EXPLAIN verdict after.
 
-Layers, each refusing on its own (see :mod:`.neo4j_tools` for the order):
+Layers, each refusing on its own (see :mod:`.tools` for the order):
 
 1. lexical (here): one statement per call; no ``LOAD CSV`` (it fetches files and URLs from the
    database host) and no ``USE`` (it would leave the connection's database) below admin;
@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 from mesh.config import DatabaseAccess
-from servers.database.neo4j_errors import Neo4jToolError
+from servers.database.neo4j.errors import Neo4jToolError
 
 CypherTool = Literal["cypher_read", "cypher_write"]
 MAX_QUERY_CHARS = 100_000

@@ -4,7 +4,7 @@ A command is one word (``GET``, ``JSON.GET``), matched case-insensitively; its a
 as separate RESP bulk strings, so an argument can never smuggle a second command. Anything
 off the tool's list is refused with the list. Container commands (``OBJECT``, ``CONFIG``...) are
 allowed per subcommand. :func:`check_command` is the whole decision; the live server's own
-``COMMAND INFO`` flags are a second layer checked in :mod:`.redis_client`.
+``COMMAND INFO`` flags are a second layer checked in :mod:`.client`.
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ import re
 from collections.abc import Mapping, Sequence
 from typing import Literal
 
-from servers.database.redis_errors import RedisToolError
+from servers.database.redis.errors import RedisToolError
 
 RedisTool = Literal["redis_read", "redis_write", "redis_admin"]
 

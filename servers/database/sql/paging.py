@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from servers.database.values import row_bytes
+from servers.database.sql.values import row_bytes
 
 StoppedBy = Literal["end", "row_limit", "byte_budget"]
 

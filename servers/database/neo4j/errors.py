@@ -12,7 +12,7 @@ from collections.abc import Iterable
 import neo4j.exceptions as neo4j_errors
 
 from servers.database.errors import DbError
-from servers.database.redaction import redact
+from servers.database.url_redaction import redact
 
 ACCESS_MODE_CODE = "Neo.ClientError.Statement.AccessMode"
 

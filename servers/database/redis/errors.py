@@ -2,7 +2,7 @@
 
 A :class:`RedisToolError` is a ``DbError`` (a ``ToolError``): the client gets an ``is_error`` result carrying only
 this message, never a traceback. Messages never hold a connection URL or password: driver errors
-pass through :func:`servers.database.redaction.redact` before they become one.
+pass through :func:`servers.database.url_redaction.redact` before they become one.
 """
 
 from __future__ import annotations

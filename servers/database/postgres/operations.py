@@ -7,8 +7,8 @@ from __future__ import annotations
 
 import asyncpg  # type: ignore[import-untyped]
 
-from servers.database.models import DbHealth, LongTransaction, TopQueries, TopQuery, VacuumHint
-from servers.database.postgres import PostgresEngine
+from servers.database.postgres.engine import PostgresEngine
+from servers.database.postgres.models import DbHealth, LongTransaction, TopQueries, TopQuery, VacuumHint
 
 ENABLE_HINT = (
     "pg_stat_statements is not enabled on this database. To enable it: add "

@@ -21,8 +21,8 @@ from urllib.parse import unquote, urlsplit
 from neo4j import AsyncGraphDatabase
 
 from mesh.config import DatabaseConnection
-from servers.database.neo4j_errors import Neo4jToolError
-from servers.database.redaction import public_url, url_secrets
+from servers.database.neo4j.errors import Neo4jToolError
+from servers.database.url_redaction import public_url, url_secrets
 
 log = logging.getLogger("mcp_suite.database.neo4j")
 

@@ -7,9 +7,9 @@ from typing import Annotated, Any, Literal
 from mcp.server import MCPServer
 from pydantic import Field
 
-from servers.database import postgres_ops
-from servers.database.engines import Engines
-from servers.database.models import DbHealth, TopQueries
+from servers.database.engine_registry import Engines
+from servers.database.postgres import operations
+from servers.database.postgres.models import DbHealth, TopQueries
 from servers.database.tools_read import READ_ONLY
 
 PostgresConnection = Annotated[
@@ -28,7 +28,7 @@ def register_postgres_tools(server: MCPServer[Any], engines: Engines) -> None:
         limit: Annotated[int, Field(ge=1, le=100, description="statements to return")] = 10,
     ) -> TopQueries:
         """The costliest statements from pg_stat_statements; says how to enable it when it is not installed."""
-        return await postgres_ops.top_queries(engines.postgres(connection), order_by, limit)
+        return await operations.top_queries(engines.postgres(connection), order_by, limit)
 
     @server.tool(annotations=READ_ONLY)
     async def db_health(
@@ -38,4 +38,4 @@ def register_postgres_tools(server: MCPServer[Any], engines: Engines) -> None:
         ] = 60.0,
     ) -> DbHealth:
         """PostgreSQL health: connections used/max, cache hit ratio, vacuum/bloat hints, long-running transactions."""
-        return await postgres_ops.db_health(engines.postgres(connection), long_transaction_seconds)
+        return await operations.db_health(engines.postgres(connection), long_transaction_seconds)

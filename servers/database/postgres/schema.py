@@ -9,7 +9,8 @@ from __future__ import annotations
 
 from servers.database import cursors
 from servers.database.errors import DbError
-from servers.database.models import (
+from servers.database.postgres.engine import PostgresEngine
+from servers.database.sql.models import (
     ColumnInfo,
     ForeignKeyInfo,
     IndexInfo,
@@ -19,7 +20,6 @@ from servers.database.models import (
     TableInfo,
     TableList,
 )
-from servers.database.postgres import PostgresEngine
 
 _KINDS = {"r": "table", "v": "view", "m": "materialized view", "f": "foreign table", "p": "partitioned table"}
 

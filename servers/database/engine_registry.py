@@ -13,14 +13,14 @@ from typing import Any
 
 from mesh.config import Settings
 from servers.database.connections import WORKSPACE, ConnectionSet, NamedConnection
-from servers.database.engine import SqlEngine
 from servers.database.errors import DbError
-from servers.database.postgres import PostgresEngine
-from servers.database.sqlite import SqliteEngine
+from servers.database.postgres.engine import PostgresEngine
+from servers.database.sql.engine_protocol import SqlEngine
+from servers.database.sqlite.engine import SqliteEngine
 
 _LAZY_CLOSERS = (
-    ("servers.database.redis_client", "close_redis_clients"),
-    ("servers.database.neo4j_driver", "close_neo4j_drivers"),
+    ("servers.database.redis.client", "close_redis_clients"),
+    ("servers.database.neo4j.driver", "close_neo4j_drivers"),
 )
 
 

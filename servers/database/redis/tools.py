@@ -3,7 +3,7 @@
 ``register_redis_tools(server, connections)`` gets only the Redis connections, by name.
 ``redis_write`` is listed only when some Redis connection is ``read_write`` or ``admin`` and
 refuses read-only ones; ``redis_admin`` is listed only when some connection is ``admin`` and
-refuses all others. Each tool checks its allow-list (:mod:`.redis_commands`), then the server's
+refuses all others. Each tool checks its allow-list (:mod:`.commands`), then the server's
 own command flags, then runs the command under the statement timeout with a row/byte budget.
 Clients are opened lazily and closed by :func:`close_redis_clients` (re-exported here).
 """
@@ -18,13 +18,13 @@ from mcp.types import ToolAnnotations
 from pydantic import Field
 
 from mesh.config import DatabaseConnection
-from servers.database.redaction import public_url, redact, url_secrets
-from servers.database.redis_budgeted import Plan, budgeted_read, finish
-from servers.database.redis_client import RedisHandle, close_redis_clients, redis_handle
-from servers.database.redis_commands import RedisTool, check_command
-from servers.database.redis_errors import RedisToolError
-from servers.database.redis_models import RedisCommandResult, RedisInfo, RedisScanPage
-from servers.database.redis_scan import KeyType, info_summary, scan_page
+from servers.database.redis.budgeted_reads import Plan, budgeted_read, finish
+from servers.database.redis.client import RedisHandle, close_redis_clients, redis_handle
+from servers.database.redis.commands import RedisTool, check_command
+from servers.database.redis.errors import RedisToolError
+from servers.database.redis.models import RedisCommandResult, RedisInfo, RedisScanPage
+from servers.database.redis.scan import KeyType, info_summary, scan_page
+from servers.database.url_redaction import public_url, redact, url_secrets
 
 __all__ = ["close_redis_clients", "redis_readiness", "register_redis_tools"]
 

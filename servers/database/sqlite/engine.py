@@ -33,7 +33,7 @@ from mesh import tracing
 from servers.database import cursors
 from servers.database.connections import NamedConnection
 from servers.database.errors import DbError, refused, unavailable
-from servers.database.models import (
+from servers.database.sql.models import (
     ColumnInfo,
     ExecuteResult,
     ExplainResult,
@@ -47,9 +47,9 @@ from servers.database.models import (
     TableInfo,
     TableList,
 )
-from servers.database.paging import take_page
-from servers.database.sqlite_guard import Authorizer, check_single_statement, deadline_handler
-from servers.database.values import to_json
+from servers.database.sql.paging import take_page
+from servers.database.sql.values import to_json
+from servers.database.sqlite.guard import Authorizer, check_single_statement, deadline_handler
 
 T = TypeVar("T")
 _local = threading.local()

@@ -1,14 +1,14 @@
-"""The PostgreSQL engine: a lazily created connection pool (:mod:`.pg_pool`) per connection, and reads and writes in layers.
+"""The PostgreSQL engine: a lazily created connection pool (:mod:`.pool`) per connection, and reads and writes in layers.
 
 Every read runs in ``BEGIN READ ONLY`` with ``SET LOCAL statement_timeout`` (and, when the
-connection names one, ``SET LOCAL ROLE <read_only_role>``) after :func:`~.pg_guard.check_read`
+connection names one, ``SET LOCAL ROLE <read_only_role>``) after :func:`~.guard.check_read`
 accepted the text; read-only connections also open their sessions with
 ``default_transaction_read_only=on``. Reads are rolled back, never committed. Writes run after
-:func:`~.pg_guard.check_write`, one statement in one transaction, and the session is reset
+:func:`~.guard.check_write`, one statement in one transaction, and the session is reset
 afterwards. A read that ended cleanly leaves its rollback to the next use of its connection (or to the
-pool, within :data:`~.pg_pool.SETTLE_SECONDS`), sent in one message with that use's own set-up.
+pool, within :data:`~.pool.SETTLE_SECONDS`), sent in one message with that use's own set-up.
 
-Paging (see :mod:`.cursors`): a query ordered by one plain output column is paged by keyset
+Paging (see :mod:`servers.database.cursors`): a query ordered by one plain output column is paged by keyset
 (``WHERE key >= last ORDER BY key LIMIT n OFFSET ties``), so page k costs what page 1 costs when
 the key is indexed; any other query is paged by LIMIT/OFFSET over the statement as a subquery,
 with synchronized and parallel scans off so that an unordered scan returns rows in the same order
@@ -40,20 +40,10 @@ from mesh import tracing
 from servers.database import cursors
 from servers.database.connections import NamedConnection
 from servers.database.errors import DbError, from_driver_error, session_lost, unavailable
-from servers.database.models import (
-    ExecuteResult,
-    ExplainResult,
-    QueryResult,
-    ResultColumn,
-    SchemaList,
-    TableDescription,
-    TableList,
-)
-from servers.database.paging import take_page
-from servers.database.pg_guard import ReadStatement, SortKey, check_explain, check_read, check_write
-from servers.database.pg_params import check_count, coerce
-from servers.database.pg_plans import affected_rows, plan_figures
-from servers.database.pg_pool import (
+from servers.database.postgres.guard import ReadStatement, SortKey, check_explain, check_read, check_write
+from servers.database.postgres.params import check_count, coerce
+from servers.database.postgres.plans import affected_rows, plan_figures
+from servers.database.postgres.pool import (
     CLEANUP_FAILURES,
     CONNECT_FAILURES,
     SESSION_ENDED,
@@ -63,7 +53,17 @@ from servers.database.pg_pool import (
     rollback_prefix,
     session_ended,
 )
-from servers.database.values import decode_key, encode_key, to_json
+from servers.database.sql.models import (
+    ExecuteResult,
+    ExplainResult,
+    QueryResult,
+    ResultColumn,
+    SchemaList,
+    TableDescription,
+    TableList,
+)
+from servers.database.sql.paging import take_page
+from servers.database.sql.values import decode_key, encode_key, to_json
 
 log = logging.getLogger("mcp_suite.database.postgres")
 CONNECT_TIMEOUT = 5.0
@@ -151,17 +151,17 @@ class PostgresEngine:
     # -- introspection (postgres_schema holds the catalog queries) ------------------------------
 
     async def list_schemas(self) -> SchemaList:
-        from servers.database.postgres_schema import list_schemas
+        from servers.database.postgres.schema import list_schemas
 
         return await list_schemas(self)
 
     async def list_tables(self, schema: str | None, pattern: str | None, limit: int, cursor: str | None) -> TableList:
-        from servers.database.postgres_schema import list_tables
+        from servers.database.postgres.schema import list_tables
 
         return await list_tables(self, schema, pattern, limit, cursor)
 
     async def describe_table(self, table: str, schema: str | None) -> TableDescription:
-        from servers.database.postgres_schema import describe_table
+        from servers.database.postgres.schema import describe_table
 
         return await describe_table(self, table, schema)
 
@@ -240,7 +240,7 @@ class PostgresEngine:
         """A pooled connection inside a read-only transaction with the statement timeout; rolled back after.
 
         A read that ended cleanly goes back to the pool with its transaction open: the next use rolls it
-        back in the same message as its own set-up (or the pool does, once idle; see :mod:`.pg_pool`), so
+        back in the same message as its own set-up (or the pool does, once idle; see :mod:`.pool`), so
         the rollback costs no round trip of its own and the answer does not wait for it. A read that
         failed is rolled back at once, and its connection goes back only if that completed. Driver errors
         leave as :class:`DbError`.

@@ -11,10 +11,10 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from servers.database.redis_client import RedisHandle
-from servers.database.redis_errors import RedisToolError
-from servers.database.redis_models import RedisInfo, RedisScanPage
-from servers.database.redis_values import json_size, text_or_base64
+from servers.database.redis.client import RedisHandle
+from servers.database.redis.errors import RedisToolError
+from servers.database.redis.models import RedisInfo, RedisScanPage
+from servers.database.redis.values import json_size, text_or_base64
 
 MAX_ITERATIONS = 1_000
 KeyType = Literal["string", "list", "set", "zset", "hash", "stream", "ReJSON-RL"]

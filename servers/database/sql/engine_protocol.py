@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from typing import Any, Protocol
 
 from servers.database.connections import NamedConnection
-from servers.database.models import (
+from servers.database.sql.models import (
     ExecuteResult,
     ExplainResult,
     QueryResult,

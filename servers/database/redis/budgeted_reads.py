@@ -4,7 +4,7 @@ Post-hoc truncation would still pull a 10-million-element list into the server's
 ``GET`` checks ``STRLEN`` and fetches a prefix with ``GETRANGE``; ``HGETALL``/``SMEMBERS`` check
 the size and fall back to ``HSCAN``/``SSCAN`` up to the budget; ``LRANGE``/``ZRANGE`` (by index)
 clamp the range; range queries by score or lex and ``XRANGE`` get a ``LIMIT``/``COUNT``. Every
-other read runs as given and its reply is truncated afterwards (see :mod:`.redis_values`).
+other read runs as given and its reply is truncated afterwards (see :mod:`.values`).
 """
 
 from __future__ import annotations
@@ -13,8 +13,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from servers.database.redis_client import RedisHandle
-from servers.database.redis_values import Budgeted, budget
+from servers.database.redis.client import RedisHandle
+from servers.database.redis.values import Budgeted, budget
 
 
 @dataclass
