@@ -12,7 +12,8 @@ import pytest
 
 from servers.database.redis.commands import ADMIN_COMMANDS, NEVER, READ_COMMANDS, WRITE_COMMANDS, check_command
 from servers.database.redis.errors import RedisToolError
-from tests.servers.database.redis_support import Seeded, call, connection, refused, seeded, server_for
+from tests.servers.database.redis.support import Seeded, connection, seeded, server_for
+from tests.servers.database.tool_calls import call, refused
 
 __all__ = ["seeded"]
 pytestmark = pytest.mark.anyio

@@ -1,7 +1,7 @@
 """The Neo4j tools against a real Neo4j: run only when NEO4J_URI is set (with NEO4J_USER / NEO4J_PASSWORD).
 
 No Neo4j server can be installed on the development machines, so these skip there; they are the
-tests that prove the integration (the double in test_neo4j_tools.py does not). Every node they
+tests that prove the integration (the double in neo4j/test_tools.py does not). Every node they
 create carries a label unique to the test and is deleted afterwards.
 """
 
@@ -20,7 +20,7 @@ from pydantic import SecretStr
 from mesh.config import DatabaseConnection
 from servers.database.neo4j.driver import close_neo4j_drivers
 from servers.database.neo4j.tools import neo4j_readiness, register_neo4j_tools
-from tests.servers.database.redis_support import call, data, refused
+from tests.servers.database.tool_calls import call, data, refused
 
 pytestmark = [
     pytest.mark.anyio,

@@ -5,17 +5,8 @@ from __future__ import annotations
 import pytest
 
 from servers.database.redis.tools import redis_readiness
-from tests.servers.database.redis_support import (
-    Seeded,
-    call,
-    connection,
-    data,
-    refused,
-    seeded,
-    server_for,
-    text_of,
-    tool_names,
-)
+from tests.servers.database.redis.support import Seeded, connection, seeded, server_for
+from tests.servers.database.tool_calls import call, data, refused, text_of, tool_names
 
 __all__ = ["seeded"]
 pytestmark = pytest.mark.anyio

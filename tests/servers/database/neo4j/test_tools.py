@@ -2,7 +2,7 @@
 
 THE DOUBLE DOES NOT PROVE A LIVE INTEGRATION: it reproduces the driver's documented session
 behaviour (EXPLAIN summaries with query_type, AccessMode errors for writes in READ sessions) so
-the classification, budget and error logic can be tested here. test_neo4j_live.py runs the same
+the classification, budget and error logic can be tested here. neo4j/test_live.py runs the same
 kind of checks against a real Neo4j when NEO4J_URI is set.
 """
 
@@ -18,7 +18,7 @@ from pydantic import SecretStr
 from mesh.config import DatabaseConnection
 from servers.database.neo4j.driver import use_driver_factory
 from servers.database.neo4j.tools import neo4j_readiness, register_neo4j_tools
-from tests.servers.database.redis_support import call, data, refused, text_of, tool_names
+from tests.servers.database.tool_calls import call, data, refused, text_of, tool_names
 from tests.support.neo4j_double import Neo4jDriverDouble
 
 pytestmark = pytest.mark.anyio

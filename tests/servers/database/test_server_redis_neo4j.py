@@ -15,7 +15,8 @@ from mesh.config import Settings
 from servers.database.neo4j.driver import use_driver_factory
 from servers.database.redis.tools import close_redis_clients
 from servers.database.server import build_server, readiness
-from tests.servers.database.redis_support import REDIS_URL, Seeded, data, refused, seeded
+from tests.servers.database.redis.support import REDIS_URL, Seeded, seeded
+from tests.servers.database.tool_calls import data, refused
 from tests.support.neo4j_double import Neo4jDriverDouble
 
 __all__ = ["seeded"]
