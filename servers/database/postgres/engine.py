@@ -148,7 +148,7 @@ class PostgresEngine:
             version = await conn.fetchval("SHOW server_version", timeout=self._timeout)
         return f"ok (PostgreSQL {version})"
 
-    # -- introspection (postgres_schema holds the catalog queries) ------------------------------
+    # -- introspection (schema.py holds the catalog queries) ------------------------------
 
     async def list_schemas(self) -> SchemaList:
         from servers.database.postgres.schema import list_schemas
