@@ -16,8 +16,8 @@ from pydantic import SecretStr
 
 from mesh.config import Settings
 from servers.database.errors import DbError
-from servers.database.redaction import public_url, url_secrets
 from servers.database.settings import DatabaseConnection, database_settings
+from servers.database.url_redaction import public_url, url_secrets
 
 WORKSPACE = "workspace"
 SQL_ENGINES = ("postgres", "sqlite")

@@ -7,7 +7,7 @@ from typing import Annotated, Any
 from mcp.server import MCPServer
 from pydantic import Field
 
-from servers.database.engines import Engines
+from servers.database.engine_registry import Engines
 from servers.database.errors import DbError
 from servers.database.resources import SchemaCache
 

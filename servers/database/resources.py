@@ -13,10 +13,10 @@ from typing import Any
 from mcp.server import MCPServer
 from mcp.server.mcpserver.exceptions import ResourceError
 
-from servers.database.engines import Engines
+from servers.database.engine_registry import Engines
 from servers.database.errors import DbError
-from servers.database.models import TableDescription
 from servers.database.settings import database_settings
+from servers.database.sql.models import TableDescription
 
 SCHEMA_TABLES = 200
 

@@ -1,9 +1,9 @@
 """The database server: named connections (PostgreSQL, SQLite, Redis, Neo4j) behind one safe tool surface.
 
-``build_server(settings)`` wires the pieces: the SQL engines (:mod:`.engines`), the read tools
+``build_server(settings)`` wires the pieces: the SQL engines (:mod:`.engine_registry`), the read tools
 (:mod:`.tools_read`), ``sql_execute`` only when some SQL connection is writable
 (:mod:`.tools_write`), the PostgreSQL extras when a PostgreSQL connection exists
-(:mod:`.tools_postgres`), schema resources and prompts, and the Redis and Neo4j tools (their
+(:mod:`.postgres.tools`), schema resources and prompts, and the Redis and Neo4j tools (their
 modules are imported only when such connections are configured). With no connection configured
 the server has one: ``workspace``, a read-write SQLite scratch database under the data dir.
 """
@@ -23,16 +23,16 @@ from mcp.server import MCPServer
 
 from mesh.config import Settings
 from servers.database.connections import WORKSPACE, ConnectionSet, NamedConnection
-from servers.database.engines import Engines
-from servers.database.postgres import PostgresEngine
+from servers.database.engine_registry import Engines
+from servers.database.postgres.engine import PostgresEngine
+from servers.database.postgres.tools import register_postgres_tools
 from servers.database.prompts import register_prompts
-from servers.database.redaction import redact
 from servers.database.resources import SchemaCache, register_resources
 from servers.database.settings import DatabaseConnection, database_settings
-from servers.database.sqlite import sqlite_path
-from servers.database.tools_postgres import register_postgres_tools
+from servers.database.sqlite.engine import sqlite_path
 from servers.database.tools_read import register_connection_tools, register_read_tools
 from servers.database.tools_write import register_write_tools
+from servers.database.url_redaction import redact
 from servers.runtime.definition import Readiness, ServerDefinition
 
 log = logging.getLogger("mcp_suite.database")
@@ -75,7 +75,7 @@ def _register_other_engines(server: MCPServer[Any], connections: ConnectionSet) 
     redis = {n: c.config for n, c in connections.of_engine("redis").items()}
     if redis:
         try:
-            from servers.database.redis_tools import register_redis_tools
+            from servers.database.redis.tools import register_redis_tools
         except ImportError:
             log.warning("redis connections are configured but the redis tools are not available in this build")
         else:
@@ -83,7 +83,7 @@ def _register_other_engines(server: MCPServer[Any], connections: ConnectionSet) 
     neo4j = {n: c.config for n, c in connections.of_engine("neo4j").items()}
     if neo4j:
         try:
-            from servers.database.neo4j_tools import register_neo4j_tools
+            from servers.database.neo4j.tools import register_neo4j_tools
         except ImportError:
             log.warning("neo4j connections are configured but the neo4j tools are not available in this build")
         else:
@@ -114,7 +114,7 @@ async def _check(connection: NamedConnection, *, workspace: bool) -> tuple[bool,
         return await _check_postgres(connection)
     if engine == "sqlite":
         return await anyio.to_thread.run_sync(_check_sqlite, connection, workspace)
-    module, function = ("redis_tools", "redis_readiness") if engine == "redis" else ("neo4j_tools", "neo4j_readiness")
+    module, function = ("redis.tools", "redis_readiness") if engine == "redis" else ("neo4j.tools", "neo4j_readiness")
     try:
         imported = __import__(f"servers.database.{module}", fromlist=[function])
     except ImportError:

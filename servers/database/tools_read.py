@@ -8,10 +8,9 @@ from mcp.server import MCPServer
 from mcp.types import ToolAnnotations
 from pydantic import Field
 
-from servers.database.engines import Engines
-from servers.database.models import (
-    ConnectionInfo,
-    ConnectionList,
+from servers.database.engine_registry import Engines
+from servers.database.models import ConnectionInfo, ConnectionList
+from servers.database.sql.models import (
     ExplainResult,
     QueryResult,
     SchemaList,

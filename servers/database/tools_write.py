@@ -8,8 +8,8 @@ from mcp.server import MCPServer
 from mcp.types import ToolAnnotations
 from pydantic import Field
 
-from servers.database.engines import Engines
-from servers.database.models import ExecuteResult
+from servers.database.engine_registry import Engines
+from servers.database.sql.models import ExecuteResult
 from servers.database.tools_read import Params
 
 WritableConnection = Annotated[

@@ -19,15 +19,15 @@ from pydantic import SecretStr
 
 from mesh import tracing
 from mesh.config import Settings
-from servers.database.neo4j_driver import use_driver_factory
-from servers.database.neo4j_tools import neo4j_readiness, register_neo4j_tools, span_operation
-from servers.database.redis_tools import close_redis_clients, redis_readiness
+from servers.database.neo4j.driver import use_driver_factory
+from servers.database.neo4j.tools import neo4j_readiness, register_neo4j_tools, span_operation
+from servers.database.redis.tools import close_redis_clients, redis_readiness
 from servers.database.server import build_server
 from servers.database.settings import DatabaseConnection
-from servers.database.sqlite import span_operation as sqlite_operation
-from tests.servers.database.redis_support import Seeded, seeded
-from tests.servers.database.redis_support import connection as redis_connection
-from tests.servers.database.redis_support import server_for as redis_server
+from servers.database.sqlite.engine import span_operation as sqlite_operation
+from tests.servers.database.redis.support import Seeded, seeded
+from tests.servers.database.redis.support import connection as redis_connection
+from tests.servers.database.redis.support import server_for as redis_server
 from tests.servers.database.support import connection, data, refused, settings_with
 from tests.servers.spans import UNTOUCHABLE_TRACER, attributes, span_texts, traced_calls
 from tests.support.neo4j_double import Neo4jDriverDouble

@@ -1,0 +1,1 @@
+"""What the SQL engines (PostgreSQL and SQLite) share: the engine protocol, their results, paging and values."""
