@@ -15,9 +15,9 @@ import pytest
 import yaml
 
 from gateway.cli import build_parser
-from gateway.settings import GATEWAY_PORT
-from mesh.config import DEFAULT_PORTS, load_settings
+from gateway.settings import DEFAULT_PORTS, GATEWAY_PORT
 from servers.runtime.known import SERVER_MODULES
+from suite.settings import load_suite_settings
 from tests.deploy import compose_invariants as inv
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -178,7 +178,7 @@ def test_each_mcp_service_environment_loads_as_valid_settings(
         with monkeypatch.context() as patch:
             for key, value in env.items():
                 patch.setenv(key, value)
-            settings = load_settings(MCP_CONFIG)
+            settings = load_suite_settings(MCP_CONFIG)
         assert settings.registry.kind == "consul", name
         # Containers bind 0.0.0.0: each must carry the credential that lets it start without --insecure.
         assert settings.auth.upstream_secret is not None, name

@@ -20,11 +20,11 @@ from starlette.types import ASGIApp
 
 from gateway.app import build_gateway_app
 from gateway.settings import GatewaySettings
-from mesh.config import Settings
 from mesh.metrics import BREAKER_STATE_VALUES
 from mesh.registry import StaticRegistry
 from servers.runtime.definition import ServerDefinition
 from servers.runtime.serve import build_http_app
+from suite.settings import SuiteSettings
 from tests.deploy import compose_invariants as inv
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -257,7 +257,7 @@ async def exported_series() -> set[str]:
     """What a real gateway app and a real server app answer on GET /metrics, plus Prometheus's own series."""
     gateway_app, _gateway = build_gateway_app(GatewaySettings(), StaticRegistry({}))
     sample = ServerDefinition(name="sample", build=lambda _settings: MCPServer("sample"))
-    server_app = build_http_app(sample, sample.build(Settings()), Settings())
+    server_app = build_http_app(sample, sample.build(SuiteSettings()), SuiteSettings())
     gateway_names = sample_names(await scraped(gateway_app))
     server_names = sample_names(await scraped(server_app))
     assert {n for n in gateway_names if n.startswith("mcp_")} and {n for n in server_names if n.startswith("mcp_")}

@@ -13,6 +13,7 @@ from gateway.service import Gateway
 from gateway.settings import GatewaySettings
 from mesh.config import Settings
 from mesh.consul import ConsulRegistry
+from suite.settings import SuiteSettings
 from tests.gateway.test_upstream_kinds import HandshakeOnly
 from tests.support.consul_double import ConsulDouble
 from tests.support.upstreams import HttpUpstream, Replica, demo_server
@@ -39,7 +40,7 @@ class Mesh:
 
 
 def consul_settings(double: ConsulDouble, wait: float) -> Settings:
-    return Settings(
+    return SuiteSettings(
         registry={"kind": "consul", "consul": {"address": double.address, "watch_wait_seconds": wait}},  # type: ignore[arg-type]
     )
 

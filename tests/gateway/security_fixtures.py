@@ -21,6 +21,7 @@ from mesh.security.api_keys import hash_api_key
 from mesh.security.tokens import mint_token
 from servers.runtime import load_definition
 from servers.runtime.serve import build_http_app
+from suite.settings import SuiteSettings
 from tests.support.upstreams import serve_app
 
 JWT_SECRET = "j" * 48
@@ -99,7 +100,7 @@ async def secured_suite(root: Path, **overrides: Any) -> AsyncIterator[Suite]:
         "audit": {"fsync_interval_seconds": 0},
         **overrides,
     }
-    settings = Settings(**config)
+    settings = SuiteSettings(**config)
     definition = load_definition("filesystem")
     recorder = HeaderRecorder(build_http_app(definition, definition.build(settings), settings))
     async with serve_app(recorder) as fs_base:

@@ -14,8 +14,8 @@ from mcp import Client, StdioServerParameters
 
 from gateway.cli import main
 from gateway.client_config import build_entries, code_lines, mcp_suite_command
-from mesh.config import load_settings
 from servers.runtime.known import SERVER_MODULES
+from suite.settings import load_suite_settings
 
 
 def run_cli(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
@@ -60,7 +60,7 @@ def test_the_stdio_gateway_config_names_every_server_as_a_stdio_command(
     gateway = desktop(capsys, "--config", str(config))["mcp-suite"]
     path = Path(gateway["args"][gateway["args"].index("--config") + 1])
     assert path.parent == isolated_environment / "client"
-    settings = load_settings(path)
+    settings = load_suite_settings(path)
     assert settings.log_level == "warning"  # the user's config travels with it
     assert set(settings.registry.static) == set(SERVER_MODULES)
     for name, (instance,) in settings.registry.static.items():
@@ -140,7 +140,7 @@ def test_claude_desktop_over_http_is_refused_with_what_to_do_instead(capsys: pyt
 
 
 def test_without_a_config_file_the_commands_carry_no_config_flag() -> None:
-    entries = build_entries(load_settings(), ["filesystem"], config_file=None, only="filesystem", environ={})
+    entries = build_entries(load_suite_settings(), ["filesystem"], config_file=None, only="filesystem", environ={})
     assert entries[0].argv[-2:] == ("serve", "filesystem")
     assert dict(entries[0].env) == {}
 
@@ -148,7 +148,12 @@ def test_without_a_config_file_the_commands_carry_no_config_flag() -> None:
 def test_only_mcp_suite_variables_are_carried_and_quoted_for_the_shell() -> None:
     environ = {"MCP_SUITE_LOG_LEVEL": "debug", "MCP_SUITE_CONFIG": "/x.yaml", "HOME": "/h", "SECRET": "s"}
     entries = build_entries(
-        load_settings(), ["filesystem"], config_file=None, only="filesystem", environ=environ, command=["/a b/mcp"]
+        load_suite_settings(),
+        ["filesystem"],
+        config_file=None,
+        only="filesystem",
+        environ=environ,
+        command=["/a b/mcp"],
     )
     assert dict(entries[0].env) == {"MCP_SUITE_LOG_LEVEL": "debug"}
     line = code_lines(entries)

@@ -35,7 +35,8 @@ from gateway.launcher.plan import (
 )
 from gateway.launcher.status_table import format_duration, render_rows, screen
 from gateway.launcher.supervisor import Launcher, launcher_snapshot
-from mesh.config import DEFAULT_PORTS, load_settings
+from gateway.settings import DEFAULT_PORTS
+from suite.settings import load_suite_settings
 
 
 def free_port() -> int:
@@ -80,7 +81,7 @@ def test_replicas_refuse_what_is_not_a_known_server_and_a_sane_count(value: str)
 
 
 def test_a_server_without_a_settings_section_takes_the_suite_default_port() -> None:
-    settings = load_settings()
+    settings = load_suite_settings()
     assert configured_port(settings, "filesystem") == settings.filesystem.port
     assert configured_port(settings, "database") == DEFAULT_PORTS["database"]
     assert configured_port(settings, "newcomer") == 0
@@ -89,7 +90,7 @@ def test_a_server_without_a_settings_section_takes_the_suite_default_port() -> N
 def test_the_first_replica_takes_the_configured_port_and_extra_ones_take_distinct_free_ports(tmp_path: Path) -> None:
     fs_port, gw_port = free_port(), free_port()
     config = write_config(tmp_path / "c.yaml", filesystem={"port": fs_port}, gateway={"port": gw_port})
-    plan = build_plan(load_settings(config), ["filesystem"], config_file=config, replicas={"filesystem": 3})
+    plan = build_plan(load_suite_settings(config), ["filesystem"], config_file=config, replicas={"filesystem": 3})
     ports = [spec.port for spec in plan.servers]
     assert [spec.name for spec in plan.servers] == ["filesystem-1", "filesystem-2", "filesystem-3"]
     assert ports[0] == fs_port
@@ -103,7 +104,7 @@ def test_the_first_replica_takes_the_configured_port_and_extra_ones_take_distinc
 
 
 def test_servers_are_started_in_the_suite_order_then_newcomers_alphabetically(tmp_path: Path) -> None:
-    settings = load_settings(write_config(tmp_path / "c.yaml", gateway={"port": free_port()}))
+    settings = load_suite_settings(write_config(tmp_path / "c.yaml", gateway={"port": free_port()}))
     known = ["zeta", "filesystem", "alpha"]
     replicas = {"filesystem": 0}  # keep the real filesystem port out of this test
     plan = build_plan(settings, known, config_file=None, replicas=replicas)
@@ -118,7 +119,7 @@ def test_a_port_already_in_use_is_refused_before_anything_starts(tmp_path: Path)
         port = busy.getsockname()[1]
         config = write_config(tmp_path / "c.yaml", filesystem={"port": port}, gateway={"port": free_port()})
         with pytest.raises(PlanError, match=f"filesystem-1 wants 127.0.0.1:{port}"):
-            build_plan(load_settings(config), ["filesystem"], config_file=config)
+            build_plan(load_suite_settings(config), ["filesystem"], config_file=config)
 
 
 def test_the_gateway_config_keeps_the_users_keys_and_other_registry_entries() -> None:
@@ -140,9 +141,9 @@ def test_the_gateway_config_keeps_the_users_keys_and_other_registry_entries() ->
 
 def test_the_generated_gateway_config_loads_and_only_its_owner_can_read_it(tmp_path: Path) -> None:
     config = write_config(tmp_path / "c.yaml", filesystem={"port": free_port()}, gateway={"port": free_port()})
-    plan = build_plan(load_settings(config), ["filesystem"], config_file=config)
+    plan = build_plan(load_suite_settings(config), ["filesystem"], config_file=config)
     path = write_gateway_config(plan)
-    loaded = load_settings(path)
+    loaded = load_suite_settings(path)
     assert [i.url for i in loaded.registry.static["filesystem"]] == [plan.servers[0].mcp_url]
     assert stat.S_IMODE(path.stat().st_mode) == 0o600
 

@@ -20,9 +20,10 @@ from mcp.shared.exceptions import MCPError
 from gateway.catalog import ALL
 from gateway.guard import FORBIDDEN, RATE_LIMITED, CallGuard
 from gateway.service import Gateway
-from mesh.config import ConfigError, Settings, load_settings
+from mesh.config import ConfigError
 from mesh.registry import StaticRegistry
 from mesh.security.settings import local_user_name
+from suite.settings import SuiteSettings, load_suite_settings
 
 READER = {"allow": ["filesystem_read_*", "filesystem_list_*"]}
 
@@ -129,7 +130,7 @@ async def test_rate_limits_hold_over_stdio(tmp_path: Path) -> None:
 
 
 def guard_for(**sections: Any) -> CallGuard:
-    settings = Settings.model_validate(sections)
+    settings = SuiteSettings.model_validate(sections)
     return CallGuard.from_settings(Gateway(settings.gateway, StaticRegistry({})), settings)
 
 
@@ -150,7 +151,7 @@ def test_without_auth_stdio_the_local_user_is_unrestricted_only_while_no_roles_a
 
 
 def test_auth_stdio_defaults_its_subject_to_the_local_user_and_keeps_http_auth_off() -> None:
-    settings = Settings.model_validate({"auth": {"stdio": {"roles": ["reader"]}}})
+    settings = SuiteSettings.model_validate({"auth": {"stdio": {"roles": ["reader"]}}})
     assert settings.auth.stdio is not None and settings.auth.stdio.subject == local_user_name()
     assert not settings.auth.configured  # naming the stdio principal does not make HTTP callers authenticate
 
@@ -168,5 +169,5 @@ def test_a_bad_auth_stdio_section_is_refused_with_the_field_named(
     config = tmp_path / "bad.yaml"
     config.write_text(yaml.safe_dump({"auth": {"stdio": stdio}}), encoding="utf-8")
     with pytest.raises(ConfigError) as caught:
-        load_settings(config)
+        load_suite_settings(config)
     assert complaint in str(caught.value)

@@ -33,6 +33,7 @@ from mesh.security.settings import TlsClientSettings
 from mesh.security.tls import client_context, server_context
 from servers.runtime import load_definition
 from servers.runtime.serve import bind_socket, build_http_app
+from suite.settings import SuiteSettings
 from tests.support.certificates import TestAuthority
 from tests.support.upstreams import free_port, serve_app
 
@@ -80,7 +81,7 @@ def suite_settings(tmp_path: Path, *, gateway_certificate: bool) -> Settings:
         "filesystem": {"roots": [{"path": str(root), "mode": "rw"}]},
         "auth": {"tls": server_tls, "upstream_tls": upstream_tls},
     }
-    return Settings(**config)
+    return SuiteSettings(**config)
 
 
 @asynccontextmanager

@@ -8,10 +8,11 @@ import anyio
 import pytest
 from pydantic import SecretStr
 
-from mesh.config import ConsulSettings, Settings
+from mesh.config import ConsulSettings
 from mesh.consul import ConsulEndpoint, ConsulHttp, ConsulRefused, ConsulUnavailable
 from mesh.discovery import registry_from_settings, uses_consul
 from mesh.registry import StaticRegistry
+from suite.settings import SuiteSettings
 from tests.support.consul_double import ConsulDouble
 
 
@@ -65,10 +66,10 @@ def test_an_address_the_client_cannot_use_is_refused_with_a_reason(address: str)
 
 
 def test_consul_is_chosen_by_config_or_by_consul_http_addr_and_static_otherwise() -> None:
-    assert not uses_consul(Settings(), {})
-    assert isinstance(registry_from_settings(Settings(), {}), StaticRegistry)
-    assert uses_consul(Settings(registry="consul"), {})  # type: ignore[arg-type]
-    from_env = registry_from_settings(Settings(), {"CONSUL_HTTP_ADDR": "127.0.0.1:8500"})
+    assert not uses_consul(SuiteSettings(), {})
+    assert isinstance(registry_from_settings(SuiteSettings(), {}), StaticRegistry)
+    assert uses_consul(SuiteSettings(registry="consul"), {})  # type: ignore[arg-type]
+    from_env = registry_from_settings(SuiteSettings(), {"CONSUL_HTTP_ADDR": "127.0.0.1:8500"})
     assert type(from_env).__name__ == "ConsulRegistry"
 
 

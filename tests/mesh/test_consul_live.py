@@ -15,6 +15,7 @@ from mesh.config import Settings
 from mesh.consul import ConsulRegistry
 from mesh.consul.kv import kv_delete, kv_get, kv_put
 from mesh.registry import ServiceInstance
+from suite.settings import SuiteSettings
 from tests.support.consul_double import eventually
 
 pytestmark = [
@@ -25,7 +26,7 @@ pytestmark = [
 
 
 def live_settings(prefix: str) -> Settings:
-    return Settings(registry={"kind": "consul", "consul": {"service_prefix": prefix, "watch_wait_seconds": 5}})  # type: ignore[arg-type]
+    return SuiteSettings(registry={"kind": "consul", "consul": {"service_prefix": prefix, "watch_wait_seconds": 5}})  # type: ignore[arg-type]
 
 
 async def test_a_registration_is_watched_and_a_deregistration_leaves_the_catalog() -> None:

@@ -12,13 +12,14 @@ from mesh.config import Settings
 from mesh.consul import ConsulEndpoint, ConsulHttp, ConsulRegistry, ConsulUnavailable
 from mesh.consul.kv import KvEntry, kv_delete, kv_put, watch_kv
 from mesh.registry import ServiceInstance
+from suite.settings import SuiteSettings
 from tests.support.consul_double import ConsulDouble, eventually
 
 pytestmark = pytest.mark.anyio
 
 
 def consul_settings(double: ConsulDouble, **consul: object) -> Settings:
-    return Settings(registry={"kind": "consul", "consul": {"address": double.address, **consul}})  # type: ignore[arg-type]
+    return SuiteSettings(registry={"kind": "consul", "consul": {"address": double.address, **consul}})  # type: ignore[arg-type]
 
 
 @asynccontextmanager

@@ -9,9 +9,10 @@ from typing import Any
 
 import pytest
 
-from mesh.config import ConfigError, load_settings
+from mesh.config import ConfigError
 from mesh.security.settings import TlsClientSettings, TlsListenerSettings
 from mesh.security.tls import TlsSetupError, client_context, server_context
+from suite.settings import load_suite_settings
 from tests.support.certificates import Issued, TestAuthority
 
 
@@ -51,7 +52,7 @@ def test_a_missing_file_is_refused_naming_the_key_and_the_path(
     missing = tmp_path / "nowhere" / "missing.pem"
     block[key] = str(missing)
     with pytest.raises(ConfigError) as refused:
-        load_settings(auth={section: block})
+        load_suite_settings(auth={section: block})
     message = str(refused.value)
     assert f"auth.{section}.{key}" in message
     assert f"{missing} does not exist" in message
@@ -59,7 +60,7 @@ def test_a_missing_file_is_refused_naming_the_key_and_the_path(
 
 def test_a_directory_is_not_a_certificate_file(server_cert: Issued, tmp_path: Path) -> None:
     with pytest.raises(ConfigError) as refused:
-        load_settings(
+        load_suite_settings(
             auth={
                 "tls": {
                     "cert_file": str(tmp_path),
@@ -74,15 +75,15 @@ def test_a_directory_is_not_a_certificate_file(server_cert: Issued, tmp_path: Pa
 def test_requiring_client_certificates_needs_the_ca_that_signs_them(server_cert: Issued) -> None:
     files = {"cert_file": str(server_cert.cert_file), "key_file": str(server_cert.key_file)}
     with pytest.raises(ConfigError) as refused:
-        load_settings(auth={"tls": files})
+        load_suite_settings(auth={"tls": files})
     assert "client_cert_required needs ca_file" in str(refused.value)
-    server_only = load_settings(auth={"tls": {**files, "client_cert_required": False}})
+    server_only = load_suite_settings(auth={"tls": {**files, "client_cert_required": False}})
     assert server_only.auth.tls is not None and not server_only.auth.server_protected
 
 
 def test_a_client_certificate_needs_its_key(client_cert: Issued) -> None:
     with pytest.raises(ConfigError) as refused:
-        load_settings(auth={"upstream_tls": {"cert_file": str(client_cert.cert_file)}})
+        load_suite_settings(auth={"upstream_tls": {"cert_file": str(client_cert.cert_file)}})
     assert "cert_file and key_file go together" in str(refused.value)
 
 
@@ -95,7 +96,7 @@ def test_the_tls_blocks_come_from_mcp_suite_environment_variables(
     monkeypatch.setenv("MCP_SUITE_AUTH__UPSTREAM_TLS__CA_FILE", str(authority.cert_file))
     monkeypatch.setenv("MCP_SUITE_AUTH__UPSTREAM_TLS__CERT_FILE", str(client_cert.cert_file))
     monkeypatch.setenv("MCP_SUITE_AUTH__UPSTREAM_TLS__KEY_FILE", str(client_cert.key_file))
-    settings = load_settings()
+    settings = load_suite_settings()
     assert settings.auth.tls is not None and settings.auth.upstream_tls is not None
     assert settings.auth.tls.cert_file == server_cert.cert_file and settings.auth.tls.client_cert_required
     assert settings.auth.upstream_tls.key_file == client_cert.key_file

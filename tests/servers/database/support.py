@@ -11,6 +11,7 @@ from pydantic import SecretStr
 
 from mesh.config import Settings
 from servers.database.settings import DatabaseConnection, DatabaseSettings
+from suite.settings import SuiteSettings
 
 PG_URL = "postgresql://postgres@127.0.0.1:5432/test"
 
@@ -20,7 +21,7 @@ def connection(url: str, access: str = "read_only", **extra: Any) -> DatabaseCon
 
 
 def settings_with(data_dir: Path, **connections: DatabaseConnection) -> Settings:
-    return Settings(data_dir=data_dir, database=DatabaseSettings(connections=connections))
+    return SuiteSettings(data_dir=data_dir, database=DatabaseSettings(connections=connections))
 
 
 def data(result: CallToolResult) -> dict[str, Any]:

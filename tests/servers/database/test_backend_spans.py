@@ -301,9 +301,10 @@ import anyio
 from mcp import Client
 from opentelemetry import trace
 from mesh import tracing
-from mesh.config import DatabaseConnection, DatabaseSettings, Settings
+from servers.database.settings import DatabaseConnection, DatabaseSettings
 from pydantic import SecretStr
 from servers.database.server import build_server
+from suite.settings import SuiteSettings
 
 async def main():
     connections = {
@@ -311,7 +312,7 @@ async def main():
         "pg": DatabaseConnection(url=SecretStr("postgresql://postgres@127.0.0.1:5432/test")),
         "cache": DatabaseConnection(url=SecretStr("redis://127.0.0.1:6379/15")),
     }
-    settings = Settings(data_dir=DATA, database=DatabaseSettings(connections=connections))
+    settings = SuiteSettings(data_dir=DATA, database=DatabaseSettings(connections=connections))
     async with Client(build_server(settings), mode="legacy") as client:
         for tool, arguments in [
             ("sql_execute", {"sql": "CREATE TABLE t (id INTEGER)", "connection": "lite"}),

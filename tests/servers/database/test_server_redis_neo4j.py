@@ -15,6 +15,7 @@ from mesh.config import Settings
 from servers.database.neo4j.driver import use_driver_factory
 from servers.database.redis.tools import close_redis_clients
 from servers.database.server import build_server, readiness
+from suite.settings import SuiteSettings
 from tests.servers.database.redis.support import REDIS_URL, Seeded, seeded
 from tests.servers.database.tool_calls import data, refused
 from tests.support.neo4j_double import Neo4jDriverDouble
@@ -24,7 +25,7 @@ pytestmark = pytest.mark.anyio
 
 
 def settings(**connections: dict[str, Any]) -> Settings:
-    return Settings.model_validate({"database": {"connections": connections}})
+    return SuiteSettings.model_validate({"database": {"connections": connections}})
 
 
 async def test_a_read_only_redis_connection_gets_the_read_tools_and_no_write_tool(seeded: Seeded) -> None:

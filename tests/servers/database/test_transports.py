@@ -16,6 +16,7 @@ from mesh.config import Settings
 from servers.database.server import DEFINITION
 from servers.runtime.known import load_definition
 from servers.runtime.serve import bind_socket, build_http_app
+from suite.settings import SuiteSettings
 from tests.servers.database.support import PG_URL, connection, data, refused, settings_with
 
 
@@ -75,12 +76,12 @@ async def test_health_is_degraded_and_secret_free_when_a_database_is_unreachable
 
 @pytest.mark.anyio
 async def test_with_no_connections_the_embedded_workspace_is_ready() -> None:
-    readiness = await DEFINITION.readiness(Settings())
+    readiness = await DEFINITION.readiness(SuiteSettings())
     assert readiness.ready and "workspace" in next(iter(readiness.checks))
 
 
 def test_the_runtime_knows_the_database_server_and_its_port() -> None:
     definition = load_definition("database")
-    assert definition.name == "database" and definition.port_of(Settings()) == 8502
+    assert definition.name == "database" and definition.port_of(SuiteSettings()) == 8502
     with pytest.raises(ValueError, match="no positional arguments"):
-        definition.apply_arguments(Settings(), ["postgresql://x"])
+        definition.apply_arguments(SuiteSettings(), ["postgresql://x"])

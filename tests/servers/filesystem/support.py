@@ -18,6 +18,7 @@ from mcp.types import CallToolResult
 from mesh.config import Settings
 from servers.filesystem.server import build_server
 from servers.filesystem.settings import FilesystemRoot
+from suite.settings import SuiteSettings
 
 warnings.filterwarnings("ignore", message=".*deprecated.*")
 
@@ -52,7 +53,7 @@ def outside(tmp_path: Path) -> Path:
 
 def settings_for(data_dir: Path, *roots: tuple[Path, str], **filesystem: Any) -> Settings:
     configured = tuple(FilesystemRoot(path=path, mode="ro" if mode == "ro" else "rw") for path, mode in roots)
-    return Settings(data_dir=data_dir, filesystem={"roots": configured, **filesystem})
+    return SuiteSettings(data_dir=data_dir, filesystem={"roots": configured, **filesystem})
 
 
 @pytest.fixture

@@ -79,11 +79,12 @@ import anyio
 from mcp import Client
 from opentelemetry import trace
 from mesh import tracing
-from mesh.config import FilesystemRoot, Settings
+from servers.filesystem.settings import FilesystemRoot
 from servers.filesystem.server import build_server
+from suite.settings import SuiteSettings
 
 async def main():
-    settings = Settings(data_dir=DATA, filesystem={"roots": (FilesystemRoot(path=FILES, mode="rw"),)})
+    settings = SuiteSettings(data_dir=DATA, filesystem={"roots": (FilesystemRoot(path=FILES, mode="rw"),)})
     async with Client(build_server(settings), mode="legacy") as client:
         for tool, arguments in [
             ("write_file", {"path": "a.txt", "content": "hello"}),

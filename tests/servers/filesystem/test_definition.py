@@ -6,15 +6,15 @@ from pathlib import Path
 
 import pytest
 
-from mesh.config import Settings
 from servers.filesystem.server import DEFINITION, apply_arguments, readiness
 from servers.runtime import load_definition
+from suite.settings import SuiteSettings
 from tests.servers.filesystem.support import connect, data, settings_for
 
 
 def test_the_runtime_finds_the_filesystem_definition() -> None:
     assert load_definition("filesystem") is DEFINITION
-    assert DEFINITION.port_of(Settings()) == 8501
+    assert DEFINITION.port_of(SuiteSettings()) == 8501
 
 
 def test_command_line_directories_replace_the_configured_roots_with_their_modes(tmp_path: Path) -> None:
@@ -30,12 +30,12 @@ def test_command_line_directories_replace_the_configured_roots_with_their_modes(
 
 def test_a_missing_directory_on_the_command_line_is_refused(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="does not exist"):
-        apply_arguments(Settings(), [str(tmp_path / "missing")])
+        apply_arguments(SuiteSettings(), [str(tmp_path / "missing")])
 
 
 @pytest.mark.anyio
 async def test_with_no_roots_configured_the_server_uses_a_files_directory_in_the_data_dir(tmp_path: Path) -> None:
-    settings = Settings(data_dir=tmp_path / "data")
+    settings = SuiteSettings(data_dir=tmp_path / "data")
     async with connect(settings) as client:
         allowed = data(await client.call_tool("list_allowed_directories", {}))
         data(await client.call_tool("write_file", {"path": "hello.txt", "content": "hi"}))

@@ -38,6 +38,7 @@ from servers.filesystem.server import DEFINITION as FILESYSTEM
 from servers.runtime import fastpath
 from servers.runtime.definition import ServerDefinition
 from servers.runtime.serve import build_http_app
+from suite.settings import SuiteSettings
 from tests.servers.database.support import PG_URL, connection, settings_with
 from tests.support.observability import captured_spans, parse_exposition, value
 from tests.support.upstreams import serve_app
@@ -199,7 +200,7 @@ async def parity(pair: tuple[Served, Served], body: bytes, headers: dict[str, st
 
 
 async def test_a_structured_call_is_answered_on_the_fast_path_byte_for_byte_as_the_sdk_does() -> None:
-    async with both(sample(), Settings()) as pair:
+    async with both(sample(), SuiteSettings()) as pair:
         answer = await parity(pair, call_body("lookup", {"key": 42}), headers_for("lookup"))
         assert pair[0].sdk_requests == 0 and pair[1].sdk_requests == 1
     result = answer.json()["result"]
@@ -211,7 +212,7 @@ async def test_a_structured_call_is_answered_on_the_fast_path_byte_for_byte_as_t
 
 
 async def test_a_string_id_and_absent_arguments_keep_parity() -> None:
-    async with both(sample(), Settings()) as pair:
+    async with both(sample(), SuiteSettings()) as pair:
         answer = await parity(pair, call_body("refuse", request_id="abc"), headers_for("refuse"))
         assert pair[0].sdk_requests == 0
     assert answer.json()["id"] == "abc"
@@ -229,7 +230,7 @@ async def test_a_string_id_and_absent_arguments_keep_parity() -> None:
 async def test_a_failing_tool_or_bad_arguments_give_the_sdks_error_result(
     tool: str, arguments: dict[str, Any], text: str
 ) -> None:
-    async with both(sample(), Settings()) as pair:
+    async with both(sample(), SuiteSettings()) as pair:
         answer = await parity(pair, call_body(tool, arguments), headers_for(tool))
         assert pair[0].sdk_requests == 0
     result = answer.json()["result"]
@@ -239,7 +240,7 @@ async def test_a_failing_tool_or_bad_arguments_give_the_sdks_error_result(
 
 
 async def test_a_protocol_error_from_a_tool_is_the_sdks_json_rpc_error_with_its_status() -> None:
-    async with both(sample(), Settings()) as pair:
+    async with both(sample(), SuiteSettings()) as pair:
         answer = await parity(pair, call_body("protocol_error", {}), headers_for("protocol_error"))
         assert pair[0].sdk_requests == 0
     assert answer.status == 400
@@ -295,7 +296,7 @@ async def test_a_protocol_error_from_a_tool_is_the_sdks_json_rpc_error_with_its_
 async def test_anything_the_fast_path_does_not_own_is_answered_by_the_sdk_unchanged(
     case: str, body: bytes, headers: dict[str, str]
 ) -> None:
-    async with both(sample(), Settings()) as pair:
+    async with both(sample(), SuiteSettings()) as pair:
         answer = await parity(pair, body, {k: v for k, v in headers.items() if v})
         assert pair[0].sdk_requests == 1, case
     if case == "foreign Host":
@@ -306,14 +307,14 @@ async def test_anything_the_fast_path_does_not_own_is_answered_by_the_sdk_unchan
 
 async def test_an_oversized_body_gets_the_sdks_413() -> None:
     body = call_body("lookup", {"key": 1, "label": "x" * (4 * 1024 * 1024)})
-    async with both(sample(), Settings()) as pair:
+    async with both(sample(), SuiteSettings()) as pair:
         answer = await parity(pair, body, headers_for("lookup"))
         assert pair[0].sdk_requests == 1
     assert answer.status == 413
 
 
 async def test_without_the_upstream_secret_a_fast_path_call_is_refused_and_runs_nothing() -> None:
-    settings = Settings(auth=AuthSettings(upstream_secret=SecretStr("u" * 32)))
+    settings = SuiteSettings(auth=AuthSettings(upstream_secret=SecretStr("u" * 32)))
     async with serving(sample(), settings, fast_path=True) as fast:
         before = parse_exposition((await fast.http.get("/metrics")).text)
         refused = await post(fast, call_body("lookup", {"key": 1}), headers_for("lookup"))
@@ -329,7 +330,7 @@ async def test_without_the_upstream_secret_a_fast_path_call_is_refused_and_runs_
 
 
 async def test_fast_path_calls_are_counted_in_the_servers_metrics_with_the_sdk_labels() -> None:
-    async with both(sample(), Settings()) as pair:
+    async with both(sample(), SuiteSettings()) as pair:
         for served in pair:
             await post(served, call_body("lookup", {"key": 1}), headers_for("lookup"))
             await post(served, call_body("lookup", {"key": 2}), headers_for("lookup"))
@@ -346,7 +347,7 @@ async def test_fast_path_calls_are_counted_in_the_servers_metrics_with_the_sdk_l
 
 async def test_a_fast_path_call_opens_a_server_span_that_continues_the_callers_trace() -> None:
     with captured_spans() as exporter:
-        async with serving(sample(), Settings(), fast_path=True) as fast:
+        async with serving(sample(), SuiteSettings(), fast_path=True) as fast:
             answer = await post(fast, call_body("traced", {"key": 3}, traceparent=TRACEPARENT), headers_for("traced"))
             await post(fast, call_body("refuse", {}), headers_for("refuse"))
             assert fast.sdk_requests == 0
@@ -375,7 +376,7 @@ async def test_a_server_with_middleware_of_its_own_keeps_every_call_on_the_sdk_p
         return server
 
     definition = ServerDefinition(name="sample", build=build)
-    async with both(definition, Settings()) as pair:
+    async with both(definition, SuiteSettings()) as pair:
         await parity(pair, call_body("lookup", {"key": 5}), headers_for("lookup"))
         assert pair[0].sdk_requests == 1
 
@@ -383,7 +384,7 @@ async def test_a_server_with_middleware_of_its_own_keeps_every_call_on_the_sdk_p
 async def test_a_context_tool_of_the_filesystem_server_still_works_through_the_sdk(tmp_path: Path) -> None:
     root = tmp_path / "root"
     root.mkdir()
-    settings = FILESYSTEM.apply_arguments(Settings(data_dir=tmp_path / "data"), [str(root)])
+    settings = FILESYSTEM.apply_arguments(SuiteSettings(data_dir=tmp_path / "data"), [str(root)])
     async with both(FILESYSTEM, settings) as pair:
         answer = await parity(pair, call_body("list_allowed_directories", {}), headers_for("list_allowed_directories"))
         assert pair[0].sdk_requests == 1
@@ -456,7 +457,7 @@ async def slow_call_stream(fast_path: bool, monkeypatch: pytest.MonkeyPatch) -> 
     monkeypatch.setattr("mcp.server._streamable_http_modern._SSE_PING_INTERVAL", 0.05)
     gate = new_gate()
     definition = sample(gate)
-    app = build_http_app(definition, definition.build(Settings()), Settings(), fast_path=fast_path)
+    app = build_http_app(definition, definition.build(SuiteSettings()), SuiteSettings(), fast_path=fast_path)
     lines: list[str] = []
     async with serve_app(app) as base, httpx.AsyncClient(base_url=base) as http:
         request = http.build_request("POST", "/mcp", content=call_body("slow", {}), headers=headers_for("slow"))
@@ -491,7 +492,7 @@ async def test_a_client_leaving_a_long_fast_path_call_cancels_it(monkeypatch: py
     monkeypatch.setattr(fastpath, "SSE_PING_INTERVAL", 0.05)
     gate = new_gate()
     definition = sample(gate)
-    app = build_http_app(definition, definition.build(Settings()), Settings())
+    app = build_http_app(definition, definition.build(SuiteSettings()), SuiteSettings())
     async with serve_app(app) as base, httpx.AsyncClient(base_url=base) as http:
         request = http.build_request("POST", "/mcp", content=call_body("slow", {}), headers=headers_for("slow"))
         with anyio.fail_after(10):
@@ -521,8 +522,8 @@ async def _committed_slow_call(
     """The ``slow`` call straight through the middleware, run until its response has committed to SSE."""
     monkeypatch.setattr(fastpath, "SSE_PING_INTERVAL", 0.05)
     definition = sample(gate)
-    server = definition.build(Settings())
-    build_http_app(definition, server, Settings())  # creates the session manager the fast path reads
+    server = definition.build(SuiteSettings())
+    build_http_app(definition, server, SuiteSettings())  # creates the session manager the fast path reads
 
     async def not_here(_scope: Scope, _receive: Receive, _send: Send) -> None:
         raise AssertionError("the call should take the fast path")

@@ -26,6 +26,7 @@ from mesh.config import Settings
 from mesh.registry import StaticRegistry
 from servers.runtime.definition import ServerDefinition
 from servers.runtime.serve import serve_http
+from suite.settings import SuiteSettings
 
 events = open(sys.argv[2], "a", buffering=1)
 
@@ -47,7 +48,7 @@ def build(settings):
     return server
 
 definition = ServerDefinition(name="slow", build=build)
-anyio.run(lambda: serve_http(definition, Settings(shutdown_grace_seconds=10), host="127.0.0.1", port=int(sys.argv[1]), registry=Recorder()))
+anyio.run(lambda: serve_http(definition, SuiteSettings(shutdown_grace_seconds=10), host="127.0.0.1", port=int(sys.argv[1]), registry=Recorder()))
 """
 
 

@@ -17,6 +17,7 @@ from mesh.config import Settings
 from servers.filesystem.server import DEFINITION as FILESYSTEM
 from servers.runtime.definition import ServerDefinition
 from servers.runtime.serve import build_http_app
+from suite.settings import SuiteSettings
 from tests.support.observability import captured_spans, parse_exposition, value
 from tests.support.upstreams import serve_app
 
@@ -52,7 +53,7 @@ async def served(definition: ServerDefinition, settings: Settings) -> AsyncItera
 
 @pytest.mark.parametrize("mode", ["auto", "legacy"])
 async def test_a_servers_metrics_count_its_calls_by_tool_and_outcome(mode: str) -> None:
-    async with served(SAMPLE, Settings()) as base, httpx.AsyncClient(base_url=base) as http:
+    async with served(SAMPLE, SuiteSettings()) as base, httpx.AsyncClient(base_url=base) as http:
         before = await http.get("/metrics")
         async with Client(f"{base}/mcp", mode=mode) as client:
             assert (await client.call_tool("add", {"a": 1, "b": 2})).structured_content == {"result": 3}
@@ -75,7 +76,7 @@ async def test_a_servers_metrics_count_its_calls_by_tool_and_outcome(mode: str) 
 
 
 async def test_a_protocol_error_is_counted_as_error() -> None:
-    async with served(SAMPLE, Settings()) as base, httpx.AsyncClient(base_url=base) as http:
+    async with served(SAMPLE, SuiteSettings()) as base, httpx.AsyncClient(base_url=base) as http:
         async with Client(f"{base}/mcp") as client:
             with pytest.raises(MCPError):
                 await client.read_resource("sample://missing")
@@ -85,7 +86,7 @@ async def test_a_protocol_error_is_counted_as_error() -> None:
 
 async def test_the_filesystem_server_serves_metrics_with_its_own_name(tmp_path: Any) -> None:
     (tmp_path / "note.txt").write_text("hi")
-    settings = FILESYSTEM.apply_arguments(Settings(), [str(tmp_path)])
+    settings = FILESYSTEM.apply_arguments(SuiteSettings(), [str(tmp_path)])
     async with served(FILESYSTEM, settings) as base, httpx.AsyncClient(base_url=base) as http:
         async with Client(f"{base}/mcp") as client:
             assert not (await client.call_tool("list_allowed_directories", {})).is_error
@@ -98,7 +99,7 @@ async def test_the_filesystem_server_serves_metrics_with_its_own_name(tmp_path: 
 
 async def test_a_server_span_continues_the_trace_context_the_caller_put_in_meta() -> None:
     with captured_spans() as exporter:
-        async with served(SAMPLE, Settings()) as base, Client(f"{base}/mcp") as client:
+        async with served(SAMPLE, SuiteSettings()) as base, Client(f"{base}/mcp") as client:
             await client.call_tool("add", {"a": 1, "b": 1})
         spans = list(exporter.get_finished_spans())
     # The SDK client injects its CLIENT span's context into _meta; the request crosses real HTTP.

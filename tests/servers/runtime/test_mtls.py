@@ -54,6 +54,7 @@ from mesh.config import load_settings
 from mesh.registry import StaticRegistry
 from servers.runtime.definition import ServerDefinition
 from servers.runtime.serve import serve_http
+from suite.settings import load_suite_settings
 
 events = open(sys.argv[2], "a", buffering=1)
 
@@ -72,7 +73,7 @@ def build(settings):
 
     return server
 
-settings = load_settings(sys.argv[1])
+settings = load_suite_settings(sys.argv[1])
 definition = ServerDefinition(name="echo", build=build)
 anyio.run(lambda: serve_http(definition, settings, host="127.0.0.1", port=0, registry=Recorder()))
 """

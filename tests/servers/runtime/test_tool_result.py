@@ -20,6 +20,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 from mesh.config import Settings
 from servers.runtime import tool_result
 from servers.runtime.definition import ServerDefinition
+from suite.settings import SuiteSettings
 from tests.servers.runtime.test_fastpath import both, call_body, headers_for, parity
 
 pytestmark = pytest.mark.anyio
@@ -126,14 +127,14 @@ SHAPES = ServerDefinition(name="shapes", build=shapes_builder)
     ["aliased", "subclass", "as_dict", "wrong_shape", "revalidated", "wrapped", "content_block"],
 )
 async def test_every_return_shape_reaches_the_wire_as_the_sdk_sends_it(tool: str) -> None:
-    async with both(SHAPES, Settings()) as pair:
+    async with both(SHAPES, SuiteSettings()) as pair:
         answer = await parity(pair, call_body(tool, {}), headers_for(tool))
         assert pair[0].sdk_requests == 0  # answered on the fast path
     assert answer.status == 200 and "result" in answer.json()
 
 
 async def test_a_declared_model_keeps_aliases_nulls_and_non_finite_floats_as_the_sdk_writes_them() -> None:
-    async with both(SHAPES, Settings()) as pair:
+    async with both(SHAPES, SuiteSettings()) as pair:
         result = (await parity(pair, call_body("aliased", {}), headers_for("aliased"))).json()["result"]
     assert result["structuredContent"] == {
         "rowCount": 3,
@@ -146,7 +147,7 @@ async def test_a_declared_model_keeps_aliases_nulls_and_non_finite_floats_as_the
 
 @pytest.mark.parametrize("tool", ["subclass", "revalidated", "wrapped", "content_block", "as_dict"])
 def test_only_an_instance_of_exactly_the_declared_plain_model_takes_the_one_pass_conversion(tool: str) -> None:
-    server = shapes_builder(Settings())
+    server = shapes_builder(SuiteSettings())
     registered = server._tool_manager.get_tool(tool)
     assert registered is not None
     raw = registered.fn()
@@ -165,7 +166,7 @@ def test_only_an_instance_of_exactly_the_declared_plain_model_takes_the_one_pass
 async def test_a_result_that_fails_conversion_is_the_sdks_error_result_and_keeps_internals_private(
     tool: str, text: str
 ) -> None:
-    async with both(SHAPES, Settings()) as pair:
+    async with both(SHAPES, SuiteSettings()) as pair:
         answer = await parity(pair, call_body(tool, {}), headers_for(tool))
     result = answer.json()["result"]
     assert result["isError"] is True and result["content"][0]["text"] == text
@@ -173,7 +174,7 @@ async def test_a_result_that_fails_conversion_is_the_sdks_error_result_and_keeps
 
 
 async def test_a_protocol_error_raised_while_converting_is_the_sdks_json_rpc_error() -> None:
-    async with both(SHAPES, Settings()) as pair:
+    async with both(SHAPES, SuiteSettings()) as pair:
         answer = await parity(pair, call_body("dump_protocol_error", {}), headers_for("dump_protocol_error"))
     assert answer.json()["error"]["code"] == INVALID_PARAMS
 
@@ -191,7 +192,7 @@ async def test_a_server_that_overrides_call_tool_keeps_every_call_on_the_sdk_pat
         server.add_tool(shapes_builder(settings)._tool_manager.get_tool("aliased").fn)  # type: ignore[union-attr]
         return server
 
-    async with both(ServerDefinition(name="shapes", build=build), Settings()) as pair:
+    async with both(ServerDefinition(name="shapes", build=build), SuiteSettings()) as pair:
         await parity(pair, call_body("aliased", {}), headers_for("aliased"))
         assert pair[0].sdk_requests == 1
     assert calls == ["aliased", "aliased"]

@@ -11,6 +11,7 @@ from mcp import Client
 
 from mesh.config import Settings
 from servers.database.server import build_server
+from suite.settings import SuiteSettings
 from tests.servers.database.support import connection, data, error_text, refused, settings_with
 
 
@@ -105,7 +106,7 @@ async def test_sql_query_on_sqlite_refuses_a_write_escape_and_the_file_is_unchan
 
 @pytest.mark.anyio
 async def test_with_no_connection_configured_the_workspace_is_a_read_write_sqlite_database() -> None:
-    settings = Settings()
+    settings = SuiteSettings()
     async with Client(build_server(settings), mode="legacy") as client:
         listing = data(await client.call_tool("list_connections", {}))
         created = data(
