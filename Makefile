@@ -29,6 +29,7 @@ services:
 lint: $(DEV_STAMP)
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
+	$(PY) scripts/check_file_sizes.py
 
 typecheck: $(DEV_STAMP)
 	$(VENV)/bin/mypy
