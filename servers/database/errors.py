@@ -1,7 +1,7 @@
 """The database server's errors: a stable code first, then what went wrong and what to do instead.
 
-Every error a client can see is a :class:`DbError` (a ``ToolError``): the SDK answers with an
-``is_error`` result carrying only this message, never a traceback. Driver errors are turned into
+Every error a client can see is a :class:`DbError`, the server kit's coded tool error
+(:mod:`servers.kit.tool_errors`). Driver errors are turned into
 one by :func:`from_driver_error`, which keeps PostgreSQL's SQLSTATE and message and scrubs the
 connection's secrets out of the text.
 """
@@ -10,18 +10,12 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from mcp.server.mcpserver.exceptions import ToolError
+from servers.database.url_redaction import redact
+from servers.kit.tool_errors import CodedToolError
 
-from servers.database.redaction import redact
 
-
-class DbError(ToolError):
-    """A refusal or failure the client can act on. ``code`` is stable; ``str()`` is ``"<code>: <message>"``."""
-
-    def __init__(self, code: str, message: str) -> None:
-        super().__init__(f"{code}: {message}")
-        self.code = code
-        self.detail = message
+class DbError(CodedToolError):
+    """An error of the database server (``code`` stable, ``str()`` is ``"<code>: <message>"``)."""
 
 
 def refused(message: str) -> DbError:

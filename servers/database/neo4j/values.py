@@ -9,15 +9,16 @@ from __future__ import annotations
 
 import base64
 import datetime as dt
-import json
 import math
 from collections.abc import AsyncIterator, Iterable
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any
 
 from neo4j.graph import Node, Path, Relationship
 from neo4j.spatial import Point
 from neo4j.time import Date, DateTime, Duration, Time
+
+from servers.kit.budgets import BudgetLimit, OutputBudget, json_size
 
 
 def to_json(value: Any) -> Any:
@@ -63,31 +64,25 @@ def to_json(value: Any) -> Any:
     return str(value)
 
 
-def json_size(value: Any) -> int:
-    return len(json.dumps(value, ensure_ascii=False, separators=(",", ":")).encode("utf-8"))
-
-
 @dataclass
 class Rows:
     columns: list[str] = field(default_factory=list)
     rows: list[dict[str, Any]] = field(default_factory=list)
     truncated: bool = False
-    reason: Literal["max_rows", "max_bytes"] | None = None
+    reason: BudgetLimit | None = None
 
 
 async def collect(records: AsyncIterator[Any], columns: Iterable[str], max_rows: int, max_bytes: int) -> Rows:
     """Up to ``max_rows`` records (and about ``max_bytes`` of JSON) from ``records``; stops at the first one past."""
     out = Rows(columns=list(columns))
-    used = 2
+    allowed = OutputBudget(max_rows, max_bytes)
     async for record in records:
-        if len(out.rows) >= max_rows:
+        if allowed.count >= max_rows:  # stop before converting a record that cannot be kept
             out.truncated, out.reason = True, "max_rows"
             break
         row = {str(key): to_json(value) for key, value in record.items()}
-        size = json_size(row) + 1
-        if used + size > max_bytes:
-            out.truncated, out.reason = True, "max_bytes"
+        if not allowed.admit(json_size(row) + 1):
+            out.truncated, out.reason = True, allowed.stopped
             break
         out.rows.append(row)
-        used += size
     return out

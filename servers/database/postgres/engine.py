@@ -8,7 +8,7 @@ accepted the text; read-only connections also open their sessions with
 afterwards. A read that ended cleanly leaves its rollback to the next use of its connection (or to the
 pool, within :data:`~.pool.SETTLE_SECONDS`), sent in one message with that use's own set-up.
 
-Paging (see :mod:`servers.database.cursors`): a query ordered by one plain output column is paged by keyset
+Paging (see :mod:`servers.database.sql.cursor_positions`): a query ordered by one plain output column is paged by keyset
 (``WHERE key >= last ORDER BY key LIMIT n OFFSET ties``), so page k costs what page 1 costs when
 the key is indexed; any other query is paged by LIMIT/OFFSET over the statement as a subquery,
 with synchronized and parallel scans off so that an unordered scan returns rows in the same order
@@ -37,7 +37,6 @@ import asyncpg  # type: ignore[import-untyped]
 from opentelemetry.trace import Span
 
 from mesh import tracing
-from servers.database import cursors
 from servers.database.connections import NamedConnection
 from servers.database.errors import DbError, from_driver_error, session_lost, unavailable
 from servers.database.postgres.guard import ReadStatement, SortKey, check_explain, check_read, check_write
@@ -53,6 +52,7 @@ from servers.database.postgres.pool import (
     rollback_prefix,
     session_ended,
 )
+from servers.database.sql import cursor_positions
 from servers.database.sql.models import (
     ExecuteResult,
     ExplainResult,
@@ -82,7 +82,7 @@ class _Read:
     statement: ReadStatement
     params: list[Any]
     want: int
-    position: cursors.Position
+    position: cursor_positions.Position
     started: float
     fingerprint: Callable[[], str]
     """Binds a cursor to its query; called only to check a cursor or to issue one."""
@@ -313,8 +313,8 @@ class PostgresEngine:
         params = list(params)
         check_count(self.name, statement.params, len(params))
         want = min(limit, self.connection.config.max_rows)
-        fp = partial(cursors.fingerprint, self.name, statement.text, params)
-        position = cursors.decode(cursor, fp()) if cursor else cursors.Position()
+        fp = partial(cursor_positions.fingerprint, self.name, statement.text, params)
+        position = cursor_positions.decode(cursor, fp()) if cursor else cursor_positions.Position()
         read = _Read(statement, params, want, position, started, fp)
         if statement.kind != "select":
             return await self._query_whole(read)
@@ -328,7 +328,7 @@ class PostgresEngine:
         columns: list[ResultColumn],
         rows: list[list[Any]],
         more: bool,
-        next_position: Callable[[int], cursors.Position],
+        next_position: Callable[[int], cursor_positions.Position],
         paging: Any,
         notes: list[str],
     ) -> QueryResult:
@@ -336,7 +336,7 @@ class PostgresEngine:
         kept = len(page.rows)
         next_cursor = None
         if page.stopped_by != "end":
-            next_cursor = cursors.encode(next_position(kept), read.fingerprint())
+            next_cursor = cursor_positions.encode(next_position(kept), read.fingerprint())
         return QueryResult(
             connection=self.name,
             columns=columns,
@@ -360,7 +360,7 @@ class PostgresEngine:
             columns,
             rows,
             len(records) > offset + want,
-            lambda kept: cursors.Position(offset=offset + kept, mode="o"),
+            lambda kept: cursor_positions.Position(offset=offset + kept, mode="o"),
             "single",
             [],
         )
@@ -384,7 +384,7 @@ class PostgresEngine:
             columns,
             rows,
             len(records) > want,
-            lambda kept: cursors.Position(offset=offset + kept, mode="o"),
+            lambda kept: cursor_positions.Position(offset=offset + kept, mode="o"),
             "offset",
             notes,
         )
@@ -420,7 +420,7 @@ class PostgresEngine:
                     break
         rows = [[to_json(v) for v in record.values()] for _, record in fetched]
 
-        def next_position(kept: int) -> cursors.Position:
+        def next_position(kept: int) -> cursor_positions.Position:
             return _keyset_position(fetched[:kept], key.column, position, segment)
 
         return self._result(read, columns, rows, len(fetched) > want, next_position, "keyset", [])
@@ -549,18 +549,18 @@ def _window(n: int, limit: int, offset: int) -> tuple[str, list[Any]]:
 
 
 def _keyset_position(
-    kept: list[tuple[str, asyncpg.Record]], column: str, position: cursors.Position, segment: str
-) -> cursors.Position:
+    kept: list[tuple[str, asyncpg.Record]], column: str, position: cursor_positions.Position, segment: str
+) -> cursor_positions.Position:
     """Where the page after ``kept`` starts: the last key and the rows after it already returned."""
     offset = position.offset + len(kept)
     last_segment, last_record = kept[-1]
     if last_segment == "n":
         already = position.skip if segment == "n" else 0
-        return cursors.Position(offset=offset, skip=already + sum(1 for s, _ in kept if s == "n"), segment="n")
+        return cursor_positions.Position(offset=offset, skip=already + sum(1 for s, _ in kept if s == "n"), segment="n")
     value = last_record[column]
     encoded = encode_key(value)
     if encoded is None:  # a key type a cursor cannot carry: continue by offset
-        return cursors.Position(offset=offset, mode="o")
+        return cursor_positions.Position(offset=offset, mode="o")
     ties = 0
     for seg, record in reversed(kept):
         if seg != "v" or record[column] != value:
@@ -568,7 +568,7 @@ def _keyset_position(
         ties += 1
     if ties == sum(1 for s, _ in kept if s == "v") and segment == "v" and position.key == encoded:
         ties += position.skip
-    return cursors.Position(offset=offset, key=encoded, skip=ties, segment="v")
+    return cursor_positions.Position(offset=offset, key=encoded, skip=ties, segment="v")
 
 
 def _ms(started: float) -> float:

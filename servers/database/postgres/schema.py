@@ -7,9 +7,9 @@ visible on the search path, or by a name unique across schemas.
 
 from __future__ import annotations
 
-from servers.database import cursors
 from servers.database.errors import DbError
 from servers.database.postgres.engine import PostgresEngine
+from servers.database.sql import cursor_positions
 from servers.database.sql.models import (
     ColumnInfo,
     ForeignKeyInfo,
@@ -87,8 +87,8 @@ async def list_schemas(engine: PostgresEngine) -> SchemaList:
 async def list_tables(
     engine: PostgresEngine, schema: str | None, pattern: str | None, limit: int, cursor: str | None
 ) -> TableList:
-    fp = cursors.fingerprint("tables", engine.name, schema, pattern)
-    position = cursors.decode(cursor, fp)
+    fp = cursor_positions.fingerprint("tables", engine.name, schema, pattern)
+    position = cursor_positions.decode(cursor, fp)
     async with engine.reading() as conn:
         records = await conn.fetch(LIST_TABLES, schema, pattern, limit + 1, position.offset)
     tables = [
@@ -96,7 +96,11 @@ async def list_tables(
         for r in records[:limit]
     ]
     more = len(records) > limit
-    next_cursor = cursors.encode(cursors.Position(offset=position.offset + limit, mode="o"), fp) if more else None
+    next_cursor = (
+        cursor_positions.encode(cursor_positions.Position(offset=position.offset + limit, mode="o"), fp)
+        if more
+        else None
+    )
     return TableList(connection=engine.name, tables=tables, next_cursor=next_cursor)
 
 

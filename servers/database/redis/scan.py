@@ -14,7 +14,8 @@ from typing import Any, Literal
 from servers.database.redis.client import RedisHandle
 from servers.database.redis.errors import RedisToolError
 from servers.database.redis.models import RedisInfo, RedisScanPage
-from servers.database.redis.values import json_size, text_or_base64
+from servers.database.redis.values import text_or_base64
+from servers.kit.budgets import json_size
 
 MAX_ITERATIONS = 1_000
 KeyType = Literal["string", "list", "set", "zset", "hash", "stream", "ReJSON-RL"]

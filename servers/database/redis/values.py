@@ -11,9 +11,11 @@ from __future__ import annotations
 import base64
 import json
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any
 
-TruncatedReason = Literal["max_rows", "max_bytes"]
+from servers.kit.budgets import BudgetLimit, OutputBudget, json_size
+
+TruncatedReason = BudgetLimit
 
 
 def to_json(value: Any) -> Any:
@@ -41,10 +43,6 @@ def _key(value: Any) -> str:
     return converted if isinstance(converted, str) else json.dumps(converted)
 
 
-def json_size(value: Any) -> int:
-    return len(json.dumps(value, ensure_ascii=False, separators=(",", ":")).encode("utf-8"))
-
-
 @dataclass
 class Budgeted:
     value: Any
@@ -57,29 +55,21 @@ def budget(reply: Any, max_rows: int, max_bytes: int) -> Budgeted:
     """``reply`` as JSON cut to ``max_rows`` top-level entries and about ``max_bytes`` of JSON."""
     if isinstance(reply, dict):
         entries: list[tuple[str, Any]] = []
-        used = 2
-        for index, (key, item) in enumerate(reply.items()):
-            if index >= max_rows:
-                return Budgeted(dict(entries), len(reply), True, "max_rows")
+        allowed = OutputBudget(max_rows, max_bytes)
+        for key, item in reply.items():
             converted_key, converted = _key(key), to_json(item)
-            size = json_size(converted_key) + json_size(converted) + 2
-            if used + size > max_bytes:
-                return Budgeted(dict(entries), len(reply), True, "max_bytes")
+            if not allowed.admit(json_size(converted_key) + json_size(converted) + 2):
+                return Budgeted(dict(entries), len(reply), True, allowed.stopped)
             entries.append((converted_key, converted))
-            used += size
         return Budgeted(dict(entries), len(reply), False, None)
     if isinstance(reply, (list, tuple, set, frozenset)):
         items: list[Any] = []
-        used = 2
-        for index, item in enumerate(reply):
-            if index >= max_rows:
-                return Budgeted(items, len(reply), True, "max_rows")
+        allowed = OutputBudget(max_rows, max_bytes)
+        for item in reply:
             converted = to_json(item)
-            size = json_size(converted) + 1
-            if used + size > max_bytes:
-                return Budgeted(items, len(reply), True, "max_bytes")
+            if not allowed.admit(json_size(converted) + 1):
+                return Budgeted(items, len(reply), True, allowed.stopped)
             items.append(converted)
-            used += size
         return Budgeted(items, len(reply), False, None)
     converted = to_json(reply)
     if isinstance(converted, str):

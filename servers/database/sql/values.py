@@ -9,11 +9,12 @@ anything else (ranges, geometric types, network addresses) becomes its text form
 from __future__ import annotations
 
 import datetime as dt
-import json
 import math
 import uuid
 from decimal import Decimal
 from typing import Any
+
+from servers.kit.budgets import json_size
 
 JsonValue = Any
 
@@ -43,7 +44,7 @@ def to_json(value: Any) -> JsonValue:
 
 def row_bytes(row: list[JsonValue]) -> int:
     """The size of ``row`` as compact JSON: what it adds to a response."""
-    return len(json.dumps(row, ensure_ascii=False, separators=(",", ":")).encode()) + 1
+    return json_size(row) + 1
 
 
 _KEY_TYPES: dict[str, type[Any]] = {

@@ -30,9 +30,9 @@ from urllib.parse import quote
 import anyio.to_thread
 
 from mesh import tracing
-from servers.database import cursors
 from servers.database.connections import NamedConnection
 from servers.database.errors import DbError, refused, unavailable
+from servers.database.sql import cursor_positions
 from servers.database.sql.models import (
     ColumnInfo,
     ExecuteResult,
@@ -240,8 +240,8 @@ class SqliteEngine:
         return SchemaList(connection=self.name, schemas=await self._run("read", work))
 
     async def list_tables(self, schema: str | None, pattern: str | None, limit: int, cursor: str | None) -> TableList:
-        fp = cursors.fingerprint("tables", self.name, schema, pattern)
-        position = cursors.decode(cursor, fp)
+        fp = cursor_positions.fingerprint("tables", self.name, schema, pattern)
+        position = cursor_positions.decode(cursor, fp)
         schema_name = schema or "main"
 
         def work(conn: sqlite3.Connection) -> list[tuple[str, str]]:
@@ -255,7 +255,11 @@ class SqliteEngine:
         records = await self._run("read", work)
         tables = [TableInfo(schema_name=schema_name, name=n, kind=k, row_estimate=None) for n, k in records[:limit]]
         more = len(records) > limit
-        next_cursor = cursors.encode(cursors.Position(offset=position.offset + limit, mode="o"), fp) if more else None
+        next_cursor = (
+            cursor_positions.encode(cursor_positions.Position(offset=position.offset + limit, mode="o"), fp)
+            if more
+            else None
+        )
         return TableList(connection=self.name, tables=tables, next_cursor=next_cursor)
 
     async def describe_table(self, table: str, schema: str | None) -> TableDescription:
@@ -326,8 +330,8 @@ class SqliteEngine:
         text = check_single_statement(sql)
         params = list(params)
         want = min(limit, self.connection.config.max_rows)
-        fp = cursors.fingerprint(self.name, text, params)
-        position = cursors.decode(cursor, fp)
+        fp = cursor_positions.fingerprint(self.name, text, params)
+        position = cursor_positions.decode(cursor, fp)
 
         def work(conn: sqlite3.Connection) -> tuple[list[ResultColumn], list[list[Any]], bool]:
             cur = conn.execute(text, params)
@@ -345,7 +349,9 @@ class SqliteEngine:
         page = take_page(rows, want, self.connection.config.max_bytes, False)
         next_cursor = None
         if page.stopped_by != "end":
-            next_cursor = cursors.encode(cursors.Position(offset=position.offset + len(page.rows), mode="o"), fp)
+            next_cursor = cursor_positions.encode(
+                cursor_positions.Position(offset=position.offset + len(page.rows), mode="o"), fp
+            )
         return QueryResult(
             connection=self.name,
             columns=columns,

@@ -9,17 +9,14 @@ query is refused instead of returning rows of something else.
 
 from __future__ import annotations
 
-import base64
-import hashlib
-import json
 from dataclasses import dataclass
 from typing import Any
 
-from servers.database.errors import DbError
+from servers.kit.cursors import decode_cursor, encode_cursor, fingerprint, not_issued, other_query
 
+__all__ = ["Position", "decode", "encode", "fingerprint"]
 
-def fingerprint(*parts: object) -> str:
-    return hashlib.sha256(json.dumps(parts, default=str, sort_keys=True).encode()).hexdigest()[:16]
+_REPEAT = "repeat the same sql, params and connection with it"
 
 
 @dataclass(frozen=True)
@@ -41,34 +38,21 @@ class Position:
 
 
 def encode(position: Position, query: str) -> str:
-    body = {
-        "o": position.offset,
-        "k": position.key,
-        "s": position.skip,
-        "m": position.mode,
-        "g": position.segment,
-        "q": query,
-    }
-    raw = json.dumps(body, separators=(",", ":")).encode()
-    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+    fields = {"o": position.offset, "k": position.key, "s": position.skip, "m": position.mode, "g": position.segment}
+    return encode_cursor(fields, query)
 
 
 def decode(cursor: str | None, query: str) -> Position:
     """The position in ``cursor`` (the start when there is none); refuses a cursor of another query."""
     if not cursor:
         return Position()
+    data = decode_cursor(cursor, query, repeat=_REPEAT)
     try:
-        data = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
-        offset, key, skip, owner = data["o"], data["k"], data["s"], data["q"]
-        mode, segment = data["m"], data["g"]
-    except (ValueError, KeyError, TypeError):
-        raise DbError("invalid_cursor", "the cursor is not one this server issued; start again without it") from None
+        offset, key, skip, mode, segment = data["o"], data["k"], data["s"], data["m"], data["g"]
+    except KeyError:
+        raise not_issued() from None
     valid = isinstance(offset, int) and isinstance(skip, int) and offset >= 0 and skip >= 0
     valid = valid and mode in ("k", "o") and segment in (None, "v", "n")
-    if owner != query or not valid or not (key is None or isinstance(key, list)):
-        raise DbError(
-            "invalid_cursor",
-            "the cursor belongs to a different query; repeat the same sql, params and connection with it, "
-            "or start without it",
-        )
+    if not valid or not (key is None or isinstance(key, list)):
+        raise other_query(_REPEAT)
     return Position(offset=offset, key=key, skip=skip, mode=mode, segment=segment)
