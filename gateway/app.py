@@ -30,7 +30,7 @@ from mesh.config import SERVER_NAMES, GatewaySettings, Settings
 from mesh.registry import Registry
 from mesh.security.tls import client_context
 from mesh.security.upstream_auth import upstream_headers
-from servers.runtime.serve import transport_security_for
+from mesh.serving.transport_security import transport_security_for
 
 
 class _Endpoints:

@@ -18,8 +18,8 @@ from mesh.registry import Registry
 from mesh.security.principal import Principal
 from mesh.security.tls import client_context, server_context
 from mesh.security.upstream_auth import upstream_headers
+from mesh.serving.listen import bind_socket, serve_asgi
 from mesh.tracing import configure_tracing
-from servers.runtime.serve import bind_socket, serve_asgi
 
 log = logging.getLogger("mcp_suite.gateway")
 

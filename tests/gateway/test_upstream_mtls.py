@@ -31,8 +31,9 @@ from mesh.config import Settings, StaticInstance
 from mesh.registry import StaticRegistry
 from mesh.security.settings import TlsClientSettings
 from mesh.security.tls import client_context, server_context
+from mesh.serving.listen import bind_socket
 from servers.runtime import load_definition
-from servers.runtime.serve import bind_socket, build_http_app
+from servers.runtime.serve import build_http_app
 from tests.support.certificates import TestAuthority
 from tests.support.upstreams import free_port, serve_app
 
