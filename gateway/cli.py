@@ -79,7 +79,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
 
 def cmd_gateway(args: argparse.Namespace) -> int:
-    from gateway.serve import run_gateway
+    from gateway.door.transports import run_gateway
     from mesh.discovery import registry_from_settings, uses_consul
 
     settings = _settings(args)

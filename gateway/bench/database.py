@@ -3,7 +3,7 @@
 Creates a scratch schema on the local PostgreSQL (``postgresql://postgres@127.0.0.1:5432/test``, or
 ``$MCP_SUITE_BENCH_PG_URL``) with a 10 000-row table, starts ``mcp-suite serve database --transport
 http`` as a child process with one read-only connection to it, and drives the stateless 2026-07-28
-wire with the lean pooled client of ``gateway/http1.py`` (the same load generator as the gateway bench). Every call is a
+wire with the lean pooled client of ``gateway/upstream/http1.py`` (the same load generator as the gateway bench). Every call is a
 full read: the parse-level check, ``BEGIN READ ONLY`` + ``SET LOCAL statement_timeout`` (sent with the
 previous read's ``ROLLBACK`` in one message), the parameterised lookup, with the pool reused across calls.
 

@@ -28,7 +28,7 @@ from typing import Any
 
 import anyio
 
-from gateway.catalog import ALL
+from gateway.call.catalog import ALL
 from mesh.config import SERVER_NAMES, GatewaySettings, Settings
 
 TOTAL = 200
@@ -55,7 +55,7 @@ async def _until(predicate: Any, timeout: float) -> float:
 async def _bench(iterations: int) -> bool:
     for name in ("httpx", "mcp_suite", "mcp", "uvicorn"):
         logging.getLogger(name).setLevel(logging.WARNING)
-    from gateway.service import Gateway
+    from gateway.call.service import Gateway
     from mesh.consul import ConsulRegistry
 
     consul_double, upstreams = _double_module()

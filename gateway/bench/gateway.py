@@ -4,7 +4,7 @@ Starts a real filesystem server (``mcp-suite serve filesystem --transport http``
 front of it (``mcp-suite gateway``), both as child processes, then drives the same cheap tool call
 (``get_file_info`` of a small file) straight at the server and through the gateway, at concurrency 1
 and 16. The load generator speaks the stateless 2026-07-28 wire with the lean pooled client of
-``gateway/http1.py``, so it costs little next to what it measures. Then it starts 20 upstream instances behind one gateway and
+``gateway/upstream/http1.py``, so it costs little next to what it measures. Then it starts 20 upstream instances behind one gateway and
 reads the gateway's resident memory from /proc. The load generators live here for the other benches
 too: :func:`_load`, a closed loop, and :func:`paced_load`, arrivals at an offered rate.
 
@@ -32,7 +32,7 @@ import httpx
 import yaml
 
 from gateway.bench.filesystem import percentile
-from gateway.http1 import Http1Pool
+from gateway.upstream.http1 import Http1Pool
 from mesh import runtime
 
 HEADERS = {

@@ -9,9 +9,9 @@ from typing import Any
 import anyio
 import pytest
 
-from gateway.catalog import ALL, View
-from gateway.endpoint import Endpoint
-from gateway.service import Gateway
+from gateway.call.catalog import ALL, View
+from gateway.call.service import Gateway
+from gateway.door.mcp_endpoint import Endpoint
 from mesh.config import GatewaySettings, StaticInstance
 from mesh.registry import StaticRegistry
 from tests.support.upstreams import HttpUpstream, Replica, demo_server

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 import anyio
 import anyio.abc
 
-from gateway.service import Gateway
+from gateway.call.service import Gateway
 from mesh.config import GatewaySettings, Settings
 from mesh.consul import ConsulRegistry
 from tests.gateway.test_upstream_kinds import HandshakeOnly

@@ -14,7 +14,7 @@ from mcp.client.streamable_http import streamable_http_client
 from mcp.shared._httpx_utils import create_mcp_http_client
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from gateway.app import build_gateway_app
+from gateway.door.http_app import build_gateway_app
 from mesh.config import Settings, StaticInstance
 from mesh.registry import StaticRegistry
 from mesh.security.api_keys import hash_api_key

@@ -6,8 +6,8 @@ import pytest
 from mcp import Client
 from mcp.shared.exceptions import MCPError
 
-from gateway.catalog import ALL, View
-from gateway.endpoint import Endpoint
+from gateway.call.catalog import ALL, View
+from gateway.door.mcp_endpoint import Endpoint
 from tests.gateway.conftest import demo_gateway
 
 pytestmark = pytest.mark.anyio
@@ -125,7 +125,7 @@ async def test_gateway_status_reports_instances_and_breakers() -> None:
 
 
 async def test_pagination_walks_every_tool_across_pages() -> None:
-    from gateway import catalog as catalog_module
+    from gateway.call import catalog as catalog_module
 
     async with demo_gateway() as (gateway, _, _):
         every = catalog_module.Catalog.list_tools(gateway.catalog, ALL)

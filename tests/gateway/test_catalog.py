@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from gateway.catalog import ALL, View, build_catalog
-from gateway.pool import Listing
+from gateway.call.catalog import ALL, View, build_catalog
+from gateway.upstream.pool import Listing
 from mesh.config import GatewaySettings
 
 

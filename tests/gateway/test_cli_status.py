@@ -14,8 +14,8 @@ import pytest
 import uvicorn
 import yaml
 
-from gateway.app import build_gateway_app
 from gateway.cli import main
+from gateway.door.http_app import build_gateway_app
 from gateway.launcher.status_report import instance_health, render_instances
 from mesh.config import GatewaySettings, StaticInstance
 from mesh.registry import StaticRegistry

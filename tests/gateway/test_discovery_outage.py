@@ -8,9 +8,9 @@ import pytest
 from mcp import Client
 from starlette.applications import Starlette
 
-from gateway.catalog import ALL
-from gateway.endpoint import Endpoint
-from gateway.rest import rest_routes
+from gateway.call.catalog import ALL
+from gateway.door.mcp_endpoint import Endpoint
+from gateway.door.rest import rest_routes
 from mesh.consul import ConsulRegistry
 from tests.gateway.consul_fixtures import consul_mesh, consul_settings
 from tests.support.consul_double import ConsulDouble, eventually

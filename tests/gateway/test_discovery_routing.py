@@ -6,8 +6,8 @@ import anyio
 import pytest
 from mcp import Client
 
-from gateway.catalog import ALL
-from gateway.endpoint import Endpoint
+from gateway.call.catalog import ALL
+from gateway.door.mcp_endpoint import Endpoint
 from tests.gateway.consul_fixtures import consul_mesh
 from tests.support.consul_double import eventually
 

@@ -9,8 +9,8 @@ import pytest
 from mcp import Client
 from mcp.shared.exceptions import MCPError
 
-from gateway.catalog import ALL
-from gateway.endpoint import Endpoint
+from gateway.call.catalog import ALL
+from gateway.door.mcp_endpoint import Endpoint
 from mesh.config import BreakerPolicy, GatewaySettings, Policy
 from tests.gateway.conftest import demo_gateway
 

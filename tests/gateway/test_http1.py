@@ -16,7 +16,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
 
-from gateway.http1 import Http1Error, Http1Pool
+from gateway.upstream.http1 import Http1Error, Http1Pool
 
 pytestmark = pytest.mark.anyio
 

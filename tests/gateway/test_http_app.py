@@ -9,7 +9,7 @@ import httpx
 import pytest
 from mcp import Client
 
-from gateway.app import build_gateway_app
+from gateway.door.http_app import build_gateway_app
 from mesh.config import GatewaySettings, StaticInstance
 from mesh.registry import StaticRegistry
 from tests.support.upstreams import Replica, demo_server, serve_app, serve_http

@@ -5,9 +5,9 @@ from __future__ import annotations
 import pytest
 from mcp import Client
 
-from gateway.catalog import ALL
-from gateway.endpoint import Endpoint
-from gateway.live_config import LiveConfigError, live_config_running, parse_live_settings
+from gateway.call.catalog import ALL
+from gateway.call.live_config import LiveConfigError, live_config_running, parse_live_settings
+from gateway.door.mcp_endpoint import Endpoint
 from mesh.config import GatewaySettings
 from tests.gateway.consul_fixtures import consul_mesh
 from tests.support.consul_double import eventually

@@ -18,13 +18,13 @@ from mcp.shared.exceptions import MCPError
 from opentelemetry.sdk.trace import ReadableSpan
 from opentelemetry.trace import SpanContext, StatusCode
 
-from gateway.app import build_gateway_app
-from gateway.catalog import ALL, View
-from gateway.endpoint import Endpoint
-from gateway.observability import gateway_metrics
-from gateway.router import GatewayError
-from gateway.service import Gateway
-from gateway.upstream import UpstreamError
+from gateway.call.catalog import ALL, View
+from gateway.call.router import GatewayError
+from gateway.call.service import Gateway
+from gateway.door.http_app import build_gateway_app
+from gateway.door.mcp_endpoint import Endpoint
+from gateway.door.metrics_endpoint import gateway_metrics
+from gateway.upstream.connections import UpstreamError
 from mesh.config import (
     BreakerPolicy,
     GatewaySettings,

@@ -16,9 +16,9 @@ import pytest
 from mcp import Client
 from mcp.shared.exceptions import MCPError
 
-from gateway.catalog import View
-from gateway.endpoint import Endpoint
-from gateway.service import Gateway
+from gateway.call.catalog import View
+from gateway.call.service import Gateway
+from gateway.door.mcp_endpoint import Endpoint
 from mesh.config import GatewaySettings, StaticInstance
 from mesh.registry import StaticRegistry
 from servers.filesystem.server import build_server

@@ -7,9 +7,9 @@ import pytest
 from mcp import Client
 from mcp.shared.exceptions import MCPError
 
-from gateway.catalog import ALL, View
-from gateway.endpoint import Endpoint
-from gateway.supervisors import resolve_policy
+from gateway.call.catalog import ALL, View
+from gateway.call.policies import resolve_policy
+from gateway.door.mcp_endpoint import Endpoint
 from mesh.config import BreakerPolicy, GatewaySettings, Policy, ServerGroupSettings, SupervisorSettings
 from tests.gateway.conftest import demo_gateway
 

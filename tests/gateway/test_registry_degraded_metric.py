@@ -6,9 +6,9 @@ import httpx
 import pytest
 from starlette.applications import Starlette
 
-from gateway.observability import metrics_route
-from gateway.rest import rest_routes
-from gateway.service import Gateway
+from gateway.call.service import Gateway
+from gateway.door.metrics_endpoint import metrics_route
+from gateway.door.rest import rest_routes
 from mesh.config import GatewaySettings
 from mesh.registry import StaticRegistry
 from tests.gateway.consul_fixtures import consul_mesh

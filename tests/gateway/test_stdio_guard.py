@@ -17,9 +17,9 @@ import yaml
 from mcp import Client, StdioServerParameters
 from mcp.shared.exceptions import MCPError
 
-from gateway.catalog import ALL
-from gateway.guard import FORBIDDEN, RATE_LIMITED, CallGuard
-from gateway.service import Gateway
+from gateway.call.catalog import ALL
+from gateway.call.guard import FORBIDDEN, RATE_LIMITED, CallGuard
+from gateway.call.service import Gateway
 from mesh.config import ConfigError, Settings, load_settings
 from mesh.registry import StaticRegistry
 from mesh.security.settings import local_user_name

@@ -13,9 +13,9 @@ from mcp.server.mcpserver import Context
 from mcp.shared.exceptions import MCPError
 from mcp.shared.subscriptions import ResourceUpdated
 
-from gateway.catalog import ALL
-from gateway.endpoint import Endpoint
-from gateway.service import Gateway
+from gateway.call.catalog import ALL
+from gateway.call.service import Gateway
+from gateway.door.mcp_endpoint import Endpoint
 from mesh.config import GatewaySettings, StaticInstance
 from mesh.registry import StaticRegistry
 from tests.gateway.conftest import demo_gateway

@@ -17,9 +17,9 @@ from mcp.server.mcpserver.resolve import Elicit, Resolve
 from pydantic import BaseModel
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from gateway.catalog import ALL
-from gateway.endpoint import Endpoint
-from gateway.service import Gateway
+from gateway.call.catalog import ALL
+from gateway.call.service import Gateway
+from gateway.door.mcp_endpoint import Endpoint
 from mesh.config import GatewaySettings, StaticInstance
 from mesh.registry import StaticRegistry
 from tests.support.upstreams import HttpUpstream, Replica, demo_server
@@ -195,7 +195,7 @@ async def test_every_round_of_an_input_request_reaches_the_replica_that_asked(mo
 
 
 async def test_a_next_round_for_an_instance_that_is_gone_is_refused_clearly() -> None:
-    from gateway.router import GatewayError, seal_state
+    from gateway.call.router import GatewayError, seal_state
 
     async with demo_gateway_over_asker() as gateway:
         with pytest.raises(GatewayError) as caught:

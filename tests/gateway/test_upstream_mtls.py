@@ -25,8 +25,8 @@ import uvicorn
 import yaml
 from starlette.types import ASGIApp
 
-from gateway.app import build_gateway_app
 from gateway.cli import main
+from gateway.door.http_app import build_gateway_app
 from mesh.config import Settings, StaticInstance
 from mesh.registry import StaticRegistry
 from mesh.security.settings import TlsClientSettings

@@ -20,7 +20,7 @@ import anyio
 import yaml
 from pydantic import ValidationError
 
-from gateway.service import Gateway
+from gateway.call.service import Gateway
 from mesh.config import GatewaySettings, describe_validation_error
 from mesh.consul import ConsulRegistry
 from mesh.consul.kv import KvEntry, watch_kv

@@ -26,7 +26,13 @@ import anyio
 import anyio.abc
 import httpx
 
-from gateway.upstream import ModernHttpUpstream, SessionUpstream, Upstream, UpstreamError, UpstreamUnavailable
+from gateway.upstream.connections import (
+    ModernHttpUpstream,
+    SessionUpstream,
+    Upstream,
+    UpstreamError,
+    UpstreamUnavailable,
+)
 
 log = logging.getLogger("mcp_suite.gateway.events")
 

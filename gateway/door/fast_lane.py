@@ -17,11 +17,11 @@ from typing import Any
 from mcp.server.transport_security import TransportSecuritySettings
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from gateway.catalog import View
-from gateway.guard import CallGuard
-from gateway.router import GatewayError
-from gateway.service import Gateway
-from gateway.upstream import META_PROTOCOL, MODERN_VERSION, UpstreamError
+from gateway.call.catalog import View
+from gateway.call.guard import CallGuard
+from gateway.call.router import GatewayError
+from gateway.call.service import Gateway
+from gateway.upstream.connections import META_PROTOCOL, MODERN_VERSION, UpstreamError
 from mesh import tracing
 from mesh.asgi_body import read_body, replay
 

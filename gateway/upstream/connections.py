@@ -37,7 +37,7 @@ from mcp.shared.exceptions import MCPError
 from mcp.shared.inbound import NAME_BEARING_METHODS, encode_header_value
 from pydantic import TypeAdapter, ValidationError
 
-from gateway.http1 import Http1ClosedBeforeAnswer, Http1Error, Http1Pool
+from gateway.upstream.http1 import Http1ClosedBeforeAnswer, Http1Error, Http1Pool
 from mesh import tracing
 from mesh.registry import ServiceInstance
 from mesh.security.tls import CLIENT_CERTIFICATE_REFUSED_HINT
@@ -169,7 +169,7 @@ async def _sse_messages(lines: AsyncIterator[str]) -> AsyncIterator[dict[str, An
 
 
 class ModernHttpUpstream:
-    """The stateless 2026-07-28 wire: calls over the gateway's lean :class:`~gateway.http1.Http1Pool`,
+    """The stateless 2026-07-28 wire: calls over the gateway's lean :class:`~gateway.upstream.http1.Http1Pool`,
     listen streams over httpx (``http``)."""
 
     protocol_version = MODERN_VERSION

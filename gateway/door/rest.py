@@ -17,11 +17,11 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from gateway.catalog import ALL, paginate
-from gateway.guard import FORBIDDEN, RATE_LIMITED, CallGuard
-from gateway.router import GATEWAY_BUSY, GATEWAY_DEADLINE, GATEWAY_UNAVAILABLE, GatewayError
-from gateway.service import GATEWAY_INFO, Gateway, UnknownName
-from gateway.upstream import MODERN_VERSION, UpstreamError
+from gateway.call.catalog import ALL, paginate
+from gateway.call.guard import FORBIDDEN, RATE_LIMITED, CallGuard
+from gateway.call.router import GATEWAY_BUSY, GATEWAY_DEADLINE, GATEWAY_UNAVAILABLE, GatewayError
+from gateway.call.service import GATEWAY_INFO, Gateway, UnknownName
+from gateway.upstream.connections import MODERN_VERSION, UpstreamError
 from mesh.discovery import registry_status
 from mesh.security.principal import Principal
 
@@ -232,7 +232,7 @@ def rest_routes(gateway: Gateway, guard: CallGuard | None = None) -> list[Route]
         return JSONResponse({"supervisors": gateway.capabilities()["supervisors"]})
 
     async def openapi(_request: Request) -> Response:
-        from gateway.openapi import openapi_document
+        from gateway.door.openapi import openapi_document
 
         return JSONResponse(openapi_document())
 

@@ -2,7 +2,7 @@
 
 ``/mcp`` serves every server's tools as ``<server>_<tool>``; ``/servers/<name>/mcp`` one server under
 its own names; ``/supervisors/<name>/mcp`` one supervisor's group. All endpoints share one
-:class:`~gateway.service.Gateway`: the same pools, breakers, bulkheads and policies.
+:class:`~gateway.call.service.Gateway`: the same pools, breakers, bulkheads and policies.
 """
 
 from __future__ import annotations
@@ -17,15 +17,15 @@ from starlette.responses import JSONResponse
 from starlette.routing import Route
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from gateway.catalog import ALL, View
-from gateway.endpoint import Endpoint
-from gateway.fastpath import FastToolCallMiddleware
-from gateway.guard import CallGuard
-from gateway.http_security import GatewaySecurityMiddleware
-from gateway.live_config import live_config_running
-from gateway.observability import metrics_route
-from gateway.rest import rest_routes
-from gateway.service import Gateway
+from gateway.call.catalog import ALL, View
+from gateway.call.guard import CallGuard
+from gateway.call.live_config import live_config_running
+from gateway.call.service import Gateway
+from gateway.door.fast_lane import FastToolCallMiddleware
+from gateway.door.http_security import GatewaySecurityMiddleware
+from gateway.door.mcp_endpoint import Endpoint
+from gateway.door.metrics_endpoint import metrics_route
+from gateway.door.rest import rest_routes
 from mesh.config import SERVER_NAMES, GatewaySettings, Settings
 from mesh.registry import Registry
 from mesh.security.tls import client_context

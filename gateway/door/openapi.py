@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from gateway.service import GATEWAY_INFO
+from gateway.call.service import GATEWAY_INFO
 
 _ERROR = {
     "type": "object",

@@ -13,7 +13,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from gateway.service import Gateway
+from gateway.call.service import Gateway
 from mesh.discovery import registry_status
 from mesh.metrics import CONTENT_TYPE, GatewayMetrics, GatewayState
 

@@ -25,9 +25,9 @@ from typing import Any
 
 from opentelemetry.trace import SpanKind
 
-from gateway.pool import Member, ServerPool
-from gateway.supervisors import EffectivePolicy
-from gateway.upstream import Notify, UpstreamError, UpstreamUnavailable
+from gateway.call.policies import EffectivePolicy
+from gateway.upstream.connections import Notify, UpstreamError, UpstreamUnavailable
+from gateway.upstream.pool import Member, ServerPool
 from mesh import tracing
 from mesh.balancer import NoInstanceAvailable
 from mesh.metrics import GatewayMetrics

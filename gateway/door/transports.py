@@ -7,11 +7,11 @@ from contextlib import AsyncExitStack
 
 from mcp.server.stdio import stdio_server
 
-from gateway.app import build_gateway_app
-from gateway.catalog import ALL
-from gateway.endpoint import Endpoint
-from gateway.guard import CallGuard
-from gateway.service import Gateway
+from gateway.call.catalog import ALL
+from gateway.call.guard import CallGuard
+from gateway.call.service import Gateway
+from gateway.door.http_app import build_gateway_app
+from gateway.door.mcp_endpoint import Endpoint
 from mesh import runtime
 from mesh.config import Settings
 from mesh.registry import Registry
@@ -40,7 +40,7 @@ async def serve_gateway_stdio(settings: Settings, registry: Registry) -> None:
     """One client over stdin/stdout (Claude Desktop, Claude Code), every server behind it.
 
     No HTTP auth over stdio, but roles, rate limits and the audit trail hold as over HTTP: every call acts
-    as :meth:`~gateway.guard.CallGuard.stdio_principal` (``auth.stdio``, else the local user).
+    as :meth:`~gateway.call.guard.CallGuard.stdio_principal` (``auth.stdio``, else the local user).
     """
     gateway = Gateway(settings.gateway, registry)
     if settings.auth.upstream_secret is not None:

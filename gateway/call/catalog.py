@@ -20,7 +20,7 @@ from typing import Any
 
 from mcp.shared.uri_template import InvalidUriTemplate, UriTemplate
 
-from gateway.supervisors import GATEWAY_SERVER, supervisor_includes
+from gateway.call.policies import GATEWAY_SERVER, supervisor_includes
 from mesh.config import GatewaySettings
 
 NAME_RULE = re.compile(r"^[a-zA-Z0-9_-]{1,64}$")
@@ -144,7 +144,7 @@ class Catalog:
 def build_catalog(
     listings: Mapping[str, Any], gateway_tools: Iterable[Mapping[str, Any]], settings: GatewaySettings
 ) -> Catalog:
-    """Namespace every available server's listing; ``listings`` maps server → :class:`~gateway.pool.Listing`."""
+    """Namespace every available server's listing; ``listings`` maps server → :class:`~gateway.upstream.pool.Listing`."""
     catalog = Catalog(settings=settings)
     owners: dict[str, str] = {}
 

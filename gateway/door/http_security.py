@@ -30,7 +30,7 @@ from mcp.shared.auth import ProtectedResourceMetadata
 from pydantic import AnyHttpUrl, ValidationError
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from gateway.guard import AUTH_TIMING_KEY, PRINCIPAL_KEY, CallGuard
+from gateway.call.guard import AUTH_TIMING_KEY, PRINCIPAL_KEY, CallGuard
 from mesh import tracing
 from mesh.asgi_body import replay
 from mesh.security.api_keys import ApiKeyVerifier

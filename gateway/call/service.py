@@ -22,19 +22,16 @@ import anyio.abc
 import httpx
 from mcp.types import METHOD_NOT_FOUND
 
-from gateway.catalog import ALL, Catalog, View, build_catalog
-from gateway.events import UpstreamEvents, supports_resource_subscriptions
-from gateway.http1 import Http1Pool
-from gateway.pool import Listing, Member, ServerPool
-from gateway.router import CallOptions, GatewayError, Router, call_timeout, caller_priority
-from gateway.supervisors import (
+from gateway.call.catalog import ALL, Catalog, View, build_catalog
+from gateway.call.policies import (
     GATEWAY_SERVER,
     EffectivePolicy,
     describe_supervisors,
     resolve_policy,
     supervisor_of_server,
 )
-from gateway.upstream import (
+from gateway.call.router import CallOptions, GatewayError, Router, call_timeout, caller_priority
+from gateway.upstream.connections import (
     META_SERVER_INFO,
     Notify,
     Upstream,
@@ -43,6 +40,9 @@ from gateway.upstream import (
     connect_upstream,
     shared_http_client,
 )
+from gateway.upstream.events import UpstreamEvents, supports_resource_subscriptions
+from gateway.upstream.http1 import Http1Pool
+from gateway.upstream.pool import Listing, Member, ServerPool
 from mesh.balancer import make_balancer
 from mesh.config import GatewaySettings
 from mesh.discovery import registry_running, registry_status
@@ -285,7 +285,7 @@ class Gateway:
     async def _drain(self, member: Member, upstream: Upstream) -> None:
         # The member is out of its pool, so no new call picks it; the ones in flight hold the upstream.
         with anyio.move_on_after(self.settings.policy.timeout_seconds or 60.0):
-            while member.inflight > 0:  # noqa: ASYNC110 - a Member has no completion event (gateway/pool.py)
+            while member.inflight > 0:  # noqa: ASYNC110 - a Member has no completion event (gateway/upstream/pool.py)
                 await anyio.sleep(0.05)
         with anyio.CancelScope(shield=True):
             await upstream.aclose()

@@ -1,4 +1,4 @@
-"""One MCP endpoint of the gateway: a low-level SDK server over one :class:`~gateway.catalog.View`.
+"""One MCP endpoint of the gateway: a low-level SDK server over one :class:`~gateway.call.catalog.View`.
 
 It lists the catalog (paginated across upstreams), forwards calls through the router, relays the
 upstream's progress and log notifications on the caller's request stream, passes the client's
@@ -31,12 +31,12 @@ from mcp.server.subscriptions import (
 from mcp.shared.exceptions import MCPError
 from pydantic import BaseModel
 
-from gateway.catalog import Catalog, View, paginate
-from gateway.guard import CallGuard
-from gateway.input_bridge import complete_for_legacy_client, needs_bridge
-from gateway.router import GatewayError
-from gateway.service import GATEWAY_INFO, Gateway
-from gateway.upstream import UpstreamError
+from gateway.call.catalog import Catalog, View, paginate
+from gateway.call.guard import CallGuard
+from gateway.call.router import GatewayError
+from gateway.call.service import GATEWAY_INFO, Gateway
+from gateway.door.input_bridge import complete_for_legacy_client, needs_bridge
+from gateway.upstream.connections import UpstreamError
 from mesh.security.principal import Principal
 
 log = logging.getLogger("mcp_suite.gateway.endpoint")

@@ -4,7 +4,7 @@ Every way into a tool goes through :meth:`CallGuard.call_tool` — the SDK endpo
 ``/servers/<name>/mcp``, ``/supervisors/<name>/mcp``), the stateless fast path and REST — so the same
 decision holds whichever door a caller picks. Lists are filtered with the same rules: a denied tool,
 prompt or resource is not listed. The principal comes from the ASGI scope, where
-:class:`~gateway.http_security.GatewaySecurityMiddleware` put it; when auth is configured and a request
+:class:`~gateway.door.http_security.GatewaySecurityMiddleware` put it; when auth is configured and a request
 carries no principal, nothing is allowed (fail closed). Over stdio it is :meth:`CallGuard.stdio_principal`.
 """
 
@@ -18,11 +18,11 @@ from typing import Any
 import jsonschema  # type: ignore[import-untyped]
 from opentelemetry import trace
 
-from gateway.catalog import Catalog, Entry, View
-from gateway.router import GatewayError
-from gateway.service import Gateway
-from gateway.supervisors import GATEWAY_SERVER, supervisor_includes, supervisor_of_server
-from gateway.upstream import Notify, UpstreamError
+from gateway.call.catalog import Catalog, Entry, View
+from gateway.call.policies import GATEWAY_SERVER, supervisor_includes, supervisor_of_server
+from gateway.call.router import GatewayError
+from gateway.call.service import Gateway
+from gateway.upstream.connections import Notify, UpstreamError
 from mesh import tracing
 from mesh.config import Settings
 from mesh.security.audit import AuditRecord, AuditTrail
