@@ -14,9 +14,9 @@ from typing import Any
 import pytest
 import yaml
 
-from gateway.cli import build_parser
 from mesh.config import DEFAULT_PORTS, GATEWAY_PORT, load_settings
-from servers.runtime.known import SERVER_MODULES
+from suite.cli import build_parser
+from suite.known import SERVER_MODULES
 from tests.deploy import compose_invariants as inv
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -29,7 +29,7 @@ PUBLISHED = {"gateway", "consul", "grafana", "jaeger", "prometheus"}
 STATELESS = {"otel-collector", "jaeger"}
 REPLICATED = {"filesystem": 2, "database": 2}
 # Servers the stack already runs while their package is being finished (issue 5 adds database to
-# servers/runtime/known.py). Drop a name once SERVER_MODULES has it; until then its services would
+# suite/known.py). Drop a name once SERVER_MODULES has it; until then its services would
 # crash on start, which is why this list is explicit and short.
 LANDING = {"database"}
 BACKENDS = {

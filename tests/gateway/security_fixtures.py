@@ -19,8 +19,8 @@ from mesh.config import Settings, StaticInstance
 from mesh.registry import StaticRegistry
 from mesh.security.api_keys import hash_api_key
 from mesh.security.tokens import mint_token
-from servers.runtime import load_definition
 from servers.runtime.serve import build_http_app
+from suite.known import load_definition
 from tests.support.upstreams import serve_app
 
 JWT_SECRET = "j" * 48

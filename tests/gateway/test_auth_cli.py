@@ -5,7 +5,7 @@ from __future__ import annotations
 import jwt
 import pytest
 
-from gateway.cli import main
+from suite.cli import main
 
 SECRET = "c" * 40
 

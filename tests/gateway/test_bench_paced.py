@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 import pytest
 
-from gateway.bench.gateway import _load, paced_line, paced_load, warmup_calls
+from suite.bench.gateway import _load, paced_line, paced_load, warmup_calls
 
 pytestmark = pytest.mark.anyio
 

@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from gateway.bench import BENCHES
-from gateway.bench.security import (
+from suite.bench import BENCHES
+from suite.bench.security import (
     SUBJECT,
     TOOL,
     Pair,
@@ -24,7 +24,7 @@ from gateway.bench.security import (
     measure,
     running_pair,
 )
-from gateway.cli import build_parser
+from suite.cli import build_parser
 
 
 @pytest.fixture(scope="module")
@@ -35,7 +35,7 @@ def pair(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Pair]:
 
 def test_the_bench_is_registered_and_selectable_from_the_command_line() -> None:
     args = build_parser().parse_args(["bench", "--only", "security", "--iterations", "5"])
-    assert BENCHES["security"] == "gateway.bench.security"
+    assert BENCHES["security"] == "suite.bench.security"
     assert (args.only, args.iterations) == ("security", 5)
 
 

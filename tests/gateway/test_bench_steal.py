@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from gateway.bench.database import host_cpu, steal_percent
+from suite.bench.database import host_cpu, steal_percent
 
 
 def test_host_cpu_reads_stolen_and_all_ticks_that_only_grow() -> None:

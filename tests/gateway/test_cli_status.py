@@ -14,11 +14,11 @@ import pytest
 import uvicorn
 import yaml
 
-from gateway.cli import main
 from gateway.door.http_app import build_gateway_app
-from gateway.launcher.status_report import instance_health, render_instances
 from mesh.config import GatewaySettings, StaticInstance
 from mesh.registry import StaticRegistry
+from suite.cli import main
+from suite.launcher.status_report import instance_health, render_instances
 from tests.support.upstreams import Replica, demo_server, serve_http
 
 

@@ -29,7 +29,7 @@ import yaml
 from mcp import Client
 
 from mesh.config import Settings
-from servers.runtime.known import SERVER_MODULES
+from suite.known import SERVER_MODULES
 
 pytestmark = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc")
 
@@ -132,7 +132,7 @@ def running_up(tmp_path: Path, data_dir: Path, *args: str, tty: bool = False) ->
     config = write_suite_config(tmp_path / "suite.yaml")
     port = yaml.safe_load(config.read_text())["gateway"]["port"]
     stderr_path = tmp_path / "up.stderr"
-    argv = [sys.executable, "-m", "gateway.cli", "up", "--config", str(config), *args]
+    argv = [sys.executable, "-m", "suite.cli", "up", "--config", str(config), *args]
     env = {**os.environ, "TERM": "xterm"}
     reader: threading.Thread | None = None
     with open(stderr_path, "wb") as stderr:
@@ -189,7 +189,7 @@ async def test_up_serves_every_known_server_through_the_gateway(tmp_path: Path, 
             assert any(name.startswith(f"{server}_") for name in names), f"no {server}_* tool in {names}"
         assert "filesystem_read_text_file" in names
         status = subprocess.run(
-            [sys.executable, "-m", "gateway.cli", "status", "--config", str(up.config)],
+            [sys.executable, "-m", "suite.cli", "status", "--config", str(up.config)],
             capture_output=True,
             text=True,
             timeout=60,
@@ -299,7 +299,7 @@ def test_up_refuses_a_busy_port_with_exit_status_2_and_starts_nothing(tmp_path: 
         config = tmp_path / "busy.yaml"
         config.write_text(yaml.safe_dump({"gateway": {"port": port}, "filesystem": {"port": free_port()}}))
         result = subprocess.run(
-            [sys.executable, "-m", "gateway.cli", "up", "--config", str(config)],
+            [sys.executable, "-m", "suite.cli", "up", "--config", str(config)],
             capture_output=True,
             text=True,
             timeout=60,
@@ -312,7 +312,7 @@ def test_up_refuses_a_busy_port_with_exit_status_2_and_starts_nothing(tmp_path: 
 
 def test_up_refuses_an_unknown_replica_server_with_exit_status_2(tmp_path: Path) -> None:
     result = subprocess.run(
-        [sys.executable, "-m", "gateway.cli", "up", "--replicas", "nosuch=2"],
+        [sys.executable, "-m", "suite.cli", "up", "--replicas", "nosuch=2"],
         capture_output=True,
         text=True,
         timeout=60,

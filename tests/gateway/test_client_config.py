@@ -12,10 +12,10 @@ import pytest
 import yaml
 from mcp import Client, StdioServerParameters
 
-from gateway.cli import main
-from gateway.client_config import build_entries, code_lines, mcp_suite_command
 from mesh.config import load_settings
-from servers.runtime.known import SERVER_MODULES
+from suite.cli import main
+from suite.client_config import build_entries, code_lines, mcp_suite_command
+from suite.known import SERVER_MODULES
 
 
 def run_cli(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:

@@ -36,7 +36,7 @@ async def test_a_served_server_registers_with_consul_passes_its_check_and_deregi
             [
                 sys.executable,
                 "-m",
-                "gateway.cli",
+                "suite.cli",
                 "serve",
                 "filesystem",
                 str(tmp_path),

@@ -22,8 +22,9 @@ import anyio
 import pytest
 import yaml
 
-from gateway.launcher.children import Backoff, Child, State, exit_description
-from gateway.launcher.plan import (
+from mesh.config import DEFAULT_PORTS, load_settings
+from suite.launcher.children import Backoff, Child, State, exit_description
+from suite.launcher.plan import (
     ChildSpec,
     Plan,
     PlanError,
@@ -33,9 +34,8 @@ from gateway.launcher.plan import (
     parse_replicas,
     write_gateway_config,
 )
-from gateway.launcher.status_table import format_duration, render_rows, screen
-from gateway.launcher.supervisor import Launcher, launcher_snapshot
-from mesh.config import DEFAULT_PORTS, load_settings
+from suite.launcher.process_supervisor import Launcher, launcher_snapshot
+from suite.launcher.status_table import format_duration, render_rows, screen
 
 
 def free_port() -> int:

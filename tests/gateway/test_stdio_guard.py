@@ -38,7 +38,7 @@ def suite_config(tmp_path: Path, **sections: Any) -> tuple[Path, Path, Path]:
         "registry": {
             "static": {
                 "filesystem": [
-                    {"command": sys.executable, "args": ["-m", "gateway.cli", "serve", "filesystem", str(root)]}
+                    {"command": sys.executable, "args": ["-m", "suite.cli", "serve", "filesystem", str(root)]}
                 ]
             }
         },
@@ -53,7 +53,7 @@ def suite_config(tmp_path: Path, **sections: Any) -> tuple[Path, Path, Path]:
 def stdio_gateway(config: Path) -> StdioServerParameters:
     return StdioServerParameters(
         command=sys.executable,
-        args=["-m", "gateway.cli", "gateway", "--transport", "stdio", "--config", str(config)],
+        args=["-m", "suite.cli", "gateway", "--transport", "stdio", "--config", str(config)],
         env=dict(os.environ),
     )
 

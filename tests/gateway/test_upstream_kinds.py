@@ -111,7 +111,7 @@ async def test_an_upstream_of_the_handshake_era_is_served_through_a_session() ->
 
 async def test_a_stdio_upstream_is_launched_and_served(tmp_path: Path) -> None:
     (tmp_path / "note.txt").write_text("from stdio\n")
-    command = StaticInstance(command=sys.executable, args=("-m", "gateway.cli", "serve", "filesystem", str(tmp_path)))
+    command = StaticInstance(command=sys.executable, args=("-m", "suite.cli", "serve", "filesystem", str(tmp_path)))
     async with (
         gateway_over(StaticRegistry({"filesystem": (command,)})) as gateway,
         Client(Endpoint(gateway, ALL).server) as client,

@@ -25,15 +25,15 @@ import uvicorn
 import yaml
 from starlette.types import ASGIApp
 
-from gateway.cli import main
 from gateway.door.http_app import build_gateway_app
 from mesh.config import Settings, StaticInstance
 from mesh.registry import StaticRegistry
 from mesh.security.settings import TlsClientSettings
 from mesh.security.tls import client_context, server_context
 from mesh.serving.listen import bind_socket
-from servers.runtime import load_definition
 from servers.runtime.serve import build_http_app
+from suite.cli import main
+from suite.known import load_definition
 from tests.support.certificates import TestAuthority
 from tests.support.upstreams import free_port, serve_app
 
@@ -135,10 +135,10 @@ async def test_without_its_client_certificate_the_gateway_marks_the_instance_una
 def test_mcp_suite_up_refuses_a_config_with_tls_instead_of_probing_https_servers_over_http(
     tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import gateway.launcher
+    import suite.launcher
 
     started: list[object] = []
-    monkeypatch.setattr(gateway.launcher, "run_up", lambda *args, **kwargs: started.append(args) or 0)
+    monkeypatch.setattr(suite.launcher, "run_up", lambda *args, **kwargs: started.append(args) or 0)
     settings = suite_settings(tmp_path, gateway_certificate=True)
     assert settings.auth.tls is not None
     config = tmp_path / "mcp-suite.yaml"
@@ -163,7 +163,7 @@ def test_the_gateway_serves_its_own_endpoint_over_tls_with_auth_gateway_tls(tmp_
     port = free_port()
     env = {key: value for key, value in os.environ.items() if not key.startswith("MCP_SUITE_")}
     env |= {"MCP_SUITE_DATA_DIR": str(tmp_path / "data"), "PYTHONPATH": str(Path(__file__).resolve().parents[2])}
-    command = [sys.executable, "-m", "gateway.cli", "gateway", "--port", str(port), "--config", str(config)]
+    command = [sys.executable, "-m", "suite.cli", "gateway", "--port", str(port), "--config", str(config)]
     process = subprocess.Popen(command, env=env, stderr=subprocess.DEVNULL)
     trusted = client_context(TlsClientSettings(ca_file=authority.cert_file))
     try:

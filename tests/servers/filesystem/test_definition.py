@@ -8,7 +8,7 @@ import pytest
 
 from mesh.config import Settings
 from servers.filesystem.server import DEFINITION, apply_arguments, readiness
-from servers.runtime import load_definition
+from suite.known import load_definition
 from tests.servers.filesystem.support import connect, data, settings_for
 
 

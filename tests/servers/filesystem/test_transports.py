@@ -22,7 +22,7 @@ from tests.servers.filesystem.support import data, refused, settings_for
 
 def _stdio(*words: str) -> StdioServerParameters:
     return StdioServerParameters(
-        command=sys.executable, args=["-m", "gateway.cli", "serve", "filesystem", *words], env=dict(os.environ)
+        command=sys.executable, args=["-m", "suite.cli", "serve", "filesystem", *words], env=dict(os.environ)
     )
 
 

@@ -1,6 +1,6 @@
 """Bench the filesystem server over stdio: ``get_file_info`` on a small file, ``read_text_file`` of 100 KB.
 
-Launches ``mcp-suite serve filesystem <tmpdir>`` (as ``python -m gateway.cli``) with the SDK client,
+Launches ``mcp-suite serve filesystem <tmpdir>`` (as ``python -m suite.cli``) with the SDK client,
 warms up, then times sequential calls and prints p50/p90/p99 in milliseconds and calls per second.
 Targets: get_file_info p50 <= 1.5 ms, read_text_file (100 KB) p50 <= 3 ms.
 """
@@ -105,7 +105,7 @@ async def bench_filesystem(iterations: int, modes: Sequence[str] = ("auto", "leg
             }
         )
         params = StdioServerParameters(
-            command=sys.executable, args=["-m", "gateway.cli", "serve", "filesystem", directory], env=env
+            command=sys.executable, args=["-m", "suite.cli", "serve", "filesystem", directory], env=env
         )
         for mode in modes:
             async with Client(params, mode=mode) as client:

@@ -29,7 +29,8 @@ import anyio
 import asyncpg  # type: ignore[import-untyped]
 import yaml
 
-from gateway.bench.gateway import (
+from mesh import runtime
+from suite.bench.gateway import (
     LoadResult,
     _child,
     _cli,
@@ -40,7 +41,6 @@ from gateway.bench.gateway import (
     paced_load,
     warmup_calls,
 )
-from mesh import runtime
 
 PG_URL = os.environ.get("MCP_SUITE_BENCH_PG_URL", "postgresql://postgres@127.0.0.1:5432/test")
 CONCURRENCY = 16

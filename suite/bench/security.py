@@ -8,7 +8,7 @@ of it, all child processes started through the CLI:
   patterns permit the tool, rate limits per principal and per tool too high ever to trigger, the audit
   trail to a JSON-lines file, and tracing to a span file (``MCP_SUITE_TRACE_FILE``).
 
-The load generator (:func:`gateway.bench.gateway._load`: the stateless 2026-07-28 wire, pooled
+The load generator (:func:`suite.bench.gateway._load`: the stateless 2026-07-28 wire, pooled
 lean HTTP/1.1 client) calls ``filesystem_get_file_info`` at concurrency 1, alternating blocks between the two
 gateways (off, on, on, off, off, on, ...) so noise on the machine hits both alike. p50 and p99 are
 over all the calls of a side.
@@ -37,11 +37,11 @@ from typing import Any
 import httpx
 import yaml
 
-from gateway.bench.filesystem import percentile
-from gateway.bench.gateway import HEADERS, META, LoadResult, _child, _cli, _env, _free_port, _load, _wait_tools
 from mesh import runtime
 from mesh.security.tokens import mint_token
 from mesh.tracing import TRACE_FILE_ENV
+from suite.bench.filesystem import percentile
+from suite.bench.gateway import HEADERS, META, LoadResult, _child, _cli, _env, _free_port, _load, _wait_tools
 
 TARGET_MS = 0.5
 TOOL = "filesystem_get_file_info"

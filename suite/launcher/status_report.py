@@ -11,7 +11,7 @@ from typing import Any
 
 import httpx
 
-from gateway.launcher.status_table import format_duration, render_rows
+from suite.launcher.status_table import format_duration, render_rows
 
 
 class GatewayUnreachable(Exception):

@@ -24,14 +24,14 @@ from typing import Any, Literal
 
 import yaml
 
-from gateway.launcher.plan import (
+from mesh.config import CONFIG_ENV, ENV_PREFIX, Settings, load_settings
+from suite.launcher.plan import (
     WILDCARD_HOSTS,
     ordered_servers,
     read_user_config,
     with_static_registry,
     write_private,
 )
-from mesh.config import CONFIG_ENV, ENV_PREFIX, Settings, load_settings
 
 ClientName = Literal["claude-desktop", "claude-code"]
 GatewayMode = Literal["stdio", "http"]
@@ -62,7 +62,7 @@ def mcp_suite_command() -> list[str]:
     found = shutil.which("mcp-suite")
     if found:
         return [os.path.abspath(found)]
-    return [os.path.abspath(sys.executable), "-m", "gateway.cli"]
+    return [os.path.abspath(sys.executable), "-m", "suite.cli"]
 
 
 def carried_environment(environ: Mapping[str, str]) -> dict[str, str]:

@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from pathlib import Path
 
-from gateway.launcher.plan import ChildSpec
+from suite.launcher.plan import ChildSpec
 
 PR_SET_PDEATHSIG = 1
 TAIL_BYTES = 8192

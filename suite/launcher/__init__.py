@@ -2,7 +2,7 @@
 
 - :mod:`.plan` decides the children, their ports and command lines, and writes the gateway's config;
 - :mod:`.children` spawns, signals and reaps one child process;
-- :mod:`.supervisor` restarts crashed children with back-off and stops them all on a signal;
+- :mod:`.process_supervisor` restarts crashed children with back-off and stops them all on a signal;
 - :mod:`.status_table` draws the live table (terminal) or logs JSON lines (anything else);
 - :mod:`.status_report` is ``mcp-suite status``: the gateway's instances as a table.
 """
@@ -17,11 +17,11 @@ from pathlib import Path
 
 import anyio
 
-from gateway.launcher.children import rotate_log
-from gateway.launcher.plan import Plan, PlanError, build_plan, log_dir_of, parse_replicas, write_gateway_config
-from gateway.launcher.supervisor import Launcher
 from mesh.config import Settings
 from mesh.telemetry import JsonLineFormatter, configure_logging
+from suite.launcher.children import rotate_log
+from suite.launcher.plan import Plan, PlanError, build_plan, log_dir_of, parse_replicas, write_gateway_config
+from suite.launcher.process_supervisor import Launcher
 
 __all__ = ["Launcher", "Plan", "PlanError", "build_plan", "parse_replicas", "run_up"]
 

@@ -13,11 +13,11 @@ import importlib
 from mesh import runtime
 
 BENCHES: dict[str, str] = {
-    "filesystem": "gateway.bench.filesystem",
-    "gateway": "gateway.bench.gateway",
-    "database": "gateway.bench.database",
-    "discovery": "gateway.bench.discovery",
-    "security": "gateway.bench.security",
+    "filesystem": "suite.bench.filesystem",
+    "gateway": "suite.bench.gateway",
+    "database": "suite.bench.database",
+    "discovery": "suite.bench.consul_discovery",
+    "security": "suite.bench.security",
 }
 
 

@@ -1,6 +1,6 @@
 """What ``mcp-suite up`` will run: one child per server replica plus the gateway, their ports and command lines.
 
-Every child is ``python -m gateway.cli ...`` with the same interpreter as the launcher, so it runs the same
+Every child is ``python -m suite.cli ...`` with the same interpreter as the launcher, so it runs the same
 installed code. Servers listen on 127.0.0.1 (they sit behind the gateway): the first replica of a server on
 its configured port, extra replicas on free ports picked now. A child keeps its port for the launcher's whole
 life, because the gateway reads its instances once, from the generated config file, at start.
@@ -148,7 +148,7 @@ def pick_free_port(host: str, taken: set[int]) -> int:
 
 def cli_argv() -> list[str]:
     """How a child runs the command line: this interpreter, this installed code."""
-    return [sys.executable, "-m", "gateway.cli"]
+    return [sys.executable, "-m", "suite.cli"]
 
 
 def build_plan(

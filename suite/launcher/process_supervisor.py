@@ -1,4 +1,4 @@
-"""Keep every child of a :class:`~gateway.launcher.plan.Plan` running until SIGINT/SIGTERM, then stop them all.
+"""Keep every child of a :class:`~suite.launcher.plan.Plan` running until SIGINT/SIGTERM, then stop them all.
 
 Crash-only: a child that exits, for any reason, while the launcher is not stopping is started again on
 the same port after a back-off (0.5 s doubling to 30 s, reset once it stayed up 60 s). Its exit code and
@@ -25,9 +25,9 @@ import anyio
 import anyio.abc
 import httpx
 
-from gateway.launcher.children import Child, State, exit_description
-from gateway.launcher.plan import Plan, write_private
-from gateway.launcher.status_table import Events, LiveTable, screen
+from suite.launcher.children import Child, State, exit_description
+from suite.launcher.plan import Plan, write_private
+from suite.launcher.status_table import Events, LiveTable, screen
 
 STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
 POLL_SECONDS = 0.1

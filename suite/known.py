@@ -1,4 +1,8 @@
-"""The servers of the suite by name, imported only when asked for (a server never imports another)."""
+"""The servers of the suite by name, imported only when asked for (a server never imports another).
+
+The command line and the launcher start servers through this map; nothing under mesh/, servers/ or
+gateway/ does.
+"""
 
 from __future__ import annotations
 

@@ -16,10 +16,10 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from gateway.bench import BENCHES
 from mesh import runtime
 from mesh.config import ConfigError, Settings, find_config_file, load_settings
 from mesh.telemetry import configure_logging
+from suite.bench import BENCHES
 
 log = logging.getLogger("mcp_suite.cli")
 
@@ -37,8 +37,8 @@ def _settings(args: argparse.Namespace, **overrides: Any) -> Settings:
 
 def cmd_serve(args: argparse.Namespace) -> int:
     from mesh.discovery import registry_from_settings, uses_consul
-    from servers.runtime import load_definition
     from servers.runtime.serve import serve_http, serve_stdio
+    from suite.known import load_definition
 
     try:
         definition = load_definition(args.server)
@@ -107,8 +107,8 @@ def _config_file(args: argparse.Namespace) -> Path | None:
 
 
 def cmd_up(args: argparse.Namespace) -> int:
-    from gateway.launcher import PlanError, parse_replicas, run_up
-    from servers.runtime.known import SERVER_MODULES
+    from suite.known import SERVER_MODULES
+    from suite.launcher import PlanError, parse_replicas, run_up
 
     settings = _settings(args)
     if settings.auth.tls is not None or settings.auth.gateway_tls is not None:
@@ -127,15 +127,15 @@ def cmd_up(args: argparse.Namespace) -> int:
 
 
 def _default_gateway_url(settings: Settings) -> str:
-    from gateway.client_config import gateway_http_url
+    from suite.client_config import gateway_http_url
 
     return gateway_http_url(settings).removesuffix("/mcp")
 
 
 def cmd_status(args: argparse.Namespace) -> int:
-    from gateway.launcher.plan import run_dir_of, state_file_of
-    from gateway.launcher.status_report import GatewayUnreachable, fetch_instances, render_instances, render_launcher
-    from gateway.launcher.supervisor import launcher_snapshot
+    from suite.launcher.plan import run_dir_of, state_file_of
+    from suite.launcher.process_supervisor import launcher_snapshot
+    from suite.launcher.status_report import GatewayUnreachable, fetch_instances, render_instances, render_launcher
 
     settings = _settings(args)
     url = (args.url or _default_gateway_url(settings)).rstrip("/").removesuffix("/mcp")
@@ -155,8 +155,8 @@ def cmd_status(args: argparse.Namespace) -> int:
 
 
 def cmd_client_config(args: argparse.Namespace) -> int:
-    from gateway.client_config import ClientConfigError, GatewayMode, build_entries, render
-    from servers.runtime.known import SERVER_MODULES
+    from suite.client_config import ClientConfigError, GatewayMode, build_entries, render
+    from suite.known import SERVER_MODULES
 
     settings = _settings(args)
     mode: GatewayMode = "http" if args.gateway == "http" else "stdio"
@@ -204,7 +204,7 @@ def cmd_token(args: argparse.Namespace) -> int:
 
 
 def cmd_bench(args: argparse.Namespace) -> int:
-    from gateway.bench import run_bench
+    from suite.bench import run_bench
 
     return int(run_bench(args))
 

@@ -31,9 +31,9 @@ import anyio
 import httpx
 import yaml
 
-from gateway.bench.filesystem import percentile
 from gateway.upstream.http1 import Http1Pool
 from mesh import runtime
+from suite.bench.filesystem import percentile
 
 HEADERS = {
     "accept": "application/json, text/event-stream",
@@ -77,7 +77,7 @@ def _free_port() -> int:
 
 
 def _cli(*args: str) -> list[str]:
-    return [sys.executable, "-m", "gateway.cli", *args]
+    return [sys.executable, "-m", "suite.cli", *args]
 
 
 def _wait_healthy(url: str, what: str, timeout: float = 30.0) -> None:
