@@ -18,8 +18,8 @@ from gateway.call.service import Gateway
 from gateway.door.mcp_endpoint import Endpoint
 from mesh.config import GatewaySettings, StaticInstance
 from mesh.registry import StaticRegistry
-from tests.gateway.conftest import demo_gateway
-from tests.gateway.test_upstream_kinds import HandshakeOnly
+from tests.scenarios.test_upstream_kinds import HandshakeOnly
+from tests.support.gateway_fixtures import demo_gateway
 from tests.support.upstreams import HttpUpstream, Replica, demo_server
 
 pytestmark = [pytest.mark.anyio, pytest.mark.filterwarnings("ignore:resources/subscribe is removed")]

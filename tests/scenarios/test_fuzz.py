@@ -25,7 +25,7 @@ import anyio
 import httpx
 import pytest
 
-from tests.gateway.security_fixtures import UPSTREAM_SECRET, secured_suite
+from tests.support.security_fixtures import UPSTREAM_SECRET, secured_suite
 
 pytestmark = pytest.mark.anyio
 

@@ -9,8 +9,8 @@ from gateway.call.catalog import ALL
 from gateway.call.live_config import LiveConfigError, live_config_running, parse_live_settings
 from gateway.door.mcp_endpoint import Endpoint
 from mesh.config import GatewaySettings
-from tests.gateway.consul_fixtures import consul_mesh
 from tests.support.consul_double import eventually
+from tests.support.consul_fixtures import consul_mesh
 
 pytestmark = pytest.mark.anyio
 KEY = "mcp-suite/gateway"

@@ -36,9 +36,9 @@ from mesh.config import (
 from mesh.registry import StaticRegistry
 from mesh.security.tokens import mint_token
 from mesh.telemetry import JsonLineFormatter
-from tests.gateway.conftest import demo_gateway
-from tests.gateway.security_fixtures import JWT_SECRET, MODERN, secured_suite
+from tests.support.gateway_fixtures import demo_gateway
 from tests.support.observability import Labels, captured_spans, parse_exposition, value
+from tests.support.security_fixtures import JWT_SECRET, MODERN, secured_suite
 from tests.support.upstreams import Replica, demo_server, free_port, serve_app, serve_http
 
 pytestmark = pytest.mark.anyio

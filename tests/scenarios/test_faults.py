@@ -12,7 +12,7 @@ from mcp.shared.exceptions import MCPError
 from gateway.call.catalog import ALL
 from gateway.door.mcp_endpoint import Endpoint
 from mesh.config import BreakerPolicy, GatewaySettings, Policy
-from tests.gateway.conftest import demo_gateway
+from tests.support.gateway_fixtures import demo_gateway
 
 pytestmark = pytest.mark.anyio
 

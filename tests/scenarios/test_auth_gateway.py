@@ -9,7 +9,7 @@ import httpx
 import jwt
 import pytest
 
-from tests.gateway.security_fixtures import API_KEY, JWT_SECRET, MODERN, client, secured_suite
+from tests.support.security_fixtures import API_KEY, JWT_SECRET, MODERN, client, secured_suite
 
 pytestmark = pytest.mark.anyio
 

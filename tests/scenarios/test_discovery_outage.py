@@ -12,8 +12,8 @@ from gateway.call.catalog import ALL
 from gateway.door.mcp_endpoint import Endpoint
 from gateway.door.rest import rest_routes
 from mesh.consul import ConsulRegistry
-from tests.gateway.consul_fixtures import consul_mesh, consul_settings
 from tests.support.consul_double import ConsulDouble, eventually
+from tests.support.consul_fixtures import consul_mesh, consul_settings
 
 pytestmark = pytest.mark.anyio
 

@@ -11,7 +11,7 @@ from gateway.call.catalog import ALL, View
 from gateway.call.policies import resolve_policy
 from gateway.door.mcp_endpoint import Endpoint
 from mesh.config import BreakerPolicy, GatewaySettings, Policy, ServerGroupSettings, SupervisorSettings
-from tests.gateway.conftest import demo_gateway
+from tests.support.gateway_fixtures import demo_gateway
 
 pytestmark = pytest.mark.anyio
 

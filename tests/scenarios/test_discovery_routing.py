@@ -8,8 +8,8 @@ from mcp import Client
 
 from gateway.call.catalog import ALL
 from gateway.door.mcp_endpoint import Endpoint
-from tests.gateway.consul_fixtures import consul_mesh
 from tests.support.consul_double import eventually
+from tests.support.consul_fixtures import consul_mesh
 
 pytestmark = pytest.mark.anyio
 

@@ -12,7 +12,7 @@ import anyio.abc
 from gateway.call.service import Gateway
 from mesh.config import GatewaySettings, Settings
 from mesh.consul import ConsulRegistry
-from tests.gateway.test_upstream_kinds import HandshakeOnly
+from tests.scenarios.test_upstream_kinds import HandshakeOnly
 from tests.support.consul_double import ConsulDouble
 from tests.support.upstreams import HttpUpstream, Replica, demo_server
 

@@ -10,7 +10,7 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.gateway.security_fixtures import MODERN, UPSTREAM_SECRET, client, secured_suite
+from tests.support.security_fixtures import MODERN, UPSTREAM_SECRET, client, secured_suite
 
 pytestmark = pytest.mark.anyio
 

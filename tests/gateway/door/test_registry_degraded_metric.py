@@ -11,8 +11,8 @@ from gateway.door.metrics_endpoint import metrics_route
 from gateway.door.rest import rest_routes
 from mesh.config import GatewaySettings
 from mesh.registry import StaticRegistry
-from tests.gateway.consul_fixtures import consul_mesh
 from tests.support.consul_double import eventually
+from tests.support.consul_fixtures import consul_mesh
 from tests.support.observability import parse_exposition
 
 pytestmark = pytest.mark.anyio

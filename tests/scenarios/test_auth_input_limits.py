@@ -8,7 +8,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.gateway.security_fixtures import MODERN, secured_suite
+from tests.support.security_fixtures import MODERN, secured_suite
 
 pytestmark = pytest.mark.anyio
 
