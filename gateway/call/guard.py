@@ -22,7 +22,7 @@ from gateway.call.catalog import Catalog, Entry, View
 from gateway.call.policies import GATEWAY_SERVER, supervisor_includes, supervisor_of_server
 from gateway.call.router import GatewayError
 from gateway.call.service import Gateway
-from gateway.upstream.connections import Notify, UpstreamError
+from gateway.upstream.mcp_client import Notify, UpstreamError
 from mesh import tracing
 from mesh.config import Settings
 from mesh.security.audit import AuditRecord, AuditTrail

@@ -31,7 +31,9 @@ from gateway.call.policies import (
     supervisor_of_server,
 )
 from gateway.call.router import CallOptions, GatewayError, Router, call_timeout, caller_priority
-from gateway.upstream.connections import (
+from gateway.upstream.events import UpstreamEvents, supports_resource_subscriptions
+from gateway.upstream.http1 import Http1Pool
+from gateway.upstream.mcp_client import (
     META_SERVER_INFO,
     Notify,
     Upstream,
@@ -40,8 +42,6 @@ from gateway.upstream.connections import (
     connect_upstream,
     shared_http_client,
 )
-from gateway.upstream.events import UpstreamEvents, supports_resource_subscriptions
-from gateway.upstream.http1 import Http1Pool
 from gateway.upstream.pool import Listing, Member, ServerPool
 from mesh.balancer import make_balancer
 from mesh.config import GatewaySettings

@@ -21,7 +21,7 @@ from gateway.call.catalog import View
 from gateway.call.guard import CallGuard
 from gateway.call.router import GatewayError
 from gateway.call.service import Gateway
-from gateway.upstream.connections import META_PROTOCOL, MODERN_VERSION, UpstreamError
+from gateway.upstream.mcp_client import META_PROTOCOL, MODERN_VERSION, UpstreamError
 from mesh import tracing
 from mesh.asgi_body import read_body, replay
 

@@ -36,7 +36,7 @@ from gateway.call.guard import CallGuard
 from gateway.call.router import GatewayError
 from gateway.call.service import GATEWAY_INFO, Gateway
 from gateway.door.input_bridge import complete_for_legacy_client, needs_bridge
-from gateway.upstream.connections import UpstreamError
+from gateway.upstream.mcp_client import UpstreamError
 from mesh.security.principal import Principal
 
 log = logging.getLogger("mcp_suite.gateway.endpoint")

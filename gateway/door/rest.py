@@ -21,7 +21,7 @@ from gateway.call.catalog import ALL, paginate
 from gateway.call.guard import FORBIDDEN, RATE_LIMITED, CallGuard
 from gateway.call.router import GATEWAY_BUSY, GATEWAY_DEADLINE, GATEWAY_UNAVAILABLE, GatewayError
 from gateway.call.service import GATEWAY_INFO, Gateway, UnknownName
-from gateway.upstream.connections import MODERN_VERSION, UpstreamError
+from gateway.upstream.mcp_client import MODERN_VERSION, UpstreamError
 from mesh.discovery import registry_status
 from mesh.security.principal import Principal
 

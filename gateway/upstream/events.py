@@ -26,7 +26,7 @@ import anyio
 import anyio.abc
 import httpx
 
-from gateway.upstream.connections import (
+from gateway.upstream.mcp_client import (
     ModernHttpUpstream,
     SessionUpstream,
     Upstream,

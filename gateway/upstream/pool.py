@@ -14,7 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from gateway.upstream.connections import Upstream
+from gateway.upstream.mcp_client import Upstream
 from mesh.balancer import Balancer, make_balancer
 from mesh.config import BreakerPolicy, Strategy
 from mesh.registry import ServiceInstance

@@ -24,7 +24,7 @@ from gateway.call.service import Gateway
 from gateway.door.http_app import build_gateway_app
 from gateway.door.mcp_endpoint import Endpoint
 from gateway.door.metrics_endpoint import gateway_metrics
-from gateway.upstream.connections import UpstreamError
+from gateway.upstream.mcp_client import UpstreamError
 from mesh.config import (
     BreakerPolicy,
     GatewaySettings,
