@@ -19,6 +19,7 @@ COPY pyproject.toml README.md ./
 COPY mesh ./mesh
 COPY servers ./servers
 COPY gateway ./gateway
+COPY suite ./suite
 RUN pip wheel --wheel-dir /wheels .
 
 # ---- runtime: the wheels installed into a venv, run as an unprivileged user ----

@@ -5,33 +5,31 @@ HTTP: the MCP endpoint at ``/mcp`` answers both protocol eras (2025-11-25 sessio
 stateless 2026-07-28 wire); ``GET /health`` reports liveness and the backend's readiness;
 SIGTERM/SIGINT stop accepting connections and let in-flight calls finish within
 ``shutdown_grace_seconds``. The process registers itself once it is up and deregisters on the way out.
+Binding the socket and running uvicorn are the ground floor's (:mod:`mesh.serving`), shared with the gateway.
 """
 
 from __future__ import annotations
 
 import logging
-import socket
-import ssl
 import time
-from collections.abc import AsyncIterator, Callable, Mapping
+from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
 from typing import Any
 
 import anyio
 import anyio.to_thread
-import uvicorn
 from mcp.server import MCPServer
-from mcp.server.transport_security import TransportSecuritySettings
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 
 from mesh.config import Settings
 from mesh.registry import Registry, ServiceInstance
-from mesh.runtime import freeze_startup_heap
 from mesh.security.http_errors import JsonTransportErrorsMiddleware
 from mesh.security.tls import server_context
 from mesh.security.upstream_auth import UpstreamSecretMiddleware
+from mesh.serving.listen import bind_socket, serve_asgi
+from mesh.serving.transport_security import transport_security_for
 from mesh.tracing import configure_tracing
 from servers.runtime.definition import ServerDefinition
 from servers.runtime.fastpath import FastToolCallMiddleware
@@ -39,25 +37,12 @@ from servers.runtime.observability import instrument_server
 
 log = logging.getLogger("mcp_suite.runtime")
 
-LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "::1")
-
 
 async def serve_stdio(server: MCPServer[Any]) -> None:
     """Serve one client over stdin/stdout until it closes the pipe."""
     log.info("serving over stdio", extra={"server": server.name})
     configure_tracing(f"mcp-{server.name}")
     await server.run_stdio_async()
-
-
-def transport_security_for(host: str) -> TransportSecuritySettings | None:
-    """DNS-rebinding protection on loopback binds (a foreign Host header gets 421); none on wildcard binds."""
-    if host in LOOPBACK_HOSTS:
-        return TransportSecuritySettings(
-            enable_dns_rebinding_protection=True,
-            allowed_hosts=["127.0.0.1:*", "localhost:*", "[::1]:*"],
-            allowed_origins=["http://127.0.0.1:*", "http://localhost:*", "http://[::1]:*"],
-        )
-    return None
 
 
 def build_http_app(
@@ -129,51 +114,6 @@ def build_http_app(
 
     app.router.lifespan_context = lifespan
     return app
-
-
-def bind_socket(host: str, port: int) -> socket.socket:
-    """Bind before serving so port 0 (a free port, for replicas) is known before anything registers."""
-    family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    sock = socket.socket(family, socket.SOCK_STREAM)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    # Accepted connections inherit TCP_NODELAY from the listener. asyncio sets it itself only on
-    # servers it binds; without it every keep-alive response waits ~40 ms for a delayed ACK.
-    sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-    try:
-        sock.bind((host, port))
-    except OSError as exc:
-        sock.close()
-        raise OSError(exc.errno, f"cannot listen on {host}:{port}: {exc.strerror}") from None
-    sock.set_inheritable(True)
-    return sock
-
-
-async def serve_asgi(
-    app: Starlette, settings: Settings, sock: socket.socket, ssl_context: ssl.SSLContext | None = None
-) -> None:
-    """Run ``app`` on the bound ``sock`` until SIGTERM/SIGINT, letting in-flight requests finish within the grace period.
-
-    With ``ssl_context`` (:func:`mesh.security.tls.server_context`) every connection is TLS: a client
-    the context refuses (no certificate, one from another CA) never reaches ``app``.
-    """
-
-    def use_context(_config: uvicorn.Config, _default: Callable[[], ssl.SSLContext]) -> ssl.SSLContext:
-        assert ssl_context is not None
-        return ssl_context
-
-    config = uvicorn.Config(
-        app,
-        log_config=None,
-        log_level=settings.log_level,
-        access_log=False,
-        timeout_graceful_shutdown=max(1, round(settings.shutdown_grace_seconds)),
-        lifespan="on",
-        ssl_context_factory=use_context if ssl_context is not None else None,
-    )
-    server = uvicorn.Server(config)
-    frozen = freeze_startup_heap()  # built and imported: full collections from now on skip all of it
-    log.debug("startup heap frozen", extra={"objects": frozen})
-    await server.serve(sockets=[sock])
 
 
 async def serve_http(

@@ -363,7 +363,7 @@ def server_coverage_problems(
         if server is None:
             continue
         if server not in known_servers:
-            problems.append(f"{name}: runs {server!r}, which servers/runtime/known.py does not know (it would crash)")
+            problems.append(f"{name}: runs {server!r}, which suite/known.py does not know (it would crash)")
             continue
         replicas.setdefault(server, []).append(name)
         words = command_of(svc)

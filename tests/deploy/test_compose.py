@@ -14,9 +14,9 @@ from typing import Any
 import pytest
 import yaml
 
-from gateway.cli import build_parser
 from gateway.settings import DEFAULT_PORTS, GATEWAY_PORT
-from servers.runtime.known import SERVER_MODULES
+from suite.cli import build_parser
+from suite.known import SERVER_MODULES
 from suite.settings import load_suite_settings
 from tests.deploy import compose_invariants as inv
 
@@ -30,7 +30,7 @@ PUBLISHED = {"gateway", "consul", "grafana", "jaeger", "prometheus"}
 STATELESS = {"otel-collector", "jaeger"}
 REPLICATED = {"filesystem": 2, "database": 2}
 # Servers the stack already runs while their package is being finished (issue 5 adds database to
-# servers/runtime/known.py). Drop a name once SERVER_MODULES has it; until then its services would
+# suite/known.py). Drop a name once SERVER_MODULES has it; until then its services would
 # crash on start, which is why this list is explicit and short.
 LANDING = {"database"}
 BACKENDS = {

@@ -55,7 +55,7 @@ def test_the_builder_copies_every_package_the_distribution_ships(dockerfile: inv
 def test_the_build_context_keeps_secrets_and_local_state_out(ignore_patterns: list[str]) -> None:
     for path in (".env", ".git/config", ".venv/bin/python", "tests/conftest.py", "mesh/__pycache__/config.pyc"):
         assert inv.dockerignored(path, ignore_patterns), path
-    for path in ("pyproject.toml", "README.md", "mesh/config.py", "servers/runtime/serve.py", "gateway/cli.py"):
+    for path in ("pyproject.toml", "README.md", "mesh/config.py", "servers/runtime/serve.py", "suite/cli.py"):
         assert not inv.dockerignored(path, ignore_patterns), path
 
 

@@ -18,7 +18,7 @@ from mcp.server import MCPServer
 from prometheus_client.parser import text_string_to_metric_families
 from starlette.types import ASGIApp
 
-from gateway.app import build_gateway_app
+from gateway.door.http_app import build_gateway_app
 from gateway.settings import GatewaySettings
 from mesh.metrics import BREAKER_STATE_VALUES
 from mesh.registry import StaticRegistry

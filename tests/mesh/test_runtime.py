@@ -12,9 +12,9 @@ from pathlib import Path
 
 import pytest
 
-from gateway.cli import main
 from mesh import runtime
 from mesh.config import ConfigError
+from suite.cli import main
 
 
 async def _loop_module() -> str:
@@ -87,7 +87,7 @@ def test_a_served_process_freezes_its_heap_before_it_serves(tmp_path: Path) -> N
     argv = [
         sys.executable,
         "-m",
-        "gateway.cli",
+        "suite.cli",
         "serve",
         "filesystem",
         str(tmp_path),

@@ -73,7 +73,7 @@ def test_the_command_line_prints_a_config_error_without_a_traceback(tmp_path: Pa
     config = tmp_path / "bad.yaml"
     config.write_text("gateway:\n  port: -1\n")
     done = subprocess.run(
-        [sys.executable, "-m", "gateway.cli", "serve", "filesystem", "--config", str(config)],
+        [sys.executable, "-m", "suite.cli", "serve", "filesystem", "--config", str(config)],
         capture_output=True,
         text=True,
         timeout=60,

@@ -13,9 +13,10 @@ import uvicorn
 from mcp import Client
 
 from mesh.config import Settings
+from mesh.serving.listen import bind_socket
 from servers.database.server import DEFINITION
-from servers.runtime.known import load_definition
-from servers.runtime.serve import bind_socket, build_http_app
+from servers.runtime.serve import build_http_app
+from suite.known import load_definition
 from suite.settings import SuiteSettings
 from tests.servers.database.support import PG_URL, connection, data, refused, settings_with
 

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from servers.filesystem.server import DEFINITION, apply_arguments, readiness
-from servers.runtime import load_definition
+from suite.known import load_definition
 from suite.settings import SuiteSettings
 from tests.servers.filesystem.support import connect, data, settings_for
 

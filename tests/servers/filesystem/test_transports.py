@@ -14,14 +14,15 @@ import pytest
 import uvicorn
 from mcp import Client, StdioServerParameters
 
+from mesh.serving.listen import bind_socket
 from servers.filesystem.server import DEFINITION
-from servers.runtime.serve import bind_socket, build_http_app
+from servers.runtime.serve import build_http_app
 from tests.servers.filesystem.support import data, refused, settings_for
 
 
 def _stdio(*words: str) -> StdioServerParameters:
     return StdioServerParameters(
-        command=sys.executable, args=["-m", "gateway.cli", "serve", "filesystem", *words], env=dict(os.environ)
+        command=sys.executable, args=["-m", "suite.cli", "serve", "filesystem", *words], env=dict(os.environ)
     )
 
 

@@ -23,9 +23,9 @@ import httpx
 import pytest
 import yaml
 
-from gateway.cli import main
 from mesh.security.settings import TlsClientSettings
 from mesh.security.tls import client_context
+from suite.cli import main
 from tests.support.certificates import Issued, TestAuthority
 
 ROOT = Path(__file__).resolve().parents[3]

@@ -1,0 +1,141 @@
+"""The hot path: a stateless 2026-07-28 ``tools/call`` answered without the SDK's server machinery.
+
+A request qualifies when it is a POST of one JSON-RPC ``tools/call`` on the modern wire (the
+``mcp-protocol-version: 2026-07-28`` header and the same version in ``_meta``), asks for no progress
+(no ``progressToken``), and passes the same Host/Origin checks the SDK applies. Such a call is parsed
+once, routed through the same router (policies, bulkheads, breakers, retries, deadlines) and answered
+with one JSON body. Anything else — sessions, progress, other methods, malformed input — goes to the
+SDK endpoint unchanged, so behaviour and errors stay the SDK's.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import json
+from typing import Any
+
+from mcp.server.transport_security import TransportSecuritySettings
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+from gateway.call.catalog import View
+from gateway.call.guard import CallGuard
+from gateway.call.router import GatewayError
+from gateway.call.service import Gateway
+from gateway.upstream.mcp_client import META_PROTOCOL, MODERN_VERSION, UpstreamError
+from mesh import tracing
+from mesh.asgi_body import read_body, replay
+
+_JSON = [(b"content-type", b"application/json")]
+
+
+class FastToolCallMiddleware:
+    """Serve qualifying stateless tool calls directly; hand everything else to ``app``."""
+
+    def __init__(
+        self,
+        app: ASGIApp,
+        gateway: Gateway,
+        view: View,
+        security: TransportSecuritySettings | None,
+        max_body: int,
+        guard: CallGuard | None = None,
+    ) -> None:
+        self.app = app
+        self.guard = guard or CallGuard(gateway)
+        self.gateway = gateway
+        self.view = view
+        self.security = security
+        self.max_body = max_body
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["method"] != "POST" or not self._eligible_headers(scope):
+            await self.app(scope, receive, send)
+            return
+        body, complete = await read_body(receive, self.max_body)
+        request = _parse(body) if complete else None
+        if request is None:
+            await self.app(scope, replay(body, receive, complete), send)
+            return
+        await self._answer(request, send, scope)
+
+    def _eligible_headers(self, scope: Scope) -> bool:
+        headers = dict(scope["headers"])
+        if headers.get(b"mcp-protocol-version") != MODERN_VERSION.encode():
+            return False
+        if headers.get(b"mcp-method") != b"tools/call" or b"mcp-session-id" in headers:
+            return False
+        if b"application/json" not in headers.get(b"accept", b""):
+            return False
+        return self._host_allowed(headers)
+
+    def _host_allowed(self, headers: dict[bytes, bytes]) -> bool:
+        security = self.security
+        if security is None or not security.enable_dns_rebinding_protection:
+            return True
+        host = headers.get(b"host", b"").decode("latin-1")
+        if not any(_matches(host, pattern) for pattern in security.allowed_hosts):
+            return False
+        origin = headers.get(b"origin")
+        return origin is None or any(_matches(origin.decode("latin-1"), p) for p in security.allowed_origins)
+
+    async def _answer(self, request: dict[str, Any], send: Send, scope: Scope) -> None:
+        request_id = request["id"]
+        params: dict[str, Any] = request["params"]
+        meta = {k: v for k, v in params["_meta"].items() if not k.startswith("io.modelcontextprotocol/")}
+        forwarded = {key: value for key, value in params.items() if key != "_meta"}
+        if meta:
+            forwarded["_meta"] = meta
+        caps = params["_meta"].get("io.modelcontextprotocol/clientCapabilities")
+        try:
+            # The SDK path gets its SERVER span from the SDK's OpenTelemetryMiddleware; this one mirrors it.
+            with tracing.server_span("tools/call", params["name"], meta):
+                result = await self.guard.acting_for(self.guard.principal(scope)).call_tool(
+                    self.view,
+                    params["name"],
+                    forwarded,
+                    client_capabilities=caps if isinstance(caps, dict) else {},
+                )
+            message: dict[str, Any] = {"jsonrpc": "2.0", "id": request_id, "result": result}
+        except (GatewayError, UpstreamError) as exc:
+            error: dict[str, Any] = {"code": exc.code, "message": exc.message}
+            data = exc.data
+            if data:
+                error["data"] = data
+            message = {"jsonrpc": "2.0", "id": request_id, "error": error}
+        payload = json.dumps(message, separators=(",", ":"), ensure_ascii=False).encode()
+        await send(
+            {
+                "type": "http.response.start",
+                "status": 200,
+                "headers": [*_JSON, (b"content-length", str(len(payload)).encode())],
+            }
+        )
+        await send({"type": "http.response.body", "body": payload})
+
+
+def _matches(value: str, pattern: str) -> bool:
+    return value == pattern or fnmatch.fnmatchcase(value, pattern)
+
+
+def _parse(body: bytes) -> dict[str, Any] | None:
+    """The request if it is one well-formed modern ``tools/call`` without a progress token, else None."""
+    try:
+        request = json.loads(body)
+    except (ValueError, UnicodeDecodeError):
+        return None
+    if not isinstance(request, dict) or request.get("jsonrpc") != "2.0" or request.get("method") != "tools/call":
+        return None
+    request_id = request.get("id")
+    if isinstance(request_id, bool) or not isinstance(request_id, int | str):
+        return None
+    params = request.get("params")
+    if not isinstance(params, dict) or not isinstance(params.get("name"), str):
+        return None
+    if not isinstance(params.get("arguments", {}), dict):
+        return None
+    meta = params.get("_meta")
+    if not isinstance(meta, dict) or meta.get(META_PROTOCOL) != MODERN_VERSION or "progressToken" in meta:
+        return None
+    if "inputResponses" in params or "requestState" in params:
+        return None  # multi-round input flows stay on the SDK path
+    return request
