@@ -29,7 +29,7 @@ gateway decides about it), :mod:`.upstream` (where it goes). One ``tools/call`` 
    the policy's bulkhead (priority order, under the call's deadline), picks a serving member of the
    pool with its balancer, skipping open breakers, and retries on another member only a call that is
    safe to repeat. ``call/live_config.py`` may have replaced the policies from Consul KV meanwhile.
-8. ``upstream/pool.py``: the :class:`~gateway.upstream.pool.Member` picked is connected, healthy,
+8. ``upstream/instances.py``: the :class:`~gateway.upstream.instances.Member` picked is connected, healthy,
    admitted and its breaker closed; its upstream carries the call.
 9. ``upstream/mcp_client.py``: :class:`~gateway.upstream.mcp_client.ModernHttpUpstream` builds the
    request (protocol version, client capabilities and trace context in ``_meta``, the ``mcp-*``

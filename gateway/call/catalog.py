@@ -144,7 +144,7 @@ class Catalog:
 def build_catalog(
     listings: Mapping[str, Any], gateway_tools: Iterable[Mapping[str, Any]], settings: GatewaySettings
 ) -> Catalog:
-    """Namespace every available server's listing; ``listings`` maps server → :class:`~gateway.upstream.pool.Listing`."""
+    """Namespace every available server's listing; ``listings`` maps server → :class:`~gateway.upstream.instances.Listing`."""
     catalog = Catalog(settings=settings)
     owners: dict[str, str] = {}
 

@@ -26,8 +26,8 @@ from typing import Any
 from opentelemetry.trace import SpanKind
 
 from gateway.call.policies import EffectivePolicy
+from gateway.upstream.instances import Member, ServerPool
 from gateway.upstream.mcp_client import Notify, UpstreamError, UpstreamUnavailable
-from gateway.upstream.pool import Member, ServerPool
 from mesh import tracing
 from mesh.balancer import NoInstanceAvailable
 from mesh.metrics import GatewayMetrics

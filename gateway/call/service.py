@@ -34,6 +34,7 @@ from gateway.call.router import CallOptions, GatewayError, Router, call_timeout,
 from gateway.settings import GatewaySettings
 from gateway.upstream.events import UpstreamEvents, supports_resource_subscriptions
 from gateway.upstream.http1 import Http1Pool
+from gateway.upstream.instances import Listing, Member, ServerPool
 from gateway.upstream.mcp_client import (
     META_SERVER_INFO,
     Notify,
@@ -43,7 +44,6 @@ from gateway.upstream.mcp_client import (
     connect_upstream,
     shared_http_client,
 )
-from gateway.upstream.pool import Listing, Member, ServerPool
 from mesh.balancer import make_balancer
 from mesh.discovery import registry_running, registry_status
 from mesh.registry import Registry, ServiceInstance

@@ -1,7 +1,7 @@
 """The Neo4j tools: cypher_read and graph_schema always; cypher_write only when a connection allows writes.
 
 ``register_neo4j_tools(server, connections)`` gets only the Neo4j connections, by name. A read
-passes three layers (see :mod:`.guard`): lexical checks, ``EXPLAIN`` reporting query
+passes three layers (see :mod:`.statement_guard`): lexical checks, ``EXPLAIN`` reporting query
 type ``r``, and a READ access-mode session in which Neo4j itself refuses writes. Every query is
 parameterised (``parameters``), runs under the connection's statement timeout (client side and
 as the transaction timeout on the server) and returns at most the row/byte budget.
@@ -27,8 +27,8 @@ from pydantic import Field
 from mesh import tracing
 from servers.database.neo4j.driver import Neo4jHandle, close_neo4j_drivers, neo4j_handle
 from servers.database.neo4j.errors import Neo4jToolError, from_driver_error
-from servers.database.neo4j.guard import CypherTool, blank, check_query_type, check_text
 from servers.database.neo4j.models import CypherResult, GraphSchema, LabelSchema, PropertySchema, RelationshipSchema
+from servers.database.neo4j.statement_guard import CypherTool, blank, check_query_type, check_text
 from servers.database.neo4j.values import collect
 from servers.database.settings import DatabaseConnection
 from servers.database.url_redaction import public_url

@@ -1,10 +1,10 @@
 """The PostgreSQL engine: a lazily created connection pool (:mod:`.pool`) per connection, and reads and writes in layers.
 
 Every read runs in ``BEGIN READ ONLY`` with ``SET LOCAL statement_timeout`` (and, when the
-connection names one, ``SET LOCAL ROLE <read_only_role>``) after :func:`~.guard.check_read`
+connection names one, ``SET LOCAL ROLE <read_only_role>``) after :func:`~.statement_guard.check_read`
 accepted the text; read-only connections also open their sessions with
 ``default_transaction_read_only=on``. Reads are rolled back, never committed. Writes run after
-:func:`~.guard.check_write`, one statement in one transaction, and the session is reset
+:func:`~.statement_guard.check_write`, one statement in one transaction, and the session is reset
 afterwards. A read that ended cleanly leaves its rollback to the next use of its connection (or to the
 pool, within :data:`~.pool.SETTLE_SECONDS`), sent in one message with that use's own set-up.
 
@@ -39,7 +39,6 @@ from opentelemetry.trace import Span
 from mesh import tracing
 from servers.database.connections import NamedConnection
 from servers.database.errors import DbError, from_driver_error, session_lost, unavailable
-from servers.database.postgres.guard import ReadStatement, SortKey, check_explain, check_read, check_write
 from servers.database.postgres.params import check_count, coerce
 from servers.database.postgres.plans import affected_rows, plan_figures
 from servers.database.postgres.pool import (
@@ -52,6 +51,7 @@ from servers.database.postgres.pool import (
     rollback_prefix,
     session_ended,
 )
+from servers.database.postgres.statement_guard import ReadStatement, SortKey, check_explain, check_read, check_write
 from servers.database.sql import cursor_positions
 from servers.database.sql.models import (
     ExecuteResult,

@@ -49,7 +49,7 @@ from servers.database.sql.models import (
 )
 from servers.database.sql.paging import take_page
 from servers.database.sql.values import to_json
-from servers.database.sqlite.guard import Authorizer, check_single_statement, deadline_handler
+from servers.database.sqlite.statement_guard import Authorizer, check_single_statement, deadline_handler
 
 T = TypeVar("T")
 _local = threading.local()

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from gateway.call.catalog import ALL, View, build_catalog
 from gateway.settings import GatewaySettings
-from gateway.upstream.pool import Listing
+from gateway.upstream.instances import Listing
 
 
 def tool(name: str) -> dict[str, object]:

@@ -13,7 +13,7 @@ from mesh.config import Settings
 from servers.database.connections import NamedConnection
 from servers.database.errors import DbError
 from servers.database.postgres.engine import PostgresEngine
-from servers.database.postgres.guard import check_read
+from servers.database.postgres.statement_guard import check_read
 from servers.database.server import build_server
 from tests.servers.database.support import PG_URL, connection, data, pg_checksum, refused, settings_with
 

@@ -6,7 +6,7 @@ import pytest
 
 from servers.database.neo4j.driver import parse_target
 from servers.database.neo4j.errors import Neo4jToolError
-from servers.database.neo4j.guard import blank, check_query_type, check_text
+from servers.database.neo4j.statement_guard import blank, check_query_type, check_text
 
 
 def refused_code(tool: str, access: str, query: str) -> str:
