@@ -141,7 +141,7 @@ class Settings(BaseSettings):
     shutdown_grace_seconds: float = Field(default=10.0, gt=0, le=600)
     event_loop: EventLoop = Field(default="auto", description="auto: uvloop when installed, else asyncio")
     registry: RegistrySettings = RegistrySettings()
-    # Security (gateway/SECURITY.md): who may call, what each role may reach, limits, the audit trail.
+    # Security (docs/security.md): who may call, what each role may reach, limits, the audit trail.
     auth: AuthSettings = AuthSettings()
     roles: dict[str, RoleSettings] = Field(default_factory=dict)
     rate_limits: RateLimitSettings = RateLimitSettings()

@@ -118,7 +118,7 @@ def cmd_up(args: argparse.Namespace) -> int:
         return _fail(
             "`mcp-suite up` runs every process on loopback for development and does not set up TLS; "
             "drop auth.tls and auth.gateway_tls from its config, or run `mcp-suite serve` and `mcp-suite gateway` "
-            "yourself (gateway/SECURITY.md, mutual TLS)"
+            "yourself (docs/security.md, mutual TLS)"
         )
     known = list(SERVER_MODULES)
     table = sys.stdout.isatty() and not args.plain and os.environ.get("TERM") != "dumb"

@@ -69,7 +69,7 @@ def build_gateway_app(
     """The app and the gateway behind it; the app's lifespan runs the gateway.
 
     ``suite`` (the whole settings) brings security: auth, roles, rate limits, audit, request limits and
-    the upstream credential (gateway/SECURITY.md). Without it the app authenticates no one and audits nothing.
+    the upstream credential (docs/security.md). Without it the app authenticates no one and audits nothing.
     """
     gateway = Gateway(settings, registry)
     guard = CallGuard.from_settings(gateway, suite) if suite is not None else CallGuard(gateway)
