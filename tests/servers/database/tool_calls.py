@@ -12,6 +12,9 @@ from mcp import Client
 from mcp.server import MCPServer
 from mcp.types import CallToolResult
 
+from tests.support.tool_results import data as data  # re-exported for the tests that import it from here
+from tests.support.tool_results import text_of as text_of
+
 
 async def call(server: MCPServer[Any], tool: str, arguments: dict[str, Any]) -> CallToolResult:
     async with Client(server, mode="legacy") as client:
@@ -21,16 +24,6 @@ async def call(server: MCPServer[Any], tool: str, arguments: dict[str, Any]) -> 
 async def tool_names(server: MCPServer[Any]) -> set[str]:
     async with Client(server, mode="legacy") as client:
         return {tool.name for tool in (await client.list_tools()).tools}
-
-
-def text_of(result: CallToolResult) -> str:
-    return "\n".join(getattr(block, "text", "") for block in result.content)
-
-
-def data(result: CallToolResult) -> dict[str, Any]:
-    assert not result.is_error, text_of(result)
-    assert isinstance(result.structured_content, dict)
-    return result.structured_content
 
 
 def refused(result: CallToolResult, code: str) -> str:

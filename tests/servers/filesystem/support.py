@@ -19,6 +19,8 @@ from mesh.config import Settings
 from servers.filesystem.server import build_server
 from servers.filesystem.settings import FilesystemRoot
 from suite.settings import SuiteSettings
+from tests.support.tool_results import data as data  # re-exported for the tests that import it from here
+from tests.support.tool_results import text_of as text_of
 
 warnings.filterwarnings("ignore", message=".*deprecated.*")
 
@@ -80,16 +82,6 @@ async def open_root(root: Path, mode: str = "auto", **filesystem: Any) -> AsyncI
     settings = settings_for(root.parent / "data", (root, "rw"), **filesystem)
     async with connect(settings, mode) as session:
         yield session
-
-
-def text_of(result: CallToolResult) -> str:
-    return "\n".join(getattr(block, "text", "") for block in result.content)
-
-
-def data(result: CallToolResult) -> dict[str, Any]:
-    assert not result.is_error, text_of(result)
-    assert isinstance(result.structured_content, dict)
-    return result.structured_content
 
 
 def refused(result: CallToolResult, fragment: str) -> None:
