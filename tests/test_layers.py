@@ -8,8 +8,9 @@ from pathlib import Path
 
 import pytest
 
+from gateway.settings import SERVER_NAMES
+
 ROOT = Path(__file__).resolve().parents[1]
-SERVER_NAMES = ("filesystem", "database", "vectorstore", "memory", "search", "aiml")
 SHARED_BY_SERVERS = ("kit", "runtime")
 
 

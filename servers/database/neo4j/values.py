@@ -77,9 +77,6 @@ async def collect(records: AsyncIterator[Any], columns: Iterable[str], max_rows:
     out = Rows(columns=list(columns))
     allowed = OutputBudget(max_rows, max_bytes)
     async for record in records:
-        if allowed.count >= max_rows:  # stop before converting a record that cannot be kept
-            out.truncated, out.reason = True, "max_rows"
-            break
         row = {str(key): to_json(value) for key, value in record.items()}
         if not allowed.admit(json_size(row) + 1):
             out.truncated, out.reason = True, allowed.stopped
