@@ -5,8 +5,10 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 DEV_STAMP := $(VENV)/.installed-dev
+TOOLS := .tools
+TOOLS_STAMP := $(TOOLS)/.installed
 
-.PHONY: up test lint typecheck pytest bench services clean
+.PHONY: up test lint typecheck pytest bench services tools clean
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -26,6 +28,17 @@ up: $(STAMP)
 services:
 	@scripts/ensure-services.sh
 
+# Node 22, the MCP conformance suite and the MCP Inspector, pinned by scripts/node-tools/, for the tests.
+$(TOOLS_STAMP): scripts/node-tools/package.json scripts/node-tools/package-lock.json
+	@command -v npm >/dev/null || { echo "make tools: npm not found; install Node.js and npm (Debian: apt-get install nodejs npm)" >&2; exit 1; }
+	@echo "make tools: installing Node 22, the conformance suite and the Inspector into $(TOOLS)/ (about a minute, once)"
+	mkdir -p $(TOOLS)
+	cp scripts/node-tools/package.json scripts/node-tools/package-lock.json $(TOOLS)/
+	cd $(TOOLS) && npm ci --silent --no-audit --no-fund
+	touch $@
+
+tools: $(TOOLS_STAMP)
+
 lint: $(DEV_STAMP)
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
@@ -34,7 +47,7 @@ lint: $(DEV_STAMP)
 typecheck: $(DEV_STAMP)
 	$(VENV)/bin/mypy
 
-pytest: $(DEV_STAMP) services
+pytest: $(DEV_STAMP) services $(TOOLS_STAMP)
 	$(VENV)/bin/pytest -q
 
 test: lint typecheck pytest
@@ -43,4 +56,4 @@ bench: $(STAMP)
 	$(VENV)/bin/mcp-suite bench
 
 clean:
-	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) $(TOOLS) .pytest_cache .mypy_cache .ruff_cache
