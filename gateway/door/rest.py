@@ -280,7 +280,7 @@ def rest_routes(gateway: Gateway, guard: CallGuard | None = None) -> list[Route]
                 return _error_response(_translate(exc))
             except Exception:
                 log.exception("REST %s failed", request.url.path)
-                return _error_response(_translate(RuntimeError()))
+                return _error_response(RestError(500, "internal", "internal gateway error"))
 
         return endpoint
 
@@ -330,7 +330,7 @@ async def _http_exception(request: Request, exc: Exception) -> Response:
     return response
 
 
-def is_mcp_endpoint(path: str) -> bool:
+def _is_mcp_endpoint(path: str) -> bool:
     """``/mcp``, ``/servers/<name>/mcp`` or ``/supervisors/<name>/mcp``: answered in JSON-RPC, not REST."""
     if path == "/mcp":
         return True
@@ -340,7 +340,7 @@ def is_mcp_endpoint(path: str) -> bool:
 
 async def _server_error(request: Request, exc: Exception) -> Response:
     # Starlette's ServerErrorMiddleware logs the traceback and re-raises after sending this answer.
-    if is_mcp_endpoint(request.url.path):
+    if _is_mcp_endpoint(request.url.path):
         body = {"jsonrpc": "2.0", "id": None, "error": {"code": -32603, "message": "internal gateway error"}}
         return JSONResponse(body, status_code=500)
     return _error_response(RestError(500, "internal", "internal gateway error"))

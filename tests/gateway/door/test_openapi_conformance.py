@@ -24,7 +24,7 @@ pytestmark = pytest.mark.anyio
 API_KEY = "openapi-conformance-key"
 
 
-def schemathesis_command(base: str, *extra: str, examples: int = 25) -> list[str]:
+def schemathesis_command(base: str, *extra: str, examples: int = 20) -> list[str]:
     return [
         sys.executable,
         "-m",
@@ -45,8 +45,8 @@ def schemathesis_command(base: str, *extra: str, examples: int = 25) -> list[str
     ]
 
 
-async def run_schemathesis(base: str, cwd: Path, *extra: str, examples: int = 25) -> tuple[int, str]:
-    with anyio.fail_after(120):
+async def run_schemathesis(base: str, cwd: Path, *extra: str, examples: int = 20) -> tuple[int, str]:
+    with anyio.fail_after(300):  # a hang guard, not a speed check: a loaded machine runs it slower
         done = await anyio.run_process(schemathesis_command(base, *extra, examples=examples), cwd=cwd, check=False)
     return done.returncode, (done.stdout + done.stderr).decode(errors="replace")
 
@@ -66,7 +66,7 @@ async def test_schemathesis_finds_no_disagreement_when_the_gateway_asks_for_cred
         # The key as a bearer credential: schemathesis then tries each scheme with a bad credential
         # of its own (a bad X-API-Key is checked before Authorization, so it is refused).
         code, output = await run_schemathesis(
-            base, tmp_path, "--header", f"Authorization: Bearer {API_KEY}", examples=10
+            base, tmp_path, "--header", f"Authorization: Bearer {API_KEY}", examples=5
         )
     assert code == 0, output
     assert "11 selected / 11 total" in output, output
