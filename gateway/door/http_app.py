@@ -7,7 +7,7 @@ its own names; ``/supervisors/<name>/mcp`` one supervisor's group. All endpoints
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable, Iterable
 from contextlib import AsyncExitStack, asynccontextmanager
 
 from mcp.server.streamable_http_manager import StreamableHTTPSessionManager
@@ -25,34 +25,39 @@ from gateway.door.fast_lane import FastToolCallMiddleware
 from gateway.door.http_security import GatewaySecurityMiddleware
 from gateway.door.mcp_endpoint import Endpoint
 from gateway.door.metrics_endpoint import metrics_route
-from gateway.door.rest import rest_routes
+from gateway.door.openapi import openapi_route
+from gateway.door.rest import rest_exception_handlers, rest_routes
 from gateway.settings import SERVER_NAMES, GatewaySettings
 from mesh.config import Settings
 from mesh.registry import Registry
+from mesh.security.http_errors import INVALID_REQUEST
 from mesh.security.tls import client_context
 from mesh.security.upstream_auth import upstream_headers
 from mesh.serving.transport_security import transport_security_for
 
 
 class _Endpoints:
-    """An ASGI app that hands a request to the session manager of the view its path names."""
+    """An ASGI app that hands a request to the session manager of the view its path names.
 
-    def __init__(self, kind: str, apps: dict[str, ASGIApp]) -> None:
+    ``known`` says, at each request, which names the running gateway has: an endpoint is built for
+    every name it might meet, but one whose server is not configured or discovered is not served.
+    """
+
+    def __init__(self, kind: str, apps: dict[str, ASGIApp], known: Callable[[], Iterable[str]]) -> None:
         self.kind = kind
         self.apps = apps
+        self.known = known
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         name = scope.get("path_params", {}).get("name", "")
-        app = self.apps.get(name)
-        if app is None:
-            known = ", ".join(sorted(self.apps)) or "none"
-            response = JSONResponse(
-                {"error": {"code": "not_found", "message": f"no {self.kind} named {name!r}; known: {known}"}},
-                status_code=404,
-            )
-            await response(scope, receive, send)
+        known = sorted(set(self.known()) & set(self.apps))
+        if name not in known:
+            listed = ", ".join(known) or "none"
+            message = f"not_found: no {self.kind} named {name!r} in this gateway; known: {listed}"
+            body = {"jsonrpc": "2.0", "id": None, "error": {"code": INVALID_REQUEST, "message": message}}
+            await JSONResponse(body, status_code=404)(scope, receive, send)
             return
-        await app(scope, receive, send)
+        await self.apps[name](scope, receive, send)
 
 
 class _Single:
@@ -108,10 +113,12 @@ def build_gateway_app(
 
     routes = [
         Route("/mcp", main),
-        Route("/servers/{name}/mcp", _Endpoints("server", by_server)),
-        Route("/supervisors/{name}/mcp", _Endpoints("supervisor", by_supervisor)),
+        Route("/servers/{name}/mcp", _Endpoints("server", by_server, lambda: [*gateway.pools, *registry.servers()])),
+        Route("/supervisors/{name}/mcp", _Endpoints("supervisor", by_supervisor, lambda: gateway.settings.supervisors)),
         *rest_routes(gateway, guard),
+        openapi_route(auth_required=guard.auth_required),
         metrics_route(gateway),
     ]
     door = Middleware(GatewaySecurityMiddleware, guard=guard, host=settings.host, max_body=settings.max_request_bytes)
-    return Starlette(routes=routes, lifespan=lifespan, middleware=[door]), gateway
+    app = Starlette(routes=routes, lifespan=lifespan, middleware=[door], exception_handlers=rest_exception_handlers())
+    return app, gateway

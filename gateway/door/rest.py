@@ -2,28 +2,42 @@
 
 ``POST /mcp/v1/<method>`` takes a JSON body mirroring the MCP params and answers with the MCP result
 object. Errors are JSON ``{"error": {"code": "<stable code>", "message": ..., "rpc_code": ...}}`` with
-a matching HTTP status. ``GET /health``, ``/ready``, ``/v1/instances``, ``/v1/supervisors`` and
-``/openapi.json`` describe the gateway.
+a matching HTTP status; :func:`rest_exception_handlers` puts the app's own refusals (no such path, a
+method a path does not take, a crash) in that shape too. ``GET /health``, ``/ready``, ``/v1/instances``
+and ``/v1/supervisors`` describe the gateway; :mod:`gateway.door.openapi` documents all of it.
 """
 
 from __future__ import annotations
 
 import json
+import logging
 import math
-from collections.abc import Awaitable, Callable
+import re
+from collections.abc import Awaitable, Callable, Mapping
+from http import HTTPStatus
 from typing import Any
 
+from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from gateway.call.catalog import ALL, paginate
 from gateway.call.guard import FORBIDDEN, RATE_LIMITED, CallGuard
-from gateway.call.router import GATEWAY_BUSY, GATEWAY_DEADLINE, GATEWAY_UNAVAILABLE, GatewayError
+from gateway.call.router import (
+    GATEWAY_BUSY,
+    GATEWAY_DEADLINE,
+    GATEWAY_UNAVAILABLE,
+    META_PRIORITY,
+    META_TIMEOUT_MS,
+    GatewayError,
+)
 from gateway.call.service import GATEWAY_INFO, Gateway, UnknownName
 from gateway.upstream.mcp_client import MODERN_VERSION, UpstreamError
 from mesh.discovery import registry_status
 from mesh.security.principal import Principal
+
+log = logging.getLogger("mcp_suite.gateway.rest")
 
 
 class Who:
@@ -93,21 +107,51 @@ def _require_str(body: dict[str, Any], key: str) -> str:
 
 def _optional_object(body: dict[str, Any], key: str) -> dict[str, Any]:
     value = body.get(key, {})
-    if value is None:
-        return {}
     if not isinstance(value, dict):
-        raise RestError(400, "invalid_params", f"{key!r} must be a JSON object")
+        raise RestError(400, "invalid_params", f"{key!r} must be a JSON object (or left out), not {_json_type(value)}")
     return value
 
 
+def _json_type(value: Any) -> str:
+    """The JSON name of a parsed value's type, for error messages."""
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "a boolean"
+    if isinstance(value, int | float):
+        return "a number"
+    if isinstance(value, str):
+        return "a string"
+    return "an array" if isinstance(value, list) else "an object"
+
+
+# The catalog's cursors are base64url("o:<offset>"), padded: this is exactly that language, so the
+# OpenAPI document can say which strings the server takes and a cursor no page handed out is refused
+# before it is decoded (the lenient base64 decoder would skip stray characters). A test checks it
+# against every cursor the catalog hands out.
+_DIGIT_AND_NIBBLE = "(?:[MN][DTjz]|O[DT])"
+CURSOR_PATTERN = (
+    f"^bzo[w-z0-5](?:{_DIGIT_AND_NIBBLE}[AEIMQUYcgk][w-z0-5])*"
+    f"(?:(?:[MN][AQgw]|O[AQ])==|{_DIGIT_AND_NIBBLE}[AEIMQUYcgk]=)?$"
+)
+CURSOR_MAX_LENGTH = 32
+_CURSOR = re.compile(CURSOR_PATTERN)
+
+
 def _page(items: list[dict[str, Any]], body: dict[str, Any], key: str) -> dict[str, Any]:
-    cursor = body.get("cursor")
-    if cursor is not None and not isinstance(cursor, str):
-        raise RestError(400, "invalid_params", "'cursor' must be the string nextCursor of the previous page")
+    cursor = body.get("cursor", "")
+    if not isinstance(cursor, str):
+        message = f"'cursor' must be the string nextCursor of the previous page (or left out), not {_json_type(cursor)}"
+        raise RestError(400, "invalid_params", message)
+    if cursor and (len(cursor) > CURSOR_MAX_LENGTH or not _CURSOR.search(cursor)):
+        message = f"invalid cursor {cursor[:CURSOR_MAX_LENGTH]!r}: pass the nextCursor of the previous page"
+        raise RestError(400, "invalid_cursor", message)
     try:
-        page, next_cursor = paginate(items, cursor)
-    except ValueError as exc:
-        raise RestError(400, "invalid_cursor", str(exc)) from None
+        page, next_cursor = paginate(items, cursor or None)
+    except ValueError:
+        # A well-formed cursor past the end: the list shrank since that page (a server left). An empty
+        # last page tells the client it is done, as an offset past the end does in any REST list.
+        page, next_cursor = [], None
     result: dict[str, Any] = {key: page}
     if next_cursor:
         result["nextCursor"] = next_cursor
@@ -127,10 +171,32 @@ async def _tools_list(gateway: Gateway, body: dict[str, Any], who: Who) -> dict[
     return _page(who.guard.list_tools(who.principal, gateway.catalog, ALL), body, "tools")
 
 
+def _call_meta(body: dict[str, Any]) -> dict[str, Any]:
+    """``_meta`` of a call; the gateway's own keys checked, where the MCP endpoint would ignore a bad one.
+
+    A REST caller has no session to see its deadline or priority ignored in: a value the gateway
+    would not honour is refused, as the OpenAPI document says.
+    """
+    meta = _optional_object(body, "_meta")
+    if META_TIMEOUT_MS in meta:
+        value = meta[META_TIMEOUT_MS]
+        if isinstance(value, bool) or not isinstance(value, int | float) or not value > 0:
+            raise RestError(
+                400, "invalid_params", f"'_meta.{META_TIMEOUT_MS}' must be a number of milliseconds above 0"
+            )
+    if META_PRIORITY in meta:
+        value = meta[META_PRIORITY]
+        if isinstance(value, float) and value.is_integer():
+            value = meta[META_PRIORITY] = int(value)
+        if isinstance(value, bool) or not isinstance(value, int) or not -100 <= value <= 100:
+            raise RestError(400, "invalid_params", f"'_meta.{META_PRIORITY}' must be an integer from -100 to 100")
+    return meta
+
+
 async def _tools_call(gateway: Gateway, body: dict[str, Any], who: Who) -> dict[str, Any]:
     name = _require_str(body, "name")
     params: dict[str, Any] = {"name": name, "arguments": _optional_object(body, "arguments")}
-    if meta := _optional_object(body, "_meta"):
+    if meta := _call_meta(body):
         params["_meta"] = meta
     return await who.guard.acting_for(who.principal).call_tool(ALL, name, params)
 
@@ -157,11 +223,14 @@ async def _prompts_list(gateway: Gateway, body: dict[str, Any], who: Who) -> dic
 
 async def _prompts_get(gateway: Gateway, body: dict[str, Any], who: Who) -> dict[str, Any]:
     name = _require_str(body, "name")
+    arguments = _optional_object(body, "arguments")
+    if not all(isinstance(value, str) for value in arguments.values()):
+        raise RestError(400, "invalid_params", "a prompt's 'arguments' are strings, as MCP's prompts/get takes them")
     entry = gateway.catalog.prompt(ALL, name)
     if entry is None:
         raise RestError(404, "not_found", f"unknown prompt {name!r}; POST /mcp/v1/prompts/list")
     who.check("prompt", entry.gateway_name, entry.server)
-    params = {"name": entry.name, "arguments": _optional_object(body, "arguments")}
+    params = {"name": entry.name, "arguments": arguments}
     return await gateway.forward_to_server(ALL, entry.server, "prompts/get", params)
 
 
@@ -185,8 +254,8 @@ async def _read_json(request: Request, limit: int) -> dict[str, Any]:
         raw.extend(chunk)
         if len(raw) > limit:
             raise RestError(413, "payload_too_large", f"the body is over the limit of {limit} bytes")
-    if not raw.strip():
-        return {}
+    if not raw:
+        return {}  # no body: the method's defaults, as in MCP when params are left out
     try:
         body = json.loads(raw)
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
@@ -209,6 +278,9 @@ def rest_routes(gateway: Gateway, guard: CallGuard | None = None) -> list[Route]
                 return _error_response(exc)
             except (GatewayError, UpstreamError) as exc:
                 return _error_response(_translate(exc))
+            except Exception:
+                log.exception("REST %s failed", request.url.path)
+                return _error_response(RestError(500, "internal", "internal gateway error"))
 
         return endpoint
 
@@ -231,16 +303,49 @@ def rest_routes(gateway: Gateway, guard: CallGuard | None = None) -> list[Route]
     async def supervisors(_request: Request) -> Response:
         return JSONResponse({"supervisors": gateway.capabilities()["supervisors"]})
 
-    async def openapi(_request: Request) -> Response:
-        from gateway.door.openapi import openapi_document
-
-        return JSONResponse(openapi_document())
-
     routes += [
         Route("/health", health, methods=["GET"]),
         Route("/ready", ready, methods=["GET"]),
         Route("/v1/instances", instances, methods=["GET"]),
         Route("/v1/supervisors", supervisors, methods=["GET"]),
-        Route("/openapi.json", openapi, methods=["GET"]),
     ]
     return routes
+
+
+async def _http_exception(request: Request, exc: Exception) -> Response:
+    """Starlette's own refusals (no such path, a method the path does not take) in the REST error shape."""
+    assert isinstance(exc, HTTPException)
+    path = request.url.path
+    headers = dict(exc.headers or {})
+    if exc.status_code == 404:
+        error = RestError(404, "not_found", f"nothing is served at {path}; the REST API is listed at /openapi.json")
+    elif exc.status_code == 405:
+        allowed = headers.get("Allow", "")
+        error = RestError(405, "method_not_allowed", f"{path} does not take {request.method}; use {allowed}")
+    else:
+        code = HTTPStatus(exc.status_code).phrase.lower().replace(" ", "_").replace("-", "_")
+        error = RestError(exc.status_code, code, exc.detail)
+    response = _error_response(error)
+    response.headers.update(headers)
+    return response
+
+
+def _is_mcp_endpoint(path: str) -> bool:
+    """``/mcp``, ``/servers/<name>/mcp`` or ``/supervisors/<name>/mcp``: answered in JSON-RPC, not REST."""
+    if path == "/mcp":
+        return True
+    kind, _, rest = path.lstrip("/").partition("/")
+    return kind in ("servers", "supervisors") and rest.count("/") == 1 and rest.endswith("/mcp")
+
+
+async def _server_error(request: Request, exc: Exception) -> Response:
+    # Starlette's ServerErrorMiddleware logs the traceback and re-raises after sending this answer.
+    if _is_mcp_endpoint(request.url.path):
+        body = {"jsonrpc": "2.0", "id": None, "error": {"code": -32603, "message": "internal gateway error"}}
+        return JSONResponse(body, status_code=500)
+    return _error_response(RestError(500, "internal", "internal gateway error"))
+
+
+def rest_exception_handlers() -> Mapping[Any, Callable[[Request, Exception], Awaitable[Response]]]:
+    """The app's handlers that keep every status it answers itself JSON, in the REST error shape."""
+    return {HTTPException: _http_exception, Exception: _server_error}

@@ -11,11 +11,12 @@ import pytest
 
 from gateway.call.catalog import ALL, View
 from gateway.call.service import Gateway
+from gateway.door.http_app import build_gateway_app
 from gateway.door.mcp_endpoint import Endpoint
 from gateway.settings import GatewaySettings
-from mesh.config import StaticInstance
+from mesh.config import Settings, StaticInstance
 from mesh.registry import StaticRegistry
-from tests.support.upstreams import HttpUpstream, Replica, demo_server
+from tests.support.upstreams import HttpUpstream, Replica, demo_server, serve_app, serve_http
 
 
 @asynccontextmanager
@@ -47,3 +48,22 @@ def endpoint_of() -> Callable[[Gateway, View], Any]:
         return Endpoint(gateway, view).server
 
     return make
+
+
+@asynccontextmanager
+async def gateway_http(
+    settings: GatewaySettings | None = None, *, extra_tool: bool = False, suite: Settings | None = None
+) -> AsyncIterator[tuple[str, Gateway]]:
+    """The gateway's whole HTTP app over two demo replicas (``a``, ``b``), served on a free port.
+
+    Yields the base URL and the gateway. ``extra_tool`` gives replica ``b`` a tool ``a`` lacks (a
+    mismatched replica); ``suite`` brings security, as ``mcp-suite gateway`` passes it.
+    """
+    async with (
+        serve_http(demo_server(Replica("a"))) as first,
+        serve_http(demo_server(Replica("b"), extra_tool=extra_tool)) as second,
+    ):
+        registry = StaticRegistry({"demo": (StaticInstance(url=first), StaticInstance(url=second))})
+        app, gateway = build_gateway_app(settings or GatewaySettings(max_request_bytes=4096), registry, suite=suite)
+        async with serve_app(app) as base:
+            yield base, gateway

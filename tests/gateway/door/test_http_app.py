@@ -1,4 +1,7 @@
-"""The gateway app over real HTTP: MCP endpoints in both eras, REST, status pages, bad input."""
+"""The gateway app over real HTTP: MCP endpoints in both eras, status pages, what it does not serve.
+
+The REST API's own behaviour is in test_rest.py, its document's in test_openapi_conformance.py.
+"""
 
 from __future__ import annotations
 
@@ -9,25 +12,16 @@ import httpx
 import pytest
 from mcp import Client
 
-from gateway.door.http_app import build_gateway_app
 from gateway.settings import GatewaySettings
-from mesh.config import StaticInstance
-from mesh.registry import StaticRegistry
-from tests.support.upstreams import Replica, demo_server, serve_app, serve_http
+from tests.support.gateway_fixtures import gateway_http
 
 pytestmark = pytest.mark.anyio
 
 
 @asynccontextmanager
 async def gateway_url(settings: GatewaySettings | None = None, extra_tool: bool = False) -> AsyncIterator[str]:
-    async with (
-        serve_http(demo_server(Replica("a"))) as first,
-        serve_http(demo_server(Replica("b"), extra_tool=extra_tool)) as second,
-    ):
-        registry = StaticRegistry({"demo": (StaticInstance(url=first), StaticInstance(url=second))})
-        app, _ = build_gateway_app(settings or GatewaySettings(max_request_bytes=4096), registry)
-        async with serve_app(app) as base:
-            yield base
+    async with gateway_http(settings, extra_tool=extra_tool) as (base, _gateway):
+        yield base
 
 
 @pytest.mark.parametrize("mode", ["auto", "legacy"])
@@ -54,11 +48,52 @@ async def test_progress_passes_through_on_the_stateless_wire() -> None:
     assert seen == [1.0, 2.0]
 
 
-async def test_an_unknown_server_or_supervisor_path_is_a_404_that_names_the_known_ones() -> None:
+@pytest.mark.parametrize(
+    ("path", "named", "known"),
+    [
+        ("/servers/nope/mcp", "server named 'nope'", "known: demo"),
+        ("/servers/filesystem/mcp", "server named 'filesystem'", "known: demo"),
+        ("/supervisors/nope/mcp", "supervisor named 'nope'", "known: intelligence, multimodal, system"),
+    ],
+)
+async def test_an_endpoint_of_no_running_server_or_supervisor_is_a_json_rpc_404_naming_the_known_ones(
+    path: str, named: str, known: str
+) -> None:
     async with gateway_url() as base, httpx.AsyncClient() as http:
-        response = await http.post(f"{base}/servers/nope/mcp", json={})
+        response = await http.post(f"{base}{path}", json={"jsonrpc": "2.0", "id": 1, "method": "ping"})
     assert response.status_code == 404
-    assert "filesystem" in response.json()["error"]["message"]
+    body = response.json()
+    assert body["jsonrpc"] == "2.0"
+    assert body["error"]["code"] == -32600
+    message = body["error"]["message"]
+    assert message.startswith("not_found: ")
+    assert named in message
+    assert message.endswith(known)
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "status", "code", "allow"),
+    [
+        ("GET", "/mcp/v1/tools/list", 405, "method_not_allowed", "POST"),
+        ("DELETE", "/v1/instances", 405, "method_not_allowed", "GET, HEAD"),
+        ("POST", "/health", 405, "method_not_allowed", "GET, HEAD"),
+        ("GET", "/nowhere", 404, "not_found", None),
+        ("POST", "/mcp/v1/tools/nothing", 404, "not_found", None),
+        ("GET", "/servers/demo/elsewhere", 404, "not_found", None),
+    ],
+)
+async def test_a_path_or_method_the_app_does_not_serve_is_refused_in_the_rest_error_shape(
+    method: str, path: str, status: int, code: str, allow: str | None
+) -> None:
+    async with gateway_url() as base, httpx.AsyncClient(base_url=base) as http:
+        response = await http.request(method, path)
+        still = await http.post("/mcp/v1/tools/list")
+    assert response.status_code == status
+    assert response.headers["content-type"] == "application/json"
+    assert response.json()["error"]["code"] == code
+    assert path in response.json()["error"]["message"]
+    assert set(response.headers.get("allow", "").split(", ")) == set((allow or "").split(", "))
+    assert still.status_code == 200
 
 
 async def test_malformed_json_rpc_gets_a_parse_error_and_the_gateway_keeps_serving() -> None:
@@ -69,62 +104,6 @@ async def test_malformed_json_rpc_gets_a_parse_error_and_the_gateway_keeps_servi
     assert bad.status_code == 400
     assert bad.json()["error"]["code"] == -32700
     assert still.status_code == 200
-
-
-async def test_rest_mirrors_the_mcp_methods() -> None:
-    async with gateway_url() as base, httpx.AsyncClient(base_url=base) as http:
-        init = (await http.post("/mcp/v1/initialize", json={})).json()
-        tools = (await http.post("/mcp/v1/tools/list", json={})).json()
-        call = (await http.post("/mcp/v1/tools/call", json={"name": "demo_echo", "arguments": {"text": "r"}})).json()
-        resources = (await http.post("/mcp/v1/resources/list")).json()
-        read = (await http.post("/mcp/v1/resources/read", json={"uri": "demo://items/3"})).json()
-        prompts = (await http.post("/mcp/v1/prompts/list", json={})).json()
-        prompt = (
-            await http.post("/mcp/v1/prompts/get", json={"name": "demo_summarize", "arguments": {"topic": "t"}})
-        ).json()
-        health = await http.get("/health")
-        ready = await http.get("/ready")
-        instances = (await http.get("/v1/instances")).json()
-        supervisors = (await http.get("/v1/supervisors")).json()
-        openapi = (await http.get("/openapi.json")).json()
-    assert init["serverInfo"]["name"] == "mcp-suite-gateway"
-    assert "demo_echo" in [t["name"] for t in tools["tools"]]
-    assert call["structuredContent"]["text"] == "r"
-    assert resources["resources"][0]["uri"] == "demo://greeting"
-    assert resources["resourceTemplates"][0]["uriTemplate"] == "demo://items/{item}"
-    assert read["contents"][0]["text"].startswith("item 3")
-    assert prompts["prompts"][0]["name"] == "demo_summarize"
-    assert prompt["messages"][0]["content"]["text"] == "Summarize t."
-    assert health.status_code == ready.status_code == 200
-    assert len(instances["servers"][0]["instances"]) == 2
-    assert {s["name"] for s in supervisors["supervisors"]} == {"intelligence", "multimodal", "system"}
-    assert "/mcp/v1/tools/call" in openapi["paths"]
-
-
-@pytest.mark.parametrize(
-    ("path", "body", "status", "code"),
-    [
-        ("/mcp/v1/tools/call", b"{oops", 400, "invalid_json"),
-        ("/mcp/v1/tools/call", b"[1, 2]", 400, "invalid_json"),
-        ("/mcp/v1/tools/call", b"{}", 400, "invalid_params"),
-        ("/mcp/v1/tools/call", b'{"name": "demo_nothing"}', 404, "not_found"),
-        ("/mcp/v1/tools/call", b'{"name": "demo_echo", "arguments": []}', 400, "invalid_params"),
-        ("/mcp/v1/resources/read", b'{"uri": "nowhere://x"}', 404, "not_found"),
-        ("/mcp/v1/prompts/get", b'{"name": "demo_nothing"}', 404, "not_found"),
-        ("/mcp/v1/tools/list", b'{"cursor": "garbage!!"}', 400, "invalid_cursor"),
-        (
-            "/mcp/v1/tools/call",
-            b'{"name": "demo_echo", "arguments": {"text": "' + b"x" * 5000 + b'"}}',
-            413,
-            "payload_too_large",
-        ),
-    ],
-)
-async def test_bad_rest_input_gets_a_stable_error_code(path: str, body: bytes, status: int, code: str) -> None:
-    async with gateway_url() as base, httpx.AsyncClient(base_url=base) as http:
-        response = await http.post(path, content=body, headers={"content-type": "application/json"})
-    assert response.status_code == status
-    assert response.json()["error"]["code"] == code
 
 
 async def test_a_replica_with_different_schemas_is_not_admitted_and_the_gateway_keeps_serving() -> None:
@@ -191,3 +170,18 @@ async def test_an_oversized_stateless_call_is_refused_without_reaching_the_upstr
         status = (await http.get(f"{base}/v1/instances")).json()
     assert response.status_code == 413
     assert sum(i["calls"] for i in status["servers"][0]["instances"]) == 0
+
+
+async def test_a_crash_behind_a_status_page_is_a_json_500_and_the_gateway_keeps_serving(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    def broken() -> dict[str, object]:
+        raise RuntimeError("status is broken")
+
+    async with gateway_http() as (base, gateway), httpx.AsyncClient(base_url=base) as http:
+        monkeypatch.setattr(gateway, "status", broken)
+        response = await http.get("/v1/instances")
+        still = await http.post("/mcp/v1/tools/list")
+    assert response.status_code == 500
+    assert response.json() == {"error": {"code": "internal", "message": "internal gateway error"}}
+    assert still.status_code == 200
