@@ -2,7 +2,7 @@
 
 A request qualifies when it is a POST of one JSON-RPC ``tools/call`` on the modern wire (the
 ``mcp-protocol-version: 2026-07-28`` header and the same version in ``_meta``), asks for no progress
-(no ``progressToken``), and passes the same Host/Origin checks the SDK applies. Such a call is parsed
+and no log messages (no ``progressToken``, no ``logLevel``), and passes the same Host/Origin checks the SDK applies. Such a call is parsed
 once, routed through the same router (policies, bulkheads, breakers, retries, deadlines) and answered
 with one JSON body. Anything else — sessions, progress, other methods, malformed input — goes to the
 SDK endpoint unchanged, so behaviour and errors stay the SDK's.
@@ -15,6 +15,7 @@ import json
 from typing import Any
 
 from mcp.server.transport_security import TransportSecuritySettings
+from mcp.types import LOG_LEVEL_META_KEY
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from gateway.call.catalog import View
@@ -136,6 +137,8 @@ def _parse(body: bytes) -> dict[str, Any] | None:
     meta = params.get("_meta")
     if not isinstance(meta, dict) or meta.get(META_PROTOCOL) != MODERN_VERSION or "progressToken" in meta:
         return None
+    if LOG_LEVEL_META_KEY in meta:
+        return None  # log messages stream on the SDK path, like progress
     if "inputResponses" in params or "requestState" in params:
         return None  # multi-round input flows stay on the SDK path
     return request

@@ -329,6 +329,7 @@ class SessionUpstream:
         self._done = anyio.Event()
         self.protocol_version = LEGACY_VERSION
         self.capabilities: dict[str, Any] = {}
+        self._log_level: str | None = None
 
     async def _on_message(self, message: types.ServerNotification | Exception) -> None:
         """Hand the upstream's own notifications (list changes, resource updates) to ``on_notification``."""
@@ -365,6 +366,7 @@ class SessionUpstream:
     ) -> dict[str, Any]:
         if self._done.is_set():
             raise UpstreamUnavailable(self.instance.instance_id, "the session has ended")
+        await self._relay_log_level(((params or {}).get("_meta") or {}).get(types.LOG_LEVEL_META_KEY), timeout)
         body: dict[str, Any] = {"method": method}
         if params:
             body["params"] = {key: value for key, value in params.items() if key != "_meta"}
@@ -403,6 +405,23 @@ class SessionUpstream:
             raise UpstreamError(exc.code, exc.message, exc.data) from None
         except (anyio.ClosedResourceError, anyio.BrokenResourceError, anyio.EndOfStream, OSError) as exc:
             raise UpstreamUnavailable(self.instance.instance_id, f"{type(exc).__name__}: {exc}") from None
+
+    async def _relay_log_level(self, level: Any, timeout: float | None) -> None:
+        """A session server learns the level by ``logging/setLevel``, once per change, not per request.
+
+        The session is shared by every client the gateway serves, so the last level asked for wins.
+        """
+        if not isinstance(level, str) or level == self._log_level or "logging" not in self.capabilities:
+            return
+        self._log_level = level
+        try:
+            with anyio.fail_after(timeout) if timeout is not None else nullcontext():
+                await self._client.session.set_logging_level(level)  # type: ignore[arg-type]
+        except (MCPError, TimeoutError) as exc:
+            log.info(
+                "the upstream refused logging/setLevel",
+                extra={"instance": self.instance.instance_id, "error": str(exc)},
+            )
 
     async def aclose(self) -> None:
         self._closed.set()
