@@ -36,7 +36,7 @@ from gateway.call.catalog import Catalog, View, paginate
 from gateway.call.guard import CallGuard
 from gateway.call.router import GatewayError
 from gateway.call.service import GATEWAY_INFO, Gateway
-from gateway.door.input_bridge import complete_for_legacy_client, needs_bridge
+from gateway.door.input_bridge import ClientRelay, complete_for_legacy_client, needs_bridge
 from gateway.upstream.mcp_client import UpstreamError
 from mesh.security.principal import Principal
 
@@ -230,7 +230,7 @@ class Endpoint:
             raise MCPError(types.INVALID_PARAMS, str(exc)) from None
 
     # ---- forwarding ----------------------------------------------------------------------
-    def _relay(self, ctx: ServerRequestContext[Any]) -> Any:
+    def _relay(self, ctx: ServerRequestContext[Any]) -> ClientRelay:
         session = ctx.session
         related = str(ctx.request_id) if ctx.request_id is not None else None
 
@@ -256,7 +256,7 @@ class Endpoint:
             except Exception as exc:  # a client that went away must not fail the upstream call
                 log.debug("relaying a notification failed", extra={"error": str(exc)})
 
-        return notify
+        return ClientRelay(notify, None if ctx.protocol_version.startswith("2026") else ctx)
 
     async def _call_tool(
         self, ctx: ServerRequestContext[Any], params: types.CallToolRequestParams

@@ -53,6 +53,8 @@ META_SERVER_INFO = "io.modelcontextprotocol/serverInfo"
 GATEWAY_CLIENT_INFO = {"name": "mcp-suite-gateway", "version": "0.1.0"}
 
 Notify = Callable[[dict[str, Any]], Awaitable[None]]
+# A server-to-client request (method, params) sent on to the gateway's own client; its raw answer.
+Ask = Callable[[str, Mapping[str, Any] | None], Awaitable[dict[str, Any]]]
 
 _CLIENT_REQUEST = TypeAdapter(types.ClientRequest)
 _RAW_RESULT = TypeAdapter(dict[str, Any])
@@ -221,7 +223,13 @@ class ModernHttpUpstream:
         )
         try:
             with anyio.fail_after(timeout) if timeout is not None else nullcontext():
-                return await self._call(request_id, content.encode(), headers, notify)
+                try:
+                    return await self._call(request_id, content.encode(), headers, notify)
+                except UpstreamError as exc:
+                    ask = getattr(notify, "ask", None)
+                    if ask is None or method not in _INPUT_METHODS or not _wants_a_back_channel(exc):
+                        raise
+                    return await self._over_a_session(method, body_params, ask, notify, client_capabilities or {})
         except TimeoutError:
             raise UpstreamUnavailable(self.instance.instance_id, f"no answer within {timeout:.3g}s") from None
         except Http1ClosedBeforeAnswer as exc:
@@ -231,6 +239,54 @@ class ModernHttpUpstream:
             raise UpstreamUnavailable(self.instance.instance_id, str(exc)) from None
         except (json.JSONDecodeError, UnicodeDecodeError) as exc:
             raise UpstreamUnavailable(self.instance.instance_id, f"answered with malformed JSON: {exc}") from None
+
+    async def _over_a_session(
+        self,
+        method: str,
+        params: Mapping[str, Any],
+        ask: Ask,
+        notify: Notify | None,
+        client_capabilities: Mapping[str, Any],
+    ) -> dict[str, Any]:
+        """Repeat a call whose tool asked mid-call over a session of its own, its requests relayed by ``ask``.
+
+        The stateless wire has no channel for a server's own requests, so a tool written for sessions
+        (``ctx.elicit``, ``create_message``) fails there at its first question; the session runs it again
+        from the start. Only the capabilities the client declared are declared upstream.
+        """
+        own = {k: v for k, v in self._http.headers.items() if k.lower().startswith(_GATEWAY_HEADER_PREFIX)}
+        target: Any = self._url
+        if own or self._calls.ssl_context is not None:
+            target = _http_session_transport(self._url, own, self._calls.ssl_context)
+        callbacks = _input_callbacks(ask, client_capabilities)
+
+        async def on_message(message: Any) -> None:
+            if notify is not None and not isinstance(message, Exception):
+                await notify(message.model_dump(by_alias=True, exclude_none=True, mode="json"))
+
+        wire = {k: v for k, v in params.items() if k != "_meta"}
+        meta = {k: v for k, v in (params.get("_meta") or {}).items() if not k.startswith("io.modelcontextprotocol/")}
+        if meta:
+            wire["_meta"] = meta
+        try:
+            typed = _CLIENT_REQUEST.validate_python({"method": method, "params": wire})
+        except ValidationError as exc:
+            raise UpstreamError(
+                types.INVALID_PARAMS, f"invalid params for {method}: {exc.errors()[0]['msg']}"
+            ) from None
+        try:
+            async with Client(target, mode="legacy", cache=None, message_handler=on_message, **callbacks) as client:
+                return await client.session.send_request(typed, _RAW_RESULT)  # type: ignore[type-var]
+        except BaseExceptionGroup as group:  # the client's task group wraps what the session raised
+            answer, _ = group.split(MCPError)
+            if answer is None:
+                raise UpstreamUnavailable(self.instance.instance_id, f"session for input: {group!r}") from None
+            error = _first_leaf(answer)
+            raise UpstreamError(error.code, error.message, error.data) from None
+        except MCPError as exc:
+            raise UpstreamError(exc.code, exc.message, exc.data) from None
+        except (httpx2.HTTPError, httpx.HTTPError, OSError) as exc:
+            raise UpstreamUnavailable(self.instance.instance_id, f"session for input: {type(exc).__name__}") from None
 
     async def _call(
         self, request_id: int, content: bytes, headers: dict[str, str], notify: Notify | None
@@ -301,6 +357,39 @@ class ModernHttpUpstream:
 
     async def aclose(self) -> None:
         """The HTTP client is shared; nothing of this upstream's own to close."""
+
+
+_INPUT_METHODS = frozenset({"tools/call", "prompts/get", "resources/read"})
+_NO_BACK_CHANNEL = "no back-channel for server-initiated requests"
+
+
+def _wants_a_back_channel(exc: UpstreamError) -> bool:
+    """The upstream's SDK refused a server-to-client request of the tool: the stateless wire has no channel."""
+    return exc.code == types.INVALID_REQUEST and _NO_BACK_CHANNEL in exc.message
+
+
+def _first_leaf(group: BaseExceptionGroup[MCPError]) -> MCPError:
+    first = group.exceptions[0]
+    return _first_leaf(first) if isinstance(first, BaseExceptionGroup) else first
+
+
+def _input_callbacks(ask: Ask, capabilities: Mapping[str, Any]) -> dict[str, Any]:
+    """The SDK client's callbacks that hand each server request to ``ask``, one per declared capability."""
+
+    async def elicit(_ctx: Any, params: types.ElicitRequestParams) -> types.ElicitResult:
+        answer = await ask("elicitation/create", params.model_dump(by_alias=True, exclude_none=True, mode="json"))
+        return types.ElicitResult.model_validate(answer)
+
+    async def sample(_ctx: Any, params: types.CreateMessageRequestParams) -> types.CreateMessageResult:
+        answer = await ask("sampling/createMessage", params.model_dump(by_alias=True, exclude_none=True, mode="json"))
+        return types.CreateMessageResult.model_validate(answer)
+
+    async def roots(_ctx: Any) -> types.ListRootsResult:
+        return types.ListRootsResult.model_validate(await ask("roots/list", None))
+
+    chosen = {"elicitation": ("elicitation_callback", elicit), "sampling": ("sampling_callback", sample)}
+    chosen["roots"] = ("list_roots_callback", roots)
+    return {name: callback for capability, (name, callback) in chosen.items() if capability in capabilities}
 
 
 def _result_of(message: Mapping[str, Any]) -> dict[str, Any]:

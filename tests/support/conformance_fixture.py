@@ -3,8 +3,10 @@
 Built on the SDK's ``MCPServer`` like any upstream a user might put behind the gateway. It answers both
 protocol eras: on 2025-11-25 an input (sampling, elicitation) is a server-to-client request sent
 mid-call; on 2026-07-28 the same tool answers ``InputRequiredResult`` and finishes when the client
-retries with ``inputResponses``. The gateway always speaks 2026-07-28 upstream, so a 2025-11-25
-client reaches these tools through the gateway's input bridge.
+retries with ``inputResponses``. ``test_sampling`` and ``test_elicitation`` are written for sessions
+only (they ask mid-call in any era), as most tools are. The gateway speaks 2026-07-28 upstream, so a
+2025-11-25 client reaches the first kind through its input bridge and the second through a session
+the gateway opens for the call.
 """
 
 from __future__ import annotations
@@ -155,6 +157,11 @@ async def _ask(ctx: Context, key: str, request: dict[str, Any]) -> dict[str, Any
         if answer is None:
             return InputRequiredResult.model_validate({"inputRequests": {key: request}})
         return answer
+    return await _ask_mid_call(ctx, request)
+
+
+async def _ask_mid_call(ctx: Context, request: dict[str, Any]) -> dict[str, Any]:
+    """A server-to-client request in the middle of the call, the only way a session-era tool knows."""
     params = request["params"]
     result: types.CreateMessageResult | types.ElicitResult
     if request["method"] == "sampling/createMessage":
@@ -260,9 +267,7 @@ def _input_tools(server: MCPServer[Any]) -> None:
     @server.tool(description="Asks the client's model to answer the prompt.")
     async def test_sampling(prompt: str, ctx: Context) -> Any:
         _require(ctx, "sampling")
-        answer = await _ask(ctx, "sampling", _sample(prompt, 100))
-        if isinstance(answer, InputRequiredResult):
-            return answer
+        answer = await _ask_mid_call(ctx, _sample(prompt, 100))  # written for sessions, as most tools are
         content = answer.get("content") or {}
         text = content.get("text", "") if isinstance(content, dict) else ""
         return f"LLM response: {text}"
@@ -278,9 +283,7 @@ def _input_tools(server: MCPServer[Any]) -> None:
             },
             "required": ["username", "email"],
         }
-        answer = await _ask(ctx, "elicitation", _elicit(message, schema))
-        if isinstance(answer, InputRequiredResult):
-            return answer
+        answer = await _ask_mid_call(ctx, _elicit(message, schema))  # written for sessions, as most tools are
         return f"User response: action={answer.get('action')}, content={json.dumps(answer.get('content', {}))}"
 
     async def elicit_with(ctx: Context, schema: dict[str, Any], message: str) -> Any:
