@@ -5,7 +5,8 @@ Two kinds, one interface (:class:`Upstream`):
 - :class:`ModernHttpUpstream` speaks the stateless 2026-07-28 wire directly over a pooled HTTP
   connection: a request is one POST, parsed once, with no per-client session, so any replica can
   serve any call. Notifications that ride the response stream (progress, log messages) are handed
-  to the caller as they arrive.
+  to the caller as they arrive. A tool's ``x-mcp-header`` arguments go out as ``Mcp-Param-*`` headers
+  (SEP-2243), as its ``tools/list`` schema declares them.
 - :class:`SessionUpstream` holds an SDK ``Client`` session: for stdio servers and for HTTP servers
   that only speak the 2025-11-25 handshake era.
 
@@ -34,9 +35,16 @@ from mcp import Client, StdioServerParameters, types
 from mcp.client.streamable_http import streamable_http_client
 from mcp.shared._httpx_utils import MCP_DEFAULT_SSE_READ_TIMEOUT, MCP_DEFAULT_TIMEOUT, create_mcp_http_client
 from mcp.shared.exceptions import MCPError
-from mcp.shared.inbound import NAME_BEARING_METHODS, encode_header_value
+from mcp.shared.inbound import (
+    NAME_BEARING_METHODS,
+    encode_header_value,
+    find_invalid_x_mcp_header,
+    mcp_param_headers,
+    x_mcp_header_map,
+)
 from pydantic import TypeAdapter, ValidationError
 
+from gateway.upstream.back_channel import INPUT_METHODS, Ask, first_leaf, input_callbacks, wants_a_back_channel
 from gateway.upstream.http1 import Http1ClosedBeforeAnswer, Http1Error, Http1Pool
 from mesh import tracing
 from mesh.registry import ServiceInstance
@@ -53,8 +61,6 @@ META_SERVER_INFO = "io.modelcontextprotocol/serverInfo"
 GATEWAY_CLIENT_INFO = {"name": "mcp-suite-gateway", "version": "0.1.0"}
 
 Notify = Callable[[dict[str, Any]], Awaitable[None]]
-# A server-to-client request (method, params) sent on to the gateway's own client; its raw answer.
-Ask = Callable[[str, Mapping[str, Any] | None], Awaitable[dict[str, Any]]]
 
 _CLIENT_REQUEST = TypeAdapter(types.ClientRequest)
 _RAW_RESULT = TypeAdapter(dict[str, Any])
@@ -191,6 +197,8 @@ class ModernHttpUpstream:
         self._http = http
         self._calls = calls
         self._ids = itertools.count(1)
+        # Per tool, the arguments its schema mirrors into Mcp-Param-* headers (SEP-2243), learnt from tools/list.
+        self._param_headers: dict[str, dict[tuple[str, ...], str]] = {}
 
     async def request(
         self,
@@ -218,16 +226,22 @@ class ModernHttpUpstream:
         name_key = NAME_BEARING_METHODS.get(method)
         if name_key is not None and isinstance(body_params.get(name_key), str):
             headers["mcp-name"] = encode_header_value(body_params[name_key])
+        mirrored = self._param_headers.get(body_params.get("name", "")) if method == "tools/call" else None
+        if mirrored and isinstance(body_params.get("arguments"), Mapping):
+            headers.update(mcp_param_headers(mirrored, body_params["arguments"]))
         content = json.dumps(
             {"jsonrpc": "2.0", "id": request_id, "method": method, "params": body_params}, separators=(",", ":")
         )
         try:
             with anyio.fail_after(timeout) if timeout is not None else nullcontext():
                 try:
-                    return await self._call(request_id, content.encode(), headers, notify)
+                    result = await self._call(request_id, content.encode(), headers, notify)
+                    if method == "tools/list":
+                        self._learn_param_headers(result)
+                    return result
                 except UpstreamError as exc:
                     ask = getattr(notify, "ask", None)
-                    if ask is None or method not in _INPUT_METHODS or not _wants_a_back_channel(exc):
+                    if ask is None or method not in INPUT_METHODS or not wants_a_back_channel(exc.code, exc.message):
                         raise
                     return await self._over_a_session(method, body_params, ask, notify, client_capabilities or {})
         except TimeoutError:
@@ -239,6 +253,16 @@ class ModernHttpUpstream:
             raise UpstreamUnavailable(self.instance.instance_id, str(exc)) from None
         except (json.JSONDecodeError, UnicodeDecodeError) as exc:
             raise UpstreamUnavailable(self.instance.instance_id, f"answered with malformed JSON: {exc}") from None
+
+    def _learn_param_headers(self, listing: Mapping[str, Any]) -> None:
+        for tool in listing.get("tools") or ():
+            schema = tool.get("inputSchema") if isinstance(tool, Mapping) else None
+            if isinstance(schema, Mapping) and find_invalid_x_mcp_header(schema) is None:
+                mirrored = x_mcp_header_map(schema)
+                if mirrored:
+                    self._param_headers[str(tool.get("name"))] = mirrored
+                else:
+                    self._param_headers.pop(str(tool.get("name")), None)
 
     async def _over_a_session(
         self,
@@ -258,7 +282,7 @@ class ModernHttpUpstream:
         target: Any = self._url
         if own or self._calls.ssl_context is not None:
             target = _http_session_transport(self._url, own, self._calls.ssl_context)
-        callbacks = _input_callbacks(ask, client_capabilities)
+        callbacks = input_callbacks(ask, client_capabilities)
 
         async def on_message(message: Any) -> None:
             if notify is not None and not isinstance(message, Exception):
@@ -281,7 +305,7 @@ class ModernHttpUpstream:
             answer, _ = group.split(MCPError)
             if answer is None:
                 raise UpstreamUnavailable(self.instance.instance_id, f"session for input: {group!r}") from None
-            error = _first_leaf(answer)
+            error = first_leaf(answer)
             raise UpstreamError(error.code, error.message, error.data) from None
         except MCPError as exc:
             raise UpstreamError(exc.code, exc.message, exc.data) from None
@@ -357,39 +381,6 @@ class ModernHttpUpstream:
 
     async def aclose(self) -> None:
         """The HTTP client is shared; nothing of this upstream's own to close."""
-
-
-_INPUT_METHODS = frozenset({"tools/call", "prompts/get", "resources/read"})
-_NO_BACK_CHANNEL = "no back-channel for server-initiated requests"
-
-
-def _wants_a_back_channel(exc: UpstreamError) -> bool:
-    """The upstream's SDK refused a server-to-client request of the tool: the stateless wire has no channel."""
-    return exc.code == types.INVALID_REQUEST and _NO_BACK_CHANNEL in exc.message
-
-
-def _first_leaf(group: BaseExceptionGroup[MCPError]) -> MCPError:
-    first = group.exceptions[0]
-    return _first_leaf(first) if isinstance(first, BaseExceptionGroup) else first
-
-
-def _input_callbacks(ask: Ask, capabilities: Mapping[str, Any]) -> dict[str, Any]:
-    """The SDK client's callbacks that hand each server request to ``ask``, one per declared capability."""
-
-    async def elicit(_ctx: Any, params: types.ElicitRequestParams) -> types.ElicitResult:
-        answer = await ask("elicitation/create", params.model_dump(by_alias=True, exclude_none=True, mode="json"))
-        return types.ElicitResult.model_validate(answer)
-
-    async def sample(_ctx: Any, params: types.CreateMessageRequestParams) -> types.CreateMessageResult:
-        answer = await ask("sampling/createMessage", params.model_dump(by_alias=True, exclude_none=True, mode="json"))
-        return types.CreateMessageResult.model_validate(answer)
-
-    async def roots(_ctx: Any) -> types.ListRootsResult:
-        return types.ListRootsResult.model_validate(await ask("roots/list", None))
-
-    chosen = {"elicitation": ("elicitation_callback", elicit), "sampling": ("sampling_callback", sample)}
-    chosen["roots"] = ("list_roots_callback", roots)
-    return {name: callback for capability, (name, callback) in chosen.items() if capability in capabilities}
 
 
 def _result_of(message: Mapping[str, Any]) -> dict[str, Any]:

@@ -84,11 +84,7 @@ OWN_SERVER_GAPS: dict[str, str] = {
 }
 
 # Gateway paths: what passes directly and does not through the gateway, with the reason.
-GATEWAY_GAPS: dict[tuple[str, str], str] = {
-    ("2026-07-28", "http-header-validation"): "the gateway does not validate the mcp-method and mcp-name headers",
-    ("2026-07-28", "http-custom-header-server-validation"): "the gateway does not validate Mcp-Param-* headers",
-    ("2026-07-28", "server-stateless"): "an undeclared capability is answered with HTTP 200, not 400",
-}
+GATEWAY_GAPS: dict[tuple[str, str], str] = {}
 
 
 def _expected(path: str, era: str) -> dict[str, tuple[Outcome, str]]:
