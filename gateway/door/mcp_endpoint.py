@@ -290,6 +290,7 @@ class Endpoint:
             raise MCPError(
                 types.INVALID_PARAMS,
                 f"no server offers resource {uri}; list resources and resource templates to see what is offered",
+                {"uri": uri},  # SEP-2164: the error names the URI it could not find
             )
         self._allow(ctx, "resource", uri, server)
         result = await self._forward(ctx, server, "resources/read", _wire(params))
