@@ -26,7 +26,7 @@ from servers.runtime.serve import build_http_app
 from tests.servers.database.support import PG_URL, connection, settings_with
 from tests.servers.filesystem.support import settings_for
 from tests.support.conformance_fixture import conformance_server
-from tests.support.conformance_suite import ERAS, Outcome, failures_of, run_conformance
+from tests.support.conformance_suite import ERAS, Outcome, failures_of, run_conformance, warnings_of
 from tests.support.upstreams import HttpUpstream, serve_app
 
 pytestmark = [pytest.mark.anyio, pytest.mark.filterwarnings("ignore::mcp.shared.exceptions.MCPDeprecationWarning")]
@@ -180,6 +180,7 @@ PATHS: dict[str, Callable[[Path], AbstractAsyncContextManager[str]]] = {
 async def measure(path: str, tmp: Path) -> dict[str, dict[str, Outcome]]:
     """Both eras' outcomes on ``path``, the eras run side by side against one server."""
     results: dict[str, dict[str, Outcome]] = {}
+    tmp.mkdir(parents=True, exist_ok=True)
     async with PATHS[path](tmp) as url:
 
         async def one(era: str) -> None:
@@ -204,10 +205,23 @@ def unexpected(path: str, era: str, outcomes: dict[str, Outcome], out: Path) -> 
     return lines
 
 
-@pytest.mark.parametrize("path", list(PATHS))
+def problems_on(path: str, results: dict[str, dict[str, Outcome]], tmp: Path) -> list[str]:
+    return [line for era in ERAS for line in unexpected(path, era, results[era], tmp / f"out-{era}")]
+
+
+@pytest.mark.parametrize("path", ["mcp", "filesystem", "database"])
 async def test_every_scenario_has_its_expected_outcome_on_the_path(path: str, tmp_path: Path) -> None:
-    results = await measure(path, tmp_path)
-    problems = [line for era in ERAS for line in unexpected(path, era, results[era], tmp_path / f"out-{era}")]
+    problems = problems_on(path, await measure(path, tmp_path), tmp_path)
+    assert not problems, "\n".join(problems)
+
+
+async def test_through_servers_every_scenario_passes_as_directly_and_warns_no_more(tmp_path: Path) -> None:
+    direct, through = tmp_path / "direct", tmp_path / "servers"
+    problems = problems_on("direct", await measure("direct", direct), direct)
+    problems += problems_on("servers", await measure("servers", through), through)
+    for era in ERAS:
+        added = warnings_of(through / f"out-{era}") - warnings_of(direct / f"out-{era}")
+        problems += [f"servers {era} warns only through the gateway: {warning}" for warning in sorted(added)]
     assert not problems, "\n".join(problems)
 
 

@@ -12,6 +12,7 @@ the gateway opens for the call.
 from __future__ import annotations
 
 import base64
+import itertools
 import json
 from typing import Annotated, Any
 
@@ -407,15 +408,17 @@ def _diagnostic_tools(server: MCPServer[Any]) -> None:
         await ctx.info("a log line")
         return "logged"
 
+    added = itertools.count(1)  # each call really changes the list: a gateway only tells of real changes
+
     @server.tool(description="Adds a tool and announces the change.")
     async def test_trigger_tool_change(ctx: Context) -> str:
-        server.add_tool(lambda: "added", name="test_added_tool", description="added at run time")
+        server.add_tool(lambda: "added", name=f"test_added_tool_{next(added)}", description="added at run time")
         await ctx.notify_tools_changed()
         return "tools changed"
 
     @server.tool(description="Adds a prompt and announces the change.")
     async def test_trigger_prompt_change(ctx: Context) -> str:
-        server.prompt(name="test_added_prompt", description="added at run time")(lambda: "added")
+        server.prompt(name=f"test_added_prompt_{next(added)}", description="added at run time")(lambda: "added")
         await ctx.notify_prompts_changed()
         return "prompts changed"
 

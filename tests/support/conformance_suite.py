@@ -44,6 +44,19 @@ def read_outcomes(out: Path) -> dict[str, Outcome]:
     return outcomes
 
 
+def warnings_of(out: Path) -> set[str]:
+    """Every ``<scenario> <check id>`` that ended in a warning (a SHOULD not met)."""
+    found = set()
+    for folder in out.iterdir() if out.exists() else ():
+        match = _FOLDER.match(folder.name)
+        if match is None or not (folder / "checks.json").exists():
+            continue
+        for check in json.loads((folder / "checks.json").read_text(encoding="utf-8")):
+            if check.get("status") == "WARNING":
+                found.add(f"{match['scenario']} {check.get('id')}")
+    return found
+
+
 def failures_of(out: Path, scenario: str) -> list[str]:
     """The failed checks of one scenario, as ``id: message`` lines, to explain an unexpected failure."""
     lines = []
