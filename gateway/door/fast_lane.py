@@ -3,8 +3,9 @@
 A request qualifies when it is a POST of one JSON-RPC ``tools/call`` on the modern wire (the
 ``mcp-protocol-version: 2026-07-28`` header and the same version in ``_meta``), asks for no progress
 and no log messages (no ``progressToken``, no ``logLevel``), and passes the same Host/Origin and
-header checks (SEP-2243) the SDK applies. Such a call is parsed once, routed through the same router (policies, bulkheads, breakers, retries, deadlines) and answered
-with one JSON body. Anything else — sessions, progress, other methods, malformed input — goes to the
+header checks (SEP-2243) the SDK applies. Such a call is parsed once, routed through the same router
+(policies, bulkheads, breakers, retries, deadlines) and answered with one JSON body, its error with
+the SDK's HTTP status. Anything else — sessions, progress, other methods, malformed input — goes to the
 SDK endpoint unchanged, so behaviour and errors stay the SDK's.
 """
 

@@ -2,10 +2,10 @@
 
 It lists the catalog (paginated across upstreams), forwards calls through the router, relays the
 upstream's progress and log notifications on the caller's request stream (a 2025-11-25 client's
-``logging/setLevel`` travels upstream as the per-request ``logLevel`` of the 2026-07-28 wire), passes the client's
-capabilities upstream so input requests (elicitation, sampling, roots) reach the real client, and
-tells its clients when the lists change: ``subscriptions/listen`` streams on the 2026-07-28 wire,
-``notifications/*/list_changed`` on the sessions of the 2025-11-25 era.
+``logging/setLevel`` travels upstream as the per-request ``logLevel`` of the 2026-07-28 wire),
+passes the client's capabilities upstream so input requests (elicitation, sampling, roots) reach
+the real client, and tells its clients when the lists change: ``subscriptions/listen`` streams on
+the 2026-07-28 wire, ``notifications/*/list_changed`` on the sessions of the 2025-11-25 era.
 """
 
 from __future__ import annotations

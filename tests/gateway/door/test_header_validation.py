@@ -1,4 +1,4 @@
-"""The stateless wire's headers through the gateway: checked as the SDK checks them (SEP-2243), errors as 400s (SEP-2575)."""
+"""The stateless wire's headers through the gateway: checked as the SDK checks them (SEP-2243); errors as 400s."""
 
 from __future__ import annotations
 

@@ -72,10 +72,8 @@ async def test_an_unknown_level_is_refused_and_the_level_set_before_still_holds(
     async with legacy_client(logs) as client:
         await client.set_logging_level("error")
         with pytest.raises(MCPError) as refused:
-            await client.session.send_request(
-                types.SetLevelRequest(params=types.SetLevelRequestParams.model_construct(level="loud")),  # type: ignore[arg-type]
-                types.EmptyResult,
-            )
+            loud = types.SetLevelRequestParams.model_construct(level="loud")  # type: ignore[arg-type]
+            await client.session.send_request(types.SetLevelRequest(params=loud), types.EmptyResult)
         await client.call_tool("test_tool_with_logging", {})
     assert refused.value.error.code == types.INVALID_PARAMS
     assert logs.messages == []
