@@ -8,7 +8,7 @@ DEV_STAMP := $(VENV)/.installed-dev
 TOOLS := .tools
 TOOLS_STAMP := $(TOOLS)/.installed
 
-.PHONY: up test lint typecheck pytest bench services tools clean
+.PHONY: up test lint typecheck pytest conformance bench services tools clean
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -51,6 +51,10 @@ pytest: $(DEV_STAMP) services $(TOOLS_STAMP)
 	$(VENV)/bin/pytest -q
 
 test: lint typecheck pytest
+
+# The official MCP conformance suite on every path (docs/conformance.md); `make pytest` runs it too.
+conformance: $(DEV_STAMP) services $(TOOLS_STAMP)
+	$(VENV)/bin/pytest -q tests/scenarios/test_conformance.py
 
 bench: $(STAMP)
 	$(VENV)/bin/mcp-suite bench

@@ -34,7 +34,9 @@ gateway decides about it), :mod:`.upstream` (where it goes). One ``tools/call`` 
 9. ``upstream/mcp_client.py``: :class:`~gateway.upstream.mcp_client.ModernHttpUpstream` builds the
    request (protocol version, client capabilities and trace context in ``_meta``, the ``mcp-*``
    headers) and turns a transport failure into ``UpstreamUnavailable`` (it counts against the
-   member's breaker) and a JSON-RPC error into ``UpstreamError`` (the caller's answer).
+   member's breaker) and a JSON-RPC error into ``UpstreamError`` (the caller's answer). A tool that
+   asks its client mid-call, which this wire refuses, is run again over a session of its own for a
+   2025-11-25 client (``upstream/back_channel.py``).
 10. ``upstream/http1.py``: :class:`~gateway.upstream.http1.Http1Pool` sends it as one write over a
     kept-alive connection and parses the answer (a JSON body, or an event stream whose notifications
     go back to the caller first).

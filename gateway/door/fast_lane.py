@@ -2,9 +2,10 @@
 
 A request qualifies when it is a POST of one JSON-RPC ``tools/call`` on the modern wire (the
 ``mcp-protocol-version: 2026-07-28`` header and the same version in ``_meta``), asks for no progress
-(no ``progressToken``), and passes the same Host/Origin checks the SDK applies. Such a call is parsed
-once, routed through the same router (policies, bulkheads, breakers, retries, deadlines) and answered
-with one JSON body. Anything else — sessions, progress, other methods, malformed input — goes to the
+and no log messages (no ``progressToken``, no ``logLevel``), and passes the same Host/Origin and
+header checks (SEP-2243) the SDK applies. Such a call is parsed once, routed through the same router
+(policies, bulkheads, breakers, retries, deadlines) and answered with one JSON body, its error with
+the SDK's HTTP status. Anything else — sessions, progress, other methods, malformed input — goes to the
 SDK endpoint unchanged, so behaviour and errors stay the SDK's.
 """
 
@@ -15,6 +16,14 @@ import json
 from typing import Any
 
 from mcp.server.transport_security import TransportSecuritySettings
+from mcp.shared.inbound import (
+    ERROR_CODE_HTTP_STATUS,
+    InboundLadderRejection,
+    classify_inbound_request,
+    find_duplicated_routing_header,
+    validate_mcp_param_headers,
+)
+from mcp.types import LOG_LEVEL_META_KEY
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from gateway.call.catalog import View
@@ -53,8 +62,8 @@ class FastToolCallMiddleware:
             return
         body, complete = await read_body(receive, self.max_body)
         request = _parse(body) if complete else None
-        if request is None:
-            await self.app(scope, replay(body, receive, complete), send)
+        if request is None or not self._headers_agree(request, scope):
+            await self.app(scope, replay(body, receive, complete), send)  # the SDK answers a mismatch: 400
             return
         await self._answer(request, send, scope)
 
@@ -67,6 +76,19 @@ class FastToolCallMiddleware:
         if b"application/json" not in headers.get(b"accept", b""):
             return False
         return self._host_allowed(headers)
+
+    def _headers_agree(self, request: dict[str, Any], scope: Scope) -> bool:
+        """SEP-2243: the routing and ``Mcp-Param-*`` headers say what the body says (the SDK's own checks)."""
+        headers = {k.decode("latin-1"): v.decode("latin-1") for k, v in scope["headers"]}
+        if find_duplicated_routing_header(headers.items()) is not None or len(headers) != len(scope["headers"]):
+            return False
+        if isinstance(classify_inbound_request(request, headers=headers), InboundLadderRejection):
+            return False
+        entry = self.gateway.catalog.tool(self.view, request["params"]["name"])
+        if entry is None:
+            return True  # an unknown tool gets the router's answer
+        schema = entry.definition.get("inputSchema")
+        return validate_mcp_param_headers(schema, request["params"].get("arguments") or {}, headers) is None
 
     def _host_allowed(self, headers: dict[bytes, bytes]) -> bool:
         security = self.security
@@ -103,10 +125,11 @@ class FastToolCallMiddleware:
                 error["data"] = data
             message = {"jsonrpc": "2.0", "id": request_id, "error": error}
         payload = json.dumps(message, separators=(",", ":"), ensure_ascii=False).encode()
+        status = ERROR_CODE_HTTP_STATUS.get(message["error"]["code"], 200) if "error" in message else 200
         await send(
             {
                 "type": "http.response.start",
-                "status": 200,
+                "status": status,  # as the SDK's table: SEP-2575 wants e.g. 400 for a missing capability
                 "headers": [*_JSON, (b"content-length", str(len(payload)).encode())],
             }
         )
@@ -136,6 +159,8 @@ def _parse(body: bytes) -> dict[str, Any] | None:
     meta = params.get("_meta")
     if not isinstance(meta, dict) or meta.get(META_PROTOCOL) != MODERN_VERSION or "progressToken" in meta:
         return None
+    if LOG_LEVEL_META_KEY in meta:
+        return None  # log messages stream on the SDK path, like progress
     if "inputResponses" in params or "requestState" in params:
         return None  # multi-round input flows stay on the SDK path
     return request

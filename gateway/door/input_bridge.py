@@ -5,6 +5,12 @@ For such a client the gateway plays the upstream's part: it sends each embedded 
 (``elicitation/create``, ``sampling/createMessage``, ``roots/list``) to the client over its session,
 then repeats the original request upstream with the answers and the echoed ``requestState``, for at
 most :data:`MAX_ROUNDS` rounds. Clients of the 2026-07-28 era get the ``InputRequiredResult`` as it is.
+
+An upstream tool written for sessions asks mid-call instead (``ctx.elicit``, ``create_message``), which
+the stateless wire refuses. For a 2025-11-25 client :class:`ClientRelay` carries an ``ask`` that the
+upstream connection uses to repeat such a call over a session of its own, sending each of the tool's
+requests to the client and its answers back (:meth:`ModernHttpUpstream.request
+<gateway.upstream.mcp_client.ModernHttpUpstream.request>`).
 """
 
 from __future__ import annotations
@@ -52,6 +58,29 @@ async def ask_client(ctx: ServerRequestContext[Any], request: Mapping[str, Any])
         typed, result_type, metadata=ServerMessageMetadata(related_request_id=related)
     )
     return answer.model_dump(by_alias=True, exclude_none=True, mode="json")
+
+
+class ClientRelay:
+    """The ``notify`` of one forwarded request; for a 2025-11-25 client also its ``ask``.
+
+    ``ask`` is None when the client has no session to be asked over (the 2026-07-28 era).
+    """
+
+    def __init__(
+        self, notify: Callable[[dict[str, Any]], Awaitable[None]], ctx: ServerRequestContext[Any] | None
+    ) -> None:
+        self._notify = notify
+        self._ctx = ctx
+        self.ask: Callable[[str, Mapping[str, Any] | None], Awaitable[dict[str, Any]]] | None = (
+            self._ask if ctx is not None else None
+        )
+
+    async def __call__(self, message: dict[str, Any]) -> None:
+        await self._notify(message)
+
+    async def _ask(self, method: str, params: Mapping[str, Any] | None) -> dict[str, Any]:
+        assert self._ctx is not None
+        return await ask_client(self._ctx, {"method": method, "params": dict(params or {})})
 
 
 async def complete_for_legacy_client(

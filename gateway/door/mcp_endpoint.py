@@ -1,10 +1,11 @@
 """One MCP endpoint of the gateway: a low-level SDK server over one :class:`~gateway.call.catalog.View`.
 
 It lists the catalog (paginated across upstreams), forwards calls through the router, relays the
-upstream's progress and log notifications on the caller's request stream, passes the client's
-capabilities upstream so input requests (elicitation, sampling, roots) reach the real client, and
-tells its clients when the lists change: ``subscriptions/listen`` streams on the 2026-07-28 wire,
-``notifications/*/list_changed`` on the sessions of the 2025-11-25 era.
+upstream's progress and log notifications on the caller's request stream (a 2025-11-25 client's
+``logging/setLevel`` travels upstream as the per-request ``logLevel`` of the 2026-07-28 wire),
+passes the client's capabilities upstream so input requests (elicitation, sampling, roots) reach
+the real client, and tells its clients when the lists change: ``subscriptions/listen`` streams on
+the 2026-07-28 wire, ``notifications/*/list_changed`` on the sessions of the 2025-11-25 era.
 """
 
 from __future__ import annotations
@@ -35,13 +36,16 @@ from gateway.call.catalog import Catalog, View, paginate
 from gateway.call.guard import CallGuard
 from gateway.call.router import GatewayError
 from gateway.call.service import GATEWAY_INFO, Gateway
-from gateway.door.input_bridge import complete_for_legacy_client, needs_bridge
+from gateway.door.input_bridge import ClientRelay, complete_for_legacy_client, needs_bridge
 from gateway.upstream.mcp_client import UpstreamError
 from mesh.security.principal import Principal
 
 log = logging.getLogger("mcp_suite.gateway.endpoint")
 
 _RESERVED_META = "io.modelcontextprotocol/"
+# A handshake-era server may log at any level until the client sets one; the gateway asks its
+# upstreams (stateless, silent unless asked) for the same.
+_LEGACY_DEFAULT_LEVEL = "debug"
 
 
 def _wire(params: BaseModel | None) -> dict[str, Any]:
@@ -50,7 +54,8 @@ def _wire(params: BaseModel | None) -> dict[str, Any]:
     data = params.model_dump(by_alias=True, exclude_none=True, mode="json")
     meta = data.get("_meta")
     if isinstance(meta, dict):
-        kept = {k: v for k, v in meta.items() if not k.startswith(_RESERVED_META)}
+        # The client's own log level is the one reserved key that means the same upstream.
+        kept = {k: v for k, v in meta.items() if not k.startswith(_RESERVED_META) or k == types.LOG_LEVEL_META_KEY}
         if kept:
             data["_meta"] = kept
         else:
@@ -122,6 +127,7 @@ class Endpoint:
         self.principal = principal
         self.bus = InMemorySubscriptionBus()
         self._connections: weakref.WeakSet[Connection] = weakref.WeakSet()
+        self._log_levels: weakref.WeakKeyDictionary[Connection, str] = weakref.WeakKeyDictionary()
         self._subscribers: dict[str, weakref.WeakKeyDictionary[Connection, weakref.finalize[Any, Any]]] = {}
         self._listen = ListenHandler(self.bus)
         self.server: Server[Any] = GatewayServer(
@@ -139,6 +145,7 @@ class Endpoint:
             on_subscribe_resource=self._subscribe,
             on_unsubscribe_resource=self._unsubscribe,
             on_subscriptions_listen=self._listen_with_upstream,
+            on_set_logging_level=self._set_logging_level,
         )
         self.server.subscribable = self._subscribable
         gateway.subscribe(self._catalog_changed)
@@ -155,6 +162,21 @@ class Endpoint:
         """Keep the client's connection (weakly) to tell it of list changes; modern clients listen instead."""
         if not ctx.protocol_version.startswith("2026"):
             self._connections.add(ctx.session._connection)
+
+    # ---- logging -------------------------------------------------------------------------
+    async def _set_logging_level(
+        self, ctx: ServerRequestContext[Any], params: types.SetLevelRequestParams
+    ) -> types.EmptyResult:
+        """Remember the session's level; every request it makes upstream carries it from now on."""
+        self._log_levels[ctx.session._connection] = params.level
+        return types.EmptyResult()
+
+    def _with_log_level(self, ctx: ServerRequestContext[Any], wire: dict[str, Any]) -> dict[str, Any]:
+        """``wire`` asking upstream for the log messages a 2025-11-25 session expects to receive."""
+        if ctx.protocol_version.startswith("2026"):
+            return wire  # a modern client says so itself, per request (kept by _wire)
+        level = self._log_levels.get(ctx.session._connection, _LEGACY_DEFAULT_LEVEL)
+        return {**wire, "_meta": {**(wire.get("_meta") or {}), types.LOG_LEVEL_META_KEY: level}}
 
     # ---- who is asking --------------------------------------------------------------------
     def _who(self, ctx: ServerRequestContext[Any]) -> Principal | None:
@@ -208,7 +230,7 @@ class Endpoint:
             raise MCPError(types.INVALID_PARAMS, str(exc)) from None
 
     # ---- forwarding ----------------------------------------------------------------------
-    def _relay(self, ctx: ServerRequestContext[Any]) -> Any:
+    def _relay(self, ctx: ServerRequestContext[Any]) -> ClientRelay:
         session = ctx.session
         related = str(ctx.request_id) if ctx.request_id is not None else None
 
@@ -234,7 +256,7 @@ class Endpoint:
             except Exception as exc:  # a client that went away must not fail the upstream call
                 log.debug("relaying a notification failed", extra={"error": str(exc)})
 
-        return notify
+        return ClientRelay(notify, None if ctx.protocol_version.startswith("2026") else ctx)
 
     async def _call_tool(
         self, ctx: ServerRequestContext[Any], params: types.CallToolRequestParams
@@ -248,7 +270,7 @@ class Endpoint:
                 self.view, params.name, wire, notify=notify, client_capabilities=capabilities
             )
 
-        wire = _wire(params)
+        wire = self._with_log_level(ctx, _wire(params))
         try:
             result = await forward(wire)
             if needs_bridge(ctx, result):
@@ -268,6 +290,7 @@ class Endpoint:
             raise MCPError(
                 types.INVALID_PARAMS,
                 f"no server offers resource {uri}; list resources and resource templates to see what is offered",
+                {"uri": uri},  # SEP-2164: the error names the URI it could not find
             )
         self._allow(ctx, "resource", uri, server)
         result = await self._forward(ctx, server, "resources/read", _wire(params))
@@ -319,6 +342,7 @@ class Endpoint:
                 self.view, server, method, wire, notify=notify, client_capabilities=capabilities
             )
 
+        params = self._with_log_level(ctx, params)
         try:
             result = await forward(params)
             if needs_bridge(ctx, result):

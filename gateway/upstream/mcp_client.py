@@ -5,7 +5,8 @@ Two kinds, one interface (:class:`Upstream`):
 - :class:`ModernHttpUpstream` speaks the stateless 2026-07-28 wire directly over a pooled HTTP
   connection: a request is one POST, parsed once, with no per-client session, so any replica can
   serve any call. Notifications that ride the response stream (progress, log messages) are handed
-  to the caller as they arrive.
+  to the caller as they arrive. A tool's ``x-mcp-header`` arguments go out as ``Mcp-Param-*`` headers
+  (SEP-2243), as its ``tools/list`` schema declares them.
 - :class:`SessionUpstream` holds an SDK ``Client`` session: for stdio servers and for HTTP servers
   that only speak the 2025-11-25 handshake era.
 
@@ -34,9 +35,16 @@ from mcp import Client, StdioServerParameters, types
 from mcp.client.streamable_http import streamable_http_client
 from mcp.shared._httpx_utils import MCP_DEFAULT_SSE_READ_TIMEOUT, MCP_DEFAULT_TIMEOUT, create_mcp_http_client
 from mcp.shared.exceptions import MCPError
-from mcp.shared.inbound import NAME_BEARING_METHODS, encode_header_value
+from mcp.shared.inbound import (
+    NAME_BEARING_METHODS,
+    encode_header_value,
+    find_invalid_x_mcp_header,
+    mcp_param_headers,
+    x_mcp_header_map,
+)
 from pydantic import TypeAdapter, ValidationError
 
+from gateway.upstream.back_channel import INPUT_METHODS, Ask, first_leaf, input_callbacks, wants_a_back_channel
 from gateway.upstream.http1 import Http1ClosedBeforeAnswer, Http1Error, Http1Pool
 from mesh import tracing
 from mesh.registry import ServiceInstance
@@ -189,6 +197,8 @@ class ModernHttpUpstream:
         self._http = http
         self._calls = calls
         self._ids = itertools.count(1)
+        # Per tool, the arguments its schema mirrors into Mcp-Param-* headers (SEP-2243), learnt from tools/list.
+        self._param_headers: dict[str, dict[tuple[str, ...], str]] = {}
 
     async def request(
         self,
@@ -216,12 +226,24 @@ class ModernHttpUpstream:
         name_key = NAME_BEARING_METHODS.get(method)
         if name_key is not None and isinstance(body_params.get(name_key), str):
             headers["mcp-name"] = encode_header_value(body_params[name_key])
+        mirrored = self._param_headers.get(body_params.get("name", "")) if method == "tools/call" else None
+        if mirrored and isinstance(body_params.get("arguments"), Mapping):
+            headers.update(mcp_param_headers(mirrored, body_params["arguments"]))
         content = json.dumps(
             {"jsonrpc": "2.0", "id": request_id, "method": method, "params": body_params}, separators=(",", ":")
         )
         try:
             with anyio.fail_after(timeout) if timeout is not None else nullcontext():
-                return await self._call(request_id, content.encode(), headers, notify)
+                try:
+                    result = await self._call(request_id, content.encode(), headers, notify)
+                    if method == "tools/list":
+                        self._learn_param_headers(result)
+                    return result
+                except UpstreamError as exc:
+                    ask = getattr(notify, "ask", None)
+                    if ask is None or method not in INPUT_METHODS or not wants_a_back_channel(exc.code, exc.message):
+                        raise
+                    return await self._over_a_session(method, body_params, ask, notify, client_capabilities or {})
         except TimeoutError:
             raise UpstreamUnavailable(self.instance.instance_id, f"no answer within {timeout:.3g}s") from None
         except Http1ClosedBeforeAnswer as exc:
@@ -231,6 +253,64 @@ class ModernHttpUpstream:
             raise UpstreamUnavailable(self.instance.instance_id, str(exc)) from None
         except (json.JSONDecodeError, UnicodeDecodeError) as exc:
             raise UpstreamUnavailable(self.instance.instance_id, f"answered with malformed JSON: {exc}") from None
+
+    def _learn_param_headers(self, listing: Mapping[str, Any]) -> None:
+        for tool in listing.get("tools") or ():
+            schema = tool.get("inputSchema") if isinstance(tool, Mapping) else None
+            if isinstance(schema, Mapping) and find_invalid_x_mcp_header(schema) is None:
+                mirrored = x_mcp_header_map(schema)
+                if mirrored:
+                    self._param_headers[str(tool.get("name"))] = mirrored
+                else:
+                    self._param_headers.pop(str(tool.get("name")), None)
+
+    async def _over_a_session(
+        self,
+        method: str,
+        params: Mapping[str, Any],
+        ask: Ask,
+        notify: Notify | None,
+        client_capabilities: Mapping[str, Any],
+    ) -> dict[str, Any]:
+        """Repeat a call whose tool asked mid-call over a session of its own, its requests relayed by ``ask``.
+
+        The stateless wire has no channel for a server's own requests, so a tool written for sessions
+        (``ctx.elicit``, ``create_message``) fails there at its first question; the session runs it again
+        from the start. Only the capabilities the client declared are declared upstream.
+        """
+        own = {k: v for k, v in self._http.headers.items() if k.lower().startswith(_GATEWAY_HEADER_PREFIX)}
+        target: Any = self._url
+        if own or self._calls.ssl_context is not None:
+            target = _http_session_transport(self._url, own, self._calls.ssl_context)
+        callbacks = input_callbacks(ask, client_capabilities)
+
+        async def on_message(message: Any) -> None:
+            if notify is not None and not isinstance(message, Exception):
+                await notify(message.model_dump(by_alias=True, exclude_none=True, mode="json"))
+
+        wire = {k: v for k, v in params.items() if k != "_meta"}
+        meta = {k: v for k, v in (params.get("_meta") or {}).items() if not k.startswith("io.modelcontextprotocol/")}
+        if meta:
+            wire["_meta"] = meta
+        try:
+            typed = _CLIENT_REQUEST.validate_python({"method": method, "params": wire})
+        except ValidationError as exc:
+            raise UpstreamError(
+                types.INVALID_PARAMS, f"invalid params for {method}: {exc.errors()[0]['msg']}"
+            ) from None
+        try:
+            async with Client(target, mode="legacy", cache=None, message_handler=on_message, **callbacks) as client:
+                return await client.session.send_request(typed, _RAW_RESULT)  # type: ignore[type-var]
+        except BaseExceptionGroup as group:  # the client's task group wraps what the session raised
+            answer, _ = group.split(MCPError)
+            if answer is None:
+                raise UpstreamUnavailable(self.instance.instance_id, f"session for input: {group!r}") from None
+            error = first_leaf(answer)
+            raise UpstreamError(error.code, error.message, error.data) from None
+        except MCPError as exc:
+            raise UpstreamError(exc.code, exc.message, exc.data) from None
+        except (httpx2.HTTPError, httpx.HTTPError, OSError) as exc:
+            raise UpstreamUnavailable(self.instance.instance_id, f"session for input: {type(exc).__name__}") from None
 
     async def _call(
         self, request_id: int, content: bytes, headers: dict[str, str], notify: Notify | None
@@ -329,6 +409,7 @@ class SessionUpstream:
         self._done = anyio.Event()
         self.protocol_version = LEGACY_VERSION
         self.capabilities: dict[str, Any] = {}
+        self._log_level: str | None = None
 
     async def _on_message(self, message: types.ServerNotification | Exception) -> None:
         """Hand the upstream's own notifications (list changes, resource updates) to ``on_notification``."""
@@ -365,6 +446,7 @@ class SessionUpstream:
     ) -> dict[str, Any]:
         if self._done.is_set():
             raise UpstreamUnavailable(self.instance.instance_id, "the session has ended")
+        await self._relay_log_level(((params or {}).get("_meta") or {}).get(types.LOG_LEVEL_META_KEY), timeout)
         body: dict[str, Any] = {"method": method}
         if params:
             body["params"] = {key: value for key, value in params.items() if key != "_meta"}
@@ -403,6 +485,23 @@ class SessionUpstream:
             raise UpstreamError(exc.code, exc.message, exc.data) from None
         except (anyio.ClosedResourceError, anyio.BrokenResourceError, anyio.EndOfStream, OSError) as exc:
             raise UpstreamUnavailable(self.instance.instance_id, f"{type(exc).__name__}: {exc}") from None
+
+    async def _relay_log_level(self, level: Any, timeout: float | None) -> None:
+        """A session server learns the level by ``logging/setLevel``, once per change, not per request.
+
+        The session is shared by every client the gateway serves, so the last level asked for wins.
+        """
+        if not isinstance(level, str) or level == self._log_level or "logging" not in self.capabilities:
+            return
+        self._log_level = level
+        try:
+            with anyio.fail_after(timeout) if timeout is not None else nullcontext():
+                await self._client.session.set_logging_level(level)  # type: ignore[arg-type]
+        except (MCPError, TimeoutError) as exc:
+            log.info(
+                "the upstream refused logging/setLevel",
+                extra={"instance": self.instance.instance_id, "error": str(exc)},
+            )
 
     async def aclose(self) -> None:
         self._closed.set()

@@ -8,6 +8,7 @@ from typing import Any
 
 import anyio
 import pytest
+from mcp.server import MCPServer
 
 from gateway.call.catalog import ALL, View
 from gateway.call.service import Gateway
@@ -39,6 +40,25 @@ async def demo_gateway(
                 yield gateway, states, upstreams
         finally:
             for upstream in upstreams:
+                await upstream.stop()
+
+
+@asynccontextmanager
+async def gateway_over(
+    servers: dict[str, MCPServer[Any]], settings: GatewaySettings | None = None
+) -> AsyncIterator[Gateway]:
+    """A running gateway over ``servers`` (registry name -> SDK server), each served over HTTP."""
+    upstreams = {name: HttpUpstream(server) for name, server in servers.items()}
+    async with anyio.create_task_group() as tg:
+        for upstream in upstreams.values():
+            await upstream.start(tg)
+        registry = StaticRegistry({name: (StaticInstance(url=u.url),) for name, u in upstreams.items()})
+        gateway = Gateway(settings or GatewaySettings(), registry)
+        try:
+            async with gateway.running():
+                yield gateway
+        finally:
+            for upstream in upstreams.values():
                 await upstream.stop()
 
 

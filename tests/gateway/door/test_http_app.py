@@ -144,8 +144,9 @@ def modern_call(name: str, arguments: dict[str, object]) -> dict[str, object]:
 
 async def test_a_stateless_tool_call_is_answered_in_one_json_body() -> None:
     async with gateway_url() as base, httpx.AsyncClient() as http:
-        response = await http.post(f"{base}/mcp", json=modern_call("demo_echo", {"text": "z"}), headers=MODERN_HEADERS)
-        unknown = await http.post(f"{base}/mcp", json=modern_call("demo_nope", {}), headers=MODERN_HEADERS)
+        echo, nope = {**MODERN_HEADERS, "mcp-name": "demo_echo"}, {**MODERN_HEADERS, "mcp-name": "demo_nope"}
+        response = await http.post(f"{base}/mcp", json=modern_call("demo_echo", {"text": "z"}), headers=echo)
+        unknown = await http.post(f"{base}/mcp", json=modern_call("demo_nope", {}), headers=nope)
     assert response.headers["content-type"] == "application/json"
     assert response.json()["id"] == 7
     assert response.json()["result"]["structuredContent"]["text"] == "z"
