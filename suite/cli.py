@@ -21,6 +21,7 @@ from mesh import runtime
 from mesh.config import ConfigError, Settings, find_config_file
 from mesh.telemetry import configure_logging
 from suite.bench import BENCHES
+from suite.process_title import set_process_title
 from suite.settings import load_suite_settings, supervisor_meta, watched_servers
 
 log = logging.getLogger("mcp_suite.cli")
@@ -38,6 +39,7 @@ def _settings(args: argparse.Namespace, **overrides: Any) -> Settings:
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
+    set_process_title(args.server)  # first: importing a server takes a while, and ps should say what it is
     from mesh.discovery import registry_from_settings, uses_consul
     from servers.runtime.serve import serve_http, serve_stdio
     from suite.known import load_definition
@@ -82,6 +84,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
 
 def cmd_gateway(args: argparse.Namespace) -> int:
+    set_process_title("gateway")
     from gateway.door.transports import run_gateway
     from mesh.discovery import registry_from_settings, uses_consul
 
@@ -110,6 +113,7 @@ def _config_file(args: argparse.Namespace) -> Path | None:
 
 
 def cmd_up(args: argparse.Namespace) -> int:
+    set_process_title("up")
     from suite.known import SERVER_MODULES
     from suite.launcher import PlanError, parse_replicas, run_up
 
@@ -284,8 +288,26 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def parse_arguments(argv: Sequence[str] | None = None) -> argparse.Namespace:
+    """The parsed command line; ``serve`` takes its options anywhere after the server name.
+
+    argparse fills ``serve``'s words only up to the first option (``serve filesystem --port 8501 ~/a``
+    would leave ``~/a`` over), and its intermixed parsing does not work under subcommands: the words
+    left over are appended in order, and anything else left over is refused as argparse would.
+    """
+    parser = build_parser()
+    args, extra = parser.parse_known_args(argv)
+    if args.command == "serve":
+        unknown = [word for word in extra if word.startswith("-")]
+        args.arguments = [*args.arguments, *(word for word in extra if not word.startswith("-"))]
+        extra = unknown
+    if extra:
+        parser.error(f"unrecognized arguments: {' '.join(extra)}")
+    return args
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    args = parse_arguments(argv)
     handler: Command = args.handler
     try:
         return handler(args)
