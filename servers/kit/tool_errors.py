@@ -51,14 +51,16 @@ def coded_failure(tool_name: str, failure: ToolError) -> ToolError:
     cause = failure.__cause__
     if isinstance(failure, UnexpectedToolError):
         text = (
-            f"internal_error: the tool {tool_name} failed unexpectedly; the server logged the details. "
+            f"internal_error: the tool `{tool_name}` failed unexpectedly; the server logged the details. "
             "The arguments were not at fault: retry later, or report it to the operator"
         )
         coded: ToolError = UnexpectedToolError(text)
     elif isinstance(cause, CodedToolError):
         coded = ToolError(str(cause))
     elif isinstance(cause, ValidationError):
-        coded = ToolError(f"invalid_arguments: {_argument_errors(cause)}; tools/list gives the tool's input schema")
+        coded = ToolError(
+            f"invalid_arguments: {_argument_errors(cause)}; tools/list gives the input schema of `{tool_name}`"
+        )
     else:
         text = str(cause) if isinstance(cause, ToolError | ResourceError) else str(failure)
         coded = ToolError(text if CODE.match(text) else f"tool_error: {text}")

@@ -237,9 +237,9 @@ def check_read(sql: str) -> ReadStatement:
         return ReadStatement("show", text, None, True)
     elif isinstance(node, ast.ExplainStmt):
         if any((o.defname or "").lower() == "analyze" for o in node.options or ()):
-            raise refused("EXPLAIN ANALYZE runs the statement; use the sql_explain tool with analyze=true")
+            raise refused("EXPLAIN ANALYZE runs the statement; use the `sql_explain` tool with analyze=true")
         if not isinstance(node.query, ast.SelectStmt):
-            raise refused("only EXPLAIN of a SELECT is a read; use sql_explain to plan other statements")
+            raise refused("only EXPLAIN of a SELECT is a read; use `sql_explain` to plan other statements")
         kind = "explain"
     else:
         raise _not_a_read(node)
@@ -257,7 +257,7 @@ def _not_a_read(node: ast.Node) -> DbError:
         return refused(f"{label} is not a read: {why}. Only SELECT, VALUES, TABLE, SHOW and EXPLAIN are allowed here")
     return refused(
         f"{label} is not a read: only SELECT, VALUES, TABLE, SHOW and EXPLAIN are allowed here; "
-        "use sql_execute on a read_write connection for changes"
+        "use `sql_execute` on a read_write connection for changes"
     )
 
 
@@ -267,7 +267,7 @@ def check_write(sql: str, access: str) -> WriteStatement:
     node, text = _parse_one(sql)
     name = type(node).__name__
     if isinstance(node, ast.TransactionStmt):
-        raise refused("transaction control is refused: each sql_execute call runs in its own transaction")
+        raise refused("transaction control is refused: each `sql_execute` call runs in its own transaction")
     params = _count_params(node)
     if access == "admin":
         if isinstance(node, ast.IndexStmt) and node.concurrent:

@@ -276,7 +276,7 @@ class SqliteEngine:
         ).fetchone()
         if kind_row is None:
             raise DbError(
-                "not_found", f"connection {self.name!r}: there is no table {table!r} in {schema!r}; see list_tables"
+                "not_found", f"connection {self.name!r}: there is no table {table!r} in {schema!r}; see `list_tables`"
             )
         info = conn.execute(f"PRAGMA {s}.table_xinfo({t})").fetchall()
         primary = [row[1] for row in sorted((r for r in info if r[5]), key=lambda r: r[5])]
@@ -376,7 +376,7 @@ class SqliteEngine:
             raise DbError(
                 "read_only",
                 f"connection {self.name!r} is read_only: analyze runs the statement, so it is refused; "
-                "call sql_explain with analyze=false",
+                "call `sql_explain` with analyze=false",
             )
         mode = "write" if self.connection.access == "read_write" else "admin" if self.connection.writable else "read"
 

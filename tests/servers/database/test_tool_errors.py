@@ -59,5 +59,5 @@ async def test_a_crash_in_the_engine_is_an_internal_error_without_its_text(
     async with client_of(tmp_path, mode) as client:
         result = await client.call_tool("sql_query", {"sql": "SELECT 1"})
     text = text_of(result)
-    assert result.is_error and text.startswith("internal_error: the tool sql_query failed unexpectedly"), text
+    assert result.is_error and text.startswith("internal_error: the tool `sql_query` failed unexpectedly"), text
     assert "hunter2" not in text and "Traceback" not in text

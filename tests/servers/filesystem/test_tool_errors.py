@@ -58,5 +58,5 @@ async def test_a_crash_inside_a_tool_is_an_internal_error_without_its_text(
     async with connect(settings_for(tmp_path / "data", (root, "rw")), "legacy") as client:
         result = await client.call_tool("read_text_file", {"path": "notes.txt"})
     text = text_of(result)
-    assert result.is_error and text.startswith("internal_error: the tool read_text_file failed unexpectedly")
+    assert result.is_error and text.startswith("internal_error: the tool `read_text_file` failed unexpectedly")
     assert "abc123" not in text and "Traceback" not in text and str(root) not in text

@@ -61,7 +61,7 @@ def _coded_server() -> MCPServer[Any]:
         ("lookup", {"key": "far too long"}, "invalid_arguments: key: String should have at most 8 characters;"),
         ("lookup", {}, "invalid_arguments: key: Field required;"),
         ("plain", {}, "tool_error: the tool's own words"),
-        ("crash", {}, "internal_error: the tool crash failed unexpectedly;"),
+        ("crash", {}, "internal_error: the tool `crash` failed unexpectedly;"),
         ("missing", {}, "unknown_tool: this server has no tool 'missing'"),
     ],
 )
