@@ -19,6 +19,7 @@ from typing import Any
 from gateway.settings import gateway_settings
 from mesh import runtime
 from mesh.config import ConfigError, Settings, find_config_file
+from mesh.registry import StaticRegistry
 from mesh.telemetry import configure_logging
 from suite.bench import BENCHES
 from suite.process_title import set_process_title
@@ -92,7 +93,11 @@ def cmd_gateway(args: argparse.Namespace) -> int:
     configure_logging(settings.log_level, service="gateway")
     registry = registry_from_settings(settings, servers=watched_servers(settings))
     if not uses_consul(settings) and not registry.servers():
-        log.warning("the registry names no upstream server; set registry.static in the config file")
+        if args.transport == "http":
+            log.warning("the registry names no upstream server; set registry.static in the config file")
+        else:
+            registry = _suite_over_stdio(args)
+            log.info("no registry in the config: serving %s as stdio children", ", ".join(registry.servers()))
     host = args.host or gateway_settings(settings).host
     port = args.port if args.port is not None else gateway_settings(settings).port
     if args.transport == "http":
@@ -105,6 +110,16 @@ def cmd_gateway(args: argparse.Namespace) -> int:
             return _fail(refusal)
     run_gateway(settings, registry, transport=args.transport, host=host, port=port)
     return 0
+
+
+def _suite_over_stdio(args: argparse.Namespace) -> StaticRegistry:
+    """The registry ``client-config`` writes for the stdio gateway: every server of the suite, as its stdio child."""
+    from mesh.config import StaticInstance
+    from suite.client_config import suite_stdio_registry
+    from suite.known import SERVER_MODULES
+
+    static = suite_stdio_registry(list(SERVER_MODULES), _config_file(args))
+    return StaticRegistry({name: tuple(StaticInstance(**item) for item in items) for name, items in static.items()})
 
 
 def _config_file(args: argparse.Namespace) -> Path | None:
