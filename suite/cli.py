@@ -19,8 +19,10 @@ from typing import Any
 from gateway.settings import gateway_settings
 from mesh import runtime
 from mesh.config import ConfigError, Settings, find_config_file
+from mesh.registry import StaticRegistry
 from mesh.telemetry import configure_logging
 from suite.bench import BENCHES
+from suite.process_title import set_process_title
 from suite.settings import load_suite_settings, supervisor_meta, watched_servers
 
 log = logging.getLogger("mcp_suite.cli")
@@ -38,6 +40,7 @@ def _settings(args: argparse.Namespace, **overrides: Any) -> Settings:
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
+    set_process_title(args.server)  # first: importing a server takes a while, and ps should say what it is
     from mesh.discovery import registry_from_settings, uses_consul
     from servers.runtime.serve import serve_http, serve_stdio
     from suite.known import load_definition
@@ -82,6 +85,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
 
 def cmd_gateway(args: argparse.Namespace) -> int:
+    set_process_title("gateway")
     from gateway.door.transports import run_gateway
     from mesh.discovery import registry_from_settings, uses_consul
 
@@ -89,7 +93,11 @@ def cmd_gateway(args: argparse.Namespace) -> int:
     configure_logging(settings.log_level, service="gateway")
     registry = registry_from_settings(settings, servers=watched_servers(settings))
     if not uses_consul(settings) and not registry.servers():
-        log.warning("the registry names no upstream server; set registry.static in the config file")
+        if args.transport == "http":
+            log.warning("the registry names no upstream server; set registry.static in the config file")
+        else:
+            registry = _suite_over_stdio(args)
+            log.info("no registry in the config: serving %s as stdio children", ", ".join(registry.servers()))
     host = args.host or gateway_settings(settings).host
     port = args.port if args.port is not None else gateway_settings(settings).port
     if args.transport == "http":
@@ -104,12 +112,23 @@ def cmd_gateway(args: argparse.Namespace) -> int:
     return 0
 
 
+def _suite_over_stdio(args: argparse.Namespace) -> StaticRegistry:
+    """The registry ``client-config`` writes for the stdio gateway: every server of the suite, as its stdio child."""
+    from mesh.config import StaticInstance
+    from suite.client_config import suite_stdio_registry
+    from suite.known import SERVER_MODULES
+
+    static = suite_stdio_registry(list(SERVER_MODULES), _config_file(args))
+    return StaticRegistry({name: tuple(StaticInstance(**item) for item in items) for name, items in static.items()})
+
+
 def _config_file(args: argparse.Namespace) -> Path | None:
     found = find_config_file(getattr(args, "config", None))
     return found.absolute() if found else None
 
 
 def cmd_up(args: argparse.Namespace) -> int:
+    set_process_title("up")
     from suite.known import SERVER_MODULES
     from suite.launcher import PlanError, parse_replicas, run_up
 
@@ -284,8 +303,26 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def parse_arguments(argv: Sequence[str] | None = None) -> argparse.Namespace:
+    """The parsed command line; ``serve`` takes its options anywhere after the server name.
+
+    argparse fills ``serve``'s words only up to the first option (``serve filesystem --port 8501 ~/a``
+    would leave ``~/a`` over), and its intermixed parsing does not work under subcommands: the words
+    left over are appended in order, and anything else left over is refused as argparse would.
+    """
+    parser = build_parser()
+    args, extra = parser.parse_known_args(argv)
+    if args.command == "serve":
+        unknown = [word for word in extra if word.startswith("-")]
+        args.arguments = [*args.arguments, *(word for word in extra if not word.startswith("-"))]
+        extra = unknown
+    if extra:
+        parser.error(f"unrecognized arguments: {' '.join(extra)}")
+    return args
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    args = parse_arguments(argv)
     handler: Command = args.handler
     try:
         return handler(args)

@@ -7,7 +7,8 @@ settings.
 
 The gateway over stdio needs a config whose ``registry.static`` names the servers: this module writes
 ``<data_dir>/client/gateway-stdio.yaml`` (the user's config plus one stdio command per server) and points
-the gateway entry at it. ``--gateway http`` points at a running ``mcp-suite up`` instead.
+the gateway entry at it; a stdio gateway started with no registry at all serves the same servers
+(:func:`suite_stdio_registry`). ``--gateway http`` points at a running ``mcp-suite up`` instead.
 """
 
 from __future__ import annotations
@@ -77,17 +78,32 @@ def server_entry(server: str, command: Sequence[str], config_file: Path | None, 
     return Entry(f"{GATEWAY_ENTRY}-{server}", (*command, "serve", server, *config), env=dict(env))
 
 
-def stdio_gateway_config(
-    settings: Settings, servers: Sequence[Entry], config_file: Path | None, env: Mapping[str, str]
-) -> Path:
-    """Write the config the stdio gateway reads: the user's, with every server as a stdio command."""
-    static = {
+def stdio_registry(servers: Sequence[Entry], env: Mapping[str, str]) -> dict[str, list[dict[str, Any]]]:
+    """``registry.static`` of the stdio gateway: every server as the stdio command its own entry runs."""
+    return {
         entry.name.removeprefix(f"{GATEWAY_ENTRY}-"): [
             {"command": entry.argv[0], "args": list(entry.argv[1:]), **({"env": dict(env)} if env else {})}
         ]
         for entry in servers
     }
-    data = with_static_registry(read_user_config(config_file), static)
+
+
+def suite_stdio_registry(
+    known: Iterable[str], config_file: Path | None, environ: Mapping[str, str] | None = None
+) -> dict[str, list[dict[str, Any]]]:
+    """What ``client-config`` gives the stdio gateway, for a gateway started without a registry."""
+    env = carried_environment(os.environ if environ is None else environ)
+    command = mcp_suite_command()
+    config_file = config_file.absolute() if config_file else None
+    servers = [server_entry(name, command, config_file, env) for name in ordered_servers(known)]
+    return stdio_registry(servers, env)
+
+
+def stdio_gateway_config(
+    settings: Settings, servers: Sequence[Entry], config_file: Path | None, env: Mapping[str, str]
+) -> Path:
+    """Write the config the stdio gateway reads: the user's, with every server as a stdio command."""
+    data = with_static_registry(read_user_config(config_file), stdio_registry(servers, env))
     path = settings.data_dir / "client" / "gateway-stdio.yaml"
     header = "# written by `mcp-suite client-config`; the stdio gateway entry reads it\n"
     write_private(path, header + yaml.safe_dump(data))

@@ -21,6 +21,7 @@ from typing import Any
 from mcp.shared.uri_template import InvalidUriTemplate, UriTemplate
 
 from gateway.call.policies import GATEWAY_SERVER, supervisor_includes
+from gateway.call.tool_names import ToolNames
 from gateway.settings import GatewaySettings
 
 NAME_RULE = re.compile(r"^[a-zA-Z0-9_-]{1,64}$")
@@ -72,6 +73,7 @@ class Catalog:
     problems: list[str] = field(default_factory=list)
     fingerprint: str = ""
     settings: GatewaySettings = field(default_factory=GatewaySettings)
+    _tool_names: dict[tuple[str, bool], ToolNames] = field(default_factory=dict, repr=False)
 
     # ---- lookups -------------------------------------------------------------------------
     def tool(self, view: View, name: str) -> Entry | None:
@@ -133,6 +135,17 @@ class Catalog:
 
     def list_templates(self, view: View) -> list[dict[str, Any]]:
         return [dict(d) for _t, server, d in self.templates if self.server_visible(view, server)]
+
+    def tool_names(self, view: View, server: str) -> ToolNames:
+        """How ``server``'s texts name its tools to a client of ``view``: prefixed, except on its own endpoint."""
+        key = (server, view.prefixed)
+        names = self._tool_names.get(key)
+        if names is None:
+            shown = {
+                e.name: e.gateway_name if view.prefixed else e.name for e in self.tools.values() if e.server == server
+            }
+            names = self._tool_names[key] = ToolNames(shown)
+        return names
 
     def names_by_server(self) -> dict[str, list[str]]:
         grouped: dict[str, list[str]] = {}

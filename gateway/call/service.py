@@ -358,7 +358,8 @@ class Gateway:
             priority=caller_priority(meta, policy.priority),
             timeout=call_timeout(meta, policy.timeout_seconds),
         )
-        return stamp_server_info(result)
+        # An error's text names the server's tools by the server's names; the client knows them by the view's.
+        return stamp_server_info(self.catalog.tool_names(view, entry.server).error_result(result))
 
     async def forward_to_server(
         self,
@@ -385,6 +386,8 @@ class Gateway:
             priority=caller_priority(meta, policy.priority),
             timeout=call_timeout(meta, policy.timeout_seconds),
         )
+        if method == "prompts/get":  # a prompt tells the model which tools to call: by the names it can call
+            result = self.catalog.tool_names(view, server).prompt_result(result)
         return stamp_server_info(result)
 
     def subscribable(self, server: str | None = None) -> bool:

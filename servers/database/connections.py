@@ -100,7 +100,7 @@ class ConnectionSet:
         raise DbError(
             "unknown_connection",
             f"there is no connection {name!r}; the connections are: {', '.join(sorted(self.all))} "
-            "(list_connections describes them)",
+            "(`list_connections` describes them)",
         )
 
     def writable_sql_connection(self, name: str | None) -> NamedConnection:

@@ -44,7 +44,7 @@ def from_driver_error(connection: str, exc: BaseException, secrets: Iterable[str
         return DbError(
             "read_only",
             f"connection {connection!r}: the database refused a write inside a read-only transaction "
-            f"(SQLSTATE 25006: {message}). Use sql_execute on a read_write connection for writes.",
+            f"(SQLSTATE 25006: {message}). Use `sql_execute` on a read_write connection for writes.",
         )
     if sqlstate:
         return DbError("sql_error", f"connection {connection!r}: SQLSTATE {sqlstate}: {message}")
@@ -62,7 +62,7 @@ def unavailable(connection: str, exc: BaseException, secrets: Iterable[str]) -> 
         "unavailable",
         f"connection {connection!r} cannot be opened: {_named(exc, secrets)}. "
         "Check that the database is running and the connection's URL and credentials are right "
-        "(list_connections shows the URL without its password).",
+        "(`list_connections` shows the URL without its password).",
     )
 
 

@@ -34,7 +34,7 @@ def register_prompts(server: MCPServer[Any], engines: Engines, cache: SchemaCach
             f"Write one read-only {dialect} query that answers: {question}\n\n"
             f"Schema of connection {name!r} (* marks primary keys):\n{schema}\n\n"
             "Rules: one statement; pass literal values as $1, $2... (PostgreSQL) or ? (SQLite) in `params`; "
-            "ORDER BY a unique column when the result may be long. Run it with the sql_query tool "
+            "ORDER BY a unique column when the result may be long. Run it with the `sql_query` tool "
             f"(connection={name!r}) and check the first page before answering."
         )
 
@@ -49,13 +49,13 @@ def register_prompts(server: MCPServer[Any], engines: Engines, cache: SchemaCach
         try:
             plan = "\n".join((await engine.explain(sql, [], False)).plan)
         except DbError as exc:
-            plan = f"(no plan: {exc}; call sql_explain with the statement's params)"
+            plan = f"(no plan: {exc}; call `sql_explain` with the statement's params)"
         return (
             f"This {dialect} statement on connection {name!r} is slow:\n\n{sql}\n\nIts plan:\n{plan}\n\n"
             f"Schema:\n{schema}\n\n"
             "Explain where the time goes (sequential scans on large tables, bad row estimates, sorts, "
             "nested loops over many rows), then propose concrete fixes: indexes (as CREATE INDEX statements), "
-            "rewrites, or statistics (ANALYZE). Use sql_explain with analyze=true only on a read_write "
+            "rewrites, or statistics (ANALYZE). Use `sql_explain` with analyze=true only on a read_write "
             "connection, and compare plans before and after."
         )
 
@@ -70,5 +70,5 @@ def register_prompts(server: MCPServer[Any], engines: Engines, cache: SchemaCach
             f"Design a {dialect} table for: {description}\n\nExisting schema of connection {name!r}:\n{schema}\n\n"
             "Give the CREATE TABLE statement with types, NOT NULL and defaults, a primary key, foreign keys to "
             "the existing tables where they fit, and the indexes the expected queries need. Explain each choice "
-            "briefly. To create it, use sql_execute with preview=true first, on a read_write connection."
+            "briefly. To create it, use `sql_execute` with preview=true first, on a read_write connection."
         )

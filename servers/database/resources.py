@@ -77,7 +77,7 @@ class SchemaCache:
             description = await engine.describe_table(table.name, table.schema_name)
             lines.append(render_table(description, detail=False))
         if listing.next_cursor:
-            lines.append(f"-- more than {SCHEMA_TABLES} tables: use list_tables to page through the rest")
+            lines.append(f"-- more than {SCHEMA_TABLES} tables: use `list_tables` to page through the rest")
         if not listing.tables:
             lines.append("-- no tables yet")
         return self._store(key, "\n".join(lines))

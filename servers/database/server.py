@@ -33,6 +33,7 @@ from servers.database.sqlite.engine import sqlite_path
 from servers.database.tools_read import register_connection_tools, register_read_tools
 from servers.database.tools_write import register_write_tools
 from servers.database.url_redaction import redact
+from servers.kit.tool_errors import code_tool_errors
 from servers.runtime.definition import Readiness, ServerDefinition
 
 log = logging.getLogger("mcp_suite.database")
@@ -68,6 +69,7 @@ def build_server(settings: Settings) -> MCPServer[Any]:
         register_resources(server, engines, cache)
         register_prompts(server, engines, cache)
     _register_other_engines(server, engines.connections)
+    code_tool_errors(server)
     return server
 
 

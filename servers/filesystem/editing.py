@@ -209,18 +209,18 @@ def edit_file(
     with os_errors(shown):
         info = os.stat(target.path)
         if stat.S_ISDIR(info.st_mode):
-            raise FsError("is_directory", f"{shown!r} is a directory; edit_file edits text files")
+            raise FsError("is_directory", f"{shown!r} is a directory; `edit_file` edits text files")
         if not stat.S_ISREG(info.st_mode):
             raise FsError("not_a_file", f"{shown!r} is not a regular file (device, socket or pipe)")
         if info.st_size > max_bytes:
-            raise FsError("too_large", f"{shown!r} is {info.st_size} bytes; edit_file handles at most {max_bytes}")
+            raise FsError("too_large", f"{shown!r} is {info.st_size} bytes; `edit_file` handles at most {max_bytes}")
         with open(target.path, "rb") as handle:
             data = handle.read()
     before_hash = sha256_bytes(data)
     if expected_sha256 is not None:
         check_expected(shown, expected_sha256, before_hash)
     if is_binary(data):
-        raise FsError("binary", f"{shown!r} is a binary file; edit_file edits UTF-8 text")
+        raise FsError("binary", f"{shown!r} is a binary file; `edit_file` edits UTF-8 text")
     try:
         original = data.decode("utf-8")
     except UnicodeDecodeError:

@@ -24,7 +24,7 @@ def _require_directory(target: Resolved, shown: str) -> None:
     if not os.path.isdir(target.path):
         if not os.path.lexists(target.path):
             raise FsError("not_found", f"{shown!r} does not exist")
-        raise FsError("not_a_directory", f"{shown!r} is not a directory: use get_file_info or read_text_file")
+        raise FsError("not_a_directory", f"{shown!r} is not a directory: use `get_file_info` or `read_text_file`")
 
 
 def _scan(policy: Policy, target: Resolved, shown: str) -> tuple[list[os.DirEntry[str]], int]:

@@ -214,7 +214,7 @@ class Policy:
             raise FsError(
                 "outside_roots",
                 f"{raw!r} resolves to {real!r}, which is outside the allowed directories: {scope.describe()}. "
-                f"Use a path under one of them ({hint}); call list_allowed_directories to see them.",
+                f"Use a path under one of them ({hint}); call `list_allowed_directories` to see them.",
             )
         relative = root.relative(real)
         self._check_denied(raw, relative, real)
@@ -265,7 +265,9 @@ class Policy:
                 "written, listed or searched. Choose another file.",
             )
         if self.is_hidden(real):
-            raise FsError("denied", f"{raw!r} is inside the server's own trash; use list_trash / restore_from_trash.")
+            raise FsError(
+                "denied", f"{raw!r} is inside the server's own trash; use `list_trash` / `restore_from_trash`."
+            )
 
 
 def _expand(raw: str, what: str) -> str:

@@ -107,11 +107,11 @@ def register_prompts(server: MCPServer[Any], app: FilesystemApp) -> None:
                 content=(
                     f"Make this change to {path}: {goal}\n\n"
                     "Work safely with the filesystem tools:\n"
-                    "1. read_text_file the file; note its sha256 and the lines involved.\n"
-                    "2. edit_file with dry_run=true and small, unique oldText blocks; check the diff.\n"
-                    "3. edit_file again with dry_run=false and expected_sha256 set to the hash from step 1.\n"
+                    "1. `read_text_file` the file; note its sha256 and the lines involved.\n"
+                    "2. `edit_file` with dry_run=true and small, unique oldText blocks; check the diff.\n"
+                    "3. `edit_file` again with dry_run=false and expected_sha256 set to the hash from step 1.\n"
                     "4. If it answers 'stale', the file changed meanwhile: read it again and redo the edit.\n"
-                    "5. If you remove something by mistake, delete_path moved it to the trash: restore_from_trash."
+                    "5. If you remove something by mistake, `delete_path` moved it to the trash: `restore_from_trash`."
                 )
             )
         ]

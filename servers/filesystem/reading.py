@@ -44,7 +44,7 @@ def _open_regular(path: str, shown: str) -> tuple[int, os.stat_result]:
     if not stat.S_ISREG(info.st_mode):
         os.close(fd)
         if stat.S_ISDIR(info.st_mode):
-            raise FsError("is_directory", f"{shown!r} is a directory: use list_directory or directory_tree")
+            raise FsError("is_directory", f"{shown!r} is a directory: use `list_directory` or `directory_tree`")
         raise FsError("not_a_file", f"{shown!r} is not a regular file (device, socket or pipe)")
     return fd, info
 
@@ -115,7 +115,7 @@ def read_text(
         if info.st_size <= WHOLE_FILE_BYTES:
             data = handle.read()
             if is_binary(data):
-                raise FsError("binary", f"{shown!r} is a binary file: use read_media_file or get_file_info")
+                raise FsError("binary", f"{shown!r} is a binary file: use `read_media_file` or `get_file_info`")
             lines = _split_lines(data)
             total = len(lines)
             digest = hashlib.sha256(data).hexdigest()
@@ -138,10 +138,10 @@ def read_text(
     if cut:
         hint = (
             f"stopped at line {last} of {total} to stay within {max_bytes} bytes; "
-            f"call read_text_file with offset={next_line} to continue (or raise max_bytes)"
+            f"call `read_text_file` with offset={next_line} to continue (or raise max_bytes)"
         )
     elif next_line is not None:
-        hint = f"{total - last} more lines; call read_text_file with offset={next_line} to continue"
+        hint = f"{total - last} more lines; call `read_text_file` with offset={next_line} to continue"
     elif not first and total and offset:
         hint = f"offset {offset} is past the end: the file has {total} lines"
     return TextFile(
@@ -191,7 +191,7 @@ def _scan_large(
     kept: deque[tuple[int, bytes]] = deque(maxlen=tail) if tail is not None else deque()
     for number, line in enumerate(handle, start=1):
         if number == 1 and is_binary(line[:SNIFF_BYTES]):
-            raise FsError("binary", f"{shown!r} is a binary file: use read_media_file or get_file_info")
+            raise FsError("binary", f"{shown!r} is a binary file: use `read_media_file` or `get_file_info`")
         digest.update(line)
         size += len(line)
         total = number
@@ -211,8 +211,8 @@ def read_media(path: str, shown: str, *, max_bytes: int) -> MediaFile:
         os.close(fd)
         raise FsError(
             "too_large",
-            f"{shown!r} is {info.st_size} bytes; read_media_file returns at most {max_bytes} "
-            "(the operator's filesystem.max_media_bytes). Use get_file_info for its facts.",
+            f"{shown!r} is {info.st_size} bytes; `read_media_file` returns at most {max_bytes} "
+            "(the operator's filesystem.max_media_bytes). Use `get_file_info` for its facts.",
         )
     with os.fdopen(fd, "rb") as handle, os_errors(shown):
         data = handle.read(max_bytes + 1)

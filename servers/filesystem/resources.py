@@ -84,7 +84,7 @@ def _read_file(app: FilesystemApp, path: str, uri: str) -> ReadResourceContents:
             raise FsError(
                 "too_large",
                 f"{uri!r} is {size} bytes; resources return at most {app.settings.max_media_bytes}. "
-                "Use the read_text_file tool with offset/limit instead.",
+                "Use the `read_text_file` tool with offset/limit instead.",
             )
         with open(path, "rb") as handle:
             data = handle.read(app.settings.max_media_bytes + 1)
@@ -105,7 +105,7 @@ def _read_file(app: FilesystemApp, path: str, uri: str) -> ReadResourceContents:
                 raise FsError(
                     "too_large",
                     f"{uri!r} is {len(data)} bytes of text; resources return at most {app.settings.max_read_bytes}. "
-                    "Use the read_text_file tool with offset/limit to page through it.",
+                    "Use the `read_text_file` tool with offset/limit to page through it.",
                 )
             return ReadResourceContents(content=text, mime_type=mime or "text/plain")
     return ReadResourceContents(content=data, mime_type=mime or "application/octet-stream")

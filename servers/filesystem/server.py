@@ -30,6 +30,7 @@ from servers.filesystem.roots import RootsChangedMiddleware, cached_scope
 from servers.filesystem.settings import FilesystemRoot, filesystem_settings
 from servers.filesystem.tools_read import register_read_tools
 from servers.filesystem.tools_write import register_write_tools
+from servers.kit.tool_errors import code_tool_errors
 from servers.runtime.definition import Readiness, ServerDefinition
 
 INSTRUCTIONS = """\
@@ -78,6 +79,7 @@ def build_server(settings: Settings) -> MCPServer[Any]:
     if not app.policy.read_only:
         register_write_tools(server, app)
     register_prompts(server, app)
+    code_tool_errors(server)
     return server
 
 

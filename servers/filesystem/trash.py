@@ -81,7 +81,7 @@ class Trash:
             path=target.path,
             trash_id=trash_id,
             type=kind,
-            hint=f"moved to the trash; restore_from_trash(trash_id={trash_id!r}) puts it back",
+            hint=f"moved to the trash; `restore_from_trash`(trash_id={trash_id!r}) puts it back",
         )
 
     def _read_meta(self, trash_id: str) -> dict[str, Any] | None:
@@ -130,10 +130,10 @@ class Trash:
 
     def _lookup(self, trash_id: str, scope: Scope) -> dict[str, Any]:
         if not _ID.match(trash_id):
-            raise FsError("invalid_argument", f"{trash_id[:80]!r} is not a trash id; list_trash shows them")
+            raise FsError("invalid_argument", f"{trash_id[:80]!r} is not a trash id; `list_trash` shows them")
         meta = self._read_meta(trash_id)
         if meta is None or scope.root_for(str(meta.get("original_path", ""))) is None:
-            raise FsError("not_found", f"nothing in the trash has id {trash_id!r}; list_trash shows what there is")
+            raise FsError("not_found", f"nothing in the trash has id {trash_id!r}; `list_trash` shows what there is")
         return meta
 
     def restore(self, trash_id: str, destination: Resolved, shown: str, scope: Scope) -> RestoreResult:
@@ -141,7 +141,7 @@ class Trash:
         if os.path.lexists(destination.path):
             raise FsError(
                 "exists",
-                f"{shown!r} exists again; restore_from_trash never overwrites. Pass destination= another path.",
+                f"{shown!r} exists again; `restore_from_trash` never overwrites. Pass destination= another path.",
             )
         entry = os.path.join(self.directory, trash_id)
         with os_errors(shown):

@@ -101,7 +101,7 @@ def _ensure_parent(target: Resolved, shown: str, create_parents: bool) -> None:
     if not create_parents:
         raise FsError(
             "not_found",
-            f"the directory holding {shown!r} does not exist; pass create_parents=true or call create_directory",
+            f"the directory holding {shown!r} does not exist; pass create_parents=true or call `create_directory`",
         )
     with os_errors(shown):
         os.makedirs(parent, exist_ok=True)
@@ -121,8 +121,8 @@ def write_file(
     if len(data) > max_bytes:
         raise FsError(
             "too_large",
-            f"the content is {len(data)} bytes; write_file takes at most {max_bytes} "
-            "(the operator's filesystem.max_write_bytes). Write it in parts with edit_file or split the file.",
+            f"the content is {len(data)} bytes; `write_file` takes at most {max_bytes} "
+            "(the operator's filesystem.max_write_bytes). Write it in parts with `edit_file` or split the file.",
         )
     _ensure_parent(target, shown, create_parents)
     previous: str | None = None
@@ -188,8 +188,8 @@ def move(source: Resolved, destination: Resolved, shown_source: str, shown_desti
     if os.path.lexists(destination.path):
         raise FsError(
             "exists",
-            f"{shown_destination!r} already exists; move_file never overwrites. Choose another destination "
-            "or delete_path the existing one first.",
+            f"{shown_destination!r} already exists; `move_file` never overwrites. Choose another destination "
+            "or `delete_path` the existing one first.",
         )
     if kind == "directory" and (destination.path + os.sep).startswith(source.path.rstrip(os.sep) + os.sep):
         raise FsError("invalid_argument", f"cannot move directory {shown_source!r} into itself")
@@ -199,7 +199,7 @@ def move(source: Resolved, destination: Resolved, shown_source: str, shown_desti
         try:
             os.link(source.path, destination.path, follow_symlinks=False)
         except FileExistsError:
-            raise FsError("exists", f"{shown_destination!r} already exists; move_file never overwrites") from None
+            raise FsError("exists", f"{shown_destination!r} already exists; `move_file` never overwrites") from None
         except OSError:
             _rename(source.path, destination.path, shown_destination)
         else:
@@ -213,7 +213,7 @@ def move(source: Resolved, destination: Resolved, shown_source: str, shown_desti
 
 def _rename(source: str, destination: str, shown: str) -> None:
     if os.path.lexists(destination):
-        raise FsError("exists", f"{shown!r} already exists; move_file never overwrites")
+        raise FsError("exists", f"{shown!r} already exists; `move_file` never overwrites")
     try:
         os.rename(source, destination)
     except OSError as exc:

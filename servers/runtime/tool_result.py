@@ -22,6 +22,8 @@ from mcp.shared.exceptions import MCPError
 from mcp_types import ContentBlock
 from pydantic import BaseModel, TypeAdapter
 
+from servers.kit.tool_errors import CodedTool, coded_failure
+
 _STRUCTURED: TypeAdapter[dict[str, Any]] = TypeAdapter(dict[str, Any])
 
 
@@ -73,9 +75,14 @@ def converted(tool: Tool, raw: Any) -> BaseModel:
 def run_failure(tool: Tool, exc: Exception) -> Exception:
     """What ``Tool.run`` raises for a conversion failure, as it converts inside its own ``try``: a tool or
     resource error keeps its text under the tool's name; anything else is a crash whose text stays on the
-    server. (``MCPError`` is never passed here: it propagates unchanged.)"""
+    server. A :class:`~servers.kit.tool_errors.CodedTool` answers code first, as its ``run`` would.
+    (``MCPError`` is never passed here: it propagates unchanged.)"""
+    failure: ToolError
     if isinstance(exc, UnexpectedToolError | UnexpectedResourceError):
-        return UnexpectedToolError(f"Error executing tool {tool.name}: {exc}")
-    if isinstance(exc, ToolError | ResourceError):
-        return ToolError(f"Error executing tool {tool.name}: {exc}")
-    return UnexpectedToolError(f"Error executing tool {tool.name}")
+        failure = UnexpectedToolError(f"Error executing tool {tool.name}: {exc}")
+    elif isinstance(exc, ToolError | ResourceError):
+        failure = ToolError(f"Error executing tool {tool.name}: {exc}")
+    else:
+        failure = UnexpectedToolError(f"Error executing tool {tool.name}")
+    failure.__cause__ = exc
+    return coded_failure(tool.name, failure) if isinstance(tool, CodedTool) else failure

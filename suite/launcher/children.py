@@ -22,6 +22,7 @@ from enum import StrEnum
 from pathlib import Path
 
 from suite.launcher.plan import ChildSpec
+from suite.process_title import TITLE_ENV, title_for
 
 PR_SET_PDEATHSIG = 1
 TAIL_BYTES = 8192
@@ -117,7 +118,7 @@ class Child:
                 stdin=subprocess.DEVNULL,
                 stdout=log,
                 stderr=log,
-                env=dict(env),
+                env={**env, TITLE_ENV: title_for(self.spec.name)},  # `ps` shows mcp-suite filesystem-1
                 start_new_session=True,
                 close_fds=True,
                 preexec_fn=_pdeathsig_preexec(os.getpid()),  # only prctl and getppid run there

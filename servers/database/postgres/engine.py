@@ -431,7 +431,7 @@ class PostgresEngine:
             raise DbError(
                 "read_only",
                 f"connection {self.name!r} is read_only: EXPLAIN ANALYZE runs the statement, so it is refused; "
-                "call sql_explain with analyze=false, or use a read_write connection",
+                "call `sql_explain` with analyze=false, or use a read_write connection",
             )
         text, is_read, used = check_explain(sql, connection.writable, connection.access)
         params = list(params)

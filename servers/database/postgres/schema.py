@@ -112,7 +112,7 @@ async def describe_table(engine: PostgresEngine, table: str, schema: str | None)
         if not found:
             where = f" in schema {schema!r}" if schema else ""
             raise DbError(
-                "not_found", f"connection {engine.name!r}: there is no table {table!r}{where}; list_tables shows them"
+                "not_found", f"connection {engine.name!r}: there is no table {table!r}{where}; `list_tables` shows them"
             )
         if schema is None and len(found) > 1 and not found[0][6]:
             schemas = ", ".join(r[1] for r in found)

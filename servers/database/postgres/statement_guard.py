@@ -24,6 +24,7 @@ from pglast.stream import RawStream
 from pglast.visitors import Visitor
 
 from servers.database.errors import DbError, refused
+from servers.database.postgres.statement_kind import statement_kind
 
 # Functions that act outside the query even in a read-only transaction (or read server files,
 # or reach other databases). Matched on the unqualified, lower-cased name and on prefixes.
@@ -154,8 +155,7 @@ class _Inspector(Visitor):
             return
         if isinstance(node, _WRITE_NODES):
             self.problem = (
-                f"a data-modifying statement ({type(node).__name__.removesuffix('Stmt').upper()}) "
-                "inside the query, such as a writable CTE"
+                f"a data-modifying statement ({statement_kind(node)}) inside the query, such as a writable CTE"
             )
         elif isinstance(node, ast.IntoClause):
             self.problem = "SELECT INTO creates a table"
@@ -237,9 +237,9 @@ def check_read(sql: str) -> ReadStatement:
         return ReadStatement("show", text, None, True)
     elif isinstance(node, ast.ExplainStmt):
         if any((o.defname or "").lower() == "analyze" for o in node.options or ()):
-            raise refused("EXPLAIN ANALYZE runs the statement; use the sql_explain tool with analyze=true")
+            raise refused("EXPLAIN ANALYZE runs the statement; use the `sql_explain` tool with analyze=true")
         if not isinstance(node.query, ast.SelectStmt):
-            raise refused("only EXPLAIN of a SELECT is a read; use sql_explain to plan other statements")
+            raise refused("only EXPLAIN of a SELECT is a read; use `sql_explain` to plan other statements")
         kind = "explain"
     else:
         raise _not_a_read(node)
@@ -251,14 +251,13 @@ def check_read(sql: str) -> ReadStatement:
 
 
 def _not_a_read(node: ast.Node) -> DbError:
-    name = type(node).__name__
-    why = _KIND_HINTS.get(name)
-    label = name.removesuffix("Stmt")
+    why = _KIND_HINTS.get(type(node).__name__)
+    label = statement_kind(node)
     if why:
         return refused(f"{label} is not a read: {why}. Only SELECT, VALUES, TABLE, SHOW and EXPLAIN are allowed here")
     return refused(
         f"{label} is not a read: only SELECT, VALUES, TABLE, SHOW and EXPLAIN are allowed here; "
-        "use sql_execute on a read_write connection for changes"
+        "use `sql_execute` on a read_write connection for changes"
     )
 
 
@@ -268,7 +267,7 @@ def check_write(sql: str, access: str) -> WriteStatement:
     node, text = _parse_one(sql)
     name = type(node).__name__
     if isinstance(node, ast.TransactionStmt):
-        raise refused("transaction control is refused: each sql_execute call runs in its own transaction")
+        raise refused("transaction control is refused: each `sql_execute` call runs in its own transaction")
     params = _count_params(node)
     if access == "admin":
         if isinstance(node, ast.IndexStmt) and node.concurrent:
@@ -278,7 +277,7 @@ def check_write(sql: str, access: str) -> WriteStatement:
     if not isinstance(node, _READ_WRITE_KINDS) or (isinstance(node, ast.IndexStmt) and node.concurrent):
         why = _KIND_HINTS.get(name, "it acts on the server rather than on data")
         raise refused(
-            f"{name.removesuffix('Stmt')} is refused on a read_write connection ({why}); it needs an admin connection"
+            f"{statement_kind(node)} is refused on a read_write connection ({why}); it needs an admin connection"
         )
     _inspect_write(node)
     return WriteStatement(name, text, isinstance(node, _DML), True, params)
@@ -321,6 +320,4 @@ def check_explain(sql: str, writable: bool, access: str) -> tuple[str, bool, int
         if not writable:
             raise refused("planning a data change is refused on a read_only connection; use a read_write connection")
         return text, False, check_write(text, access).params
-    raise refused(
-        f"{type(node).__name__.removesuffix('Stmt')} cannot be explained: give a SELECT, INSERT, UPDATE, DELETE or MERGE"
-    )
+    raise refused(f"{statement_kind(node)} cannot be explained: give a SELECT, INSERT, UPDATE, DELETE or MERGE")

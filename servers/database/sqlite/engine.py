@@ -164,10 +164,10 @@ class SqliteEngine:
         for conn in idle:
             conn.close()
 
-    def _call(self, mode: str, work: Callable[[sqlite3.Connection], T]) -> T:
+    def _call(self, mode: str, work: Callable[[sqlite3.Connection], T], statement: str = "") -> T:
         """Run ``work`` on a pooled connection with the authorizer of ``mode`` and the deadline."""
         conn = self._take()
-        authorizer = Authorizer(mode)
+        authorizer = Authorizer(mode, statement)
         healthy = True
         try:
             conn.execute(f"PRAGMA query_only = {'ON' if mode == 'read' else 'OFF'}")
@@ -216,9 +216,9 @@ class SqliteEngine:
     async def _run(self, mode: str, work: Callable[[sqlite3.Connection], T], statement: str = "SELECT") -> T:
         """``work`` in a worker thread (see :meth:`_call`), inside the backend span named after ``statement``."""
         if not tracing.active():
-            return await anyio.to_thread.run_sync(self._call, mode, work)
+            return await anyio.to_thread.run_sync(self._call, mode, work, statement)
         with tracing.backend_span("sqlite", span_operation(statement), self._span_attributes):
-            return await anyio.to_thread.run_sync(self._call, mode, work)
+            return await anyio.to_thread.run_sync(self._call, mode, work, statement)
 
     async def ping(self) -> str:
         version = await self._run("read", lambda c: c.execute("SELECT sqlite_version()").fetchone()[0])
@@ -276,7 +276,7 @@ class SqliteEngine:
         ).fetchone()
         if kind_row is None:
             raise DbError(
-                "not_found", f"connection {self.name!r}: there is no table {table!r} in {schema!r}; see list_tables"
+                "not_found", f"connection {self.name!r}: there is no table {table!r} in {schema!r}; see `list_tables`"
             )
         info = conn.execute(f"PRAGMA {s}.table_xinfo({t})").fetchall()
         primary = [row[1] for row in sorted((r for r in info if r[5]), key=lambda r: r[5])]
@@ -376,7 +376,7 @@ class SqliteEngine:
             raise DbError(
                 "read_only",
                 f"connection {self.name!r} is read_only: analyze runs the statement, so it is refused; "
-                "call sql_explain with analyze=false",
+                "call `sql_explain` with analyze=false",
             )
         mode = "write" if self.connection.access == "read_write" else "admin" if self.connection.writable else "read"
 

@@ -13,6 +13,7 @@
 
 from __future__ import annotations
 
+import re
 import sqlite3
 import time
 from collections.abc import Callable
@@ -54,6 +55,14 @@ READABLE_PRAGMAS = frozenset(
     }
 )  # fmt: skip
 DENIED_FUNCTIONS = frozenset({"load_extension", "fts3_tokenizer", "readfile", "writefile", "edit"})
+# The tables SQLite writes its schema to: the authorizer sees DDL first as a write to one of them.
+_SCHEMA_TABLES = frozenset({"sqlite_master", "sqlite_temp_master", "sqlite_schema", "sqlite_temp_schema"})
+_SCHEMA_WRITES = {sqlite3.SQLITE_INSERT, sqlite3.SQLITE_UPDATE, sqlite3.SQLITE_DELETE}
+_STATEMENT_KIND = re.compile(
+    r"(?:CREATE\s+(?:(?:TEMP|TEMPORARY)\s+)?(?:UNIQUE\s+)?(?:VIRTUAL\s+)?(?:TABLE|INDEX|VIEW|TRIGGER)"
+    r"|DROP\s+(?:TABLE|INDEX|VIEW|TRIGGER)|ALTER\s+TABLE|ANALYZE|REINDEX|VACUUM)\b",
+    re.IGNORECASE,
+)
 
 
 def check_single_statement(sql: str) -> str:
@@ -93,11 +102,26 @@ def _only_comments(text: str) -> bool:
     return True
 
 
-class Authorizer:
-    """The ``set_authorizer`` callback for one call in ``read``, ``write`` or ``admin`` mode."""
+def statement_kind(sql: str) -> str | None:
+    """The schema statement ``sql`` starts with (``CREATE TABLE``, ``DROP INDEX``, ``ANALYZE``), if it is one."""
+    text = sql.strip()
+    while text.startswith(("--", "/*")):
+        end = text.find("\n") if text.startswith("--") else text.find("*/") + 1
+        text = text[end + 1 :].strip() if end > 0 else ""
+    match = _STATEMENT_KIND.match(text)
+    return " ".join(match.group(0).upper().split()) if match else None
 
-    def __init__(self, mode: str) -> None:
+
+class Authorizer:
+    """The ``set_authorizer`` callback for one call in ``read``, ``write`` or ``admin`` mode.
+
+    ``statement`` names what a refused schema change was: SQLite asks first about the write to its
+    schema table (an INSERT into ``sqlite_master`` for a CREATE TABLE), and a denial stops it there.
+    """
+
+    def __init__(self, mode: str, statement: str = "") -> None:
         self.mode = mode
+        self.statement = statement
         self.denied: str | None = None
 
     def __call__(self, action: int, arg1: str | None, arg2: str | None, db: str | None, source: str | None) -> int:
@@ -120,6 +144,8 @@ class Authorizer:
         if self.mode == "admin" or action in (_WRITE_ACTIONS if self.mode == "write" else _READ_ACTIONS):
             return None
         what = _ACTION_NAMES.get(action, f"action {action}")
+        if action in _SCHEMA_WRITES and (arg1 or "").lower() in _SCHEMA_TABLES:
+            what = statement_kind(self.statement) or "a schema change"
         if self.mode == "read":
             return f"{what} is not a read"
         return f"{what} needs an admin connection"
