@@ -20,7 +20,8 @@ def nested(depth: int) -> bytes:
     return (
         b'{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"filesystem_read_text_file","arguments":{"x":'
         + arguments
-        + b'},"_meta":{"io.modelcontextprotocol/protocolVersion":"2026-07-28"}}}'
+        + b'},"_meta":{"io.modelcontextprotocol/protocolVersion":"2026-07-28",'
+        + b'"io.modelcontextprotocol/clientCapabilities":{}}}}'
     )
 
 
@@ -55,7 +56,11 @@ async def test_json_nested_deeper_than_64_levels_is_refused_before_parsing(tmp_p
             assert deep.json()["error"]["code"] == -32600 and "64 levels" in deep.json()["error"]["message"]
         huge = await http.post("/mcp", content=b"[" * 500_000, headers=headers)
         rest = await http.post("/mcp/v1/tools/call", content=nested(100), headers=headers)
-        shallow = await http.post("/mcp", content=nested(50), headers={**headers, "mcp-method": "tools/call"})
+        shallow = await http.post(
+            "/mcp",
+            content=nested(50),
+            headers={**headers, "mcp-method": "tools/call", "mcp-name": "filesystem_read_text_file"},
+        )
     assert huge.status_code == 400
     assert rest.status_code == 400 and rest.json()["error"]["code"] == "too_deep"
     assert shallow.status_code == 200  # within the limit: answered (here with a tool error for bad arguments)

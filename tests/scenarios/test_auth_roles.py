@@ -14,7 +14,7 @@ from tests.support.security_fixtures import MODERN, UPSTREAM_SECRET, client, sec
 
 pytestmark = pytest.mark.anyio
 
-FAST = {**MODERN, "mcp-method": "tools/call"}
+FAST = {**MODERN, "mcp-method": "tools/call"}  # and mcp-name, per call: SEP-2243 wants both
 
 
 def fast_call(name: str, arguments: dict[str, Any], request_id: int = 1) -> dict[str, Any]:
@@ -63,7 +63,9 @@ async def test_a_reader_cannot_write_through_any_door(tmp_path: Path) -> None:
                 refusals.append(await _error_of(session.call_tool("write_file", arguments)))
         async with httpx.AsyncClient(base_url=suite.gateway) as http:
             fast = await http.post(
-                "/mcp", json=fast_call("filesystem_write_file", arguments), headers={**FAST, **headers}
+                "/mcp",
+                json=fast_call("filesystem_write_file", arguments),
+                headers={**FAST, **headers, "mcp-name": "filesystem_write_file"},
             )
             rest = await http.post(
                 "/mcp/v1/tools/call", json={"name": "filesystem_write_file", "arguments": arguments}, headers=headers
@@ -157,14 +159,16 @@ async def test_a_rate_limited_call_says_when_to_retry_on_mcp_and_rest(tmp_path: 
     limits = {"per_tool": {"filesystem_read_text_file": {"rate": 0.01, "burst": 1}}}
     arguments = {"path": str(tmp_path / "f.txt")}
     async with secured_suite(tmp_path, rate_limits=limits) as suite, httpx.AsyncClient(base_url=suite.gateway) as http:
-        headers = {**FAST, **suite.bearer("reader")}
+        headers = {**FAST, **suite.bearer("reader"), "mcp-name": "filesystem_read_text_file"}
         first = await http.post("/mcp", json=fast_call("filesystem_read_text_file", arguments), headers=headers)
         second = await http.post("/mcp", json=fast_call("filesystem_read_text_file", arguments), headers=headers)
         rest = await http.post(
             "/mcp/v1/tools/call", json={"name": "filesystem_read_text_file", "arguments": arguments}, headers=headers
         )
         other = await http.post(
-            "/mcp", json=fast_call("filesystem_list_directory", {"path": str(tmp_path)}), headers=headers
+            "/mcp",
+            json=fast_call("filesystem_list_directory", {"path": str(tmp_path)}),
+            headers={**headers, "mcp-name": "filesystem_list_directory"},
         )
         audit = [json.loads(line)["outcome"] for line in suite.audit_lines]
     assert "result" in first.json()
@@ -183,7 +187,7 @@ async def test_invalid_arguments_are_a_tool_error_that_never_reaches_the_upstrea
         response = await http.post(
             "/mcp",
             json=fast_call("filesystem_read_text_file", {"path": 42, "head": "many"}),
-            headers={**FAST, **suite.bearer("reader")},
+            headers={**FAST, **suite.bearer("reader"), "mcp-name": "filesystem_read_text_file"},
         )
         after = len(suite.recorder.headers)
         audit = [json.loads(line) for line in suite.audit_lines]
