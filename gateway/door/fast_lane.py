@@ -4,7 +4,7 @@ A request qualifies when it is a POST of one JSON-RPC ``tools/call`` on the mode
 ``mcp-protocol-version: 2026-07-28`` header and the same version in ``_meta``), asks for no progress
 (no ``progressToken``), and passes the same Host/Origin checks the SDK applies. Such a call is parsed
 once, routed through the same router (policies, bulkheads, breakers, retries, deadlines) and answered
-with one JSON body. Anything else — sessions, progress, other methods, malformed input — goes to the
+with one JSON body: the result as :func:`~gateway.call.service.tool_result` shaped it for both doors. Anything else — sessions, progress, other methods, malformed input — goes to the
 SDK endpoint unchanged, so behaviour and errors stay the SDK's.
 """
 
