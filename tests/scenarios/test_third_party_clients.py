@@ -174,7 +174,10 @@ async def test_fastmcp_works_with_each_server_and_the_gateway_over_stdio(tmp_pat
             (gateway_words(gateway_config(tmp_path, files, db)), gateway_tour(root)),
         )
         for words, tour in targets:
-            async with FastMCPClient(StdioTransport(command=sys.executable, args=words, env=env)) as client:
+            # keep_alive=False: the child ends with the session (FastMCP keeps it by default, and a gateway
+            # left running holds its event streams to the HTTP servers open, so they could not stop).
+            transport = StdioTransport(command=sys.executable, args=words, env=env, keep_alive=False)
+            async with FastMCPClient(transport) as client:
                 await fastmcp_tour(client, tour)
 
 
