@@ -1,9 +1,9 @@
 """Clients that are not the official SDK's: FastMCP's ``Client`` and the MCP Inspector CLI.
 
 Each lists tools, calls them, reads a resource and gets a prompt on the filesystem and database
-servers directly and through the gateway, over streamable HTTP and over stdio. One server (or
-gateway) process per transport takes every request of a test; the Inspector's invocations of one
-target run side by side.
+servers directly and through the gateway, over streamable HTTP and over stdio. One process per
+server and transport takes every request of a FastMCP test; the Inspector starts one per invocation
+on stdio (it runs one method per invocation).
 """
 
 from __future__ import annotations
@@ -202,6 +202,8 @@ async def inspect(target: list[str], *method: str, env: dict[str, str]) -> dict[
 
 
 async def inspector_tour(target: list[str], tour: Tour, env: dict[str, str]) -> None:
+    """Every invocation of ``tour`` on ``target``: side by side on a URL, one after another on a command
+    (each starts its own Python process, and a dozen starting at once can outlast the Inspector's timeout)."""
     invocations: list[tuple[tuple[str, ...], str]] = [(("--method", "tools/list"), "")]
     for name, arguments, expected in tour.calls:
         call = ("--method", "tools/call", "--tool-name", name, "--tool-args-json", json.dumps(arguments))
@@ -215,9 +217,13 @@ async def inspector_tour(target: list[str], tour: Tour, env: dict[str, str]) -> 
     async def run(index: int, method: tuple[str, ...]) -> None:
         answers[index] = await inspect(target, *method, env=env)
 
-    async with anyio.create_task_group() as group:
+    if target[0] == "--":
         for index, (method, _) in enumerate(invocations):
-            group.start_soon(run, index, method)
+            await run(index, method)
+    else:
+        async with anyio.create_task_group() as group:
+            for index, (method, _) in enumerate(invocations):
+                group.start_soon(run, index, method)
     names = {tool["name"] for tool in answers[0]["tools"]}
     assert tour.tools <= names, names
     for (method, expected), answer in zip(invocations[1:], answers[1:], strict=True):
