@@ -334,7 +334,7 @@ class Gateway:
         if entry is None:
             raise UnknownName("tool", name, view)
         if entry.server == GATEWAY_SERVER:
-            return self.gateway_tool(entry.name, params.get("arguments") or {})
+            return tool_result(self.gateway_tool(entry.name, params.get("arguments") or {}))
         policy = self.policy_for(view, entry.server, entry.name)
         pool = self.pools[entry.server]
         arguments = params.get("arguments") or {}
@@ -359,7 +359,7 @@ class Gateway:
             timeout=call_timeout(meta, policy.timeout_seconds),
         )
         # An error's text names the server's tools by the server's names; the client knows them by the view's.
-        return stamp_server_info(self.catalog.tool_names(view, entry.server).error_result(result))
+        return tool_result(stamp_server_info(self.catalog.tool_names(view, entry.server).error_result(result)))
 
     async def forward_to_server(
         self,
@@ -451,6 +451,22 @@ class UnknownName(GatewayError):
             -32602,
             f"unknown {kind} {name!r}{where}: it is not offered or its server is unavailable; list {kind}s again",
         )
+
+
+def tool_result(result: dict[str, Any]) -> dict[str, Any]:
+    """A ``tools/call`` result with every field the 2026-07-28 schema requires, whichever door answers it.
+
+    The SDK endpoint validates a result into its model (which fills the defaults) before its own
+    per-version serializer writes it; the fast lane writes the dict as it is. So both take it from
+    here: ``resultType`` (absent from a 2025-11-25 upstream's answer and from the gateway's own tools)
+    is ``complete``, and a complete result has its ``content`` list. A 2025-11-25 client's serializer
+    drops ``resultType`` again.
+    """
+    if "resultType" not in result:
+        result["resultType"] = "complete"
+    if result["resultType"] == "complete" and "content" not in result:
+        result["content"] = []
+    return result
 
 
 def stamp_server_info(result: dict[str, Any]) -> dict[str, Any]:

@@ -4,9 +4,12 @@ A request qualifies when it is a POST of one JSON-RPC ``tools/call`` on the mode
 ``mcp-protocol-version: 2026-07-28`` header and the same version in ``_meta``), asks for no progress
 and no log messages (no ``progressToken``, no ``logLevel``), and passes the same Host/Origin and
 header checks (SEP-2243) the SDK applies. Such a call is parsed once, routed through the same router
-(policies, bulkheads, breakers, retries, deadlines) and answered with one JSON body, its error with
-the SDK's HTTP status. Anything else — sessions, progress, other methods, malformed input — goes to the
-SDK endpoint unchanged, so behaviour and errors stay the SDK's.
+(policies, bulkheads, breakers, retries, deadlines) and answered with one JSON body: the result as
+:func:`~gateway.call.service.tool_result` shaped it for both doors, an error with the SDK's HTTP status.
+Anything else — sessions, progress, other methods — goes to the SDK endpoint unchanged, so behaviour
+and errors stay the SDK's. A body that is not one JSON-RPC message at all (invalid JSON, an array, a
+missing ``jsonrpc`` or ``method``, a wrong type) gets one error of :mod:`mesh.jsonrpc_envelope` here,
+on every endpoint, instead of the SDK's list of validation errors.
 """
 
 from __future__ import annotations
@@ -33,6 +36,7 @@ from gateway.call.service import Gateway
 from gateway.upstream.mcp_client import META_PROTOCOL, MODERN_VERSION, UpstreamError
 from mesh import tracing
 from mesh.asgi_body import read_body, replay
+from mesh.jsonrpc_envelope import parse_message
 
 _JSON = [(b"content-type", b"application/json")]
 
@@ -57,13 +61,20 @@ class FastToolCallMiddleware:
         self.max_body = max_body
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or scope["method"] != "POST" or not self._eligible_headers(scope):
+        if scope["type"] != "http" or scope["method"] != "POST":
             await self.app(scope, receive, send)
             return
         body, complete = await read_body(receive, self.max_body)
-        request = _parse(body) if complete else None
+        if not complete:  # past the door's limit (it refused that already) or a client gone: the SDK's
+            await self.app(scope, replay(body, receive, complete), send)
+            return
+        document, problem = parse_message(body)
+        if problem is not None:
+            await _send_json(send, problem.status, problem.encoded())
+            return
+        request = _qualifying(document) if self._eligible_headers(scope) else None
         if request is None or not self._headers_agree(request, scope):
-            await self.app(scope, replay(body, receive, complete), send)  # the SDK answers a mismatch: 400
+            await self.app(scope, replay(body, receive), send)  # the SDK answers a header mismatch: 400
             return
         await self._answer(request, send, scope)
 
@@ -125,27 +136,23 @@ class FastToolCallMiddleware:
                 error["data"] = data
             message = {"jsonrpc": "2.0", "id": request_id, "error": error}
         payload = json.dumps(message, separators=(",", ":"), ensure_ascii=False).encode()
+        # As the SDK's table: SEP-2575 wants e.g. 400 for a missing capability.
         status = ERROR_CODE_HTTP_STATUS.get(message["error"]["code"], 200) if "error" in message else 200
-        await send(
-            {
-                "type": "http.response.start",
-                "status": status,  # as the SDK's table: SEP-2575 wants e.g. 400 for a missing capability
-                "headers": [*_JSON, (b"content-length", str(len(payload)).encode())],
-            }
-        )
-        await send({"type": "http.response.body", "body": payload})
+        await _send_json(send, status, payload)
+
+
+async def _send_json(send: Send, status: int, payload: bytes) -> None:
+    headers = [*_JSON, (b"content-length", str(len(payload)).encode())]
+    await send({"type": "http.response.start", "status": status, "headers": headers})
+    await send({"type": "http.response.body", "body": payload})
 
 
 def _matches(value: str, pattern: str) -> bool:
     return value == pattern or fnmatch.fnmatchcase(value, pattern)
 
 
-def _parse(body: bytes) -> dict[str, Any] | None:
+def _qualifying(request: Any) -> dict[str, Any] | None:
     """The request if it is one well-formed modern ``tools/call`` without a progress token, else None."""
-    try:
-        request = json.loads(body)
-    except (ValueError, UnicodeDecodeError):
-        return None
     if not isinstance(request, dict) or request.get("jsonrpc") != "2.0" or request.get("method") != "tools/call":
         return None
     request_id = request.get("id")

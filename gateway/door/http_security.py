@@ -7,8 +7,8 @@ endpoints (``/mcp``, ``/servers/*``, ``/supervisors/*``) and REST (``/mcp/v1/*``
 - authenticates ``Authorization: Bearer <jwt>``, ``Authorization: ApiKey <key>`` or ``X-API-Key``
   when auth is configured, answering 401 with ``WWW-Authenticate`` pointing at the RFC 9728
   protected-resource metadata, which it serves at ``/.well-known/oauth-protected-resource[<path>]``;
-- refuses a body over ``gateway.max_request_bytes`` (413) or nested deeper than
-  ``request_limits.max_json_depth`` (400, JSON-RPC ``-32600`` on the MCP endpoints);
+- refuses a body over ``gateway.max_request_bytes`` (413, ``too_large:`` naming that setting) or nested
+  deeper than ``request_limits.max_json_depth`` (400, JSON-RPC ``-32600`` on the MCP endpoints);
 - puts the :class:`~mesh.security.principal.Principal` in the scope (and, for the SDK's session
   binding, an ``AuthenticatedUser`` as ``scope["user"]``: a session opened with one credential cannot
   be used with another). The credential itself never goes further: upstream requests are built anew.
@@ -33,6 +33,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from gateway.call.guard import AUTH_TIMING_KEY, PRINCIPAL_KEY, CallGuard
 from mesh import tracing
 from mesh.asgi_body import replay
+from mesh.jsonrpc_envelope import too_large
 from mesh.security.api_keys import ApiKeyVerifier
 from mesh.security.bind import is_loopback
 from mesh.security.http_errors import JsonTransportErrorsMiddleware
@@ -279,8 +280,8 @@ class GatewaySecurityMiddleware:
         return body
 
     async def _too_large(self, send: Send, kind: str) -> None:
-        message = f"the request body is over the limit of {self.max_body} bytes (gateway.max_request_bytes)"
-        await _respond(send, 413, _refusal(kind, 413, "payload_too_large", -32600, message))
+        problem = too_large(self.max_body, "gateway.max_request_bytes")
+        await _respond(send, 413, _refusal(kind, 413, "payload_too_large", problem.code, problem.message))
 
 
 def _sdk_user(principal: Principal, scope: Scope) -> AuthenticatedUser:

@@ -28,7 +28,7 @@ from servers.database.postgres.engine import PostgresEngine
 from servers.database.postgres.tools import register_postgres_tools
 from servers.database.prompts import register_prompts
 from servers.database.resources import SchemaCache, register_resources
-from servers.database.settings import DatabaseConnection, database_settings
+from servers.database.settings import DatabaseConnection, body_limit, database_settings
 from servers.database.sqlite.engine import sqlite_path
 from servers.database.tools_read import register_connection_tools, register_read_tools
 from servers.database.tools_write import register_write_tools
@@ -179,4 +179,5 @@ DEFINITION = ServerDefinition(
     readiness=readiness,
     apply_arguments=apply_arguments,
     port_of=port_of,
+    body_limit=body_limit,
 )

@@ -8,6 +8,7 @@ from typing import Literal
 from pydantic import Field, SecretStr, field_validator
 
 from mesh.config import ServerSettings, Settings, StrictModel, section
+from servers.runtime.definition import BodyLimit
 
 SECTION = "database"
 DATABASE_PORT = 8502
@@ -67,6 +68,11 @@ class DatabaseSettings(ServerSettings):
     connections: dict[str, DatabaseConnection] = Field(default_factory=dict)
     schema_cache_seconds: float = Field(default=30.0, ge=0, le=3600)
     pool_size: int = Field(default=10, ge=1, le=200, description="connections per PostgreSQL pool")
+    max_request_bytes: int = Field(
+        default=4 * 1024 * 1024,
+        ge=64 * 1024,
+        description="most bytes of one HTTP request: a statement (at most 100 000 characters) and its parameters",
+    )
 
     @field_validator("connections")
     @classmethod
@@ -80,3 +86,8 @@ class DatabaseSettings(ServerSettings):
 def database_settings(settings: Settings) -> DatabaseSettings:
     """The ``database:`` section of ``settings``."""
     return section(settings, SECTION, DatabaseSettings)
+
+
+def body_limit(settings: Settings) -> BodyLimit:
+    """The HTTP body limit: ``max_request_bytes``, room for a statement and parameters (values to insert)."""
+    return BodyLimit(database_settings(settings).max_request_bytes, "database.max_request_bytes")

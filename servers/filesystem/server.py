@@ -27,7 +27,7 @@ from servers.filesystem.app import FilesystemApp, effective_roots, trash_directo
 from servers.filesystem.prompts import register_prompts
 from servers.filesystem.resources import read_file_uri, root_resources, root_templates
 from servers.filesystem.roots import RootsChangedMiddleware, cached_scope
-from servers.filesystem.settings import FilesystemRoot, filesystem_settings
+from servers.filesystem.settings import FilesystemRoot, body_limit, filesystem_settings
 from servers.filesystem.tools_read import register_read_tools
 from servers.filesystem.tools_write import register_write_tools
 from servers.kit.tool_errors import code_tool_errors
@@ -150,4 +150,5 @@ DEFINITION = ServerDefinition(
     readiness=readiness,
     apply_arguments=apply_arguments,
     port_of=port_of,
+    body_limit=body_limit,
 )

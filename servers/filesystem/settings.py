@@ -9,6 +9,7 @@ from typing import Literal
 from pydantic import Field, field_validator
 
 from mesh.config import ServerSettings, Settings, StrictModel, section
+from servers.runtime.definition import BodyLimit
 
 SECTION = "filesystem"
 FILESYSTEM_PORT = 8501
@@ -48,3 +49,16 @@ class FilesystemSettings(ServerSettings):
 def filesystem_settings(settings: Settings) -> FilesystemSettings:
     """The ``filesystem:`` section of ``settings``."""
     return section(settings, SECTION, FilesystemSettings)
+
+
+JSON_TEXT_OVERHEAD = 3
+"""Bytes of JSON per byte of UTF-8 text at most, control characters aside: ``\\uXXXX`` spells a two-byte
+character in six bytes, a four-byte one as a surrogate pair in twelve."""
+ENVELOPE_BYTES = 64 * 1024
+"""Room for the JSON-RPC envelope, the path and the other arguments of the largest write."""
+
+
+def body_limit(settings: Settings) -> BodyLimit:
+    """The HTTP body limit: a ``write_file`` of ``max_write_bytes`` fits whatever JSON escaping it needs."""
+    own = filesystem_settings(settings)
+    return BodyLimit(own.max_write_bytes * JSON_TEXT_OVERHEAD + ENVELOPE_BYTES, "filesystem.max_write_bytes")

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from mcp.server import MCPServer
+from mcp.server.transport_security import DEFAULT_MAX_REQUEST_BODY_SIZE
 from pydantic import BaseModel, Field
 
 from mesh.config import Settings
@@ -30,11 +31,24 @@ async def _always_ready(settings: Settings) -> Readiness:
 
 
 @dataclass(frozen=True)
+class BodyLimit:
+    """The most bytes one HTTP request to the server may carry, and the setting an operator raises for more."""
+
+    max_bytes: int
+    setting: str
+
+
+def _sdk_body_limit(settings: Settings) -> BodyLimit:
+    return BodyLimit(DEFAULT_MAX_REQUEST_BODY_SIZE, "the server's request limit")
+
+
+@dataclass(frozen=True)
 class ServerDefinition:
     """One server of the suite, as the runtime sees it.
 
     ``build`` makes the MCP server from the settings; ``readiness`` checks its backend;
-    ``apply_arguments`` folds extra command-line words (``mcp-suite serve filesystem DIR``) into the settings.
+    ``apply_arguments`` folds extra command-line words (``mcp-suite serve filesystem DIR``) into the settings;
+    ``body_limit`` is what one HTTP request may carry, derived from the server's own documented caps.
     """
 
     name: str
@@ -42,3 +56,4 @@ class ServerDefinition:
     readiness: Callable[[Settings], Awaitable[Readiness]] = _always_ready
     apply_arguments: Callable[[Settings, Sequence[str]], Settings] = _no_arguments
     port_of: Callable[[Settings], int] = lambda settings: 0
+    body_limit: Callable[[Settings], BodyLimit] = _sdk_body_limit

@@ -22,6 +22,7 @@ from mcp.server import MCPServer
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse
+from starlette.types import ASGIApp
 
 from mesh.config import Settings
 from mesh.registry import Registry, ServiceInstance
@@ -34,6 +35,7 @@ from mesh.tracing import configure_tracing
 from servers.runtime.definition import ServerDefinition
 from servers.runtime.fastpath import FastToolCallMiddleware
 from servers.runtime.observability import instrument_server
+from servers.runtime.request_guard import RequestGuardMiddleware
 
 log = logging.getLogger("mcp_suite.runtime")
 
@@ -59,6 +61,8 @@ def build_http_app(
 
     With ``fast_path`` (the default), qualifying stateless ``tools/call`` requests skip the SDK's
     transport (:mod:`servers.runtime.fastpath`) and Starlette's layers; the upstream secret still applies.
+    Every other POST to ``/mcp`` passes :mod:`servers.runtime.request_guard` (the server's
+    ``body_limit``, the JSON-RPC envelope) first.
     The middleware stack is built here: nothing can be added to the app afterwards.
     """
     started = time.monotonic()
@@ -81,17 +85,21 @@ def build_http_app(
 
     server.custom_route("/health", methods=["GET"])(health)
     instrument_server(server, definition.name)
+    limit = definition.body_limit(settings)
     app = server.streamable_http_app(
         streamable_http_path="/mcp",
         transport_security=transport_security_for(host),
         host=host,
+        max_request_body_size=limit.max_bytes,
     )
     app.add_middleware(JsonTransportErrorsMiddleware)  # the SDK's plain-text 4xx answers become JSON-RPC errors
     # The fast path and the upstream secret wrap Starlette's whole stack, so a qualifying call skips its
     # layers (server errors, JSON error rewriting, routing): each await of the call resumes every layer it is
     # nested in. Both answer in JSON themselves, and an exception escaping them gets uvicorn's plain 500,
     # as Starlette's ServerErrorMiddleware would give.
-    stack = app.build_middleware_stack()
+    # The guard answers a body over the server's own limit, or one that is no JSON-RPC message, with one
+    # JSON-RPC error; it sits behind the fast path, which parses a qualifying call itself.
+    stack: ASGIApp = RequestGuardMiddleware(app.build_middleware_stack(), limit=limit, path="/mcp")
     if fast_path:
         stack = FastToolCallMiddleware(stack, server=server, path="/mcp")
     if settings.auth.upstream_secret is not None:  # only the gateway may call: /health stays open
