@@ -80,7 +80,8 @@ async def test_a_server_endpoint_answers_its_tools_and_does_not_offer_the_gatewa
 
 async def http_call(base: str, path: str, body: dict[str, Any]) -> dict[str, Any]:
     async with httpx.AsyncClient() as http:
-        response = await http.post(f"{base}{path}", json=body, headers=MODERN_HEADERS)
+        headers = {**MODERN_HEADERS, "mcp-name": body["params"]["name"]}  # SEP-2243: the body's name, routed
+        response = await http.post(f"{base}{path}", json=body, headers=headers)
     assert response.headers["content-type"] == "application/json"  # the fast lane's one JSON body
     answer: dict[str, Any] = response.json()
     return answer
