@@ -28,7 +28,7 @@ async def test_a_served_server_registers_with_consul_passes_its_check_and_deregi
         "PYTHONPATH": str(ROOT),
         "CONSUL_HTTP_ADDR": double.address,
         "CONSUL_HTTP_TOKEN": "tok",
-        "MCP_SUITE_REGISTRY__CONSUL__CHECK_INTERVAL_SECONDS": "0.2",
+        "MCP_SUITE_REGISTRY__CONSUL__CHECK_INTERVAL_SECONDS": "1",
     }
     async with anyio.create_task_group() as tg:
         await double.start(tg)
@@ -68,6 +68,6 @@ async def test_a_served_server_registers_with_consul_passes_its_check_and_deregi
     assert body["Tags"][:2] == ["mcp", "filesystem"]
     assert body["Meta"]["supervisor"] == "system" and body["Meta"]["transport"] == "streamable-http"
     assert body["Check"]["HTTP"] == f"http://127.0.0.1:{port}/health"
-    assert body["Check"]["Interval"] == "0.2s"
+    assert body["Check"]["Interval"] == "1s"
     assert double.services == {}  # deregistered on the way out
     assert any(r.path == f"/v1/agent/service/deregister/{body['ID']}" and r.token == "tok" for r in double.requests)
