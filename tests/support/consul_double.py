@@ -454,8 +454,6 @@ class ConsulDouble:
         recurse = "recurse" in request.query_params
         if request.method in ("PUT", "DELETE") and (denied := caller.denied("key", "write", key)) is not None:
             return denied
-        if request.method == "GET" and not recurse and (denied := caller.denied("key", "read", key)) is not None:
-            return denied
         if request.method == "PUT":
             cas = request.query_params.get("cas")
             existing = self.kv.get(key)
@@ -475,6 +473,8 @@ class ConsulDouble:
         index = await self._block(request, lambda: self._kv_index(key, recurse))
         if isinstance(index, Response):
             return index
+        if not recurse and (denied := caller.denied("key", "read", key)) is not None:
+            return denied  # checked when the query answers, as Consul's blocking query does
         matching = sorted((k, r) for k, r in self.kv.items() if (k.startswith(key) if recurse else k == key))
         records = [(k, r) for k, r in matching if caller.allows("key", "read", k)]
         headers = {"X-Consul-Index": str(index), **filtered_headers(len(records) < len(matching))}
