@@ -269,11 +269,12 @@ class ConsulDouble:
         self._seen.set()
         self._seen = anyio.Event()
         if self.tokens is None:
-            return Caller(token, None)
+            return Caller(token, lambda: None)
         if token is None:
-            return Caller(None, self.anonymous)
-        rules = self.tokens.get(token)
-        return Caller(token, rules) if rules is not None else acl_not_found()
+            return Caller(None, lambda: self.anonymous)
+        if token not in self.tokens:
+            return acl_not_found()
+        return Caller(token, lambda: (self.tokens or {}).get(token, NOTHING))
 
     def _reported(self, index: int) -> int:
         return self.reported_index if self.reported_index is not None else index

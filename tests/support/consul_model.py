@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import re
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -112,13 +113,17 @@ def service_reader(*prefixes: str) -> AclRules:
 
 @dataclass
 class Caller:
-    """Who made a request: the rules in force, or the 403 Consul answers an unknown token with."""
+    """Who made a request; its rules are looked up when asked, so a blocking query answers under the rules then in force.
+
+    (Consul caches a resolved token for ``acl.token_ttl``; the double applies a change at once.)
+    """
 
     token: str | None
-    rules: AclRules | None  # None: ACLs are off, everything is allowed
+    resolve: Callable[[], AclRules | None]  # None: ACLs are off, everything is allowed
 
     def allows(self, resource: str, access: str, name: str) -> bool:
-        return self.rules is None or self.rules.allows(resource, access, name)
+        rules = self.resolve()
+        return rules is None or rules.allows(resource, access, name)
 
     def denied(self, resource: str, access: str, name: str) -> Response | None:
         """Consul's 403 for a write (or a single KV read) the token lacks the rule for; None when allowed."""
