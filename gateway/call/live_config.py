@@ -7,6 +7,10 @@ present replaces that key of the config file's settings; absent keys keep the fi
 deleting the KV key goes back to the file. The result is validated with the settings model: a
 bad value is rejected with a logged reason and the settings in force stay. Adding or removing a
 supervisor needs a restart (its endpoint is mounted at start) and is rejected here.
+
+When the key cannot be read (Consul away, a token without ``key:read``: 403, or an answer filtered
+by ACLs) the settings in force stay, live ones included: an unreadable key is not a deleted one.
+``stale`` says why until the key is read again.
 """
 
 from __future__ import annotations
@@ -83,9 +87,13 @@ class LiveConfig:
         self.applied_index: int | None = None
         self.rejected: str | None = None
         self.applied = 0
+        self.stale: str | None = None  # why the key could not be read last time (None once it is read)
         self._backoff_cap = backoff_cap_seconds
 
     async def apply(self, entries: dict[str, KvEntry]) -> None:
+        if self.stale is not None:
+            log.info("live configuration readable again", extra={"key": self.key})
+        self.stale = None
         entry = entries.get(self.key)
         origin = f"Consul KV {self.key}" + (f" (ModifyIndex {entry.modify_index})" if entry else "")
         try:
@@ -104,7 +112,9 @@ class LiveConfig:
 
     async def run(self) -> None:
         def on_error(reason: str) -> None:
-            log.debug("live configuration watch failing", extra={"reason": reason})
+            if self.stale is None:
+                log.warning("live configuration unreadable; the settings in force stay", extra={"reason": reason})
+            self.stale = reason
 
         await watch_kv(
             self.registry.http,

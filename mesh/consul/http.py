@@ -29,6 +29,9 @@ from mesh.config import ConsulSettings
 DEFAULT_ADDRESS = "127.0.0.1:8500"
 TOKEN_HEADER = "X-Consul-Token"  # noqa: S105 - a header name, not a secret
 INDEX_HEADER = "X-Consul-Index"
+# Set (to "true") when ACLs removed entries the token may not read: with default_policy=deny a token
+# lacking service:read or key:read gets 200 (or 404 on KV) and a short or empty list, not 403.
+FILTERED_HEADER = "X-Consul-Results-Filtered-By-ACLs"
 _TRUE = ("1", "true", "yes", "on")
 
 
@@ -37,11 +40,22 @@ class ConsulUnavailable(Exception):
 
 
 class ConsulRefused(Exception):
-    """Consul refused the request (a 4xx answer): a missing or weak ACL token, or a bad request."""
+    """Consul refused the request (a 4xx answer): an unknown token, a missing write right, or a bad request.
+
+    A read the token lacks the right for is no refusal: Consul answers it filtered (see FILTERED_HEADER).
+    """
 
     def __init__(self, status: int, message: str) -> None:
         super().__init__(message)
         self.status = status
+
+
+def filtered_reason(name: str, rule: str) -> str:
+    """Why an answer about ``name`` is incomplete: the ACL rule the token lacks."""
+    return (
+        f"Consul filtered the answer for {name!r} by ACLs (X-Consul-Results-Filtered-By-ACLs): "
+        f"the token lacks {rule} on it; grant that rule to the token (CONSUL_HTTP_TOKEN or registry.consul.token)"
+    )
 
 
 def _flag(value: str | None, default: bool) -> bool:
@@ -121,6 +135,7 @@ class ConsulResponse:
     status: int
     index: int | None
     body: bytes
+    filtered: bool = False  # Consul removed entries this token may not read (FILTERED_HEADER)
 
     def json(self) -> Any:
         return json.loads(self.body) if self.body else None
@@ -174,7 +189,8 @@ class ConsulHttp:
                 response.status_code,
                 f"{method} {path}: Consul refused with {response.status_code}: {response.text[:200]}{hint}",
             )
-        return ConsulResponse(response.status_code, _index_of(response), response.content)
+        filtered = response.headers.get(FILTERED_HEADER, "").strip().lower() == "true"
+        return ConsulResponse(response.status_code, _index_of(response), response.content, filtered)
 
     async def request(
         self,

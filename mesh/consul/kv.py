@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote
 
-from mesh.consul.http import ConsulHttp, ConsulResponse
+from mesh.consul.http import ConsulHttp, ConsulResponse, filtered_reason
 from mesh.consul.watch import Backoff, OnError, watch_blocking
 
 
@@ -69,11 +69,17 @@ async def watch_kv(
     """Follow ``key`` (or every key under it with ``recurse``) until cancelled; ``on_change`` on every real change.
 
     The first answer always counts as a change (an empty dict when the key does not exist yet).
+    An answer filtered by ACLs (a token without ``key:read`` on some keys under a prefix) is not a
+    change: the missing keys are unreadable, not deleted, so ``on_error`` hears why and the last
+    entries stay. (A single key the token may not read is refused with 403, also an error.)
     """
     seen: dict[str, int] | None = None
 
     async def on_result(response: ConsulResponse) -> None:
         nonlocal seen
+        if response.filtered:
+            on_error(filtered_reason(key, "key:read"))
+            return
         entries = {} if response.status == 404 else parse_entries(response.json())
         shape = {name: entry.modify_index for name, entry in entries.items()}
         if shape != seen:

@@ -4,6 +4,10 @@ Registered: service ``<prefix><server>`` (``mcp-filesystem``), a unique ID (serv
 port), the advertised address and port, tags ``mcp``, ``<server>``, ``v<version>``, meta with the
 protocol versions, supervisor group(s), transport, MCP path and version, and an HTTP check on
 the instance's ``/health`` with interval, timeout and ``DeregisterCriticalServiceAfter``.
+
+Consul's agent runs a check at most once a second (a shorter ``Interval`` is stretched to 1 s with
+a warning in the agent's log) and reaps a critical service no sooner than a minute: an interval
+under a second is refused here, so the setting means what it says.
 """
 
 from __future__ import annotations
@@ -19,6 +23,7 @@ from mesh.registry import ServiceInstance
 
 WILDCARD_HOSTS = ("", "0.0.0.0", "::", "[::]")
 PROTOCOLS = "2025-11-25,2026-07-28"
+MIN_CHECK_INTERVAL_SECONDS = 1.0  # Consul's checks.MinInterval
 _ID_UNSAFE = re.compile(r"[^a-zA-Z0-9_.-]")
 
 
@@ -65,6 +70,11 @@ def registration_body(instance: ServiceInstance, settings: Settings) -> dict[str
     if instance.url is None:
         raise ValueError("only an HTTP instance can register with Consul (a stdio one has no address)")
     consul = settings.registry.consul
+    if consul.check_interval_seconds < MIN_CHECK_INTERVAL_SECONDS:
+        raise ValueError(
+            f"registry.consul.check_interval_seconds is {consul.check_interval_seconds:g}s; Consul runs a check "
+            f"at most every {MIN_CHECK_INTERVAL_SECONDS:g}s (it would stretch a shorter one): give 1 or more"
+        )
     parts = urlsplit(instance.url)
     if parts.port is None:
         raise ValueError(f"the instance URL {instance.url} has no port")

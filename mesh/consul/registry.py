@@ -6,6 +6,15 @@ reached it keeps that last catalog, retries with jittered back-off and reports i
 *degraded* (``degraded_reason``) until a query succeeds again. A server process calls
 ``register`` once it listens and ``deregister`` on its way out: agent API writes, made from a
 worker thread so the event loop never waits on Consul.
+
+With ACLs (``default_policy = deny``) a token without ``service:read`` on a watched service gets
+its answers *filtered*, not refused: 200, fewer or no entries, ``X-Consul-Results-Filtered-By-ACLs``.
+Such an answer never replaces the catalog (the instances are unreadable, not gone): the registry
+keeps the last catalog and is degraded with the rule the token lacks, until an answer is whole.
+
+A registered instance is kept registered: every check interval a keeper thread reads
+``/v1/agent/service/<id>``; a 404 (an agent restarted without its state, a reaped registration)
+registers it again.
 """
 
 from __future__ import annotations
@@ -16,11 +25,19 @@ import time
 from collections.abc import AsyncIterator, Iterable
 from contextlib import asynccontextmanager
 from typing import Any
+from urllib.parse import quote
 
 import anyio
 
 from mesh.config import Settings
-from mesh.consul.http import ConsulEndpoint, ConsulHttp, ConsulRefused, ConsulResponse, ConsulUnavailable
+from mesh.consul.http import (
+    ConsulEndpoint,
+    ConsulHttp,
+    ConsulRefused,
+    ConsulResponse,
+    ConsulUnavailable,
+    filtered_reason,
+)
 from mesh.consul.registration import instance_from_entry, registration_body, service_name
 from mesh.consul.watch import Backoff, watch_blocking
 from mesh.registry import Listener, ServiceInstance
@@ -41,6 +58,7 @@ class ConsulRegistry:
         http: ConsulHttp | None = None,
         backoff_cap_seconds: float = 15.0,
         register_attempts: int = 5,
+        keep_interval_seconds: float | None = None,
     ) -> None:
         self.settings = settings
         self.consul = settings.registry.consul
@@ -49,6 +67,9 @@ class ConsulRegistry:
         self.watched: tuple[str, ...] = tuple(sorted(set(servers)))
         self._backoff_cap = backoff_cap_seconds
         self._register_attempts = max(1, register_attempts)
+        self._keep_interval = keep_interval_seconds or max(1.0, self.consul.check_interval_seconds)
+        self._keepers: dict[str, threading.Event] = {}
+        self.reregistrations = 0  # registrations found gone and made again (for tests and the status page)
         self._lock = threading.Lock()
         self._catalog: dict[str, dict[str, ServiceInstance]] = {}
         self._listeners: list[Listener] = []
@@ -71,8 +92,23 @@ class ConsulRegistry:
             self._listeners.append(listener)
 
     def register(self, instance: ServiceInstance) -> None:
-        """Register ``instance`` with the agent (blocking: call it off the event loop); raises when Consul stays away."""
+        """Register ``instance`` with the agent (blocking: call it off the event loop); raises when Consul stays away.
+
+        Once registered, a keeper thread registers it again whenever the agent has lost it.
+        """
         body = registration_body(instance, self.settings)
+        self._put_registration(body)
+        stop = threading.Event()
+        with self._lock:
+            previous = self._keepers.get(body["ID"])
+            self._keepers[body["ID"]] = stop
+        if previous is not None:
+            previous.set()
+        threading.Thread(
+            target=self._keep_registered, args=(body, stop), name=f"consul-keep-{body['ID']}", daemon=True
+        ).start()
+
+    def _put_registration(self, body: dict[str, Any]) -> None:
         backoff = Backoff(cap_seconds=min(self._backoff_cap, 5.0))
         for attempt in range(1, self._register_attempts + 1):
             try:
@@ -91,10 +127,37 @@ class ConsulRegistry:
             )
             return
 
+    def _keep_registered(self, body: dict[str, Any], stop: threading.Event) -> None:
+        """Until ``stop``: read the registration every interval; register again when the agent answers 404."""
+        path = "/v1/agent/service/" + quote(str(body["ID"]), safe="")
+        while not stop.wait(self._keep_interval):
+            try:
+                if self.http.request_sync("GET", path, allow=(404,)).status != 404 or stop.is_set():
+                    continue
+                log.warning(
+                    "consul registration gone (agent restarted without its state, or reaped); registering again",
+                    extra={"id": body["ID"]},
+                )
+                self._put_registration(body)
+                self.reregistrations += 1
+            except (ConsulUnavailable, ConsulRefused) as exc:  # the agent is away or restarting: try next time
+                log.debug("consul registration check failed", extra={"id": body["ID"], "reason": str(exc)})
+
+    def stop_keeping(self) -> None:
+        """Stop every keeper thread without deregistering (a process leaving its registrations to the reaper)."""
+        with self._lock:
+            keepers, self._keepers = list(self._keepers.values()), {}
+        for keeper in keepers:
+            keeper.set()
+
     def deregister(self, instance: ServiceInstance) -> None:
         """Remove ``instance`` from the agent; a failure is logged (Consul reaps it after the critical period)."""
         try:
             body = registration_body(instance, self.settings)
+            with self._lock:
+                keeper = self._keepers.pop(body["ID"], None)
+            if keeper is not None:
+                keeper.set()
             self.http.request_sync("PUT", f"/v1/agent/service/deregister/{body['ID']}", allow=(404,))
         except (ConsulUnavailable, ConsulRefused, ValueError) as exc:
             log.warning("consul deregistration failed", extra={"instance": instance.instance_id, "reason": str(exc)})
@@ -104,7 +167,7 @@ class ConsulRegistry:
     # ---- health of the registry itself -------------------------------------------------------
     @property
     def degraded_reason(self) -> str | None:
-        """Why the catalog may be stale (Consul unreachable or refusing), or None when every watch is current."""
+        """Why the catalog may be stale (Consul unreachable, refusing or filtering by ACLs), or None when current."""
         with self._lock:
             failing = dict(self._failing)
             known = sum(len(found) for found in self._catalog.values())
@@ -125,6 +188,7 @@ class ConsulRegistry:
             "reason": reason,
             "watched": list(self.watched),
             "updates": self.updates,
+            "reregistrations": self.reregistrations,
         }
 
     # ---- following the catalog ---------------------------------------------------------------
@@ -149,6 +213,9 @@ class ConsulRegistry:
         name = service_name(self.consul.service_prefix, server)
 
         async def on_result(response: ConsulResponse) -> None:
+            if response.filtered:  # unreadable is not gone: keep the last catalog, say why
+                self._fail(server, filtered_reason(name, "service:read (or node:read on its nodes)"))
+                return
             self._apply(server, response.json() or [])
 
         def on_error(reason: str) -> None:

@@ -10,7 +10,10 @@ is no promise of a change, so callers compare results before acting. The index r
 - an index below 1 (or none) is never sent back as is: ``index=0`` does not block, so a watcher
   that did that would spin; it is treated as 1. A reset therefore sends ``index=1``, which any
   real state has passed, so it answers at once with the current state and its index;
-- errors back off with jitter, so a fleet of gateways does not stampede a recovering agent.
+- errors back off with jitter, so a fleet of gateways does not stampede a recovering agent;
+- an answer filtered by ACLs (``X-Consul-Results-Filtered-By-ACLs``) is handed on like any other,
+  but then re-read without blocking on the same back-off: granting the token its rule moves no
+  index, so a blocking query would only see it when its wait ends.
 """
 
 from __future__ import annotations
@@ -90,6 +93,11 @@ async def watch_blocking(
         except (ConsulUnavailable, ConsulRefused) as exc:
             on_error(str(exc))
             index = 0  # the state may have moved on (or been reset) meanwhile: read afresh
+            await anyio.sleep(backoff.next())
+            continue
+        if response.filtered:
+            await on_result(response)
+            index = 0
             await anyio.sleep(backoff.next())
             continue
         backoff.reset()

@@ -91,18 +91,19 @@ async def test_the_token_travels_as_x_consul_token_and_never_in_the_url() -> Non
 
 
 @pytest.mark.anyio
-async def test_a_missing_token_is_refused_with_a_hint_about_the_acl_token() -> None:
+async def test_an_unknown_token_is_refused_with_a_hint_about_the_acl_token() -> None:
     double = ConsulDouble(acl_token="s3cret")
     async with anyio.create_task_group() as tg:
         await double.start(tg)
-        http = ConsulHttp(ConsulEndpoint(base_url=double.url))
+        http = ConsulHttp(ConsulEndpoint(base_url=double.url, token="not-a-token"))
         try:
             with pytest.raises(ConsulRefused, match="CONSUL_HTTP_TOKEN") as refused:
                 await http.request("GET", "/v1/health/service/mcp-demo")
         finally:
             await http.aclose()
             await double.stop()
-    assert refused.value.status == 403
+    assert refused.value.status == 403 and "ACL not found" in str(refused.value)
+    assert "not-a-token" not in str(refused.value)
     assert double.services == {}
 
 

@@ -81,6 +81,7 @@ async def test_a_wildcard_bind_registers_the_advertised_address() -> None:
         await anyio.to_thread.run_sync(
             registry.register, ServiceInstance(server="search", url="http://0.0.0.0:8505/mcp")
         )
+        registry.stop_keeping()
         await registry.http.aclose()
         await double.stop()
     (service,) = double.services.values()
@@ -116,8 +117,8 @@ async def test_the_catalog_follows_passing_instances_and_drops_critical_ones() -
         await double.stop()
 
 
-async def test_a_crashed_instance_is_reaped_after_deregister_critical_service_after() -> None:
-    double = ConsulDouble()
+async def test_a_crashed_instance_is_reaped_by_the_next_reaper_pass_after_deregister_critical_service_after() -> None:
+    double = ConsulDouble(reap_interval=30)  # the double's reaper runs every 30 s of its clock, as Consul's
     async with anyio.create_task_group() as tg:
         await double.start(tg)
         registry = ConsulRegistry(consul_settings(double))
@@ -128,7 +129,10 @@ async def test_a_crashed_instance_is_reaped_after_deregister_critical_service_af
         double.advance(59)
         assert service_id in double.services  # still within the critical period
         double.advance(2)
+        assert service_id in double.services  # past it, but the reaper has not run again yet
+        double.advance(30)
         assert service_id not in double.services
+        registry.stop_keeping()
         await registry.http.aclose()
         await double.stop()
 

@@ -6,6 +6,7 @@ import anyio
 import httpx
 import pytest
 from mcp import Client
+from pydantic import SecretStr
 from starlette.applications import Starlette
 
 from gateway.call.catalog import ALL
@@ -52,13 +53,17 @@ async def test_ready_reports_a_degraded_registry_and_stays_ready_while_instances
     assert body["registry"]["kind"] == "consul" and "serving the last known catalog" in body["registry"]["reason"]
 
 
-async def test_a_gateway_without_the_acl_token_is_degraded_with_a_reason_naming_the_token() -> None:
-    double = ConsulDouble(acl_token="right")
+async def test_a_gateway_with_an_unknown_acl_token_is_degraded_with_a_reason_naming_the_token() -> None:
+    double = ConsulDouble(acl_token="right")  # a double: Consul answers an unknown token 403 "ACL not found"
+    settings = consul_settings(double, 1.0)
+    consul = settings.registry.consul.model_copy(update={"token": SecretStr("wrong")})
+    settings = settings.model_copy(update={"registry": settings.registry.model_copy(update={"consul": consul})})
     async with anyio.create_task_group() as tg:
         await double.start(tg)
-        registry = ConsulRegistry(consul_settings(double, 1.0), servers=["demo"], backoff_cap_seconds=0.2)
+        registry = ConsulRegistry(settings, servers=["demo"], backoff_cap_seconds=0.2)
         async with registry.running():
             await eventually(lambda: registry.degraded_reason is not None, what="degraded")
             reason = registry.degraded_reason or ""
         await double.stop()
-    assert "403" in reason and "CONSUL_HTTP_TOKEN" in reason
+    assert "403" in reason and "ACL not found" in reason and "CONSUL_HTTP_TOKEN" in reason
+    assert "wrong" not in reason

@@ -28,7 +28,7 @@ async def test_a_served_server_registers_with_consul_passes_its_check_and_deregi
         "PYTHONPATH": str(ROOT),
         "CONSUL_HTTP_ADDR": double.address,
         "CONSUL_HTTP_TOKEN": "tok",
-        "MCP_SUITE_REGISTRY__CONSUL__CHECK_INTERVAL_SECONDS": "0.2",
+        "MCP_SUITE_REGISTRY__CONSUL__CHECK_INTERVAL_SECONDS": "1",
     }
     async with anyio.create_task_group() as tg:
         await double.start(tg)
@@ -68,6 +68,43 @@ async def test_a_served_server_registers_with_consul_passes_its_check_and_deregi
     assert body["Tags"][:2] == ["mcp", "filesystem"]
     assert body["Meta"]["supervisor"] == "system" and body["Meta"]["transport"] == "streamable-http"
     assert body["Check"]["HTTP"] == f"http://127.0.0.1:{port}/health"
-    assert body["Check"]["Interval"] == "0.2s"
+    assert body["Check"]["Interval"] == "1s"
     assert double.services == {}  # deregistered on the way out
     assert any(r.path == f"/v1/agent/service/deregister/{body['ID']}" and r.token == "tok" for r in double.requests)
+
+
+async def test_a_served_server_registers_again_after_the_doubles_agent_restarts_without_its_state(
+    tmp_path: Path,
+) -> None:
+    double = ConsulDouble(run_checks=True)  # restart_agent: a double of an agent that lost its data directory
+    port = free_port()
+    env = {
+        **os.environ,
+        "PYTHONPATH": str(ROOT),
+        "CONSUL_HTTP_ADDR": double.address,
+        "MCP_SUITE_REGISTRY__CONSUL__CHECK_INTERVAL_SECONDS": "1",
+    }
+    argv = [sys.executable, "-m", "suite.cli", "serve", "filesystem", str(tmp_path), "--transport", "http"]
+    async with anyio.create_task_group() as tg:
+        await double.start(tg)
+        process = subprocess.Popen(
+            [*argv, "--port", str(port)], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+        )
+        try:
+            await eventually(lambda: len(double.services) == 1, timeout=30, what="the server registered")
+            await double.stop()
+            (lost,) = double.restart_agent()
+            await double.start(tg)
+            await eventually(lambda: lost in double.services, timeout=10, what="registered again")
+            again = double.services[lost]
+            await eventually(
+                lambda: again.check is not None and again.check.status == "passing", timeout=10, what="passing again"
+            )
+            process.send_signal(signal.SIGTERM)
+            await anyio.to_thread.run_sync(lambda: process.wait(timeout=30))
+        finally:
+            if process.poll() is None:
+                process.kill()
+                process.wait()
+        await double.stop()
+    assert double.services == {}  # deregistered on the way out, once

@@ -1,18 +1,27 @@
 """ConsulDouble: a test double of the parts of Consul's HTTP API the suite uses, over real HTTP.
 
-Consul cannot be installed on these machines, so this reproduces its documented wire behaviour:
+Consul cannot be installed on these machines, so this reproduces its documented wire behaviour
+(a double: what it shows is how the suite meets that behaviour, not that it works with Consul):
 
 - ``PUT /v1/agent/service/register`` (Name, ID, Address, Port, Tags, Meta, Check{HTTP, Interval,
-  Timeout, DeregisterCriticalServiceAfter}) and ``PUT /v1/agent/service/deregister/<id>``;
+  Timeout, DeregisterCriticalServiceAfter, Status}), ``PUT /v1/agent/service/deregister/<id>``
+  and ``GET /v1/agent/service/<id>`` (404 once the agent lost it);
 - ``GET /v1/health/service/<name>[?passing]`` with ``X-Consul-Index`` and real blocking: with
-  ``index=N`` the answer waits until the query's index passes N or ``wait`` ends (an index that
-  went *backwards* below N therefore blocks until the wait ends, as in Consul);
-- checks: an HTTP check starts critical and is polled when ``run_checks`` is on; a test can set a
-  status; ``DeregisterCriticalServiceAfter`` reaps on the double's clock, which ``advance`` moves;
+  ``index=N`` the answer waits until the query's index passes N or ``wait`` ends, then up to
+  wait/16 more (Consul's jitter; ``late`` picks it); an index that went *backwards* below N
+  therefore blocks until the wait ends, as in Consul;
+- checks start critical unless the registration gives ``Status`` (``initial_status``), are polled
+  when ``run_checks`` is on, and a test can set a status; an ``Interval`` under 1 s is stretched
+  to 1 s as Consul's agent does (``short_interval="reject"`` refuses it instead);
+  ``DeregisterCriticalServiceAfter`` (at least 1 min) is applied by a reaper that runs every
+  ``reap_interval`` (30 s in Consul) on the double's clock, which ``advance`` moves;
+- ``restart_agent`` loses what was registered through this agent's API, as an agent restarted
+  without its data directory does;
 - ``GET/PUT/DELETE /v1/kv/<key>`` with ``recurse``, blocking ``index``, base64 ``Value``,
   ``CreateIndex``/``ModifyIndex``, deletion tombstones, 404 with an index for a missing key;
-- ACLs: with ``acl_token`` set, a request without that token (``X-Consul-Token``, ``?token=`` or
-  ``Authorization: Bearer``) gets 403.
+- ACLs with ``default_policy = deny`` (``acl_token`` is a management token, ``tokens`` others with
+  their :class:`AclRules`): see :mod:`tests.support.consul_acl` for reads filtered with
+  ``X-Consul-Results-Filtered-By-ACLs``, ``ACL not found`` and ``Permission denied``.
 
 Every write moves one Raft-like index. Tests can also ``reset_index`` (a snapshot restore: the
 index goes backwards) and ``report_index`` (pin the reported index, e.g. to 0), and count requests,
@@ -23,10 +32,9 @@ from __future__ import annotations
 
 import base64
 import json
-import re
+import random
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from typing import Any
 
 import anyio
@@ -39,62 +47,20 @@ from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
 
 from mesh.serving.listen import bind_socket
+from tests.support.consul_model import (
+    MANAGEMENT,
+    NOTHING,
+    AclRules,
+    Caller,
+    Check,
+    KvRecord,
+    Seen,
+    Service,
+    acl_not_found,
+    filtered_headers,
+    parse_duration,
+)
 from tests.support.upstreams import free_port
-
-_DURATION = re.compile(r"^(\d+(?:\.\d+)?)(ns|us|µs|ms|s|m|h)$")
-_UNITS = {"ns": 1e-9, "us": 1e-6, "µs": 1e-6, "ms": 1e-3, "s": 1.0, "m": 60.0, "h": 3600.0}
-
-
-def parse_duration(text: str | None) -> float | None:
-    """A Go duration (``10s``, ``1500ms``, ``5m``) in seconds; None when absent."""
-    if not text:
-        return None
-    match = _DURATION.match(text.strip())
-    if not match:
-        raise ValueError(f"invalid duration {text!r}")
-    return float(match.group(1)) * _UNITS[match.group(2)]
-
-
-@dataclass
-class Check:
-    status: str
-    http: str | None
-    interval: float | None
-    timeout: float
-    deregister_after: float | None
-    critical_since: float | None = None
-    next_run: float = 0.0
-    output: str = ""
-
-
-@dataclass
-class Service:
-    id: str
-    name: str
-    address: str
-    port: int
-    tags: list[str]
-    meta: dict[str, str]
-    check: Check | None
-    registered: dict[str, Any]
-    modify_index: int = 0
-
-
-@dataclass
-class KvRecord:
-    value: bytes
-    create_index: int
-    modify_index: int
-    flags: int = 0
-
-
-@dataclass
-class Seen:
-    method: str
-    path: str
-    query: dict[str, str]
-    token: str | None
-    at: float = field(default_factory=time.monotonic)
 
 
 class ConsulDouble:
@@ -104,12 +70,29 @@ class ConsulDouble:
         self,
         *,
         acl_token: str | None = None,
+        tokens: dict[str, AclRules] | None = None,
+        anonymous: AclRules = NOTHING,
         run_checks: bool = False,
+        initial_status: str = "critical",
+        short_interval: str = "stretch",
+        reap_interval: float = 30.0,
+        late: Callable[[float], float] | None = None,
         port: int | None = None,
         node_address: str = "127.0.0.1",
     ) -> None:
         self.acl_token = acl_token
+        self.tokens: dict[str, AclRules] | None = None
+        if acl_token is not None or tokens is not None:
+            self.tokens = {**({acl_token: MANAGEMENT} if acl_token is not None else {}), **(tokens or {})}
+        self.anonymous = anonymous
         self.run_checks = run_checks
+        self.initial_status = initial_status
+        if short_interval not in ("stretch", "reject"):
+            raise ValueError(f"short_interval must be 'stretch' or 'reject', not {short_interval!r}")
+        self.short_interval = short_interval
+        self.reap_interval = reap_interval
+        self.late = late or (lambda wait: random.uniform(0, wait / 16))
+        self.warnings: list[str] = []  # what Consul's agent would log (a stretched interval)
         self.port = port or free_port()
         self.address = f"127.0.0.1:{self.port}"
         self.url = f"http://{self.address}"
@@ -124,6 +107,7 @@ class ConsulDouble:
         self.reported_index: int | None = None
         self.requests: list[Seen] = []
         self.skew = 0.0
+        self._next_reap = self.clock() + reap_interval
         self._changed = anyio.Event()
         self._seen = anyio.Event()
         self._uv: uvicorn.Server | None = None
@@ -133,6 +117,7 @@ class ConsulDouble:
             routes=[
                 Route("/v1/agent/service/register", self._register, methods=["PUT"]),
                 Route("/v1/agent/service/deregister/{id}", self._deregister, methods=["PUT"]),
+                Route("/v1/agent/service/{id}", self._agent_service, methods=["GET"]),
                 Route("/v1/health/service/{name}", self._health, methods=["GET"]),
                 Route("/v1/kv/{key:path}", self._kv, methods=["GET", "PUT", "DELETE"]),
             ]
@@ -184,14 +169,27 @@ class ConsulDouble:
         check.status = status
         check.critical_since = self.clock() if status == "critical" else None
         self._touch_service(service.name)
-        self.reap()
 
     def advance(self, seconds: float) -> None:
-        """Move the double's clock forward (DeregisterCriticalServiceAfter counts on it) and reap."""
+        """Move the double's clock forward (DeregisterCriticalServiceAfter counts on it); the reaper runs if due."""
         self.skew += seconds
-        self.reap()
+        self.reap_if_due()
+
+    def reap_if_due(self) -> None:
+        """The agent's reaper: a pass every ``reap_interval`` of the double's clock, not on every change."""
+        if self.clock() >= self._next_reap:
+            self._next_reap = self.clock() + self.reap_interval
+            self.reap()
+
+    def restart_agent(self) -> list[str]:
+        """An agent restarted without its data directory: what it registered is gone; the IDs lost."""
+        lost = sorted(sid for sid, service in self.services.items() if service.local)
+        for service_id in lost:
+            self.remove_service(service_id)
+        return lost
 
     def reap(self) -> None:
+        """One reaper pass: remove every service critical for longer than its DeregisterCriticalServiceAfter."""
         now = self.clock()
         for service in list(self.services.values()):
             check = service.check
@@ -264,14 +262,19 @@ class ConsulDouble:
             or (bearer[7:] if bearer.lower().startswith("bearer ") else None)
         )
 
-    def _admit(self, request: Request) -> Response | None:
+    def _admit(self, request: Request) -> Caller | Response:
+        """Record the request; who made it, or 403 ``ACL not found`` for a token the double does not know."""
         token = self._token_of(request)
         self.requests.append(Seen(request.method, request.url.path, dict(request.query_params), token))
         self._seen.set()
         self._seen = anyio.Event()
-        if self.acl_token is not None and token != self.acl_token:
-            return PlainTextResponse("Permission denied: token not found or lacks permission", status_code=403)
-        return None
+        if self.tokens is None:
+            return Caller(token, lambda: None)
+        if token is None:
+            return Caller(None, lambda: self.anonymous)
+        if token not in self.tokens:
+            return acl_not_found()
+        return Caller(token, lambda: (self.tokens or {}).get(token, NOTHING))
 
     def _reported(self, index: int) -> int:
         return self.reported_index if self.reported_index is not None else index
@@ -288,15 +291,21 @@ class ConsulDouble:
             while self._reported(index_of()) <= given and not self._closing:
                 remaining = deadline - anyio.current_time()
                 if remaining <= 0:
+                    with anyio.move_on_after(self.late(wait)):  # Consul answers up to wait/16 late
+                        await self._stopping()
                     break
                 changed = self._changed
                 with anyio.move_on_after(remaining):
                     await changed.wait()
         return self._reported(index_of())
 
+    async def _stopping(self) -> None:
+        while not self._closing:
+            await self._changed.wait()
+
     async def _register(self, request: Request) -> Response:
-        if (refused := self._admit(request)) is not None:
-            return refused
+        if isinstance(caller := self._admit(request), Response):
+            return caller
         try:
             body = json.loads(await request.body())
         except json.JSONDecodeError:
@@ -304,6 +313,8 @@ class ConsulDouble:
         name = body.get("Name")
         if not name:
             return PlainTextResponse("Missing service name", status_code=400)
+        if (denied := caller.denied("service", "write", name)) is not None:
+            return denied
         check = None
         raw = body.get("Check")
         if raw:
@@ -315,8 +326,16 @@ class ConsulDouble:
                 return PlainTextResponse(f"Invalid check: {exc}", status_code=400)
             if raw.get("HTTP") and not interval:
                 return PlainTextResponse("Interval must be > 0 for Script, HTTP, or TCP checks", status_code=400)
+            if interval is not None and interval < 1.0:
+                if self.short_interval == "reject":
+                    return PlainTextResponse(f"Invalid check: interval {interval:g}s is below 1s", status_code=400)
+                self.warnings.append(f"agent: check has interval below minimum: check={name} minimum_interval=1s")
+                interval = 1.0
+            if deregister is not None and deregister < 60.0:
+                self.warnings.append(f"agent: check has deregister interval below minimum of 1m0s: check={name}")
+                deregister = 60.0
             check = Check(
-                status=raw.get("Status") or ("critical" if self.run_checks else "passing"),
+                status=raw.get("Status") or self.initial_status,
                 http=raw.get("HTTP"),
                 interval=interval,
                 timeout=timeout,
@@ -334,21 +353,37 @@ class ConsulDouble:
             meta=dict(body.get("Meta") or {}),
             check=check,
             registered=body,
+            local=True,
         )
         self._touch_service(name)
         return Response(status_code=200)
 
+    def _unknown(self, service_id: str) -> Response:
+        return PlainTextResponse(
+            f'Unknown service ID "{service_id}". Ensure that the service ID is passed, not the service name.',
+            status_code=404,
+        )
+
     async def _deregister(self, request: Request) -> Response:
-        if (refused := self._admit(request)) is not None:
-            return refused
+        if isinstance(caller := self._admit(request), Response):
+            return caller
         service_id = request.path_params["id"]
         if service_id not in self.services:
-            return PlainTextResponse(
-                f'Unknown service ID "{service_id}". Ensure that the service ID is passed, not the service name.',
-                status_code=404,
-            )
+            return self._unknown(service_id)
+        if (denied := caller.denied("service", "write", self.services[service_id].name)) is not None:
+            return denied
         self.remove_service(service_id)
         return Response(status_code=200)
+
+    async def _agent_service(self, request: Request) -> Response:
+        if isinstance(caller := self._admit(request), Response):
+            return caller
+        service = self.services.get(request.path_params["id"])
+        if service is None or not service.local:
+            return self._unknown(request.path_params["id"])
+        if (denied := caller.denied("service", "read", service.name)) is not None:
+            return denied
+        return JSONResponse({"ID": service.id, "Service": service.name, "Port": service.port, "Meta": service.meta})
 
     def _entry(self, service: Service) -> dict[str, Any]:
         node = {"ID": "double-node-id", "Node": "double-node", "Address": self.node_address, "Datacenter": "dc1"}
@@ -389,19 +424,21 @@ class ConsulDouble:
         }
 
     async def _health(self, request: Request) -> Response:
-        if (refused := self._admit(request)) is not None:
-            return refused
+        if isinstance(caller := self._admit(request), Response):
+            return caller
         name = request.path_params["name"]
         index = await self._block(request, lambda: self.service_index.get(name) or self.catalog_table_index)
         if isinstance(index, Response):
             return index
         passing_only = "passing" in request.query_params
-        entries = [
-            self._entry(s)
+        found = [
+            s
             for s in sorted(self.services.values(), key=lambda s: s.id)
             if s.name == name and (not passing_only or s.check is None or s.check.status == "passing")
         ]
-        return JSONResponse(entries, headers={"X-Consul-Index": str(index)})
+        readable = [self._entry(s) for s in found if caller.allows("service", "read", s.name)]
+        headers = {"X-Consul-Index": str(index), **filtered_headers(len(readable) < len(found))}
+        return JSONResponse(readable, headers=headers)
 
     def _kv_index(self, key: str, recurse: bool) -> int:
         def matches(name: str) -> bool:
@@ -412,10 +449,12 @@ class ConsulDouble:
         return max(found) if found else self.kv_table_index
 
     async def _kv(self, request: Request) -> Response:
-        if (refused := self._admit(request)) is not None:
-            return refused
+        if isinstance(caller := self._admit(request), Response):
+            return caller
         key = request.path_params["key"]
         recurse = "recurse" in request.query_params
+        if request.method in ("PUT", "DELETE") and (denied := caller.denied("key", "write", key)) is not None:
+            return denied
         if request.method == "PUT":
             cas = request.query_params.get("cas")
             existing = self.kv.get(key)
@@ -435,8 +474,11 @@ class ConsulDouble:
         index = await self._block(request, lambda: self._kv_index(key, recurse))
         if isinstance(index, Response):
             return index
-        records = sorted((k, r) for k, r in self.kv.items() if (k.startswith(key) if recurse else k == key))
-        headers = {"X-Consul-Index": str(index)}
+        if not recurse and (denied := caller.denied("key", "read", key)) is not None:
+            return denied  # checked when the query answers, as Consul's blocking query does
+        matching = sorted((k, r) for k, r in self.kv.items() if (k.startswith(key) if recurse else k == key))
+        records = [(k, r) for k, r in matching if caller.allows("key", "read", k)]
+        headers = {"X-Consul-Index": str(index), **filtered_headers(len(records) < len(matching))}
         if not records:
             return Response(status_code=404, headers=headers)
         body = [
@@ -471,7 +513,7 @@ class ConsulDouble:
                         status, output = "critical", f"HTTP GET {check.http}: {type(exc).__name__}"
                     if service.id in self.services:
                         self._set_status(service, status, output)
-                self.reap()
+                self.reap_if_due()
                 await anyio.sleep(0.05)
 
     async def start(self, task_group: anyio.abc.TaskGroup) -> None:

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 
 import anyio
 import anyio.abc
+from pydantic import SecretStr
 
 from gateway.call.service import Gateway
 from gateway.settings import GatewaySettings
@@ -16,6 +17,7 @@ from mesh.consul import ConsulRegistry
 from suite.settings import SuiteSettings
 from tests.scenarios.test_upstream_kinds import HandshakeOnly
 from tests.support.consul_double import ConsulDouble
+from tests.support.consul_model import AclRules
 from tests.support.upstreams import HttpUpstream, Replica, demo_server
 
 
@@ -53,19 +55,25 @@ async def consul_mesh(
     wait: float = 30.0,
     gateway_settings: GatewaySettings | None = None,
     acl_token: str | None = None,
+    tokens: dict[str, AclRules] | None = None,
+    token: str | None = None,
     handshake_only: bool = False,
 ) -> AsyncIterator[Mesh]:
     """``replicas`` demo upstreams, the first ``registered`` of them in the double, a gateway following it.
 
+    ``acl_token`` is the double's management token, ``tokens`` its other tokens; the gateway uses
+    ``token`` (default ``acl_token``).
+
     ``handshake_only`` makes the upstreams answer like 2025-11-25 servers, so the gateway holds a session to each.
     """
-    double = ConsulDouble(acl_token=acl_token)
+    double = ConsulDouble(acl_token=acl_token, tokens=tokens)
+    token = token or acl_token
     states = [Replica(chr(ord("a") + i)) for i in range(replicas)]
     wrap = HandshakeOnly if handshake_only else None
     upstreams = [HttpUpstream(demo_server(r), wrap=wrap) for r in states]
     settings = consul_settings(double, wait)
-    if acl_token is not None:
-        consul = settings.registry.consul.model_copy(update={"token": acl_token})
+    if token is not None:
+        consul = settings.registry.consul.model_copy(update={"token": SecretStr(token)})
         settings = settings.model_copy(update={"registry": settings.registry.model_copy(update={"consul": consul})})
     async with anyio.create_task_group() as tg:
         await double.start(tg)
