@@ -368,6 +368,39 @@ def _wait_tools(url: str, name: str, timeout: float = 30.0, headers: Mapping[str
     raise RuntimeError(f"the gateway never listed {name}")
 
 
+class InstancesMissingError(RuntimeError):
+    """Fewer upstream instances serve behind the gateway than the bench started: its figure would measure less."""
+
+
+def _serving(url: str) -> int:
+    """How many instances the gateway's ``/v1/instances`` at ``url`` reports serving; 0 when it does not answer."""
+    try:
+        status = httpx.get(url, timeout=2).json()
+    except (httpx.TransportError, ValueError):
+        return 0
+    return sum(bool(i["serving"]) for s in status["servers"] for i in s["instances"])
+
+
+def _wait_serving(
+    url: str, count: int, timeout: float, poll: float = 0.2, serving: Callable[[str], int] = _serving
+) -> None:
+    """Return once ``count`` instances serve behind the gateway at ``url``.
+
+    Raises:
+        InstancesMissingError: they did not within ``timeout`` seconds; the message says how many came up.
+    """
+    deadline = time.monotonic() + timeout
+    up = serving(url)
+    while up < count:
+        if time.monotonic() >= deadline:
+            raise InstancesMissingError(
+                f"only {up} of {count} upstream instances were serving behind the gateway after {timeout:g} s; "
+                "the memory figure would not measure what it claims, so the bench stops here"
+            )
+        time.sleep(poll)
+        up = serving(url)
+
+
 def _rss_with_instances(tmp: str, env: dict[str, str], root: Path, count: int) -> float:
     """Start ``count`` filesystem instances behind one gateway; the gateway's RSS once all serve."""
     ports = [_free_port() for _ in range(count)]
@@ -396,13 +429,7 @@ def _rss_with_instances(tmp: str, env: dict[str, str], root: Path, count: int) -
         with _child(
             _cli("gateway", "--config", str(config)), env, f"http://127.0.0.1:{gateway_port}/ready", "the gateway"
         ) as gw:
-            deadline = time.monotonic() + 30
-            while time.monotonic() < deadline:
-                status = httpx.get(f"http://127.0.0.1:{gateway_port}/v1/instances", timeout=2).json()
-                serving = sum(i["serving"] for s in status["servers"] for i in s["instances"])
-                if serving == count:
-                    break
-                time.sleep(0.2)
+            _wait_serving(f"http://127.0.0.1:{gateway_port}/v1/instances", count, timeout=30)
             for _ in range(200):  # some traffic, so pools and buffers are in use
                 httpx.post(
                     f"http://127.0.0.1:{gateway_port}/mcp/v1/tools/call",

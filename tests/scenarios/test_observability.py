@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import json
 import logging
+import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
@@ -307,7 +308,9 @@ async def test_a_call_from_a_client_that_is_already_tracing_continues_the_client
         with captured_spans() as exporter:
             async with anyio.create_task_group() as tg:
                 tg.start_soon(server.serve)
+                deadline = time.monotonic() + 10
                 while not server.started:
+                    assert time.monotonic() < deadline, "the gateway's uvicorn did not start within 10 s"
                     await anyio.lowlevel.checkpoint()
                 try:
                     async with httpx.AsyncClient() as http:

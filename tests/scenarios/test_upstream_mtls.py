@@ -53,7 +53,9 @@ async def serve_https(app: ASGIApp, context: ssl.SSLContext) -> AsyncIterator[st
     server = uvicorn.Server(uvicorn.Config(app, log_config=None, lifespan="on", ssl_context_factory=use_context))
     async with anyio.create_task_group() as tg:
         tg.start_soon(lambda: server.serve(sockets=[sock]))
+        deadline = time.monotonic() + 10
         while not server.started:
+            assert time.monotonic() < deadline, "the TLS upstream did not start within 10 s"
             await anyio.sleep(0.01)
         try:
             yield f"https://127.0.0.1:{port}/mcp"

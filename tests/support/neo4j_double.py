@@ -17,7 +17,10 @@ What it reproduces, from the driver's API documentation:
 
 Queries are scripted: ``double.script(text, query_type, rows=[...])``; the text is matched with
 whitespace collapsed. ``planned_as`` makes EXPLAIN report another type than running has (a
-procedure declared READ that writes), to show the READ session still refuses the write. ``double.executed`` lists what really ran (EXPLAINs excluded) and
+procedure declared READ that writes), to show the READ session still refuses the write. ``delay`` makes the
+first record arrive late (the tool's timeout); ``fail_after``/``failure`` raise an error while the records
+stream, after that many (and from ``consume()``, as the driver does when the query fails on the server after
+the client stopped reading). ``double.executed`` lists what really ran (EXPLAINs excluded) and
 ``double.pulled`` counts records handed out, so a test can show a refused write never ran
 and that a budget stopped reading early.
 """
@@ -29,6 +32,7 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from typing import Any
 
+import anyio
 from neo4j import READ_ACCESS, Query, Record, ResultSummary
 from neo4j.addressing import Address
 from neo4j.api import ServerInfo
@@ -53,6 +57,9 @@ class Scripted:
     counters: dict[str, int] = field(default_factory=dict)
     columns: list[str] | None = None
     planned_as: str | None = None  # what EXPLAIN reports, when it differs from what running does
+    delay: float = 0.0  # seconds the server takes before the first record arrives
+    fail_after: int | None = None  # records handed out before ``failure`` is raised while streaming
+    failure: Exception | None = None
 
 
 @dataclass
@@ -82,13 +89,29 @@ class ResultDouble:
         return self._iterate()
 
     async def _iterate(self) -> AsyncIterator[Record]:
+        scripted = self._scripted
+        if scripted.delay and not self._explain:
+            await anyio.sleep(scripted.delay)  # the fault under test (a slow server), not a synchronisation
         while self._index < len(self._records):
+            self._fail_if_due()
             record = self._records[self._index]
             self._index += 1
             self._double.pulled += 1
             yield record
+        self._fail_if_due(at_end=True)
+
+    def _fail_if_due(self, at_end: bool = False) -> None:
+        """Raise the scripted failure once ``fail_after`` records were handed out (or at the end, if fewer)."""
+        scripted = self._scripted
+        if self._explain or scripted.failure is None or scripted.fail_after is None:
+            return
+        if self._index >= scripted.fail_after or at_end:
+            raise scripted.failure
 
     async def consume(self) -> ResultSummary:
+        if not self._explain and self._scripted.failure is not None and self._scripted.fail_after is not None:
+            # Discarding the rest still runs the query to its end on the server, where it fails.
+            raise self._scripted.failure
         self._index = len(self._records)  # the rest is discarded, never pulled
         stats = {} if self._explain else {k.replace("_", "-"): v for k, v in self._scripted.counters.items()}
         query_type = self._scripted.query_type
@@ -158,9 +181,19 @@ class Neo4jDriverDouble:
         counters: dict[str, int] | None = None,
         columns: list[str] | None = None,
         planned_as: str | None = None,
+        *,
+        delay: float = 0.0,
+        fail_after: int | None = None,
+        failure: Exception | None = None,
     ) -> None:
-        """Script ``text``: its type when run, its rows and counters; ``planned_as`` overrides what EXPLAIN says."""
-        self.scripted[_normal(text)] = Scripted(query_type, list(rows or []), dict(counters or {}), columns, planned_as)
+        """Script ``text``: its type when run, its rows and counters; ``planned_as`` overrides what EXPLAIN says.
+
+        ``delay``: seconds before the first record arrives (for the tool's timeout). ``fail_after`` with
+        ``failure``: the exception raised while the records stream, once that many were handed out.
+        """
+        self.scripted[_normal(text)] = Scripted(
+            query_type, list(rows or []), dict(counters or {}), columns, planned_as, delay, fail_after, failure
+        )
 
     def factory(self, uri: str, auth: tuple[str, str] | None) -> Neo4jDriverDouble:
         """The driver factory to pass to ``use_driver_factory``: records the URI and auth it was given."""

@@ -7,6 +7,7 @@ own ``label`` so a test can see which replica answered.
 from __future__ import annotations
 
 import socket
+import time
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
@@ -126,7 +127,9 @@ async def serve_app(app: Any) -> AsyncIterator[str]:
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_config=None, lifespan="on"))
     async with anyio.create_task_group() as tg:
         tg.start_soon(server.serve)
+        deadline = time.monotonic() + 10
         while not server.started:
+            assert time.monotonic() < deadline, "uvicorn did not start within 10 s"
             await anyio.lowlevel.checkpoint()
         try:
             yield f"http://127.0.0.1:{port}"

@@ -2,7 +2,9 @@
 
 Nodes become ``{"element_id", "labels", "properties"}``, relationships ``{"element_id", "type",
 "start_element_id", "end_element_id", "properties"}``, paths ``{"nodes", "relationships"}``;
-temporal values their ISO 8601 text, points ``{"srid", "coordinates"}``, bytes ``{"base64"}``.
+temporal values their ISO 8601 text (nanoseconds kept; a date-time in a named time zone ends with the zone id
+in brackets, as Neo4j writes it: ``2024-03-31T03:30:00+02:00[Europe/Paris]``, since the offset alone loses the
+rules of the zone), points ``{"srid", "coordinates"}``, bytes ``{"base64"}``.
 """
 
 from __future__ import annotations
@@ -47,7 +49,10 @@ def to_json(value: Any) -> Any:
             "nodes": [to_json(node) for node in value.nodes],
             "relationships": [to_json(rel) for rel in value.relationships],
         }
-    if isinstance(value, DateTime | Date | Time):
+    if isinstance(value, DateTime):
+        zone = _zone_id(value.tzinfo)
+        return value.iso_format() + (f"[{zone}]" if zone else "")
+    if isinstance(value, Date | Time):
         return value.iso_format()
     if isinstance(value, Duration):
         return value.iso_format()
@@ -62,6 +67,12 @@ def to_json(value: Any) -> Any:
     if isinstance(value, list | tuple | set | frozenset):
         return [to_json(item) for item in value]
     return str(value)
+
+
+def _zone_id(tzinfo: dt.tzinfo | None) -> str | None:
+    """The IANA name of a named time zone (pytz's ``zone``, zoneinfo's ``key``); None for a fixed offset or UTC."""
+    name = getattr(tzinfo, "zone", None) or getattr(tzinfo, "key", None)
+    return name if isinstance(name, str) and name != "UTC" else None
 
 
 @dataclass

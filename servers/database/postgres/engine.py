@@ -307,9 +307,13 @@ class PostgresEngine:
 
     # -- reads ------------------------------------------------------------------------------
 
+    def _check_read(self, sql: str) -> ReadStatement:
+        """The statement guard of :meth:`query`; tests override it to reach the layers behind it on their own."""
+        return check_read(sql)
+
     async def query(self, sql: str, params: Sequence[Any], limit: int, cursor: str | None) -> QueryResult:
         started = time.perf_counter()
-        statement = check_read(sql)
+        statement = self._check_read(sql)
         params = list(params)
         check_count(self.name, statement.params, len(params))
         want = min(limit, self.connection.config.max_rows)

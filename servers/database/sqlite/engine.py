@@ -164,13 +164,22 @@ class SqliteEngine:
         for conn in idle:
             conn.close()
 
+    # Two seams, so tests can reach each layer behind them on its own; production never overrides them.
+    def _authorizer(self, mode: str, statement: str = "") -> Authorizer:
+        """The authorizer a call in ``mode`` runs under (``statement`` names what it refuses)."""
+        return Authorizer(mode, statement)
+
+    def _query_only(self, mode: str) -> bool:
+        """Whether a call in ``mode`` runs with ``PRAGMA query_only = ON``: every read does."""
+        return mode == "read"
+
     def _call(self, mode: str, work: Callable[[sqlite3.Connection], T], statement: str = "") -> T:
         """Run ``work`` on a pooled connection with the authorizer of ``mode`` and the deadline."""
         conn = self._take()
-        authorizer = Authorizer(mode, statement)
+        authorizer = self._authorizer(mode, statement)
         healthy = True
         try:
-            conn.execute(f"PRAGMA query_only = {'ON' if mode == 'read' else 'OFF'}")
+            conn.execute(f"PRAGMA query_only = {'ON' if self._query_only(mode) else 'OFF'}")
             _local.authorizer = authorizer
             conn.set_authorizer(authorizer)
             conn.set_progress_handler(deadline_handler(self.connection.config.statement_timeout_ms), 1000)
@@ -195,7 +204,8 @@ class SqliteEngine:
 
     def _error(self, exc: sqlite3.Error, authorizer: Authorizer) -> DbError:
         text = str(exc)
-        if authorizer.denied and "not authorized" in text:
+        # "not authorized" for a denied statement; "authorization denied" (SQLITE_AUTH) for VACUUM's inner ATTACH
+        if authorizer.denied and ("not authorized" in text or getattr(exc, "sqlite_errorname", "") == "SQLITE_AUTH"):
             where = "on a read" if authorizer.mode == "read" else f"on a {self.connection.access} connection"
             return refused(f"{authorizer.denied}: refused {where}")
         if text == "interrupted":

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import socket
+import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 
@@ -72,7 +73,9 @@ async def _uvicorn(app: Starlette) -> AsyncIterator[str]:
     server = uvicorn.Server(uvicorn.Config(app, log_config=None, lifespan="off"))
     async with anyio.create_task_group() as tg:
         tg.start_soon(server.serve, [sock])
+        deadline = time.monotonic() + 10
         while not server.started:
+            assert time.monotonic() < deadline, "uvicorn did not start within 10 s"
             await anyio.sleep(0.01)  # uvicorn offers no started event; this only waits for start-up
         try:
             yield f"http://127.0.0.1:{port}"

@@ -1,123 +1,238 @@
-"""Write-escape attempts against read-only PostgreSQL access: each is refused and the data stays the same."""
+"""Write-escape attempts against read-only PostgreSQL access: each is refused with its code, by the layer
+that should refuse it, and nothing changes; each layer also holds on its own (see escape_corpus.py)."""
 
 from __future__ import annotations
 
+import asyncio
+import secrets
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import asyncpg  # type: ignore[import-untyped]
 import pytest
 from mcp import Client
 
 from mesh.config import Settings
+from servers.database.connections import NamedConnection
+from servers.database.errors import DbError
+from servers.database.postgres.engine import PostgresEngine
+from servers.database.postgres.statement_guard import ReadStatement, check_read
 from servers.database.server import build_server
-from tests.servers.database.support import error_text, pg_checksum
+from tests.servers.database.postgres.escape_corpus import ESCAPE_IDS, ESCAPES, Escape, Outcome, stopped_by
+from tests.servers.database.support import PG_URL, connection, error_text, pg_checksum
 
-ESCAPES = [
-    "COMMIT; DROP TABLE {s}.orders",
-    "SELECT 1; DROP TABLE {s}.orders",
-    "; DROP TABLE {s}.orders",
-    "DROP TABLE {s}.orders",
-    "DELETE FROM {s}.orders",
-    "UPDATE {s}.customers SET name = 'x'",
-    "INSERT INTO {s}.customers VALUES (999, 'x', 'FR')",
-    "WITH d AS (DELETE FROM {s}.orders RETURNING *) SELECT count(*) FROM d",
-    "WITH u AS (UPDATE {s}.customers SET name = 'x' RETURNING id) SELECT * FROM u",
-    "WITH i AS (INSERT INTO {s}.customers VALUES (998, 'y', 'US') RETURNING *) SELECT 1",
-    "SELECT pg_terminate_backend(pg_backend_pid())",
-    "SELECT pg_catalog.pg_cancel_backend(1)",
-    "COPY {s}.orders TO PROGRAM 'cat > /dev/null'",
-    "COPY (SELECT 1) TO '/tmp/mcp_escape.txt'",
-    "SET TRANSACTION READ WRITE",
-    "SET default_transaction_read_only = off",
-    "RESET ALL",
-    "BEGIN READ WRITE",
-    "DO $$ BEGIN DELETE FROM {s}.orders; END $$",
-    "SELECT set_config('default_transaction_read_only', 'off', false)",
-    "SELECT nextval('{s}.counter')",
-    "SELECT setval('{s}.counter', 100)",
-    "SELECT * FROM {s}.orders FOR UPDATE",
-    "SELECT * FROM {s}.customers c WHERE id IN (SELECT id FROM {s}.customers FOR SHARE)",
-    "SELECT * INTO {s}.stolen FROM {s}.customers",
-    "CREATE TABLE {s}.evil AS SELECT 1 AS x",
-    "SELECT 1 /* ; */; DROP TABLE {s}.orders",
-    "SELECT 1 -- harmless\n; DELETE FROM {s}.orders",
-    "SELECT $$;$$; DELETE FROM {s}.orders",
-    "SELECT $tag$ '; $tag$; DELETE FROM {s}.orders",
-    "SELECT E'\\''; DELETE FROM {s}.orders; --'",
-    "SELECT pg_read_file('/etc/passwd')",
-    "SELECT lo_import('/etc/hostname')",
-    "SELECT lo_export(1, '/tmp/mcp_escape_lo')",
-    "SELECT pg_advisory_lock(42)",
-    "SELECT dblink_exec('dbname=test', 'DROP TABLE {s}.orders')",
-    "SELECT query_to_xml('DELETE FROM {s}.orders RETURNING 1', true, false, '')",
-    "SELECT pg_reload_conf()",
-    "CALL {s}.no_such_procedure()",
-    "LISTEN mcp_channel",
-    "NOTIFY mcp_channel, 'hi'",
-    "PREPARE p AS DELETE FROM {s}.orders",
-    "EXECUTE p",
-    "EXPLAIN ANALYZE DELETE FROM {s}.orders",
-    "EXPLAIN ANALYZE SELECT * FROM {s}.orders",
-    "TRUNCATE {s}.orders",
-    "VACUUM {s}.orders",
-    "LOCK TABLE {s}.orders",
-    "ALTER SYSTEM SET work_mem = '1GB'",
-    "GRANT ALL ON {s}.orders TO PUBLIC",
-    "SELECT 1\uff1b DROP TABLE {s}.orders",  # a fullwidth semicolon
-    "SELECT 1\u200b; DROP TABLE {s}.orders",  # a zero-width space
-    'DELETE FROM {s}.U&"orde\\0072s"',  # a unicode-escaped identifier
-    "select 1; COMMIT; drop table {s}.orders",
-    "SELECT * FROM {s}.orders;\n\n; DELETE FROM {s}.orders",
-]
+ESCAPE_FILES = (Path("/tmp/mcp_escape.txt"), Path("/tmp/mcp_escape_lo"))
+
+
+class UnguardedEngine(PostgresEngine):
+    """The engine with its statement guard bypassed: the text reaches the layers behind the guard as it is."""
+
+    def _check_read(self, sql: str) -> ReadStatement:
+        return ReadStatement("show", sql, None, True)  # "show": run whole, never wrapped for paging
+
+
+class PlainBeginEngine(UnguardedEngine):
+    """... and its reads opened with a plain ``BEGIN``: the session setting or the role stands alone."""
+
+    def __init__(self, named: NamedConnection, pool_size: int) -> None:
+        super().__init__(named, pool_size)
+        assert self._read_setup.startswith("BEGIN READ ONLY;"), self._read_setup
+        self._read_setup = "BEGIN;" + self._read_setup.removeprefix("BEGIN READ ONLY;")
+
+
+@pytest.fixture(scope="module")
+def reader_role(pg_schema: str) -> Iterator[str]:
+    """A role that may read customers and orders of the test schema, and nothing else."""
+    role = f"mcp_escape_reader_{secrets.token_hex(3)}"
+
+    async def run(sql: str) -> None:
+        conn = await asyncpg.connect(PG_URL)
+        try:
+            await conn.execute(sql)
+        finally:
+            await conn.close()
+
+    asyncio.run(
+        run(
+            f"CREATE ROLE {role} NOLOGIN; GRANT USAGE ON SCHEMA {pg_schema} TO {role}; "
+            f"GRANT SELECT ON {pg_schema}.customers, {pg_schema}.orders TO {role}"
+        )
+    )
+    try:
+        yield role
+    finally:
+        asyncio.run(run(f"DROP OWNED BY {role}; DROP ROLE {role}"))
+
+
+def code_of(text: str) -> str:
+    """The stable code a tool error's text starts with (after the SDK's "Error executing tool <name>: ")."""
+    if text.startswith("Error executing tool "):
+        text = text.split(": ", 1)[1]
+    return text.split(":", 1)[0]
+
+
+def _assert_outcome(error: DbError, expected: Outcome) -> None:
+    assert error.code == expected.code, str(error)
+    assert str(error).startswith(f"{expected.code}:"), str(error)
+    if expected.sqlstate is not None:
+        assert f"SQLSTATE {expected.sqlstate}" in str(error), str(error)
+
+
+async def _refusal(engine: PostgresEngine, sql: str) -> DbError:
+    try:
+        with pytest.raises(DbError) as error:
+            await engine.query(sql, [], 10, None)
+    finally:
+        await engine.close()
+    return error.value
+
+
+@pytest.mark.parametrize("escape", ESCAPES, ids=ESCAPE_IDS)
+def test_the_statement_guard_alone_refuses_each_escape_with_its_code(escape: Escape) -> None:
+    with pytest.raises(DbError) as error:
+        check_read(escape.sql.format(s="shop"))
+    assert error.value.code == escape.guard and str(error.value).startswith(f"{escape.guard}:")
 
 
 @pytest.mark.anyio
-@pytest.mark.parametrize("connection", ["ro", "rw"])
-@pytest.mark.parametrize("attempt", ESCAPES, ids=[f"escape-{i:02d}" for i in range(len(ESCAPES))])
-async def test_sql_query_refuses_a_write_escape_and_the_data_is_unchanged(
-    pg_settings: Settings, pg_schema: str, connection: str, attempt: str
+@pytest.mark.parametrize("connection_name", ["ro", "rw"])
+@pytest.mark.parametrize("escape", ESCAPES, ids=ESCAPE_IDS)
+async def test_sql_query_refuses_each_escape_at_the_guard_with_its_code_and_the_data_is_unchanged(
+    pg_settings: Settings, pg_schema: str, connection_name: str, escape: Escape
 ) -> None:
     before = await pg_checksum(pg_schema, "customers", "orders")
     async with Client(build_server(pg_settings), mode="legacy") as client:
-        result = await client.call_tool("sql_query", {"sql": attempt.format(s=pg_schema), "connection": connection})
-        sequence = await client.call_tool("sql_query", {"sql": "SELECT 1 AS alive", "connection": connection})
+        arguments = {"sql": escape.sql.format(s=pg_schema), "connection": connection_name}
+        result = await client.call_tool("sql_query", arguments)
+        alive = await client.call_tool("sql_query", {"sql": "SELECT 1 AS alive", "connection": connection_name})
     text = error_text(result)
-    assert "Traceback" not in text
-    assert not sequence.is_error
+    assert code_of(text) == escape.guard, text
+    assert "Traceback" not in text and "SQLSTATE" not in text  # the guard answered: nothing reached the server
+    assert not alive.is_error
     assert await pg_checksum(pg_schema, "customers", "orders") == before
 
 
-def test_the_escape_corpus_holds_at_least_thirty_attempts() -> None:
-    assert len(ESCAPES) >= 30
+READ_ONLY_ESCAPES, READ_ONLY_IDS = stopped_by("read_only")
+ROLE_ESCAPES, ROLE_IDS = stopped_by("role")
 
 
 @pytest.mark.anyio
-async def test_sql_execute_is_refused_on_a_read_only_connection_with_a_pointer_to_a_writable_one(
+@pytest.mark.parametrize("escape", READ_ONLY_ESCAPES, ids=READ_ONLY_IDS)
+async def test_the_read_only_transaction_alone_refuses_each_escape_it_stops(pg_schema: str, escape: Escape) -> None:
+    assert escape.read_only is not None
+    before = await pg_checksum(pg_schema, "customers", "orders")
+    engine = UnguardedEngine(NamedConnection("rw", connection(PG_URL, "read_write")), 1)
+    _assert_outcome(await _refusal(engine, escape.sql.format(s=pg_schema)), escape.read_only)
+    assert await pg_checksum(pg_schema, "customers", "orders") == before
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize("escape", READ_ONLY_ESCAPES, ids=READ_ONLY_IDS)
+async def test_the_read_only_session_setting_alone_refuses_each_escape_the_transaction_stops(
+    pg_schema: str, escape: Escape
+) -> None:
+    assert escape.read_only is not None
+    before = await pg_checksum(pg_schema, "customers", "orders")
+    engine = PlainBeginEngine(NamedConnection("ro", connection(PG_URL)), 1)
+    _assert_outcome(await _refusal(engine, escape.sql.format(s=pg_schema)), escape.read_only)
+    assert await pg_checksum(pg_schema, "customers", "orders") == before
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize("escape", ROLE_ESCAPES, ids=ROLE_IDS)
+async def test_the_read_only_role_alone_refuses_each_escape_it_stops(
+    pg_schema: str, reader_role: str, escape: Escape
+) -> None:
+    assert escape.role is not None
+    before = await pg_checksum(pg_schema, "customers", "orders")
+    named = NamedConnection("rw", connection(PG_URL, "read_write", read_only_role=reader_role))
+    _assert_outcome(await _refusal(PlainBeginEngine(named, 1), escape.sql.format(s=pg_schema)), escape.role)
+    assert await pg_checksum(pg_schema, "customers", "orders") == before
+
+
+def test_the_escape_corpus_holds_at_least_thirty_attempts_and_names_the_guard_only_ones() -> None:
+    assert len(ESCAPES) >= 30
+    guard_only = {e.sql for e in ESCAPES if e.read_only is None and e.role is None}
+    # What nothing but the statement guard stops: the guard's lists must keep naming these.
+    assert guard_only == {
+        "SELECT pg_catalog.pg_cancel_backend(1)",
+        "SET TRANSACTION READ WRITE",
+        "SET default_transaction_read_only = off",
+        "RESET ALL",
+        "BEGIN READ WRITE",
+        "SELECT set_config('default_transaction_read_only', 'off', false)",
+        "SELECT pg_advisory_lock(42)",
+        "LISTEN mcp_channel",
+        "NOTIFY mcp_channel, 'hi'",
+        "PREPARE p AS DELETE FROM {s}.orders",
+        "EXPLAIN ANALYZE SELECT * FROM {s}.orders",
+    }
+
+
+async def side_effects(schema: str) -> dict[str, Any]:
+    """What an escape could change outside the two checked tables: the sequence, advisory locks, large
+    objects, ALTER SYSTEM's file and the settings read from files, and the files COPY or lo_export write."""
+    conn = await asyncpg.connect(PG_URL)
+    try:
+        sequence = await conn.fetchrow(f"SELECT last_value, is_called FROM {schema}.counter")
+        return {
+            "sequence": tuple(sequence),
+            "advisory_lock_42": await conn.fetchval(
+                "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND objid = 42"
+            ),
+            "large_objects": await conn.fetchval("SELECT count(*) FROM pg_largeobject_metadata"),
+            "auto_conf": await conn.fetchval("SELECT md5(pg_read_file('postgresql.auto.conf', 0, 1048576, true))"),
+            "file_settings": [
+                tuple(r)
+                for r in await conn.fetch(
+                    "SELECT sourcefile, name, setting, applied FROM pg_file_settings ORDER BY seqno"
+                )
+            ],
+            "files": [str(p) for p in ESCAPE_FILES if p.exists()],
+        }
+    finally:
+        await conn.close()
+
+
+@pytest.mark.anyio
+async def test_after_the_whole_corpus_no_sequence_lock_file_or_system_setting_changed(
     pg_settings: Settings, pg_schema: str
 ) -> None:
-    before = await pg_checksum(pg_schema, "customers", "orders")
+    before = await side_effects(pg_schema)
+    assert before["files"] == []
     async with Client(build_server(pg_settings), mode="legacy") as client:
-        result = await client.call_tool("sql_execute", {"sql": f"DELETE FROM {pg_schema}.orders", "connection": "ro"})
-    text = error_text(result)
-    assert "read_only:" in text and "'ro' is read_only" in text and "rw" in text
-    assert await pg_checksum(pg_schema, "customers", "orders") == before
+        for name in ("ro", "rw"):
+            for escape in ESCAPES:
+                result = await client.call_tool(
+                    "sql_query", {"sql": escape.sql.format(s=pg_schema), "connection": name}
+                )
+                assert code_of(error_text(result)) == escape.guard
+        # probed while the server's pooled sessions are still open: a lock they took would show here
+        during = await side_effects(pg_schema)
+    assert during == before
+    assert await side_effects(pg_schema) == before
 
 
 @pytest.mark.anyio
-@pytest.mark.parametrize(
-    "statement",
-    [
-        "COPY {s}.orders TO PROGRAM 'true'",
-        "DO $$ BEGIN NULL; END $$",
-        "ALTER SYSTEM SET work_mem = '1GB'",
-        "SELECT pg_terminate_backend(1)",
-        "BEGIN",
-        "COMMIT",
-        "DELETE FROM {s}.orders; DELETE FROM {s}.customers",
-    ],
-)
-async def test_sql_execute_on_read_write_refuses_server_level_statements(
-    pg_settings: Settings, pg_schema: str, statement: str
+async def test_the_side_effect_probes_see_what_a_guard_only_escape_leaves_when_the_guard_is_bypassed(
+    pg_schema: str, tmp_path: Path
 ) -> None:
-    before = await pg_checksum(pg_schema, "customers", "orders")
-    async with Client(build_server(pg_settings), mode="legacy") as client:
-        result = await client.call_tool("sql_execute", {"sql": statement.format(s=pg_schema), "connection": "rw"})
-    assert "refused:" in error_text(result)
-    assert await pg_checksum(pg_schema, "customers", "orders") == before
+    before = await side_effects(pg_schema)
+    engine = UnguardedEngine(NamedConnection("rw", connection(PG_URL, "read_write")), 1)
+    try:
+        await engine.query("SELECT pg_advisory_lock(42)", [], 10, None)
+        held = await side_effects(pg_schema)
+    finally:
+        await engine.close()
+    admin = await asyncpg.connect(PG_URL)
+    try:
+        await admin.fetchval(f"SELECT nextval('{pg_schema}.counter')")
+        moved = await side_effects(pg_schema)
+    finally:
+        last, called = before["sequence"]
+        await admin.execute(f"SELECT setval('{pg_schema}.counter', {last}, {str(called).lower()})")
+        await admin.close()
+    assert held["advisory_lock_42"] == before["advisory_lock_42"] + 1
+    assert moved["sequence"] != before["sequence"]
+    assert await side_effects(pg_schema) == before

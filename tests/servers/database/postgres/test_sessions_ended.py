@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import secrets
+import time
 from collections.abc import AsyncIterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
@@ -139,7 +140,9 @@ async def test_a_session_ended_in_the_middle_of_a_read_is_not_retried_and_says_w
         async with admin() as conn:
             read = asyncio.create_task(engine.query("SELECT pg_sleep(30)", [], 10, None))
             started = "SELECT count(*) FROM pg_stat_activity WHERE pid = $1 AND query LIKE '%pg_sleep(30)%'"
+            deadline = time.monotonic() + 10
             while not await conn.fetchval(started, pids[0]):
+                assert time.monotonic() < deadline, "the backend did not start the read within 10 s"
                 await asyncio.sleep(0)  # until the backend runs the statement (the admin's round trip paces this)
             assert await conn.fetchval("SELECT pg_terminate_backend($1, 5000)", pids[0])
             with pytest.raises(DbError) as failure:

@@ -4,13 +4,19 @@ from __future__ import annotations
 
 import hashlib
 import sqlite3
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 from mcp import Client
 
 from mesh.config import Settings
+from servers.database.connections import NamedConnection
+from servers.database.errors import DbError
 from servers.database.server import build_server
+from servers.database.sqlite.engine import SqliteEngine
+from servers.database.sqlite.statement_guard import Authorizer, check_single_statement
 from suite.settings import SuiteSettings
 from tests.servers.database.support import connection, data, error_text, refused, settings_with
 
@@ -53,55 +59,171 @@ def lite_settings(tmp_path: Path, lite: Path) -> Settings:
     )
 
 
-SQLITE_ESCAPES = [
-    "DELETE FROM items",
-    "DROP TABLE items",
-    "UPDATE items SET name = 'x'",
-    "INSERT INTO items (name) VALUES ('x')",
+# The layers of a SQLite read (servers/database/sqlite/), in the order a statement meets them: the
+# one-statement check (check_single_statement, and sqlite3's own refusal of a second statement), the
+# authorizer in read mode (refused), PRAGMA query_only (read_only), the file opened with mode=ro on a
+# read_only connection (read_only), and the deadline (timeout; it refuses no escape). Per attempt: the code
+# the whole stack answers (the first layer that stops it), then what the authorizer alone, query_only
+# alone and the read-only file alone answer (None: that layer does not stop it). Multi-statement attempts
+# are stopped by the one-statement check before any other layer: their columns name only that.
+@dataclass(frozen=True)
+class LiteEscape:
+    sql: str
+    code: str
+    authorizer: str | None
+    query_only: str | None
+    read_only_file: str | None
+
+
+def _lite(sql: str, query_only: str | None, read_only_file: str | None, code: str = "refused") -> LiteEscape:
+    return LiteEscape(sql, code, code if code == "refused" else None, query_only, read_only_file)
+
+
+RO, SQL = "read_only", "sql_error"  # SQL: SQLite itself failed the statement, no safety layer
+SINGLE = [
     "SELECT 1; DELETE FROM items",
     "COMMIT; DROP TABLE items",
     "; DROP TABLE items",
     "SELECT 1 /* ; */; DROP TABLE items",
     "SELECT 1 -- c\n; DELETE FROM items",
     "SELECT ';'; DELETE FROM items",
-    "ATTACH DATABASE '/tmp/mcp_attach_escape.db' AS evil",
-    "DETACH DATABASE main",
-    "PRAGMA query_only = OFF",
-    "PRAGMA user_version = 42",
-    "PRAGMA journal_mode = DELETE",
-    "PRAGMA writable_schema = ON",
-    "VACUUM",
-    "VACUUM INTO '/tmp/mcp_vacuum_escape.db'",
-    "REINDEX",
-    "ANALYZE",
-    "BEGIN",
-    "SAVEPOINT s",
-    "CREATE TABLE evil (x)",
-    "CREATE TEMP TABLE evil (x)",
-    "CREATE TRIGGER t AFTER INSERT ON items BEGIN DELETE FROM items; END",
-    "WITH x AS (SELECT 1) DELETE FROM items",
-    "SELECT load_extension('/tmp/evil.so')",
-    "INSERT INTO items SELECT * FROM items",
-    "REPLACE INTO items VALUES (1, 'x', 0)",
-    "ALTER TABLE items RENAME TO gone",
-    "SELECT 1\uff1b DELETE FROM items",
 ]
+SQLITE_ESCAPES = [
+    _lite("DELETE FROM items", RO, RO),
+    _lite("DROP TABLE items", RO, RO),
+    _lite("UPDATE items SET name = 'x'", RO, RO),
+    _lite("INSERT INTO items (name) VALUES ('x')", RO, RO),
+    *(LiteEscape(sql, "refused", None, None, None) for sql in SINGLE),
+    _lite("ATTACH DATABASE '/tmp/mcp_attach_escape.db' AS evil", None, None),  # would create the file
+    _lite("DETACH DATABASE main", SQL, SQL),
+    _lite("PRAGMA query_only = OFF", None, None),
+    _lite("PRAGMA user_version = 42", RO, RO),
+    _lite("PRAGMA journal_mode = DELETE", None, None),
+    _lite("PRAGMA writable_schema = ON", None, None),
+    _lite("VACUUM", RO, RO),
+    _lite("VACUUM INTO '/tmp/mcp_vacuum_escape.db'", RO, None),  # a read-only file still writes the copy
+    _lite("REINDEX", RO, RO),
+    _lite("ANALYZE", RO, RO),
+    _lite("BEGIN", None, None),
+    _lite("SAVEPOINT s", None, None),
+    _lite("CREATE TABLE evil (x)", RO, RO),
+    _lite("CREATE TEMP TABLE evil (x)", RO, None),  # the temp database is writable
+    _lite("CREATE TRIGGER t AFTER INSERT ON items BEGIN DELETE FROM items; END", RO, RO),
+    _lite("WITH x AS (SELECT 1) DELETE FROM items", RO, RO),
+    _lite("SELECT load_extension('/tmp/evil.so')", SQL, SQL),  # extension loading is off in sqlite3
+    _lite("INSERT INTO items SELECT * FROM items", RO, RO),
+    _lite("REPLACE INTO items VALUES (1, 'x', 0)", RO, RO),
+    _lite("ALTER TABLE items RENAME TO gone", RO, RO),
+    _lite("SELECT 1\uff1b DELETE FROM items", SQL, SQL, code=SQL),  # a fullwidth semicolon: SQLite's parser
+]
+LITE_IDS = [f"sqlite-escape-{i:02d}" for i in range(len(SQLITE_ESCAPES))]
+ESCAPE_FILES = (Path("/tmp/mcp_attach_escape.db"), Path("/tmp/mcp_vacuum_escape.db"))
+
+
+class _AllowAll(Authorizer):
+    """An authorizer that allows everything: the layers behind it stand alone."""
+
+    def __call__(self, action: int, arg1: str | None, arg2: str | None, db: str | None, source: str | None) -> int:
+        return sqlite3.SQLITE_OK
+
+
+class AuthorizerOnly(SqliteEngine):
+    def _query_only(self, mode: str) -> bool:
+        return False
+
+
+class QueryOnlyOnly(SqliteEngine):
+    def _authorizer(self, mode: str, statement: str = "") -> Authorizer:
+        return _AllowAll(mode)
+
+
+class ReadOnlyFileOnly(QueryOnlyOnly):
+    def _query_only(self, mode: str) -> bool:
+        return False
+
+
+def _lite_code(text: str) -> str:
+    """The stable code a tool error's text starts with (after the SDK's "Error executing tool <name>: ")."""
+    if text.startswith("Error executing tool "):
+        text = text.split(": ", 1)[1]
+    return text.split(":", 1)[0]
+
+
+def _probe(path: Path) -> tuple[str, list[Any], list[str]]:
+    """The file's content, the settings an escape could change, and the files an escape could write."""
+    conn = sqlite3.connect(path)
+    try:
+        settings = [conn.execute(f"PRAGMA {name}").fetchone()[0] for name in ("user_version", "journal_mode")]
+    finally:
+        conn.close()
+    return _checksum(path), settings, [str(p) for p in ESCAPE_FILES if p.exists()]
 
 
 @pytest.mark.anyio
 @pytest.mark.parametrize("target", ["ro", "rw"])
-@pytest.mark.parametrize("attempt", SQLITE_ESCAPES, ids=[f"sqlite-escape-{i:02d}" for i in range(len(SQLITE_ESCAPES))])
-async def test_sql_query_on_sqlite_refuses_a_write_escape_and_the_file_is_unchanged(
-    lite_settings: Settings, lite: Path, target: str, attempt: str
+@pytest.mark.parametrize("escape", SQLITE_ESCAPES, ids=LITE_IDS)
+async def test_sql_query_on_sqlite_refuses_each_write_escape_with_its_code_and_nothing_changes(
+    lite_settings: Settings, lite: Path, target: str, escape: LiteEscape
 ) -> None:
-    before = _checksum(lite)
+    before = _probe(lite)
+    assert before[2] == []
     async with Client(build_server(lite_settings), mode="legacy") as client:
-        result = await client.call_tool("sql_query", {"sql": attempt, "connection": target})
+        result = await client.call_tool("sql_query", {"sql": escape.sql, "connection": target})
         alive = await client.call_tool("sql_query", {"sql": "SELECT count(*) FROM items", "connection": target})
-    assert "Traceback" not in error_text(result)
+    text = error_text(result)
+    assert _lite_code(text) == escape.code and "Traceback" not in text, text
     assert data(alive)["rows"] == [[1000]]
-    assert _checksum(lite) == before
-    assert not Path("/tmp/mcp_attach_escape.db").exists() and not Path("/tmp/mcp_vacuum_escape.db").exists()
+    assert _probe(lite) == before
+
+
+def _alone(layer: str) -> tuple[list[LiteEscape], list[str]]:
+    chosen = [(e, i) for e, i in zip(SQLITE_ESCAPES, LITE_IDS, strict=True) if getattr(e, layer) is not None]
+    return [e for e, _ in chosen], [i for _, i in chosen]
+
+
+@pytest.mark.parametrize("sql", SINGLE)
+def test_the_one_statement_check_alone_refuses_each_multi_statement_escape(sql: str) -> None:
+    with pytest.raises(DbError) as error:
+        check_single_statement(sql)
+    assert error.value.code == "refused"
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize(
+    ("engine_class", "access", "layer"),
+    [
+        (AuthorizerOnly, "read_write", "authorizer"),
+        (QueryOnlyOnly, "read_write", "query_only"),
+        (ReadOnlyFileOnly, "read_only", "read_only_file"),
+    ],
+    ids=["authorizer", "query_only", "read_only_file"],
+)
+async def test_each_sqlite_layer_alone_refuses_the_escapes_it_stops(
+    lite: Path, engine_class: type[SqliteEngine], access: str, layer: str
+) -> None:
+    escapes, ids = _alone(layer)
+    before = _probe(lite)
+    answers: dict[str, str | None] = {}
+    left: dict[str, list[str]] = {}
+    for escape, escape_id in zip(escapes, ids, strict=True):
+        engine = engine_class(NamedConnection("c", connection(f"sqlite:///{lite}", access)), 1)
+        try:
+            await engine.query(escape.sql, [], 10, None)
+            answers[escape_id] = None
+        except DbError as exc:
+            answers[escape_id] = exc.code
+        finally:
+            await engine.close()
+            for path in ESCAPE_FILES:
+                if path.exists():
+                    left.setdefault(escape.sql, []).append(str(path))
+                    path.unlink()
+    assert answers == {i: getattr(e, layer) for e, i in zip(escapes, ids, strict=True)}
+    # query_only refuses VACUUM INTO only after SQLite created the (empty) target: the authorizer is what stops it
+    assert left == (
+        {"VACUUM INTO '/tmp/mcp_vacuum_escape.db'": ["/tmp/mcp_vacuum_escape.db"]} if layer == "query_only" else {}
+    )
+    assert _probe(lite) == before
 
 
 @pytest.mark.anyio
