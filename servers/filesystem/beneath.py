@@ -257,6 +257,14 @@ def lstat_at(dir_fd: int, name: str, shown: str) -> os.stat_result | None:
         raise from_os_error(exc, shown) from None
 
 
+def stat_beneath(anchor: str, path: str, *, shown: str) -> os.stat_result:
+    """The facts of ``path``, a path resolved with every link followed: a link found there now is a swap."""
+    info = lstat_beneath(anchor, path, shown=shown)
+    if stat.S_ISLNK(info.st_mode):
+        raise changed(shown)
+    return info
+
+
 def lexists_beneath(anchor: str, path: str) -> bool:
     """Whether anything (a link included) is at ``path`` beneath ``anchor``; ``False`` when it cannot be reached."""
     try:

@@ -12,7 +12,7 @@ import stat
 from collections import deque
 from typing import Literal
 
-from servers.filesystem.beneath import directory, lstat_beneath
+from servers.filesystem.beneath import directory, stat_beneath
 from servers.filesystem.errors import FsError, os_errors
 from servers.filesystem.globs import any_match, compile_globs
 from servers.filesystem.models import DirectoryEntry, DirectoryListing, DirectoryTree, EntryType, TreeNode
@@ -25,7 +25,7 @@ SortKey = Literal["name", "size", "modified"]
 
 def _require_directory(target: Resolved, shown: str) -> None:
     try:
-        info = lstat_beneath(target.anchor, target.path, shown=shown)
+        info = stat_beneath(target.anchor, target.path, shown=shown)
     except FsError as exc:
         if exc.code == "not_found":
             raise FsError("not_found", f"{shown!r} does not exist") from None

@@ -17,7 +17,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Literal
 
-from servers.filesystem.beneath import directory, lstat_beneath, open_beneath
+from servers.filesystem.beneath import directory, open_beneath, stat_beneath
 from servers.filesystem.errors import FsError
 from servers.filesystem.globs import any_match, compile_glob, compile_globs
 from servers.filesystem.models import EntryType, GrepMatch, GrepResult, SearchMatch, SearchResult
@@ -92,10 +92,12 @@ def _lstat(item: os.DirEntry[str]) -> os.stat_result | None:
         return None
 
 
-def _is_directory(start: Resolved) -> bool:
+def _is_directory(start: Resolved, shown: str) -> bool:
     try:
-        return stat.S_ISDIR(lstat_beneath(start.anchor, start.path, shown=start.path).st_mode)
-    except FsError:
+        return stat.S_ISDIR(stat_beneath(start.anchor, start.path, shown=shown).st_mode)
+    except FsError as exc:
+        if exc.code == "path_changed":
+            raise
         return False
 
 
@@ -113,7 +115,7 @@ def search_files(
     max_entries: int,
     timeout: float,
 ) -> SearchResult:
-    if not _is_directory(start):
+    if not _is_directory(start, shown):
         raise FsError("not_a_directory", f"{shown!r} is not a directory to search in")
     query = fingerprint("search_files", start.path, pattern, exclude_patterns, kinds, case_sensitive)
     skip = offset_of(cursor, query)
@@ -194,12 +196,14 @@ def grep(
     skip = offset_of(cursor, grep_query)
     includes = compile_globs(query.include)
     budget = Budget(max_entries=max_entries, deadline=time.monotonic() + timeout)
-    if _is_directory(start):
+    if _is_directory(start, shown):
         files: Iterator[Found] = (f for f in walk(policy, start, query.exclude_patterns, budget) if f.type == "file")
     else:
         try:
-            info = lstat_beneath(start.anchor, start.path, shown=shown)
-        except FsError:
+            info = stat_beneath(start.anchor, start.path, shown=shown)
+        except FsError as exc:
+            if exc.code == "path_changed":
+                raise
             raise FsError("not_found", f"{shown!r} does not exist") from None
         if not stat.S_ISREG(info.st_mode):
             raise FsError("not_a_file", f"{shown!r} is neither a directory nor a regular file")

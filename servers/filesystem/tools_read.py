@@ -21,7 +21,7 @@ from mcp.types import (
 from pydantic import AliasChoices, Field
 
 from servers.filesystem.app import FilesystemApp
-from servers.filesystem.beneath import lstat_beneath
+from servers.filesystem.beneath import stat_beneath
 from servers.filesystem.errors import FsError
 from servers.filesystem.isolation import run_isolated
 from servers.filesystem.listing import directory_tree
@@ -96,7 +96,7 @@ def register_read_tools(server: MCPServer[Any], app: FilesystemApp) -> None:
         """
         target = policy.resolve(path, scope)
         budget = read_budget(max_bytes)
-        size = lstat_beneath(target.anchor, target.path, shown=path).st_size
+        size = stat_beneath(target.anchor, target.path, shown=path).st_size
         kwargs: dict[str, Any] = {"offset": offset, "limit": limit, "head": head, "tail": tail, "max_bytes": budget}
         if size <= INLINE_BYTES:
             with app.disk("read"):
