@@ -247,6 +247,14 @@ def lstat_beneath(anchor: str, path: str, *, shown: str) -> os.stat_result:
             raise from_os_error(exc, shown) from None
 
 
+def open_at(dir_fd: int, name: str, flags: int, *, path: str, shown: str) -> int:
+    """``name`` in the directory ``dir_fd`` (from :func:`parent`), opened without following a link."""
+    try:
+        return os.open(name, flags | _NOFOLLOW | _CLOEXEC, dir_fd=dir_fd)
+    except OSError as exc:
+        raise _refusal(exc, path, shown) from None
+
+
 def lstat_at(dir_fd: int, name: str, shown: str) -> os.stat_result | None:
     """``lstat`` of ``name`` in the directory ``dir_fd``; ``None`` when nothing is there."""
     try:
@@ -272,15 +280,6 @@ def lexists_beneath(anchor: str, path: str) -> bool:
     except FsError:
         return False
     return True
-
-
-def readlink_beneath(anchor: str, path: str, *, shown: str) -> str:
-    """The target of the link at ``path`` (not followed), its directory reached beneath ``anchor``."""
-    with parent(anchor, path, shown=shown) as (fd, name):
-        try:
-            return os.readlink(name, dir_fd=fd)
-        except OSError as exc:
-            raise from_os_error(exc, shown) from None
 
 
 def fsync_directory_at(fd: int) -> None:

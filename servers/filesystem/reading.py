@@ -16,7 +16,7 @@ from collections import deque
 from collections.abc import Iterable
 from typing import Literal
 
-from servers.filesystem.beneath import lstat_beneath, open_beneath, readlink_beneath
+from servers.filesystem.beneath import lstat_at, lstat_beneath, open_at, open_beneath, parent
 from servers.filesystem.errors import FsError, os_errors
 from servers.filesystem.models import FileInfo, FileReadResult, LineEnding, MediaFile, TextFile
 from servers.filesystem.policy import Resolved
@@ -257,19 +257,28 @@ def read_for_batch(target: Resolved, shown: str, *, max_bytes: int) -> FileReadR
 def file_info(target: Resolved, shown: str, *, writable: bool) -> FileInfo:
     """Size, times, type, permissions; for a regular file also MIME type, sha256 and line count."""
     path = target.path
-    info = lstat_beneath(target.anchor, path, shown=shown)
-    kind = entry_type(info.st_mode)
-    link = None
-    digest = None
-    lines = None
-    mime = None
-    if kind == "symlink":
-        link = readlink_beneath(target.anchor, path, shown=shown)
-    elif kind == "file":
-        mime = mime_type_of(path)
-        if info.st_size <= HASH_CAP_BYTES:
-            digest, lines, head = _hash_and_count(target, shown, info.st_size)
-            mime = mime or mime_type_of(path, head)
+    link = digest = mime = None
+    lines: int | None = None
+    if path == target.anchor:
+        info = lstat_beneath(target.anchor, path, shown=shown)
+        kind = entry_type(info.st_mode)
+    else:
+        # One walk to the parent serves the stat, the link and the hash.
+        with parent(target.anchor, path, shown=shown) as (dir_fd, name):
+            found = lstat_at(dir_fd, name, shown)
+            if found is None:
+                raise FsError("not_found", f"{shown!r} does not exist; list the parent directory to see what is there")
+            info = found
+            kind = entry_type(info.st_mode)
+            if kind == "symlink":
+                with os_errors(shown):
+                    link = os.readlink(name, dir_fd=dir_fd)
+            elif kind == "file":
+                mime = mime_type_of(path)
+                if info.st_size <= HASH_CAP_BYTES:
+                    fd = open_at(dir_fd, name, _READ, path=path, shown=shown)
+                    digest, lines, head = _hash_and_count(fd, shown, info.st_size)
+                    mime = mime or mime_type_of(path, head)
     birth = getattr(info, "st_birthtime", None)
     return FileInfo(
         path=path,
@@ -289,8 +298,8 @@ def file_info(target: Resolved, shown: str, *, writable: bool) -> FileInfo:
     )
 
 
-def _hash_and_count(target: Resolved, shown: str, size: int) -> tuple[str, int | None, bytes]:
-    fd = open_beneath(target.anchor, target.path, _READ, shown=shown)
+def _hash_and_count(fd: int, shown: str, size: int) -> tuple[str, int | None, bytes]:
+    """Hash and count the lines of the open file ``fd``, and close it."""
     with os_errors(shown):
         try:
             if size <= SMALL_FILE_BYTES:
