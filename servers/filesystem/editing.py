@@ -22,6 +22,7 @@ import stat
 import unicodedata
 from collections.abc import Sequence
 
+from servers.filesystem.beneath import open_beneath
 from servers.filesystem.errors import FsError, os_errors
 from servers.filesystem.models import AppliedEdit, EditOperation, EditResult, MatchKind
 from servers.filesystem.policy import Resolved
@@ -206,16 +207,16 @@ def edit_file(
     expected_sha256: str | None,
     max_bytes: int,
 ) -> EditResult:
-    with os_errors(shown):
-        info = os.stat(target.path)
+    fd = open_beneath(target.anchor, target.path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0), shown=shown)
+    with os.fdopen(fd, "rb") as handle, os_errors(shown):
+        info = os.fstat(fd)
         if stat.S_ISDIR(info.st_mode):
             raise FsError("is_directory", f"{shown!r} is a directory; `edit_file` edits text files")
         if not stat.S_ISREG(info.st_mode):
             raise FsError("not_a_file", f"{shown!r} is not a regular file (device, socket or pipe)")
         if info.st_size > max_bytes:
             raise FsError("too_large", f"{shown!r} is {info.st_size} bytes; `edit_file` handles at most {max_bytes}")
-        with open(target.path, "rb") as handle:
-            data = handle.read()
+        data = handle.read()
     before_hash = sha256_bytes(data)
     if expected_sha256 is not None:
         check_expected(shown, expected_sha256, before_hash)
@@ -240,7 +241,7 @@ def edit_file(
     if len(encoded) > max_bytes:
         raise FsError("too_large", f"the edited file would be {len(encoded)} bytes; at most {max_bytes} are allowed")
     if not dry_run and encoded != data:
-        atomic_write(target.path, encoded, exclusive=False, shown=shown, mode=stat.S_IMODE(info.st_mode))
+        atomic_write(target, encoded, exclusive=False, shown=shown, mode=stat.S_IMODE(info.st_mode))
     return EditResult(
         path=target.path,
         applied=not dry_run,

@@ -1,15 +1,18 @@
 """Listing: one directory page by page, or a tree walked breadth-first within a budget.
 
 Entries a deny glob matches (and the server's own trash) are skipped, and counted, never named.
-Symbolic links are shown as links and never descended into.
+Symbolic links are shown as links and never descended into; every directory is opened beneath
+its root with no link followed (:mod:`servers.filesystem.beneath`).
 """
 
 from __future__ import annotations
 
 import os
+import stat
 from collections import deque
 from typing import Literal
 
+from servers.filesystem.beneath import directory, stat_beneath
 from servers.filesystem.errors import FsError, os_errors
 from servers.filesystem.globs import any_match, compile_globs
 from servers.filesystem.models import DirectoryEntry, DirectoryListing, DirectoryTree, EntryType, TreeNode
@@ -21,25 +24,29 @@ SortKey = Literal["name", "size", "modified"]
 
 
 def _require_directory(target: Resolved, shown: str) -> None:
-    if not os.path.isdir(target.path):
-        if not os.path.lexists(target.path):
-            raise FsError("not_found", f"{shown!r} does not exist")
+    try:
+        info = stat_beneath(target.anchor, target.path, shown=shown)
+    except FsError as exc:
+        if exc.code == "not_found":
+            raise FsError("not_found", f"{shown!r} does not exist") from None
+        raise
+    if not stat.S_ISDIR(info.st_mode):
         raise FsError("not_a_directory", f"{shown!r} is not a directory: use `get_file_info` or `read_text_file`")
 
 
-def _scan(policy: Policy, target: Resolved, shown: str) -> tuple[list[os.DirEntry[str]], int]:
-    visible: list[os.DirEntry[str]] = []
+def _scan(policy: Policy, target: Resolved, shown: str) -> tuple[list[DirectoryEntry], int]:
+    visible: list[DirectoryEntry] = []
     hidden = 0
-    with os_errors(shown), os.scandir(target.path) as entries:
+    with directory(target.anchor, target.path, shown=shown) as fd, os_errors(shown), os.scandir(fd) as entries:
         for entry in entries:
-            if policy.child_allowed(target.relative, entry.name, entry.path):
-                visible.append(entry)
+            if policy.child_allowed(target.relative, entry.name, os.path.join(target.path, entry.name)):
+                visible.append(_entry(entry, fd))
             else:
                 hidden += 1
     return visible, hidden
 
 
-def _entry(item: os.DirEntry[str]) -> DirectoryEntry:
+def _entry(item: os.DirEntry[str], dir_fd: int) -> DirectoryEntry:
     try:
         info = item.stat(follow_symlinks=False)
     except OSError:
@@ -48,7 +55,7 @@ def _entry(item: os.DirEntry[str]) -> DirectoryEntry:
     target = None
     if kind == "symlink":
         try:
-            target = os.readlink(item.path)
+            target = os.readlink(item.name, dir_fd=dir_fd)
         except OSError:
             target = None
     return DirectoryEntry(
@@ -66,8 +73,7 @@ def list_directory(
     _require_directory(target, shown)
     query = fingerprint("list_directory", target.path, sort_by)
     offset = offset_of(cursor, query)
-    items, hidden = _scan(policy, target, shown)
-    entries = [_entry(item) for item in items]
+    entries, hidden = _scan(policy, target, shown)
     if sort_by == "size":
         entries.sort(key=lambda e: (-(e.size or 0), e.name.casefold()))
     elif sort_by == "modified":
@@ -88,12 +94,20 @@ def list_directory(
     )
 
 
-def _has_entries(path: str) -> bool:
+def _has_entries(anchor: str, path: str) -> bool:
     try:
-        with os.scandir(path) as entries:
+        with directory(anchor, path, shown=path) as fd, os.scandir(fd) as entries:
             return next(entries, None) is not None
-    except OSError:
+    except (OSError, FsError):
         return False
+
+
+def _lstat(item: os.DirEntry[str]) -> os.stat_result | None:
+    """The entry's own facts, read while its directory's handle is still open."""
+    try:
+        return item.stat(follow_symlinks=False)
+    except OSError:
+        return None
 
 
 def directory_tree(
@@ -115,15 +129,17 @@ def directory_tree(
     while queue:
         node, path, root_relative, tree_relative, level = queue.popleft()
         try:
-            with os.scandir(path) as scan:
+            with directory(target.anchor, path, shown=shown) as fd, os.scandir(fd) as scan:
                 items = sorted(scan, key=lambda e: (not e.is_dir(follow_symlinks=False), e.name.casefold()))
-        except OSError:
+                infos = [_lstat(item) for item in items]
+        except (OSError, FsError):
             node.children = []
             continue
         children: list[TreeNode] = []
-        for item in items:
+        for item, info in zip(items, infos, strict=True):
             relative = f"{tree_relative}/{item.name}" if tree_relative else item.name
-            if not policy.child_allowed(root_relative, item.name, item.path) or any_match(
+            item_path = os.path.join(path, item.name)
+            if not policy.child_allowed(root_relative, item.name, item_path) or any_match(
                 excludes, relative, item.name
             ):
                 continue
@@ -132,21 +148,15 @@ def directory_tree(
                 reason = "max_entries"
                 break
             count += 1
-            kind: EntryType = "other"
-            size = None
-            try:
-                info = item.stat(follow_symlinks=False)
-                kind = entry_type(info.st_mode)
-                size = info.st_size if kind == "file" else None
-            except OSError:
-                pass
+            kind: EntryType = "other" if info is None else entry_type(info.st_mode)
+            size = info.st_size if info is not None and kind == "file" else None
             child = TreeNode(name=item.name, type=kind, size=size)
             if kind == "directory":
                 if level < depth:
                     child.children = []
                     child_root_relative = f"{root_relative}/{item.name}" if root_relative else item.name
-                    queue.append((child, item.path, child_root_relative, relative, level + 1))
-                elif _has_entries(item.path):
+                    queue.append((child, item_path, child_root_relative, relative, level + 1))
+                elif _has_entries(target.anchor, item_path):
                     child.truncated = True
                     reason = reason or "depth"
             children.append(child)

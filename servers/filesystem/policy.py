@@ -7,7 +7,9 @@ The rules, in the order they are applied to a path a client sends:
    expanded; a relative path is joined to the first allowed root.
 2. The real location: the path is resolved with ``realpath`` (every symlink and ``..``; for a
    target that does not exist yet, its nearest existing parent), so a symlink or ``..`` cannot
-   lead out. ``follow=False`` resolves only the parent, for operations on a link itself.
+   lead out. ``follow=False`` resolves only the parent, for operations on a link itself. The
+   files are then opened beneath the root holding the path, no link followed
+   (:mod:`servers.filesystem.beneath`), so what is opened is what was checked.
 3. Containment: the real path must be one of the scope's roots or lie under one. The operator's
    roots are the outer bound; a client's roots (``roots/list``) can only narrow them
    (:meth:`Policy.narrow`): the intersection, never a widening or a replacement.
@@ -100,6 +102,8 @@ class Resolved:
     root: AllowedRoot
     relative: str
     exists: bool
+    anchor: str
+    """The operator root holding ``path`` whose handle every open starts from (:mod:`servers.filesystem.beneath`)."""
 
     @property
     def is_root(self) -> bool:
@@ -227,7 +231,8 @@ class Policy:
                 f"{raw!r} is under {root.path}, which the operator allows read-only; "
                 f"writable directories: {', '.join(r.path for r in scope.roots if r.writable) or 'none'}.",
             )
-        return Resolved(path=real, root=root, relative=relative, exists=os.path.lexists(real))
+        anchor = min((r.path for r in self.roots if r.contains(real)), key=len, default=root.path)
+        return Resolved(path=real, root=root, relative=relative, exists=os.path.lexists(real), anchor=anchor)
 
     def denied_by(self, relative: str) -> str | None:
         """The deny glob ``relative`` (a ``/``-separated path under a root) matches, or ``None``."""

@@ -49,7 +49,7 @@ def register_prompts(server: MCPServer[Any], app: FilesystemApp) -> None:
     ) -> list[Message]:
         """Review one file for bugs, risks and clarity, citing line numbers."""
         target = policy.resolve(path, cached_scope(ctx, policy))
-        text = read_text(target.path, path, max_bytes=app.settings.default_read_bytes)
+        text = read_text(target, path, max_bytes=app.settings.default_read_bytes)
         note = ""
         if text.truncated:
             note = f" Only lines {text.start_line}-{text.end_line} of {text.total_lines} are included."

@@ -1,7 +1,8 @@
 """Reading: line-paged text reads, media reads, batches of files, and file facts.
 
-Every function takes an already-resolved path (see :mod:`servers.filesystem.policy`) and the
-path as the client wrote it (``shown``), and raises :class:`FsError` for anything the client
+Every function takes an already-resolved path (see :mod:`servers.filesystem.policy`), opens it
+beneath its root with no link followed (:mod:`servers.filesystem.beneath`), takes the path as the
+client wrote it (``shown``), and raises :class:`FsError` for anything the client
 can fix. They are synchronous: the tool layer runs the heavy ones in a worker thread.
 """
 
@@ -15,8 +16,10 @@ from collections import deque
 from collections.abc import Iterable
 from typing import Literal
 
+from servers.filesystem.beneath import lstat_at, lstat_beneath, open_at, open_beneath, parent
 from servers.filesystem.errors import FsError, os_errors
 from servers.filesystem.models import FileInfo, FileReadResult, LineEnding, MediaFile, TextFile
+from servers.filesystem.policy import Resolved
 from servers.filesystem.textio import (
     SNIFF_BYTES,
     count_lines,
@@ -25,7 +28,7 @@ from servers.filesystem.textio import (
     iso_time,
     line_ending_of,
     mime_type_of,
-    sha256_file,
+    sha256_fd,
 )
 
 WHOLE_FILE_BYTES = 8 * 1024 * 1024
@@ -33,9 +36,11 @@ SMALL_FILE_BYTES = 64 * 1024
 HASH_CAP_BYTES = 64 * 1024 * 1024
 
 
-def _open_regular(path: str, shown: str) -> tuple[int, os.stat_result]:
-    with os_errors(shown):
-        fd = os.open(path, os.O_RDONLY | getattr(os, "O_CLOEXEC", 0) | getattr(os, "O_NONBLOCK", 0))
+_READ = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0)
+
+
+def _open_regular(target: Resolved, shown: str) -> tuple[int, os.stat_result]:
+    fd = open_beneath(target.anchor, target.path, _READ, shown=shown)
     try:
         info = os.fstat(fd)
     except OSError as exc:
@@ -99,7 +104,7 @@ def _validate_window(offset: int | None, limit: int | None, head: int | None, ta
 
 
 def read_text(
-    path: str,
+    target: Resolved,
     shown: str,
     *,
     offset: int | None = None,
@@ -108,9 +113,9 @@ def read_text(
     tail: int | None = None,
     max_bytes: int,
 ) -> TextFile:
-    """A window of the text file at ``path``: by ``offset``/``limit`` (1-based lines), ``head`` or ``tail``."""
+    """A window of the text file at ``target``: by ``offset``/``limit`` (1-based lines), ``head`` or ``tail``."""
     _validate_window(offset, limit, head, tail)
-    fd, info = _open_regular(path, shown)
+    fd, info = _open_regular(target, shown)
     with os.fdopen(fd, "rb") as handle, os_errors(shown):
         if info.st_size <= WHOLE_FILE_BYTES:
             data = handle.read()
@@ -145,7 +150,7 @@ def read_text(
     elif not first and total and offset:
         hint = f"offset {offset} is past the end: the file has {total} lines"
     return TextFile(
-        path=path,
+        path=target.path,
         content=content,
         total_lines=total,
         start_line=first,
@@ -204,9 +209,10 @@ def _scan_large(
     return total, digest.hexdigest(), ending, size, list(kept)
 
 
-def read_media(path: str, shown: str, *, max_bytes: int) -> MediaFile:
+def read_media(target: Resolved, shown: str, *, max_bytes: int) -> MediaFile:
     """The file's bytes as base64 with its MIME type (``data`` always filled here)."""
-    fd, info = _open_regular(path, shown)
+    path = target.path
+    fd, info = _open_regular(target, shown)
     if info.st_size > max_bytes:
         os.close(fd)
         raise FsError(
@@ -232,14 +238,14 @@ def read_media(path: str, shown: str, *, max_bytes: int) -> MediaFile:
     )
 
 
-def read_for_batch(path: str, shown: str, *, max_bytes: int) -> FileReadResult:
+def read_for_batch(target: Resolved, shown: str, *, max_bytes: int) -> FileReadResult:
     """One file of a batch read; never raises for the file's own problems (they go in ``error``)."""
     try:
-        text = read_text(path, shown, max_bytes=max_bytes)
+        text = read_text(target, shown, max_bytes=max_bytes)
     except FsError as exc:
         return FileReadResult(path=shown, ok=False, error=str(exc))
     return FileReadResult(
-        path=path,
+        path=target.path,
         ok=True,
         content=text.content,
         total_lines=text.total_lines,
@@ -248,23 +254,31 @@ def read_for_batch(path: str, shown: str, *, max_bytes: int) -> FileReadResult:
     )
 
 
-def file_info(path: str, shown: str, *, writable: bool) -> FileInfo:
+def file_info(target: Resolved, shown: str, *, writable: bool) -> FileInfo:
     """Size, times, type, permissions; for a regular file also MIME type, sha256 and line count."""
-    with os_errors(shown):
-        info = os.lstat(path)
-    kind = entry_type(info.st_mode)
-    target = None
-    digest = None
-    lines = None
-    mime = None
-    if kind == "symlink":
-        with os_errors(shown):
-            target = os.readlink(path)
-    elif kind == "file":
-        mime = mime_type_of(path)
-        if info.st_size <= HASH_CAP_BYTES:
-            digest, lines, head = _hash_and_count(path, shown, info.st_size)
-            mime = mime or mime_type_of(path, head)
+    path = target.path
+    link = digest = mime = None
+    lines: int | None = None
+    if path == target.anchor:
+        info = lstat_beneath(target.anchor, path, shown=shown)
+        kind = entry_type(info.st_mode)
+    else:
+        # One walk to the parent serves the stat, the link and the hash.
+        with parent(target.anchor, path, shown=shown) as (dir_fd, name):
+            found = lstat_at(dir_fd, name, shown)
+            if found is None:
+                raise FsError("not_found", f"{shown!r} does not exist; list the parent directory to see what is there")
+            info = found
+            kind = entry_type(info.st_mode)
+            if kind == "symlink":
+                with os_errors(shown):
+                    link = os.readlink(name, dir_fd=dir_fd)
+            elif kind == "file":
+                mime = mime_type_of(path)
+                if info.st_size <= HASH_CAP_BYTES:
+                    fd = open_at(dir_fd, name, _READ, path=path, shown=shown)
+                    digest, lines, head = _hash_and_count(fd, shown, info.st_size)
+                    mime = mime or mime_type_of(path, head)
     birth = getattr(info, "st_birthtime", None)
     return FileInfo(
         path=path,
@@ -276,7 +290,7 @@ def file_info(path: str, shown: str, *, writable: bool) -> FileInfo:
         permissions=stat.filemode(info.st_mode)[1:],
         mode_octal=f"{stat.S_IMODE(info.st_mode):04o}",
         is_symlink=kind == "symlink",
-        symlink_target=target,
+        symlink_target=link,
         mime_type=mime,
         sha256=digest,
         line_count=lines,
@@ -284,21 +298,21 @@ def file_info(path: str, shown: str, *, writable: bool) -> FileInfo:
     )
 
 
-def _hash_and_count(path: str, shown: str, size: int) -> tuple[str, int | None, bytes]:
+def _hash_and_count(fd: int, shown: str, size: int) -> tuple[str, int | None, bytes]:
+    """Hash and count the lines of the open file ``fd``, and close it."""
     with os_errors(shown):
-        if size <= SMALL_FILE_BYTES:
-            # The common case in one open/read/close, without a buffered file object.
-            fd = os.open(path, os.O_RDONLY | getattr(os, "O_CLOEXEC", 0) | getattr(os, "O_NONBLOCK", 0))
-            try:
+        try:
+            if size <= SMALL_FILE_BYTES:
+                # The common case in one read, without a buffered file object.
                 data = os.read(fd, SMALL_FILE_BYTES + 1)
-            finally:
-                os.close(fd)
-            if len(data) <= SMALL_FILE_BYTES:
+                if len(data) <= SMALL_FILE_BYTES:
+                    return hashlib.sha256(data).hexdigest(), None if is_binary(data) else count_lines(data), data[:64]
+                os.lseek(fd, 0, os.SEEK_SET)
+            if size <= WHOLE_FILE_BYTES:
+                with os.fdopen(os.dup(fd), "rb") as handle:
+                    data = handle.read()
                 return hashlib.sha256(data).hexdigest(), None if is_binary(data) else count_lines(data), data[:64]
-        if size <= WHOLE_FILE_BYTES:
-            with open(path, "rb") as handle:
-                data = handle.read()
-            return hashlib.sha256(data).hexdigest(), None if is_binary(data) else count_lines(data), data[:64]
-        with open(path, "rb") as handle:
-            head = handle.read(SNIFF_BYTES)
-        return sha256_file(path), None, head[:64]
+            head = os.pread(fd, SNIFF_BYTES, 0)
+            return sha256_fd(fd), None, head[:64]
+        finally:
+            os.close(fd)

@@ -20,9 +20,10 @@ from mcp.types import Resource as MCPResource
 from mcp.types import ResourceTemplate as MCPResourceTemplate
 
 from servers.filesystem.app import FilesystemApp
+from servers.filesystem.beneath import open_beneath
 from servers.filesystem.errors import FsError
 from servers.filesystem.listing import list_directory
-from servers.filesystem.policy import Scope
+from servers.filesystem.policy import Resolved, Scope
 from servers.filesystem.textio import is_binary, is_textual_mime, mime_type_of
 
 DIRECTORY_MIME = "application/json"
@@ -67,16 +68,18 @@ def read_file_uri(app: FilesystemApp, scope: Scope, uri: str) -> list[ReadResour
             )
             text = json.dumps(listing.model_dump(mode="json"), ensure_ascii=False)
             return [ReadResourceContents(content=text, mime_type=DIRECTORY_MIME)]
-        return [_read_file(app, target.path, uri)]
+        return [_read_file(app, target, uri)]
     except FsError as exc:
         if exc.code == "not_found":
             raise ResourceNotFoundError(str(exc)) from None
         raise ResourceError(str(exc)) from None
 
 
-def _read_file(app: FilesystemApp, path: str, uri: str) -> ReadResourceContents:
+def _read_file(app: FilesystemApp, target: Resolved, uri: str) -> ReadResourceContents:
+    path = target.path
+    fd = open_beneath(target.anchor, path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0), shown=uri)
     try:
-        info = os.stat(path)
+        info = os.fstat(fd)
         if not stat.S_ISREG(info.st_mode):
             raise FsError("not_a_file", f"{uri!r} is not a regular file (device, socket or pipe)")
         size = info.st_size
@@ -86,7 +89,7 @@ def _read_file(app: FilesystemApp, path: str, uri: str) -> ReadResourceContents:
                 f"{uri!r} is {size} bytes; resources return at most {app.settings.max_media_bytes}. "
                 "Use the `read_text_file` tool with offset/limit instead.",
             )
-        with open(path, "rb") as handle:
+        with os.fdopen(os.dup(fd), "rb") as handle:
             data = handle.read(app.settings.max_media_bytes + 1)
     except FileNotFoundError:
         raise FsError("not_found", f"{uri!r} does not exist") from None
@@ -94,6 +97,8 @@ def _read_file(app: FilesystemApp, path: str, uri: str) -> ReadResourceContents:
         raise FsError("is_directory", f"{uri!r} is a directory") from None
     except OSError as exc:
         raise FsError("io_error", f"{uri!r} cannot be read: {exc.strerror}") from None
+    finally:
+        os.close(fd)
     mime = mime_type_of(path, data[:64])
     if not is_binary(data) and (mime is None or is_textual_mime(mime)):
         try:

@@ -1,6 +1,7 @@
 """Searching: file names (``search_files``) and file contents (``grep``), both budgeted.
 
-One deterministic walk serves both: sorted, depth-first, never following symbolic links,
+One deterministic walk serves both: sorted, depth-first, never following symbolic links (each
+directory and file opened beneath its root, see :mod:`servers.filesystem.beneath`),
 skipping what the policy denies and what the caller excludes, and stopping at the operator's
 scan budget or deadline. Cursors count results already returned, so a page is the same walk
 resumed.
@@ -16,6 +17,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Literal
 
+from servers.filesystem.beneath import directory, open_beneath, stat_beneath
 from servers.filesystem.errors import FsError
 from servers.filesystem.globs import any_match, compile_glob, compile_globs
 from servers.filesystem.models import EntryType, GrepMatch, GrepResult, SearchMatch, SearchResult
@@ -24,6 +26,7 @@ from servers.filesystem.textio import entry_type, is_binary
 from servers.kit.cursors import fingerprint, offset_cursor, offset_of
 
 MAX_LINE_CHARS = 400
+_READ = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0)
 StopReason = Literal["scan_budget", "time_budget"]
 
 
@@ -60,29 +63,42 @@ def walk(policy: Policy, start: Resolved, excludes: list[str] | None, budget: Bu
     while stack:
         path, root_relative, relative = stack.pop()
         try:
-            with os.scandir(path) as scan:
-                items = sorted(scan, key=lambda e: e.name)
-        except OSError:
+            with directory(start.anchor, path, shown=path) as fd, os.scandir(fd) as scan:
+                items = [(item.name, _lstat(item)) for item in sorted(scan, key=lambda e: e.name)]
+        except (OSError, FsError):
             continue
         directories: list[tuple[str, str, str]] = []
-        for item in items:
+        for name, info in items:
             if not budget.spend():
                 return
-            child_relative = f"{relative}/{item.name}" if relative else item.name
-            if not policy.child_allowed(root_relative, item.name, item.path):
+            child_relative = f"{relative}/{name}" if relative else name
+            item_path = os.path.join(path, name)
+            if not policy.child_allowed(root_relative, name, item_path):
                 continue
-            if any_match(matchers, child_relative, item.name):
-                continue
-            try:
-                info = item.stat(follow_symlinks=False)
-            except OSError:
+            if any_match(matchers, child_relative, name) or info is None:
                 continue
             kind = entry_type(info.st_mode)
-            yield Found(item.path, child_relative, item.name, kind, info.st_size if kind == "file" else None)
+            yield Found(item_path, child_relative, name, kind, info.st_size if kind == "file" else None)
             if kind == "directory":
-                child_root_relative = f"{root_relative}/{item.name}" if root_relative else item.name
-                directories.append((item.path, child_root_relative, child_relative))
+                child_root_relative = f"{root_relative}/{name}" if root_relative else name
+                directories.append((item_path, child_root_relative, child_relative))
         stack.extend(reversed(directories))
+
+
+def _lstat(item: os.DirEntry[str]) -> os.stat_result | None:
+    try:
+        return item.stat(follow_symlinks=False)
+    except OSError:
+        return None
+
+
+def _is_directory(start: Resolved, shown: str) -> bool:
+    try:
+        return stat.S_ISDIR(stat_beneath(start.anchor, start.path, shown=shown).st_mode)
+    except FsError as exc:
+        if exc.code == "path_changed":
+            raise
+        return False
 
 
 def search_files(
@@ -99,7 +115,7 @@ def search_files(
     max_entries: int,
     timeout: float,
 ) -> SearchResult:
-    if not os.path.isdir(start.path):
+    if not _is_directory(start, shown):
         raise FsError("not_a_directory", f"{shown!r} is not a directory to search in")
     query = fingerprint("search_files", start.path, pattern, exclude_patterns, kinds, case_sensitive)
     skip = offset_of(cursor, query)
@@ -180,12 +196,14 @@ def grep(
     skip = offset_of(cursor, grep_query)
     includes = compile_globs(query.include)
     budget = Budget(max_entries=max_entries, deadline=time.monotonic() + timeout)
-    if os.path.isdir(start.path):
+    if _is_directory(start, shown):
         files: Iterator[Found] = (f for f in walk(policy, start, query.exclude_patterns, budget) if f.type == "file")
     else:
         try:
-            info = os.stat(start.path)
-        except OSError:
+            info = stat_beneath(start.anchor, start.path, shown=shown)
+        except FsError as exc:
+            if exc.code == "path_changed":
+                raise
             raise FsError("not_found", f"{shown!r} does not exist") from None
         if not stat.S_ISREG(info.st_mode):
             raise FsError("not_a_file", f"{shown!r} is neither a directory nor a regular file")
@@ -209,7 +227,11 @@ def grep(
             result.skipped_large += 1
             continue
         try:
-            with open(found.path, "rb") as handle:
+            fd = open_beneath(start.anchor, found.path, _READ, shown=found.path)
+        except FsError:
+            continue
+        try:
+            with os.fdopen(fd, "rb") as handle:
                 data = handle.read(max_file_bytes + 1)
         except OSError:
             continue

@@ -48,11 +48,12 @@ def sha256_bytes(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
-def sha256_file(path: str) -> str:
+def sha256_fd(fd: int) -> str:
+    """The sha256 of the open file ``fd`` from its start (its offset is left at the end; not closed)."""
     digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        while chunk := handle.read(HASH_CHUNK):
-            digest.update(chunk)
+    os.lseek(fd, 0, os.SEEK_SET)
+    while chunk := os.read(fd, HASH_CHUNK):
+        digest.update(chunk)
     return digest.hexdigest()
 
 

@@ -21,7 +21,8 @@ from mcp.types import (
 from pydantic import AliasChoices, Field
 
 from servers.filesystem.app import FilesystemApp
-from servers.filesystem.errors import FsError, os_errors
+from servers.filesystem.beneath import stat_beneath
+from servers.filesystem.errors import FsError
 from servers.filesystem.isolation import run_isolated
 from servers.filesystem.listing import directory_tree
 from servers.filesystem.listing import list_directory as list_directory_op
@@ -95,14 +96,13 @@ def register_read_tools(server: MCPServer[Any], app: FilesystemApp) -> None:
         """
         target = policy.resolve(path, scope)
         budget = read_budget(max_bytes)
-        with os_errors(path):
-            size = os.stat(target.path).st_size
+        size = stat_beneath(target.anchor, target.path, shown=path).st_size
         kwargs: dict[str, Any] = {"offset": offset, "limit": limit, "head": head, "tail": tail, "max_bytes": budget}
         if size <= INLINE_BYTES:
             with app.disk("read"):
-                text = read_text(target.path, path, **kwargs)
+                text = read_text(target, path, **kwargs)
             return text_result(text)
-        return text_result(await app.in_thread("read", read_text, target.path, path, **kwargs))
+        return text_result(await app.in_thread("read", read_text, target, path, **kwargs))
 
     @server.tool(annotations=READ_ONLY)
     @in_scope
@@ -111,7 +111,7 @@ def register_read_tools(server: MCPServer[Any], app: FilesystemApp) -> None:
     ) -> Annotated[CallToolResult, MediaFile] | InputRequiredResult:
         """Read an image, audio or other binary file as base64 with its MIME type (size capped by the operator)."""
         target = policy.resolve(path, scope)
-        media = await app.in_thread("read", read_media, target.path, path, max_bytes=settings.max_media_bytes)
+        media = await app.in_thread("read", read_media, target, path, max_bytes=settings.max_media_bytes)
         data = media.data or ""
         if media.kind == "image":
             block: ImageContent | AudioContent | EmbeddedResource = ImageContent(data=data, mime_type=media.mime_type)
@@ -146,7 +146,7 @@ def register_read_tools(server: MCPServer[Any], app: FilesystemApp) -> None:
                 except FsError as exc:
                     results.append(FileReadResult(path=raw, ok=False, error=str(exc)))
                     continue
-                results.append(read_for_batch(target.path, raw, max_bytes=share))
+                results.append(read_for_batch(target, raw, max_bytes=share))
             ok = sum(1 for item in results if item.ok)
             return MultipleFiles(
                 files=results, succeeded=ok, failed=len(results) - ok, truncated=any(item.truncated for item in results)
@@ -290,7 +290,7 @@ def register_read_tools(server: MCPServer[Any], app: FilesystemApp) -> None:
         sha256 and line count. A symbolic link is described itself (with its target), not followed."""
         target = policy.resolve(path, scope, follow=False)
         with app.disk("stat"):
-            return file_info(target.path, path, writable=target.root.writable)
+            return file_info(target, path, writable=target.root.writable)
 
     @server.tool(annotations=READ_ONLY)
     @in_scope

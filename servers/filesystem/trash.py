@@ -18,11 +18,11 @@ import shutil
 import time
 from typing import Any
 
+from servers.filesystem.beneath import directory, fsync_directory_at, lexists_beneath, lstat_at, parent
 from servers.filesystem.errors import FsError, os_errors
 from servers.filesystem.models import DeleteResult, EntryType, RestoreResult, TrashEntry, TrashListing
 from servers.filesystem.policy import Resolved, Scope
 from servers.filesystem.textio import entry_type, iso_time
-from servers.filesystem.writing import fsync_directory
 
 _ID = re.compile(r"^\d{8}T\d{6}-[0-9a-f]{8}$")
 _SIZE_WALK_LIMIT = 10_000
@@ -40,49 +40,60 @@ class Trash:
     def delete(self, target: Resolved, shown: str, *, recursive: bool) -> DeleteResult:
         if target.is_root:
             raise FsError("is_root", f"{shown!r} is an allowed root itself and cannot be deleted")
-        with os_errors(shown):
-            info = os.lstat(target.path)
-        kind = entry_type(info.st_mode)
-        if kind == "directory" and not recursive:
-            with os_errors(shown), os.scandir(target.path) as entries:
-                if next(entries, None) is not None:
-                    raise FsError(
-                        "not_empty",
-                        f"{shown!r} is a directory that is not empty; pass recursive=true to move it, "
-                        "with everything in it, to the trash",
-                    )
-        size = _size_of(target.path, kind, info.st_size)
-        self._ensure()
-        trash_id = f"{time.strftime('%Y%m%dT%H%M%S', time.gmtime())}-{secrets.token_hex(4)}"
-        entry = os.path.join(self.directory, trash_id)
-        os.mkdir(entry, 0o700)
-        meta = {
-            "trash_id": trash_id,
-            "original_path": target.path,
-            "deleted_at": iso_time(time.time()),
-            "type": kind,
-            "size": size,
-        }
-        with open(os.path.join(entry, "meta.json"), "w", encoding="utf-8") as handle:
-            json.dump(meta, handle)
-        try:
-            with os_errors(shown):
-                try:
-                    os.rename(target.path, os.path.join(entry, "item"))
-                except OSError as exc:
-                    if exc.errno != errno.EXDEV:  # the trash is on another file system
-                        raise
-                    shutil.move(target.path, os.path.join(entry, "item"))
-        except BaseException:
-            shutil.rmtree(entry, ignore_errors=True)
-            raise
-        fsync_directory(os.path.dirname(target.path))
+        with parent(target.anchor, target.path, shown=shown) as (dir_fd, name):
+            info = lstat_at(dir_fd, name, shown)
+            if info is None:
+                raise FsError("not_found", f"{shown!r} does not exist; list the parent directory to see what is there")
+            kind = entry_type(info.st_mode)
+            if kind == "directory" and not recursive:
+                with (
+                    directory(target.anchor, target.path, shown=shown) as fd,
+                    os_errors(shown),
+                    os.scandir(fd) as items,
+                ):
+                    if next(items, None) is not None:
+                        raise FsError(
+                            "not_empty",
+                            f"{shown!r} is a directory that is not empty; pass recursive=true to move it, "
+                            "with everything in it, to the trash",
+                        )
+            size = _size_of(dir_fd, name, kind, info.st_size)
+            trash_id, entry = self._new_entry(target.path, kind, size)
+            try:
+                with os_errors(shown):
+                    self._move_in(dir_fd, name, target.path, entry)
+            except BaseException:
+                shutil.rmtree(entry, ignore_errors=True)
+                raise
+            fsync_directory_at(dir_fd)
         return DeleteResult(
             path=target.path,
             trash_id=trash_id,
             type=kind,
             hint=f"moved to the trash; `restore_from_trash`(trash_id={trash_id!r}) puts it back",
         )
+
+    def _new_entry(self, original: str, kind: str, size: int) -> tuple[str, str]:
+        self._ensure()
+        trash_id = f"{time.strftime('%Y%m%dT%H%M%S', time.gmtime())}-{secrets.token_hex(4)}"
+        entry = os.path.join(self.directory, trash_id)
+        os.mkdir(entry, 0o700)
+        meta = {"trash_id": trash_id, "original_path": original, "deleted_at": iso_time(time.time()), "type": kind}
+        with open(os.path.join(entry, "meta.json"), "w", encoding="utf-8") as handle:
+            json.dump({**meta, "size": size}, handle)
+        return trash_id, entry
+
+    @staticmethod
+    def _move_in(dir_fd: int, name: str, original: str, entry: str) -> None:
+        entry_fd = os.open(entry, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+        try:
+            os.rename(name, "item", src_dir_fd=dir_fd, dst_dir_fd=entry_fd)
+        except OSError as exc:
+            if exc.errno != errno.EXDEV:  # the trash is on another file system: copied by path
+                raise
+            shutil.move(original, os.path.join(entry, "item"))
+        finally:
+            os.close(entry_fd)
 
     def _read_meta(self, trash_id: str) -> dict[str, Any] | None:
         try:
@@ -138,23 +149,29 @@ class Trash:
 
     def restore(self, trash_id: str, destination: Resolved, shown: str, scope: Scope) -> RestoreResult:
         meta = self._lookup(trash_id, scope)
-        if os.path.lexists(destination.path):
+        if lexists_beneath(destination.anchor, destination.path):
             raise FsError(
                 "exists",
                 f"{shown!r} exists again; `restore_from_trash` never overwrites. Pass destination= another path.",
             )
         entry = os.path.join(self.directory, trash_id)
-        with os_errors(shown):
-            os.makedirs(os.path.dirname(destination.path), exist_ok=True)
+        with parent(destination.anchor, destination.path, shown=shown, create=True) as (dir_fd, name):
+            if lstat_at(dir_fd, name, shown) is not None:
+                raise FsError("exists", f"{shown!r} exists again; restore_from_trash never overwrites")
+            entry_fd = os.open(entry, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
             try:
-                os.rename(os.path.join(entry, "item"), destination.path)
-            except OSError as exc:
-                if exc.errno != errno.EXDEV:
-                    raise
-                shutil.move(os.path.join(entry, "item"), destination.path)
+                with os_errors(shown):
+                    try:
+                        os.rename("item", name, src_dir_fd=entry_fd, dst_dir_fd=dir_fd)
+                    except OSError as exc:
+                        if exc.errno != errno.EXDEV:
+                            raise
+                        shutil.move(os.path.join(entry, "item"), destination.path)
+            finally:
+                os.close(entry_fd)
+            fsync_directory_at(dir_fd)
         with contextlib.suppress(OSError):
             shutil.rmtree(entry)
-        fsync_directory(os.path.dirname(destination.path))
         return RestoreResult(trash_id=trash_id, restored_to=destination.path, type=_entry_type(meta.get("type")))
 
 
@@ -165,16 +182,16 @@ def _entry_type(value: object) -> EntryType:
     return "other"
 
 
-def _size_of(path: str, kind: str, size: int) -> int:
+def _size_of(dir_fd: int, name: str, kind: str, size: int) -> int:
     if kind != "directory":
         return size
     total = seen = 0
-    for folder, _dirs, files in os.walk(path):
-        for name in files:
+    # fwalk goes through directory handles and never follows a link.
+    for _folder, _dirs, files, folder_fd in os.fwalk(name, dir_fd=dir_fd):
+        for child in files:
             seen += 1
             if seen > _SIZE_WALK_LIMIT:
                 return total
             with contextlib.suppress(OSError):
-                total += os.lstat(os.path.join(folder, name)).st_size
-        del folder
+                total += os.stat(child, dir_fd=folder_fd, follow_symlinks=False).st_size
     return total
