@@ -26,6 +26,7 @@ __all__ = [
     "BREAKER_STATE_VALUES",
     "CALL_BUCKETS",
     "CONTENT_TYPE",
+    "DENIED_REASONS",
     "OUTCOMES",
     "GatewayMetrics",
     "GatewayState",
@@ -69,6 +70,13 @@ OUTCOMES = (
     "rejected",  # refused by the gateway before routing (invalid or pinned-to-gone)
     "cancelled",  # the caller went away
     "error",  # anything else (a bug: see the gateway's log)
+)
+
+DENIED_REASONS = (
+    "unauthenticated",  # no credential, or one that is not valid (401)
+    "forbidden",  # the caller's roles do not allow the tool, prompt or resource
+    "rate_limited",  # a rate limit is spent
+    "too_large",  # the body is over gateway.max_request_bytes (413)
 )
 
 BREAKER_STATE_VALUES = {"closed": 0, "half_open": 1, "open": 2}
@@ -177,7 +185,7 @@ class _CallMetrics:
 
 
 class GatewayMetrics(_CallMetrics):
-    """The gateway's call counters, latency histogram, retries and rate-limit refusals."""
+    """The gateway's call counters, latency histogram, retries, rate-limit refusals and denied requests."""
 
     def __init__(self, registry: CollectorRegistry | None = None) -> None:
         super().__init__(
@@ -198,7 +206,21 @@ class GatewayMetrics(_CallMetrics):
             ["scope"],
             registry=self.registry,
         )
+        self.denied = Counter(
+            "mcp_gateway_denied",
+            f"Requests the gateway refused before routing them, by reason ({', '.join(DENIED_REASONS)}).",
+            ["reason"],
+            registry=self.registry,
+        )
+        for reason in DENIED_REASONS:  # every reason reads 0 from the start, so rate() and alerts see it
+            self.denied.labels(reason)
         self._state_collector: StateCollector | None = None
+
+    def count_denied(self, reason: str) -> None:
+        """Count one refused request; ``reason`` is one of :data:`DENIED_REASONS`."""
+        if reason not in DENIED_REASONS:
+            raise ValueError(f"unknown denial reason {reason!r}; expected one of {', '.join(DENIED_REASONS)}")
+        self.denied.labels(reason).inc()
 
     def count_retry(self, server: str) -> None:
         self.retries.labels(server).inc()

@@ -177,6 +177,7 @@ class CallGuard:
     def check(self, principal: Principal | None, kind: ItemKind, name: str, server: str) -> None:
         """Raise the forbidden error unless ``principal`` may use the item."""
         if not self.allows(principal, kind, name, server):
+            self.gateway.router.metrics.count_denied("forbidden")
             raise forbidden(principal, kind, name)
 
     # ---- calls ----------------------------------------------------------------------------
@@ -241,6 +242,7 @@ class CallGuard:
             decision = await self.limiter.take(principal.subject, entry.gateway_name, supervisor)
             if not decision.allowed:
                 retry = round(max(decision.retry_after_seconds, 0.001), 3)
+                self.gateway.router.metrics.count_denied("rate_limited")
                 raise GatewayError(
                     RATE_LIMITED,
                     f"rate limit reached for {entry.gateway_name}; retry after {retry} s",

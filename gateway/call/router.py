@@ -4,7 +4,9 @@ Per call: resolve the policy (nearest level wins), wait for a bulkhead slot in p
 answer *busy*), then pick a serving instance with the pool's balancer, skipping open breakers.
 A transport failure counts against that instance's breaker; if the tool is annotated read-only or
 idempotent, the retry budget allows it and the deadline has time left, the call is tried once more
-on a different instance. A destructive or non-idempotent call is never replayed. Every attempt
+on a different instance. A destructive or non-idempotent call is never replayed: a transport failure
+may come after the instance ran it (the answer lost, or the deadline passed), so the client gets
+``not_retried:`` and the instances that may have run it. Every attempt
 runs under the call's deadline: the policy's timeout, shortened by a caller's
 ``_meta["io.mcp-suite/timeoutMs"]``.
 
@@ -256,14 +258,20 @@ class Router:
                     break
                 attempt += 1
                 self.metrics.count_retry(pool.server)
-        if options.retry_safe:
-            detail = "after a retry on another instance" if len(tried) > 1 else "and no retry was possible"
-        else:
-            detail = "and the call was not retried because the tool is not marked read-only or idempotent"
+        if not options.retry_safe:
+            # The request may have been delivered and run before the answer was lost: never replayed.
+            raise GatewayError(
+                GATEWAY_UNAVAILABLE,
+                f"not_retried: {pool.server} could not complete {method}: {last_failure}. The call was not retried "
+                "on another instance because the tool is not marked read-only or idempotent (it may be "
+                f"destructive) and it may already have run on {', '.join(sorted(tried))}: check before calling again",
+                {"server": pool.server, "tried": sorted(tried), "retried": False},
+            )
+        detail = "after a retry on another instance" if len(tried) > 1 else "and no retry was possible"
         raise GatewayError(
             GATEWAY_UNAVAILABLE,
-            f"{pool.server} could not complete {method}: {last_failure} ({detail})",
-            {"server": pool.server, "tried": sorted(tried)},
+            f"upstream_unavailable: {pool.server} could not complete {method}: {last_failure} ({detail})",
+            {"server": pool.server, "tried": sorted(tried), "retried": len(tried) > 1},
         )
 
     async def _attempt(

@@ -9,6 +9,8 @@ endpoints (``/mcp``, ``/servers/*``, ``/supervisors/*``) and REST (``/mcp/v1/*``
   protected-resource metadata, which it serves at ``/.well-known/oauth-protected-resource[<path>]``;
 - refuses a body over ``gateway.max_request_bytes`` (413, ``too_large:`` naming that setting) or nested
   deeper than ``request_limits.max_json_depth`` (400, JSON-RPC ``-32600`` on the MCP endpoints);
+- counts each refusal for credentials or size in ``mcp_gateway_denied_total`` (the guard counts the
+  ones for roles and rate limits);
 - puts the :class:`~mesh.security.principal.Principal` in the scope (and, for the SDK's session
   binding, an ``AuthenticatedUser`` as ``scope["user"]``: a session opened with one credential cannot
   be used with another). The credential itself never goes further: upstream requests are built anew.
@@ -219,6 +221,7 @@ class GatewaySecurityMiddleware:
         if presented:
             challenge += f', error="invalid_token", error_description="{problem.replace(chr(34), chr(39))}"'
         headers = [(b"www-authenticate", challenge.encode("latin-1", "replace"))]
+        self.guard.gateway.router.metrics.count_denied("unauthenticated")
         if kind == "rest":
             body: Any = {"error": {"code": "unauthorized", "message": problem}}
         else:
@@ -281,6 +284,7 @@ class GatewaySecurityMiddleware:
 
     async def _too_large(self, send: Send, kind: str) -> None:
         problem = too_large(self.max_body, "gateway.max_request_bytes")
+        self.guard.gateway.router.metrics.count_denied("too_large")
         await _respond(send, 413, _refusal(kind, 413, "payload_too_large", problem.code, problem.message))
 
 

@@ -292,11 +292,16 @@ async def test_every_series_the_dashboards_and_alerts_query_is_one_the_gateway_o
     assert {"mcp-suite-overview.json", "alert-rules.yml"} <= set(exprs)
     assert query_problems(exprs, await exported_series(), scrape_jobs()) == []
     queried = {name: set().union(*(promql_parts(e)[0] for e in found)) for name, found in exprs.items()}
-    for needed in ("mcp_gateway_calls_total", "mcp_gateway_queue_depth", "mcp_gateway_breaker_state"):
+    for needed in (
+        "mcp_gateway_calls_total",
+        "mcp_gateway_queue_depth",
+        "mcp_gateway_breaker_state",
+        "mcp_gateway_denied_total",
+    ):
         assert needed in queried["mcp-suite-overview.json"], needed
     for needed in ("mcp_gateway_calls_total", "mcp_gateway_call_duration_seconds_bucket"):
         assert needed in queried["alert-rules.yml"], needed
-    for needed in ("mcp_gateway_breaker_state", "mcp_gateway_registry_degraded", "up"):
+    for needed in ("mcp_gateway_breaker_state", "mcp_gateway_registry_degraded", "mcp_gateway_denied_total", "up"):
         assert needed in queried["alert-rules.yml"], needed
 
 
@@ -399,3 +404,4 @@ def test_the_alerts_cover_the_gateway_its_upstreams_and_the_registry() -> None:
     assert alerting_on('mcp_gateway_calls_total{outcome!~"ok|')  # the error ratio leaves out successful answers
     assert alerting_on(f"(mcp_gateway_breaker_state) == {BREAKER_STATE_VALUES['open']}")  # open, as the code encodes it
     assert alerting_on("mcp_gateway_registry_degraded == 1")
+    assert alerting_on("sum by (reason) (rate(mcp_gateway_denied_total[5m]))")  # refusals, by why

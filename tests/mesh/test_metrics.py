@@ -6,6 +6,7 @@ import pytest
 from prometheus_client import REGISTRY
 
 from mesh.metrics import (
+    DENIED_REASONS,
     GatewayMetrics,
     GatewayState,
     ServerMetrics,
@@ -113,3 +114,20 @@ def test_every_exported_name_follows_prometheus_conventions() -> None:
                 assert name.endswith("_total"), name
             if kind == "histogram":
                 assert name.endswith("_seconds"), name
+
+
+def test_a_denied_request_is_counted_under_its_reason_and_every_reason_starts_at_zero() -> None:
+    metrics = GatewayMetrics()
+    metrics.count_denied("forbidden")
+    samples = parse_exposition(metrics.exposition().decode())
+    counts = {reason: value(samples, "mcp_gateway_denied_total", reason=reason) for reason in DENIED_REASONS}
+    assert counts == {"unauthenticated": 0, "forbidden": 1, "rate_limited": 0, "too_large": 0}
+
+
+def test_an_unknown_denial_reason_is_refused_and_counts_nothing() -> None:
+    metrics = GatewayMetrics()
+    with pytest.raises(ValueError, match="unknown denial reason 'nope'"):
+        metrics.count_denied("nope")
+    samples = parse_exposition(metrics.exposition().decode())
+    assert value(samples, "mcp_gateway_denied_total") == 0
+    assert ("reason", "nope") not in {item for labels in samples["mcp_gateway_denied_total"] for item in labels}

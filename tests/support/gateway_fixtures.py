@@ -17,19 +17,25 @@ from gateway.door.mcp_endpoint import Endpoint
 from gateway.settings import GatewaySettings
 from mesh.config import Settings, StaticInstance
 from mesh.registry import StaticRegistry
-from tests.support.upstreams import HttpUpstream, Replica, demo_server, serve_app, serve_http
+from tests.support.upstreams import HttpUpstream, LostAnswer, Replica, demo_server, serve_app, serve_http
 
 
 @asynccontextmanager
 async def demo_gateway(
-    replicas: int = 1, settings: GatewaySettings | None = None, **server_options: Any
+    replicas: int = 1,
+    settings: GatewaySettings | None = None,
+    lost: LostAnswer | None = None,
+    **server_options: Any,
 ) -> AsyncIterator[tuple[Gateway, list[Replica], list[HttpUpstream]]]:
     """``replicas`` demo upstreams over HTTP behind a running gateway (registry name ``demo``).
 
-    Each upstream can be stopped and started again on its port by the test.
+    Each upstream can be stopped and started again on its port by the test. With ``lost``, every
+    replica is wrapped so that the first call of its tool to reach any of them runs and loses its answer.
     """
     states = [Replica(chr(ord("a") + i)) for i in range(replicas)]
-    upstreams = [HttpUpstream(demo_server(r, **server_options)) for r in states]
+    upstreams = [
+        HttpUpstream(demo_server(r, **server_options), wrap=lost.wrap(r.label) if lost else None) for r in states
+    ]
     async with anyio.create_task_group() as tg:
         for upstream in upstreams:
             await upstream.start(tg)

@@ -6,12 +6,14 @@ own ``label`` so a test can see which replica answered.
 
 from __future__ import annotations
 
+import json
+import os
 import socket
 import time
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 import anyio
 import anyio.abc
@@ -22,6 +24,9 @@ from mcp.server.mcpserver import Context
 from mcp.server.mcpserver.exceptions import ToolError
 from mcp.types import ToolAnnotations
 from pydantic import BaseModel, Field
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from mesh.asgi_body import read_body, replay
 
 READ_ONLY = ToolAnnotations(readOnlyHint=True, idempotentHint=True, destructiveHint=False, openWorldHint=False)
 IDEMPOTENT = ToolAnnotations(readOnlyHint=False, idempotentHint=True, destructiveHint=False, openWorldHint=False)
@@ -112,6 +117,77 @@ def demo_server(replica: Replica, *, extra_tool: bool = False) -> MCPServer[Any]
         return f"Summarize {topic}."
 
     return server
+
+
+@dataclass
+class LostAnswer:
+    """Shared by the wrappers of several upstreams: the first ``times`` calls of ``tool`` that reach any of
+    them run to the end, then lose their answer: no byte of it is sent.
+
+    ``how="drop"`` closes the connection (what a crash or a closed keep-alive looks like to the gateway);
+    ``how="hang"`` keeps it open and silent until the gateway gives up (a deadline passed after the work
+    was done). ``lost`` names the replicas whose answer was lost, in order.
+    """
+
+    tool: str
+    how: Literal["drop", "hang"] = "drop"
+    times: int = 1
+    lost: list[str] = field(default_factory=list)
+
+    def wrap(self, label: str) -> Callable[[ASGIApp], ASGIApp]:
+        """The ``HttpUpstream(wrap=...)`` for the replica called ``label``."""
+
+        def wrapper(app: ASGIApp) -> ASGIApp:
+            return _LoseAnswer(app, self, label)
+
+        return wrapper
+
+
+class _LoseAnswer:
+    def __init__(self, app: ASGIApp, plan: LostAnswer, label: str) -> None:
+        self.app, self.plan, self.label = app, plan, label
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["method"] != "POST" or len(self.plan.lost) >= self.plan.times:
+            await self.app(scope, receive, send)
+            return
+        body, complete = await read_body(receive, 1 << 20)
+        try:
+            params = json.loads(body).get("params") or {}
+        except (ValueError, AttributeError):
+            params = {}
+        if not complete or not isinstance(params, dict) or params.get("name") != self.plan.tool:
+            await self.app(scope, replay(body, receive, complete), send)
+            return
+        self.plan.lost.append(self.label)
+
+        async def swallow(_message: Message) -> None:
+            return None
+
+        await self.app(scope, replay(body, receive), swallow)  # the tool runs and counts; its answer goes nowhere
+        if self.plan.how == "drop":
+            _shut_server_side(scope)
+            return
+        while (await receive())["type"] != "http.disconnect":  # silent until the gateway hangs up
+            pass
+
+
+def _shut_server_side(scope: Scope) -> None:
+    """Shut the server's socket of this request's connection (found by its two addresses) in both directions."""
+    here, peer = tuple(scope["server"]), tuple(scope["client"])
+    for name in os.listdir("/proc/self/fd"):
+        try:
+            sock = socket.socket(fileno=os.dup(int(name)))
+        except OSError:
+            continue
+        with sock:
+            try:
+                if sock.getsockname()[:2] == here and sock.getpeername()[:2] == peer:
+                    sock.shutdown(socket.SHUT_RDWR)
+                    return
+            except OSError:
+                continue
+    raise AssertionError(f"no server socket for {peer} -> {here}: the connection cannot be dropped")
 
 
 def free_port() -> int:
