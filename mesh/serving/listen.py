@@ -16,6 +16,7 @@ import uvicorn
 from starlette.applications import Starlette
 
 from mesh.config import Settings
+from mesh.serving.keep_alive import SERVER_KEEP_ALIVE_SECONDS
 from mesh.runtime import freeze_startup_heap
 
 log = logging.getLogger("mcp_suite.runtime")
@@ -56,6 +57,7 @@ async def serve_asgi(
         log_config=None,
         log_level=settings.log_level,
         access_log=False,
+        timeout_keep_alive=round(SERVER_KEEP_ALIVE_SECONDS),
         timeout_graceful_shutdown=max(1, round(settings.shutdown_grace_seconds)),
         lifespan="on",
         ssl_context_factory=use_context if ssl_context is not None else None,
