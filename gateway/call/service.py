@@ -221,7 +221,8 @@ class Gateway:
                 return
             if member.healthy:
                 log.warning(
-                    "instance unhealthy", extra={"instance": member.instance_id, "reason": str(exc), "failures": failures}
+                    "instance unhealthy",
+                    extra={"instance": member.instance_id, "reason": str(exc), "failures": failures},
                 )
             member.healthy = False
             member.last_error = str(exc)

@@ -16,8 +16,8 @@ import uvicorn
 from starlette.applications import Starlette
 
 from mesh.config import Settings
-from mesh.serving.keep_alive import SERVER_KEEP_ALIVE_SECONDS
 from mesh.runtime import freeze_startup_heap
+from mesh.serving.keep_alive import SERVER_KEEP_ALIVE_SECONDS
 
 log = logging.getLogger("mcp_suite.runtime")
 
