@@ -39,20 +39,14 @@ def bind_socket(host: str, port: int) -> socket.socket:
     return sock
 
 
-async def serve_asgi(
-    app: Starlette, settings: Settings, sock: socket.socket, ssl_context: ssl.SSLContext | None = None
-) -> None:
-    """Run ``app`` on the bound ``sock`` until SIGTERM/SIGINT, letting in-flight requests finish within the grace period.
-
-    With ``ssl_context`` (:func:`mesh.security.tls.server_context`) every connection is TLS: a client
-    the context refuses (no certificate, one from another CA) never reaches ``app``.
-    """
+def uvicorn_config(app: Starlette, settings: Settings, ssl_context: ssl.SSLContext | None = None) -> uvicorn.Config:
+    """How every process of the suite runs uvicorn: its log level, grace period, keep-alive and TLS."""
 
     def use_context(_config: uvicorn.Config, _default: Callable[[], ssl.SSLContext]) -> ssl.SSLContext:
         assert ssl_context is not None
         return ssl_context
 
-    config = uvicorn.Config(
+    return uvicorn.Config(
         app,
         log_config=None,
         log_level=settings.log_level,
@@ -62,6 +56,17 @@ async def serve_asgi(
         lifespan="on",
         ssl_context_factory=use_context if ssl_context is not None else None,
     )
+
+
+async def serve_asgi(
+    app: Starlette, settings: Settings, sock: socket.socket, ssl_context: ssl.SSLContext | None = None
+) -> None:
+    """Run ``app`` on the bound ``sock`` until SIGTERM/SIGINT, letting in-flight requests finish within the grace period.
+
+    With ``ssl_context`` (:func:`mesh.security.tls.server_context`) every connection is TLS: a client
+    the context refuses (no certificate, one from another CA) never reaches ``app``.
+    """
+    config = uvicorn_config(app, settings, ssl_context)
     server = uvicorn.Server(config)
     frozen = freeze_startup_heap()  # built and imported: full collections from now on skip all of it
     log.debug("startup heap frozen", extra={"objects": frozen})
