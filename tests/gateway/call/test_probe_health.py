@@ -22,7 +22,6 @@ from gateway.settings import GatewaySettings
 from mesh.config import StaticInstance
 from mesh.registry import StaticRegistry
 from tests.support.gateway_fixtures import demo_gateway
-from tests.support.tool_results import data
 from tests.support.upstreams import HttpUpstream, KeepAliveCloser, Replica, demo_server
 
 pytestmark = pytest.mark.anyio
@@ -56,12 +55,15 @@ async def test_a_refresh_whose_reused_connection_the_server_closes_keeps_the_ser
         assert gateway.pools["demo"].available()
 
 
-async def test_a_read_only_call_whose_reused_connection_closes_before_the_answer_is_sent_again_once() -> None:
+@pytest.mark.parametrize(("tool", "arguments"), [("echo", {"text": "after a pause"}), ("touch", {"item": "x"})])
+async def test_a_read_only_or_idempotent_call_whose_reused_connection_closes_is_sent_again_once(
+    tool: str, arguments: dict[str, str]
+) -> None:
     async with _gateway_behind_closer() as (gateway, replica, closer), Client(Endpoint(gateway, ALL).server) as client:
         closer.armed = 1
-        result = await client.call_tool("demo_echo", {"text": "after a pause"})
-        assert not result.is_error and data(result)["text"] == "after a pause"
-        assert closer.closed == 1 and replica.calls == {"echo": 1}
+        result = await client.call_tool(f"demo_{tool}", arguments)
+        assert not result.is_error
+        assert closer.closed == 1 and replica.calls == {tool: 1}
 
 
 async def test_a_destructive_call_whose_reused_connection_closes_is_not_sent_again() -> None:
