@@ -39,7 +39,8 @@ gateway decides about it), :mod:`.upstream` (where it goes). One ``tools/call`` 
    2025-11-25 client (``upstream/back_channel.py``).
 10. ``upstream/http1.py``: :class:`~gateway.upstream.http1.Http1Pool` sends it as one write over a
     kept-alive connection and parses the answer (a JSON body, or an event stream whose notifications
-    go back to the caller first).
+    go back to the caller first). A read-only or idempotent call whose reused connection the server
+    closed before answering is sent once more on a fresh one; a destructive call is not.
 
 The answer climbs back: the router counts it (``mcp_gateway_calls_total``, read by
 ``door/metrics_endpoint.py`` at ``GET /metrics``), the service stamps the gateway's server info, the

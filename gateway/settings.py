@@ -86,6 +86,9 @@ class GatewaySettings(ServerSettings):
     servers: dict[str, ServerGroupSettings] = Field(default_factory=dict)
     supervisors: dict[str, SupervisorSettings] = Field(default_factory=lambda: dict(DEFAULT_SUPERVISORS))
     refresh_interval_seconds: float = Field(default=5.0, gt=0, le=3600)
+    unhealthy_after_failures: int = Field(
+        default=3, ge=1, le=100, description="consecutive failed probes that take a healthy instance out"
+    )
     connect_timeout_seconds: float = Field(default=5.0, gt=0, le=120)
     max_request_bytes: int = Field(default=4 * 1024 * 1024, ge=1024)
 

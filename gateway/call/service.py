@@ -208,8 +208,22 @@ class Gateway:
                 )
             member.listing = await self._list(member, timeout)
         except (UpstreamUnavailable, UpstreamError) as exc:
+            member.probe_failures += 1
+            failures, limit = member.probe_failures, self.settings.unhealthy_after_failures
+            if member.healthy and failures < limit:
+                # One failed probe is not an outage: the instance keeps serving (its breaker still
+                # guards calls) until `unhealthy_after_failures` probes in a row have failed.
+                log.info(
+                    "probe failed",
+                    extra={"instance": member.instance_id, "reason": str(exc), "failures": failures, "limit": limit},
+                )
+                member.last_error = str(exc)
+                return
             if member.healthy:
-                log.warning("instance unhealthy", extra={"instance": member.instance_id, "reason": str(exc)})
+                log.warning(
+                    "instance unhealthy",
+                    extra={"instance": member.instance_id, "reason": str(exc), "failures": failures},
+                )
             member.healthy = False
             member.last_error = str(exc)
             if member.upstream is not None and member.upstream.protocol_version != "2026-07-28":
@@ -220,6 +234,7 @@ class Gateway:
         if not member.healthy:
             log.info("instance healthy", extra={"instance": member.instance_id})
         member.healthy = True
+        member.probe_failures = 0
         member.last_seen = time.monotonic()
         member.last_error = None
 

@@ -12,8 +12,12 @@ client does only that exchange:
 - the response is parsed by ``httptools`` (the parser uvicorn uses), Content-Length or chunked,
   and read whole (:meth:`Http1Response.read`) or line by line (:meth:`Http1Response.lines`, for
   ``text/event-stream``) with back-pressure;
-- a request is never replayed here: a failure is :class:`Http1Error` and the router decides
-  (retries only calls that are safe to repeat);
+- a connection idle longer than ``idle_limit`` (:data:`~mesh.serving.keep_alive.CLIENT_IDLE_LIMIT_SECONDS`,
+  below the suite's server keep-alive) is closed rather than reused;
+- a request is replayed here only when the caller says it is safe (``replay=True``: a probe, a list,
+  a read-only or idempotent call) and only in one case: a *reused* connection closed before any byte
+  of the answer, the race of a request crossing the server's keep-alive close. It is sent once more on
+  a fresh connection. Every other failure is :class:`Http1Error` and the router decides;
 - a response not read to its end (an error, a timeout, a cancelled caller) closes its connection.
 
 Long-lived listen streams and 2025-11-25 sessions stay on httpx.
@@ -23,6 +27,7 @@ from __future__ import annotations
 
 import asyncio
 import ssl
+import time
 from collections import deque
 from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
@@ -30,6 +35,8 @@ from typing import cast
 from urllib.parse import urlsplit
 
 import httptools
+
+from mesh.serving.keep_alive import CLIENT_IDLE_LIMIT_SECONDS
 
 __all__ = ["Http1ClosedBeforeAnswer", "Http1Error", "Http1Pool", "Http1Response"]
 
@@ -145,6 +152,8 @@ class _Connection(asyncio.Protocol):
         self.closed = False
         self._waiter: asyncio.Future[None] | None = None
         self._paused = False
+        self.idle_since = 0.0
+        self.reused = False
 
     # ---- asyncio.Protocol ----------------------------------------------------------------
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
@@ -286,12 +295,14 @@ class Http1Pool:
         max_connections: int = 256,
         connect_timeout: float = 3.0,
         read_timeout: float = 30.0,
+        idle_limit: float = CLIENT_IDLE_LIMIT_SECONDS,
         ssl_context: ssl.SSLContext | None = None,
     ) -> None:
         self.headers = headers if headers is not None else {}
         self.max_connections = max_connections
         self.connect_timeout = connect_timeout
         self.read_timeout = read_timeout
+        self.idle_limit = idle_limit
         self.ssl_context = ssl_context
         self._idle: dict[tuple[str, str, int], list[_Connection]] = {}
         self._slots: dict[tuple[str, str, int], asyncio.Semaphore] = {}
@@ -299,8 +310,14 @@ class Http1Pool:
         self._open: set[_Connection] = set()
 
     @asynccontextmanager
-    async def post(self, url: str, body: bytes, headers: Mapping[str, str]) -> AsyncIterator[Http1Response]:
-        """Send ``body`` and yield the response once its head has arrived."""
+    async def post(
+        self, url: str, body: bytes, headers: Mapping[str, str], *, replay: bool = False
+    ) -> AsyncIterator[Http1Response]:
+        """Send ``body`` and yield the response once its head has arrived.
+
+        With ``replay`` (the request is safe to send twice), a reused connection that closes before
+        any byte of the answer is replaced by a fresh one and the request sent once more.
+        """
         target = self._targets.get(url)
         if target is None:
             target = self._targets[url] = _Target(url)
@@ -311,17 +328,34 @@ class Http1Pool:
         async with slots:
             connection = self._idle_connection(target) or await self._connect(target)
             try:
-                response = connection.send(request)
-                while not response.headers_done:
-                    await connection.wait()
-                    response._raise_error()
+                try:
+                    response = await self._exchange(connection, request)
+                except Http1ClosedBeforeAnswer:
+                    if not (replay and connection.reused):
+                        raise
+                    self._forget(connection)
+                    connection = await self._connect(target)
+                    response = await self._exchange(connection, request)
                 yield response
             finally:
                 if connection.reusable():
+                    connection.idle_since = time.monotonic()
+                    connection.reused = True
                     self._idle.setdefault(target.key, []).append(connection)
                 else:
-                    connection.close()
-                    self._open.discard(connection)
+                    self._forget(connection)
+
+    @staticmethod
+    async def _exchange(connection: _Connection, request: bytes) -> Http1Response:
+        response = connection.send(request)
+        while not response.headers_done:
+            await connection.wait()
+            response._raise_error()
+        return response
+
+    def _forget(self, connection: _Connection) -> None:
+        connection.close()
+        self._open.discard(connection)
 
     def _request(self, target: _Target, body: bytes, headers: Mapping[str, str]) -> bytes:
         lines = [target.prefix]
@@ -335,11 +369,12 @@ class Http1Pool:
 
     def _idle_connection(self, target: _Target) -> _Connection | None:
         idle = self._idle.get(target.key)
+        now = time.monotonic()
         while idle:
             connection = idle.pop()
-            if not connection.closed:
+            if not connection.closed and now - connection.idle_since < self.idle_limit:
                 return connection
-            self._open.discard(connection)
+            self._forget(connection)  # closed by the server, or idle so long the server may close it now
         return None
 
     async def _connect(self, target: _Target) -> _Connection:

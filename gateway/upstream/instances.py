@@ -77,6 +77,7 @@ class Member:
     inflight: int = 0
     calls: int = 0
     failures: int = 0
+    probe_failures: int = 0
     on_change: Callable[[], None] | None = field(default=None, repr=False, compare=False)
 
     def __setattr__(self, name: str, value: Any) -> None:
@@ -105,6 +106,7 @@ class Member:
             "inflight": self.inflight,
             "calls": self.calls,
             "failures": self.failures,
+            "probe_failures": self.probe_failures,
             "last_error": self.last_error,
             "last_seen_seconds_ago": None if self.last_seen is None else round(time.monotonic() - self.last_seen, 3),
             "breaker": self.breaker.snapshot(),

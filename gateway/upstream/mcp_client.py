@@ -48,6 +48,7 @@ from gateway.upstream.back_channel import INPUT_METHODS, Ask, first_leaf, input_
 from gateway.upstream.http1 import Http1ClosedBeforeAnswer, Http1Error, Http1Pool
 from mesh import tracing
 from mesh.registry import ServiceInstance
+from mesh.resilience.retry import is_retry_safe
 from mesh.security.tls import CLIENT_CERTIFICATE_REFUSED_HINT
 
 log = logging.getLogger("mcp_suite.gateway.upstream")
@@ -199,6 +200,8 @@ class ModernHttpUpstream:
         self._ids = itertools.count(1)
         # Per tool, the arguments its schema mirrors into Mcp-Param-* headers (SEP-2243), learnt from tools/list.
         self._param_headers: dict[str, dict[tuple[str, ...], str]] = {}
+        # The tools whose annotations make a call safe to send twice (read-only or idempotent), from tools/list.
+        self._replayable: frozenset[str] = frozenset()
 
     async def request(
         self,
@@ -235,9 +238,10 @@ class ModernHttpUpstream:
         try:
             with anyio.fail_after(timeout) if timeout is not None else nullcontext():
                 try:
-                    result = await self._call(request_id, content.encode(), headers, notify)
+                    replay = method != "tools/call" or body_params.get("name") in self._replayable
+                    result = await self._call(request_id, content.encode(), headers, notify, replay=replay)
                     if method == "tools/list":
-                        self._learn_param_headers(result)
+                        self._learn_param_headers(result, continued=bool(body_params.get("cursor")))
                     return result
                 except UpstreamError as exc:
                     ask = getattr(notify, "ask", None)
@@ -254,7 +258,11 @@ class ModernHttpUpstream:
         except (json.JSONDecodeError, UnicodeDecodeError) as exc:
             raise UpstreamUnavailable(self.instance.instance_id, f"answered with malformed JSON: {exc}") from None
 
-    def _learn_param_headers(self, listing: Mapping[str, Any]) -> None:
+    def _learn_param_headers(self, listing: Mapping[str, Any], *, continued: bool = False) -> None:
+        tools = [tool for tool in listing.get("tools") or () if isinstance(tool, Mapping)]
+        # A later page (a cursor was sent) adds to what the first taught; a first page starts over.
+        replayable = frozenset(str(t.get("name")) for t in tools if is_retry_safe(t.get("annotations")))
+        self._replayable = (self._replayable | replayable) if continued else replayable
         for tool in listing.get("tools") or ():
             schema = tool.get("inputSchema") if isinstance(tool, Mapping) else None
             if isinstance(schema, Mapping) and find_invalid_x_mcp_header(schema) is None:
@@ -313,10 +321,10 @@ class ModernHttpUpstream:
             raise UpstreamUnavailable(self.instance.instance_id, f"session for input: {type(exc).__name__}") from None
 
     async def _call(
-        self, request_id: int, content: bytes, headers: dict[str, str], notify: Notify | None
+        self, request_id: int, content: bytes, headers: dict[str, str], notify: Notify | None, *, replay: bool
     ) -> dict[str, Any]:
         """One exchange over the lean pool: a JSON answer, or an event stream carrying notifications first."""
-        async with self._calls.post(self._url, content, headers) as response:
+        async with self._calls.post(self._url, content, headers, replay=replay) as response:
             if response.status >= 500:
                 raise UpstreamUnavailable(self.instance.instance_id, f"HTTP {response.status}")
             if response.headers.get("content-type", "").startswith("text/event-stream"):

@@ -17,6 +17,7 @@ from starlette.applications import Starlette
 
 from mesh.config import Settings
 from mesh.runtime import freeze_startup_heap
+from mesh.serving.keep_alive import SERVER_KEEP_ALIVE_SECONDS
 
 log = logging.getLogger("mcp_suite.runtime")
 
@@ -38,6 +39,25 @@ def bind_socket(host: str, port: int) -> socket.socket:
     return sock
 
 
+def uvicorn_config(app: Starlette, settings: Settings, ssl_context: ssl.SSLContext | None = None) -> uvicorn.Config:
+    """How every process of the suite runs uvicorn: its log level, grace period, keep-alive and TLS."""
+
+    def use_context(_config: uvicorn.Config, _default: Callable[[], ssl.SSLContext]) -> ssl.SSLContext:
+        assert ssl_context is not None
+        return ssl_context
+
+    return uvicorn.Config(
+        app,
+        log_config=None,
+        log_level=settings.log_level,
+        access_log=False,
+        timeout_keep_alive=round(SERVER_KEEP_ALIVE_SECONDS),
+        timeout_graceful_shutdown=max(1, round(settings.shutdown_grace_seconds)),
+        lifespan="on",
+        ssl_context_factory=use_context if ssl_context is not None else None,
+    )
+
+
 async def serve_asgi(
     app: Starlette, settings: Settings, sock: socket.socket, ssl_context: ssl.SSLContext | None = None
 ) -> None:
@@ -46,20 +66,7 @@ async def serve_asgi(
     With ``ssl_context`` (:func:`mesh.security.tls.server_context`) every connection is TLS: a client
     the context refuses (no certificate, one from another CA) never reaches ``app``.
     """
-
-    def use_context(_config: uvicorn.Config, _default: Callable[[], ssl.SSLContext]) -> ssl.SSLContext:
-        assert ssl_context is not None
-        return ssl_context
-
-    config = uvicorn.Config(
-        app,
-        log_config=None,
-        log_level=settings.log_level,
-        access_log=False,
-        timeout_graceful_shutdown=max(1, round(settings.shutdown_grace_seconds)),
-        lifespan="on",
-        ssl_context_factory=use_context if ssl_context is not None else None,
-    )
+    config = uvicorn_config(app, settings, ssl_context)
     server = uvicorn.Server(config)
     frozen = freeze_startup_heap()  # built and imported: full collections from now on skip all of it
     log.debug("startup heap frozen", extra={"objects": frozen})

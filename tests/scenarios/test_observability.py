@@ -142,7 +142,8 @@ async def test_a_killed_replica_shows_an_open_breaker_an_unhealthy_instance_and_
         healthy = scrape(gateway)
         await upstreams[1].stop()
         results = [await client.call_tool("demo_echo", {"text": str(i)}) for i in range(12)]
-        await gateway.refresh()
+        for _ in range(gateway.settings.unhealthy_after_failures):  # consecutive failed probes
+            await gateway.refresh()
         samples = scrape(gateway)
     assert not any(result.is_error for result in results)
     for instance in ids:

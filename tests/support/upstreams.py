@@ -6,6 +6,7 @@ own ``label`` so a test can see which replica answered.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import socket
@@ -271,3 +272,59 @@ async def serve_http(server: MCPServer[Any], port: int | None = None) -> AsyncIt
             yield upstream.url
         finally:
             await upstream.stop()
+
+
+class KeepAliveCloser:
+    """A TCP proxy in front of an upstream that can close a kept-alive connection as a request arrives.
+
+    While :attr:`armed` is above zero, the next request that arrives on a connection which already
+    carried one is not forwarded: the proxy closes that connection instead, as a server does when its
+    keep-alive timeout ends at the moment the client reuses the connection. :attr:`closed` counts
+    those closes; :attr:`requests` counts the requests forwarded.
+    """
+
+    def __init__(self, target_port: int) -> None:
+        self.target_port = target_port
+        self.armed = 0
+        self.closed = 0
+        self.requests = 0
+        self.url = ""
+        self._server: asyncio.Server | None = None
+
+    async def __aenter__(self) -> KeepAliveCloser:
+        self._server = await asyncio.start_server(self._handle, "127.0.0.1", 0)
+        self.url = f"http://127.0.0.1:{self._server.sockets[0].getsockname()[1]}/mcp"
+        return self
+
+    async def __aexit__(self, *_exc: object) -> None:
+        if self._server is not None:
+            self._server.close()
+
+    async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        upstream_reader, upstream_writer = await asyncio.open_connection("127.0.0.1", self.target_port)
+
+        async def back() -> None:
+            while data := await upstream_reader.read(65536):
+                writer.write(data)
+                await writer.drain()
+            writer.close()
+
+        answers = asyncio.create_task(back())
+        carried = 0
+        try:
+            while data := await reader.read(65536):
+                if data.startswith((b"POST ", b"GET ", b"DELETE ")):
+                    if carried and self.armed > 0:
+                        self.armed -= 1
+                        self.closed += 1
+                        return
+                    carried += 1
+                    self.requests += 1
+                upstream_writer.write(data)
+                await upstream_writer.drain()
+        except ConnectionError:
+            pass
+        finally:
+            answers.cancel()
+            upstream_writer.close()
+            writer.close()

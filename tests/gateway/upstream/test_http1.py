@@ -17,7 +17,8 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
 
-from gateway.upstream.http1 import Http1Error, Http1Pool
+from gateway.upstream.http1 import Http1ClosedBeforeAnswer, Http1Error, Http1Pool
+from mesh.serving.keep_alive import CLIENT_IDLE_LIMIT_SECONDS, SERVER_KEEP_ALIVE_SECONDS
 
 pytestmark = pytest.mark.anyio
 
@@ -299,3 +300,87 @@ async def test_a_url_that_is_not_http_is_refused() -> None:
     with pytest.raises(ValueError, match="not an http"):
         async with Http1Pool().post("ftp://127.0.0.1/mcp", b"{}", JSON):
             pass
+
+
+def _closes_a_reused_connection() -> tuple[Handler, list[int]]:
+    """A server that answers a connection's first request and closes it when the second arrives.
+
+    That is uvicorn's keep-alive timeout ending as the client reuses the connection, made exact.
+    """
+    connections: list[int] = []
+
+    async def handler(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        connections.append(len(connections))
+        await _read_request(reader)
+        writer.write(b"HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: 2\r\n\r\n{}")
+        await writer.drain()
+        await _read_request(reader)
+        writer.close()
+
+    return handler, connections
+
+
+async def test_a_safe_request_on_a_reused_connection_closed_before_the_answer_is_sent_once_more_on_a_new_one() -> None:
+    handler, connections = _closes_a_reused_connection()
+    async with _raw_server(handler) as url:
+        pool = Http1Pool()
+        try:
+            for _ in range(2):
+                async with pool.post(url, b"{}", JSON, replay=True) as response:
+                    assert await response.read() == b"{}"
+            assert len(connections) == 2
+        finally:
+            await pool.aclose()
+
+
+async def test_an_unsafe_request_on_a_reused_connection_closed_before_the_answer_is_not_sent_again() -> None:
+    handler, connections = _closes_a_reused_connection()
+    async with _raw_server(handler) as url:
+        pool = Http1Pool()
+        try:
+            async with pool.post(url, b"{}", JSON) as response:
+                await response.read()
+            with pytest.raises(Http1ClosedBeforeAnswer, match="closed the connection before answering"):
+                async with pool.post(url, b"{}", JSON):
+                    pass
+            assert len(connections) == 1 and not pool._open
+        finally:
+            await pool.aclose()
+
+
+async def test_a_new_connection_closed_before_the_answer_is_not_replayed_even_when_safe() -> None:
+    connections = 0
+
+    async def refuse(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        nonlocal connections
+        connections += 1
+        await _read_request(reader)
+        writer.close()  # e.g. a TLS server refusing the client certificate: sending again cannot help
+
+    async with _raw_server(refuse) as url:
+        pool = Http1Pool()
+        try:
+            with pytest.raises(Http1ClosedBeforeAnswer):
+                async with pool.post(url, b"{}", JSON, replay=True):
+                    pass
+            assert connections == 1
+        finally:
+            await pool.aclose()
+
+
+async def test_a_connection_idle_past_the_pools_limit_is_closed_instead_of_reused() -> None:
+    async with _uvicorn(_app(anyio.Event())) as base:
+        pool = Http1Pool(idle_limit=0.0)  # every idle connection is past the limit at once
+        try:
+            peers = []
+            for _ in range(2):
+                async with pool.post(f"{base}/echo", b"{}", JSON) as response:
+                    peers.append(json.loads(await response.read())["peer"])
+            assert peers[0] != peers[1]
+            assert len(pool._open) == 1, "the stale connection must have been closed, not left open"
+        finally:
+            await pool.aclose()
+
+
+def test_the_pool_gives_up_idle_connections_before_the_suites_servers_close_them() -> None:
+    assert Http1Pool().idle_limit == CLIENT_IDLE_LIMIT_SECONDS < SERVER_KEEP_ALIVE_SECONDS

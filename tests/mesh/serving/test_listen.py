@@ -5,8 +5,11 @@ from __future__ import annotations
 import socket
 
 import pytest
+from starlette.applications import Starlette
 
-from mesh.serving.listen import bind_socket
+from mesh.config import Settings
+from mesh.serving.keep_alive import CLIENT_IDLE_LIMIT_SECONDS, SERVER_KEEP_ALIVE_SECONDS
+from mesh.serving.listen import bind_socket, uvicorn_config
 
 
 def test_port_zero_binds_a_free_port_known_before_serving() -> None:
@@ -30,3 +33,8 @@ def test_a_busy_port_names_the_address_it_could_not_listen_on() -> None:
             bind_socket("127.0.0.1", port)
     finally:
         taken.close()
+
+
+def test_servers_keep_idle_connections_longer_than_the_gateways_pool_reuses_them() -> None:
+    config = uvicorn_config(Starlette(), Settings())
+    assert config.timeout_keep_alive == SERVER_KEEP_ALIVE_SECONDS > CLIENT_IDLE_LIMIT_SECONDS
