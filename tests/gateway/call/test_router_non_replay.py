@@ -68,9 +68,17 @@ async def test_a_read_only_call_that_lost_its_answer_is_tried_exactly_twice_and_
     first = lost.lost[0]
     other = next(r.label for r in replicas if r.label != first)
     assert not result.is_error
-    assert data(result) == {"text": "hi", "replica": other}
-    assert calls(replicas, "echo") == {first: 1, other: 1}
-    assert retries(exposition) == 1
+    answered = data(result)["replica"]
+    # Two attempts in all, the second answering: the pool sends a read on a reused connection closed
+    # before its answer once more to the same instance (no router retry), or, on a fresh connection,
+    # the router retries it on the other one.
+    if answered == first:
+        assert calls(replicas, "echo") == {first: 2, other: 0}
+        assert retries(exposition) == 0
+    else:
+        assert answered == other
+        assert calls(replicas, "echo") == {first: 1, other: 1}
+        assert retries(exposition) == 1
 
 
 async def test_a_destructive_call_with_every_instance_down_names_its_stable_code_and_reaches_nobody() -> None:
