@@ -53,7 +53,8 @@ def parse_message(body: bytes) -> tuple[Any, RpcProblem | None]:
     return document, envelope_problem(document)
 
 
-def _kind(value: Any) -> str:
+def json_type(value: Any) -> str:
+    """The JSON name of a parsed value's type, for error messages."""
     if value is None:
         return "null"
     if isinstance(value, bool):
@@ -75,18 +76,18 @@ def envelope_problem(document: Any) -> RpcProblem | None:
     if isinstance(document, list):
         return _invalid("a JSON array (a batch) is not accepted; send one JSON-RPC message object per request")
     if not isinstance(document, dict):
-        return _invalid(f"the body is {_kind(document)}; a JSON-RPC message is an object")
+        return _invalid(f"the body is {json_type(document)}; a JSON-RPC message is an object")
     request_id = document.get("id")
     if document.get("jsonrpc") != "2.0":
         return _invalid('"jsonrpc" must be "2.0"', request_id)
     if "id" in document and (isinstance(request_id, bool) or not isinstance(request_id, int | str)):
-        return _invalid(f'"id" must be a string or an integer, not {_kind(request_id)}')
+        return _invalid(f'"id" must be a string or an integer, not {json_type(request_id)}')
     if "method" in document:
         method = document["method"]
         if not isinstance(method, str) or not method:
-            return _invalid(f'"method" must be a non-empty string, not {_kind(method)}', request_id)
+            return _invalid(f'"method" must be a non-empty string, not {json_type(method)}', request_id)
         if "params" in document and not isinstance(document["params"], dict):
-            return _invalid(f'"params" must be an object, not {_kind(document["params"])}', request_id)
+            return _invalid(f'"params" must be an object, not {json_type(document["params"])}', request_id)
         return None
     if "id" not in document:
         return _invalid('a message needs "method" (a request or notification) or "id" (a response)')

@@ -35,6 +35,7 @@ from gateway.call.router import (
 from gateway.call.service import GATEWAY_INFO, Gateway, UnknownName
 from gateway.upstream.mcp_client import MODERN_VERSION, UpstreamError
 from mesh.discovery import registry_status
+from mesh.jsonrpc_envelope import json_type
 from mesh.security.principal import Principal
 
 log = logging.getLogger("mcp_suite.gateway.rest")
@@ -108,21 +109,8 @@ def _require_str(body: dict[str, Any], key: str) -> str:
 def _optional_object(body: dict[str, Any], key: str) -> dict[str, Any]:
     value = body.get(key, {})
     if not isinstance(value, dict):
-        raise RestError(400, "invalid_params", f"{key!r} must be a JSON object (or left out), not {_json_type(value)}")
+        raise RestError(400, "invalid_params", f"{key!r} must be a JSON object (or left out), not {json_type(value)}")
     return value
-
-
-def _json_type(value: Any) -> str:
-    """The JSON name of a parsed value's type, for error messages."""
-    if value is None:
-        return "null"
-    if isinstance(value, bool):
-        return "a boolean"
-    if isinstance(value, int | float):
-        return "a number"
-    if isinstance(value, str):
-        return "a string"
-    return "an array" if isinstance(value, list) else "an object"
 
 
 # The catalog's cursors are base64url("o:<offset>"), padded: this is exactly that language, so the
@@ -141,7 +129,7 @@ _CURSOR = re.compile(CURSOR_PATTERN)
 def _page(items: list[dict[str, Any]], body: dict[str, Any], key: str) -> dict[str, Any]:
     cursor = body.get("cursor", "")
     if not isinstance(cursor, str):
-        message = f"'cursor' must be the string nextCursor of the previous page (or left out), not {_json_type(cursor)}"
+        message = f"'cursor' must be the string nextCursor of the previous page (or left out), not {json_type(cursor)}"
         raise RestError(400, "invalid_params", message)
     if cursor and (len(cursor) > CURSOR_MAX_LENGTH or not _CURSOR.search(cursor)):
         message = f"invalid cursor {cursor[:CURSOR_MAX_LENGTH]!r}: pass the nextCursor of the previous page"
