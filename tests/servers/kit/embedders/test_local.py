@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import anyio
 import numpy
 import pytest
 
@@ -107,8 +108,6 @@ async def test_an_embed_on_a_cold_embedder_warms_it_first() -> None:
 
 
 async def test_concurrent_calls_and_warms_share_one_model_and_agree_with_sequential_ones() -> None:
-    import anyio
-
     local = LocalEmbedder(EmbedderSettings(batch_size=3))
     texts = [[f"sentence {task} number {index}" for index in range(7)] for task in range(6)]
     results: dict[int, numpy.ndarray] = {}
