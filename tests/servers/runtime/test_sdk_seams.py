@@ -21,7 +21,7 @@ def test_a_moved_internal_is_reported_naming_the_module_to_update() -> None:
     class NotASession:
         pass
 
-    with pytest.raises(RuntimeError, match="sdk_seams.py"):
+    with pytest.raises(RuntimeError, match=r"sdk_seams\.py"):
         connection_of(NotASession())  # type: ignore[arg-type]
-    with pytest.raises(RuntimeError, match="sdk_seams.py"):
+    with pytest.raises(RuntimeError, match=r"sdk_seams\.py"):
         bus_of(object())  # type: ignore[arg-type]
