@@ -87,8 +87,9 @@ def claimed_stdin() -> Iterator[int]:
     try:
         yield private
     finally:
+        # The private copy stays open: a worker thread may still be blocked reading it, and a closed
+        # descriptor could be reused under that read (the SDK's transport never closes its copy either).
         os.dup2(private, 0)
-        os.close(private)
 
 
 def build_http_app(
