@@ -56,7 +56,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
         return _fail(str(exc))
     configure_logging(settings.log_level, service=definition.name)
     if args.transport == "stdio":
-        runtime.run(settings.event_loop, serve_stdio, definition.build(settings))
+        runtime.run(settings.event_loop, serve_stdio, definition, settings)
         return 0
     host = args.host or "127.0.0.1"
     port = args.port if args.port is not None else definition.port_of(settings)

@@ -2,7 +2,8 @@
 
 The key ``<kv_prefix>gateway`` (``mcp-suite/gateway`` by default) holds YAML or JSON for part of
 the ``gateway`` section: ``policy``, ``servers`` (strategy, hash argument, policies per server and
-tool), ``supervisors``, ``refresh_interval_seconds`` and ``connect_timeout_seconds``. Each key
+tool), ``supervisors``, ``refresh_interval_seconds``, ``connect_timeout_seconds`` and
+``unhealthy_after_failures``. Each key
 present replaces that key of the config file's settings; absent keys keep the file's value;
 deleting the KV key goes back to the file. The result is validated with the settings model: a
 bad value is rejected with a logged reason and the settings in force stay. Adding or removing a
@@ -10,7 +11,8 @@ supervisor needs a restart (its endpoint is mounted at start) and is rejected he
 
 When the key cannot be read (Consul away, a token without ``key:read``: 403, or an answer filtered
 by ACLs) the settings in force stay, live ones included: an unreadable key is not a deleted one.
-``stale`` says why until the key is read again.
+``stale`` says why until the key is read again; ``gateway_status`` shows it under ``config``
+(:meth:`LiveConfig.status`), so an operator sees a degraded configuration source.
 """
 
 from __future__ import annotations
@@ -39,6 +41,7 @@ LIVE_KEYS: tuple[str, ...] = (
     "supervisors",
     "refresh_interval_seconds",
     "connect_timeout_seconds",
+    "unhealthy_after_failures",
 )
 
 
@@ -90,6 +93,18 @@ class LiveConfig:
         self.stale: str | None = None  # why the key could not be read last time (None once it is read)
         self._backoff_cap = backoff_cap_seconds
 
+    def status(self) -> dict[str, Any]:
+        """What ``gateway_status`` shows under ``config``: the key followed and whether it could be read."""
+        return {
+            "source": "consul_kv",
+            "key": self.key,
+            "degraded": self.stale is not None,
+            "stale": self.stale,
+            "rejected": self.rejected,
+            "applied": self.applied,
+            "applied_index": self.applied_index,
+        }
+
     async def apply(self, entries: dict[str, KvEntry]) -> None:
         if self.stale is not None:
             log.info("live configuration readable again", extra={"key": self.key})
@@ -133,9 +148,12 @@ async def live_config_running(gateway: Gateway) -> AsyncIterator[LiveConfig | No
         yield None
         return
     live = LiveConfig(gateway, gateway.registry)
+    file_source = gateway.config_source
+    gateway.config_source = live.status
     async with anyio.create_task_group() as tg:
         tg.start_soon(live.run)
         try:
             yield live
         finally:
             tg.cancel_scope.cancel()
+            gateway.config_source = file_source

@@ -83,6 +83,8 @@ class Gateway:
         self._refresh_lock = anyio.Lock()
         self._policies: dict[tuple[str | None, str, str | None], EffectivePolicy] = {}
         self.events = UpstreamEvents(on_list_changed=lambda _server: self._dirty.set())
+        # Where the settings in force come from, for gateway_status: the live-config follower replaces it.
+        self.config_source: Callable[[], dict[str, Any]] = lambda: {"source": "file", "degraded": False}
 
     # ---- lifecycle -----------------------------------------------------------------------
     @asynccontextmanager
@@ -420,6 +422,7 @@ class Gateway:
             "gateway": GATEWAY_INFO,
             "uptime_seconds": round(time.monotonic() - self.started_at, 3),
             "registry": registry_status(self.registry),
+            "config": self.config_source(),
             "servers": [pool.status() for pool in self.pools.values()],
             "bulkheads": self.router.bulkheads(),
             "catalog": {

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import logging
 import sqlite3
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -34,6 +34,7 @@ from servers.database.tools_read import register_connection_tools, register_read
 from servers.database.tools_write import register_write_tools
 from servers.database.url_redaction import redact
 from servers.kit.tool_errors import code_tool_errors
+from servers.runtime.completion import add_completer
 from servers.runtime.definition import Readiness, ServerDefinition
 
 log = logging.getLogger("mcp_suite.database")
@@ -68,6 +69,12 @@ def build_server(settings: Settings) -> MCPServer[Any]:
         cache = SchemaCache(engines)
         register_resources(server, engines, cache)
         register_prompts(server, engines, cache)
+        names = sorted(engines.sql)
+
+        async def sql_connections(prefix: str, _given: Mapping[str, str]) -> list[str]:
+            return [name for name in names if name.startswith(prefix)]
+
+        add_completer(server, "connection", sql_connections)  # the prompts' and db:// templates' connection
     _register_other_engines(server, engines.connections)
     code_tool_errors(server)
     return server

@@ -7,7 +7,8 @@ SDK's own transport checks (Content-Type, Host/Origin, Accept, routing headers, 
 schema), asks for no progress and carries no multi-round input, and names a tool that needs nothing
 from the request (no ``Context`` parameter, no resolvers, no ``InputRequiredResult`` return, no
 ``x-mcp-header`` arguments). The server must also be plain: no SDK auth, no extension interceptor,
-no middleware beyond the SDK's OpenTelemetry and request-state ones and the suite's call metrics.
+no middleware beyond the SDK's OpenTelemetry and request-state ones, the suite's call metrics and the
+runtime's protocol features (which do nothing for a stateless ``tools/call``).
 
 Such a call runs the SDK's ``Tool.run`` (argument validation, the tool) and its result conversion
 (:mod:`servers.runtime.tool_result`: structured output checked against the output schema), its errors are turned into results exactly as the SDK's ``tools/call`` handler does,
@@ -56,6 +57,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from mesh import tracing
 from mesh.asgi_body import read_body, replay
 from servers.runtime.observability import CallMetricsMiddleware, call_outcome
+from servers.runtime.protocol_features import NeutralToToolCalls
 from servers.runtime.tool_result import converted, declared_model_result
 
 log = logging.getLogger("mcp_suite.runtime.fastpath")
@@ -175,7 +177,7 @@ class FastToolCallMiddleware:
         for middleware in server.middleware:
             if isinstance(middleware, CallMetricsMiddleware):
                 metrics = middleware
-            elif not isinstance(middleware, OpenTelemetryMiddleware | RequestStateBoundary):
+            elif not isinstance(middleware, OpenTelemetryMiddleware | RequestStateBoundary | NeutralToToolCalls):
                 return False, None  # a middleware the fast path cannot stand in for
         return True, metrics
 

@@ -10,21 +10,27 @@ Binding the socket and running uvicorn are the ground floor's (:mod:`mesh.servin
 
 from __future__ import annotations
 
+import fcntl
 import logging
+import os
 import time
-from collections.abc import AsyncIterator, Mapping
-from contextlib import asynccontextmanager
-from typing import Any
+from collections.abc import AsyncIterator, Iterator, Mapping
+from contextlib import asynccontextmanager, contextmanager
+from typing import Any, cast
 
 import anyio
 import anyio.to_thread
 from mcp.server import MCPServer
+from mcp.server.stdio import stdio_server
+from mcp.shared.message import SessionMessage
+from mcp.types import jsonrpc_message_adapter
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.types import ASGIApp
 
 from mesh.config import Settings
+from mesh.jsonrpc_envelope import RpcProblem
 from mesh.registry import Registry, ServiceInstance
 from mesh.security.http_errors import JsonTransportErrorsMiddleware
 from mesh.security.tls import server_context
@@ -35,16 +41,55 @@ from mesh.tracing import configure_tracing
 from servers.runtime.definition import ServerDefinition
 from servers.runtime.fastpath import FastToolCallMiddleware
 from servers.runtime.observability import instrument_server
+from servers.runtime.protocol_features import add_protocol_features
 from servers.runtime.request_guard import RequestGuardMiddleware
+from servers.runtime.sdk_seams import lowlevel_of
+from servers.runtime.stdio_guard import GuardedStdin
 
 log = logging.getLogger("mcp_suite.runtime")
 
 
-async def serve_stdio(server: MCPServer[Any]) -> None:
-    """Serve one client over stdin/stdout until it closes the pipe."""
+async def serve_stdio(definition: ServerDefinition, settings: Settings, server: MCPServer[Any] | None = None) -> None:
+    """Serve one client over stdin/stdout until it closes the pipe.
+
+    Every line passes :mod:`servers.runtime.stdio_guard` first (the server's ``body_limit``, the
+    JSON-RPC envelope), as every HTTP body passes the request guard. ``server`` defaults to a fresh build.
+    """
+    server = server if server is not None else definition.build(settings)
     log.info("serving over stdio", extra={"server": server.name})
     configure_tracing(f"mcp-{server.name}")
-    await server.run_stdio_async()
+    add_protocol_features(server)
+    lowlevel = lowlevel_of(server)
+    with claimed_stdin() as fd:
+        stdin = GuardedStdin(fd, definition.body_limit(settings))
+        async with stdio_server(stdin=cast("anyio.AsyncFile[str]", stdin)) as (read_stream, write_stream):
+
+            async def reply(problem: RpcProblem) -> None:
+                await write_stream.send(SessionMessage(jsonrpc_message_adapter.validate_python(problem.body())))
+
+            stdin.start(reply)
+            await lowlevel.run(read_stream, write_stream, lowlevel.create_initialization_options())
+
+
+@contextmanager
+def claimed_stdin() -> Iterator[int]:
+    """A private copy of fd 0 to read the protocol from, with fd 0 itself on the null device meanwhile.
+
+    So a handler or child process that reads stdin gets end-of-file instead of a client's bytes, as the
+    SDK's own transport arranges when it reads stdin itself.
+    """
+    private = fcntl.fcntl(0, fcntl.F_DUPFD_CLOEXEC, 3)
+    null = os.open(os.devnull, os.O_RDONLY)
+    try:
+        os.dup2(null, 0)
+    finally:
+        os.close(null)
+    try:
+        yield private
+    finally:
+        # The private copy stays open: a worker thread may still be blocked reading it, and a closed
+        # descriptor could be reused under that read (the SDK's transport never closes its copy either).
+        os.dup2(private, 0)
 
 
 def build_http_app(
@@ -84,6 +129,7 @@ def build_http_app(
         return JSONResponse(body, status_code=200 if ready else 503)
 
     server.custom_route("/health", methods=["GET"])(health)
+    add_protocol_features(server)
     instrument_server(server, definition.name)
     limit = definition.body_limit(settings)
     app = server.streamable_http_app(

@@ -75,10 +75,7 @@ FIXTURE_RESOURCES = frozenset({"resources-read-binary", "resources-read-text", "
 
 # The suite's own servers: what they do not offer, scenario by scenario (the same for both).
 OWN_SERVER_GAPS: dict[str, str] = {
-    "completion-complete": "the server offers no completions (completion/complete is method not found)",
-    "logging-set-level": "the server declares no logging capability; logging is deprecated in 2026-07-28",
-    "resources-subscribe": "MCPServer serves resource subscriptions only as 2026-07-28 subscriptions/listen",
-    "resources-unsubscribe": "MCPServer serves resource subscriptions only as 2026-07-28 subscriptions/listen",
+    "completion-complete": "asks completions of the fixture's prompt; an unknown prompt is invalid params (-32602)",
     "server-sse-polling": "calls the fixture's test_reconnection tool",
     "http-custom-header-server-validation": "the server has no tool with an x-mcp-header parameter",
 }

@@ -7,8 +7,10 @@ from mcp import Client
 
 from gateway.call.catalog import ALL
 from gateway.call.live_config import LiveConfigError, live_config_running, parse_live_settings
+from gateway.call.service import Gateway
 from gateway.door.mcp_endpoint import Endpoint
 from gateway.settings import GatewaySettings
+from mesh.registry import StaticRegistry
 from tests.support.consul_double import eventually
 from tests.support.consul_fixtures import consul_mesh
 
@@ -90,3 +92,23 @@ def test_an_empty_value_means_the_file_settings() -> None:
     assert parse_live_settings(b"  \n", base, origin="k") is base
     with pytest.raises(LiveConfigError, match="allowed keys"):
         parse_live_settings(b"host: 0.0.0.0", base, origin="k")
+
+
+async def test_unhealthy_after_failures_is_a_live_key_and_a_bad_value_is_refused() -> None:
+    async with consul_mesh(replicas=1, registered=1) as mesh, live_config_running(mesh.gateway) as live:
+        assert live is not None
+        mesh.double.put_key(KEY, b"unhealthy_after_failures: 5\n")
+        await eventually(lambda: live.applied == 1, what="applied")
+        applied = mesh.gateway.settings.unhealthy_after_failures
+        mesh.double.put_key(KEY, b"unhealthy_after_failures: 0\n")
+        await eventually(lambda: live.rejected is not None, what="the bad value rejected")
+        kept = mesh.gateway.settings.unhealthy_after_failures
+        shown = mesh.gateway.gateway_tool("gateway_status", {})["structuredContent"]["config"]
+    assert applied == 5 and kept == 5
+    assert "unhealthy_after_failures" in (live.rejected or "")
+    assert shown["source"] == "consul_kv" and shown["rejected"] == live.rejected and not shown["degraded"]
+
+
+def test_without_consul_gateway_status_says_the_settings_come_from_the_file() -> None:
+    status = Gateway(GatewaySettings(), StaticRegistry({})).status()
+    assert status["config"] == {"source": "file", "degraded": False}

@@ -28,10 +28,14 @@ async def test_a_token_that_loses_key_read_keeps_the_live_settings_and_says_why(
         mesh.double.put_key(KEY, b'{"refresh_interval_seconds": 3}')  # wakes the watch: 403 Permission denied
         await eventually(lambda: live.stale is not None, what="the watch failing")
         during = mesh.gateway.settings.refresh_interval_seconds
+        shown_stale = mesh.gateway.gateway_tool("gateway_status", {})["structuredContent"]["config"]
         stale = live.stale or ""
         mesh.double.tokens["gw"] = READ_ALL
         await eventually(lambda: live.stale is None and live.applied == 2, what="read again")
         after = mesh.gateway.settings.refresh_interval_seconds
+        shown_again = mesh.gateway.gateway_tool("gateway_status", {})["structuredContent"]["config"]
     assert during == 2  # the live value, neither the file's 30 nor the unread 3
     assert "403" in stale and "'key:read' on \"mcp-suite/gateway\"" in stale
     assert after == 3
+    assert shown_stale["degraded"] and shown_stale["stale"] == stale and shown_stale["key"] == KEY
+    assert not shown_again["degraded"] and shown_again["stale"] is None
