@@ -96,10 +96,14 @@ class VectorService:
             await self._backend_open(name)
         await self.embedders.get(None).warm()
 
-    async def aclose(self) -> None:
+    async def close_backends(self) -> None:
+        """Close the open backends (they open again on the next call); the embedders stay warm."""
         for name in list(self._opened):
             await self.backends[name].aclose()
         self._opened.clear()
+
+    async def aclose(self) -> None:
+        await self.close_backends()
         await self.embedders.aclose()
 
     async def _backend_open(self, name: str) -> VectorBackend:
@@ -150,13 +154,17 @@ class VectorService:
         refs: list[CollectionRef] = []
         for name in names:
             engine = await self.backend(name)
-            refs.extend(CollectionRef(backend=name, name=c, uri=uri_of(name, c)) for c in await engine.list_collections())
+            refs.extend(
+                CollectionRef(backend=name, name=c, uri=uri_of(name, c)) for c in await engine.list_collections()
+            )
         query = fingerprint("list_collections", backend)
         start = offset_of(cursor, query)
         page = refs[start : start + limit]
         more = start + limit < len(refs)
         return CollectionList(
-            collections=page, backends=sorted(self.backends), next_cursor=offset_cursor(start + limit, query) if more else None
+            collections=page,
+            backends=sorted(self.backends),
+            next_cursor=offset_cursor(start + limit, query) if more else None,
         )
 
     async def describe(self, backend: str | None, name: str) -> CollectionInfo:
@@ -218,7 +226,10 @@ class VectorService:
         engine, _ = await self.collection(backend, name)
         compiled = parse_filter(where)
         return DocumentCount(
-            backend=engine.name, collection=name, count=await engine.count(name, compiled), filtered=compiled is not None
+            backend=engine.name,
+            collection=name,
+            count=await engine.count(name, compiled),
+            filtered=compiled is not None,
         )
 
     def _documents(
@@ -295,7 +306,9 @@ class VectorService:
         if (text is None) == (vector is None):
             raise VectorError("invalid_query", "give exactly one of text or vector")
         if vector is not None and mode != "dense":
-            raise VectorError("invalid_query", f"mode {mode!r} needs the query as text; a vector allows mode 'dense' only")
+            raise VectorError(
+                "invalid_query", f"mode {mode!r} needs the query as text; a vector allows mode 'dense' only"
+            )
         if await engine.count(name) == 0:
             raise VectorError(
                 "empty_collection", f"collection {name!r} holds no documents yet; add some with `upsert_documents`"
@@ -362,7 +375,11 @@ class VectorService:
     ) -> list[Hit]:
         known = known or {}
         wanted = [doc_id for doc_id, _ in scored if with_vectors or doc_id not in known]
-        fetched = {doc.id: doc for doc in await engine.get(name, wanted, None, 0, len(wanted), with_vectors)} if wanted else {}
+        fetched = (
+            {doc.id: doc for doc in await engine.get(name, wanted, None, 0, len(wanted), with_vectors)}
+            if wanted
+            else {}
+        )
         hits: list[Hit] = []
         for doc_id, score in scored:
             doc = fetched.get(doc_id)

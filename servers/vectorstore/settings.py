@@ -70,7 +70,9 @@ class VectorstoreSettings(ServerSettings):
         if self.default_backend is not None and self.default_backend not in self.backends:
             raise ValueError(f"vectorstore.default_backend {self.default_backend!r} is not one of vectorstore.backends")
         if self.default_embedder not in self.embedders:
-            raise ValueError(f"vectorstore.default_embedder {self.default_embedder!r} is not one of vectorstore.embedders")
+            raise ValueError(
+                f"vectorstore.default_embedder {self.default_embedder!r} is not one of vectorstore.embedders"
+            )
         return self
 
     @property

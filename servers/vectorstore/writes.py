@@ -102,7 +102,9 @@ async def upsert_documents(
     check_sizes(service, docs)
     engine, record = await service.collection(backend, name)
     _, chosen = await service.embedder_for(name, record, embedder)
-    stored = [StoredDocument(id=doc.id or content_id(doc.text), text=doc.text, metadata=dict(doc.metadata)) for doc in docs]
+    stored = [
+        StoredDocument(id=doc.id or content_id(doc.text), text=doc.text, metadata=dict(doc.metadata)) for doc in docs
+    ]
     batches = await write_batches(service, engine, name, chosen, stored, progress)
     return result(engine, name, [doc.id for doc in stored], batches)
 
@@ -164,14 +166,16 @@ class _NoEmbedder:
 
 
 async def delete_documents(
-    service: VectorService, backend: str | None, name: str, ids: Sequence[str] | None, where: Mapping[str, object] | None
+    service: VectorService,
+    backend: str | None,
+    name: str,
+    ids: Sequence[str] | None,
+    where: Mapping[str, object] | None,
 ) -> tuple[VectorBackend, int]:
     from servers.vectorstore.filters import parse_filter
 
     if ids is None and where is None:
-        raise VectorError(
-            "invalid_arguments", "give ids or a filter; to empty a collection use `delete_collection`"
-        )
+        raise VectorError("invalid_arguments", "give ids or a filter; to empty a collection use `delete_collection`")
     engine, _ = await service.collection(backend, name)
     compiled = parse_filter(dict(where) if where is not None else None)
     with anyio.CancelScope(shield=True):
