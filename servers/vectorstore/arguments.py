@@ -33,11 +33,9 @@ Where = Annotated[
         '{"$and": [...]}, {"$or": [...]}, {"$not": {...}}',
     ),
 ]
-Ids = Annotated[
-    list[Annotated[str, Field(min_length=1, max_length=512)]] | None, Field(default=None, max_length=10_000)
-]
-Cursor = Annotated[str | None, Field(default=None, max_length=4096, description="next_cursor of the previous page")]
+Ids = Annotated[list[Annotated[str, Field(min_length=1, max_length=512)]] | None, Field(max_length=10_000)]
+Cursor = Annotated[str | None, Field(max_length=4096, description="next_cursor of the previous page")]
 MaxTextChars = Annotated[
     int | None,
-    Field(default=None, ge=16, le=1_000_000, description="cut each text at this many characters (with a marker)"),
+    Field(ge=16, le=1_000_000, description="cut each text at this many characters (with a marker)"),
 ]

@@ -83,7 +83,7 @@ class VectorService:
             backends or {name: open_backend(name, cfg, data_dir) for name, cfg in settings.backends.items()}
         )
         self.embedders = embedders or EmbedderSet(
-            settings.embedders, settings.embedding_cache, default=settings.default_embedder
+            settings.embedders, settings.embedding_cache, default=settings.default_embedder, section="vectorstore"
         )
         self.keywords = KeywordSearch(settings.keyword_index_max_documents)
         self._opened: set[str] = set()

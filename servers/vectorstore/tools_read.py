@@ -66,7 +66,7 @@ def register_read_tools(server: MCPServer[object], service: VectorService) -> No
     @server.tool(annotations=READ_ONLY)
     async def query(
         collection: CollectionName,
-        text: Annotated[str | None, Field(default=None, max_length=8192, description="the query text")] = None,
+        text: Annotated[str | None, Field(max_length=8192, description="the query text")] = None,
         vector: Annotated[
             list[float] | None,
             Field(
@@ -81,7 +81,7 @@ def register_read_tools(server: MCPServer[object], service: VectorService) -> No
         ] = "dense",
         where: Where = None,
         score_threshold: Annotated[
-            float | None, Field(default=None, description="drop hits scoring below this (the mode's own score)")
+            float | None, Field(description="drop hits scoring below this (the mode's own score)")
         ] = None,
         mmr: Annotated[bool, Field(description="diversify the hits with maximal marginal relevance")] = False,
         mmr_lambda: Annotated[

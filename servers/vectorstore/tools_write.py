@@ -38,7 +38,7 @@ DESTROY = ToolAnnotations(read_only_hint=False, destructive_hint=True, idempoten
 
 MetadataArg = Annotated[
     dict[str, MetadataValue] | None,
-    Field(default=None, max_length=64, description="metadata: string, number or boolean values"),
+    Field(max_length=64, description="metadata: string, number or boolean values"),
 ]
 ChunkSize = Annotated[int, Field(ge=50, le=20_000, description="characters per chunk")]
 Overlap = Annotated[int, Field(ge=0, le=10_000, description="characters shared by consecutive chunks")]
@@ -96,12 +96,12 @@ def register_write_tools(server: MCPServer[Any], service: VectorService) -> None
         collection: CollectionName,
         ctx: Context[Any, Any],
         backend: Backend = None,
-        embedder: Annotated[str | None, Field(default=None, max_length=64, description="a configured embedder")] = None,
+        embedder: Annotated[str | None, Field(max_length=64, description="a configured embedder")] = None,
         distance: Annotated[Literal["cosine", "l2", "ip"], Field(description="the similarity measure")] = "cosine",
         metadata_fields: Annotated[
-            list[Annotated[str, Field(min_length=1, max_length=128)]],
-            Field(default_factory=list, max_length=64, description="metadata fields meant for filtering"),
-        ] = [],  # noqa: B006 - pydantic copies defaults
+            list[Annotated[str, Field(min_length=1, max_length=128)]] | None,
+            Field(max_length=64, description="metadata fields meant for filtering"),
+        ] = None,
         description: Annotated[str, Field(max_length=2000, description="what the collection holds")] = "",
     ) -> CollectionCreated:
         """Create a collection pinned to an embedder (kind, model, dimension), with its distance and fields."""
@@ -110,7 +110,7 @@ def register_write_tools(server: MCPServer[Any], service: VectorService) -> None
             collection,
             embedder=embedder,
             distance=distance,
-            metadata_fields=metadata_fields,
+            metadata_fields=metadata_fields or [],
             description=description,
         )
         await changed(ctx, info.backend, collection, listing=True)
@@ -210,15 +210,15 @@ def register_write_tools(server: MCPServer[Any], service: VectorService) -> None
         ctx: Context[Any, Any],
         backend: Backend = None,
         patterns: Annotated[
-            list[str], Field(default_factory=list, max_length=50, description="globs of the files to take, e.g. '*.md'")
-        ] = [],  # noqa: B006
+            list[str] | None, Field(max_length=50, description="globs of the files to take, e.g. '*.md'")
+        ] = None,
         chunk_size: ChunkSize = 1000,
         overlap: Overlap = 150,
         metadata: MetadataArg = None,
         embedder: EmbedderName = None,
     ) -> IngestResult:
         """Ingest the text files under a directory the operator allowed (deny globs skip secrets), chunked."""
-        found = await collect_files(settings, path, patterns)
+        found = await collect_files(settings, path, patterns or [])
         result = await ingest(
             service,
             backend,
@@ -269,9 +269,7 @@ def register_write_tools(server: MCPServer[Any], service: VectorService) -> None
     async def reembed_collection(
         collection: CollectionName,
         ctx: Context[Any, Any],
-        embedder: Annotated[
-            str | None, Field(default=None, max_length=64, description="the embedder to move to")
-        ] = None,
+        embedder: Annotated[str | None, Field(max_length=64, description="the embedder to move to")] = None,
         backend: Backend = None,
     ) -> ReembedResult:
         """Embed every text of a collection again with another embedder and pin it to that one (with progress)."""

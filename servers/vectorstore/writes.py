@@ -55,19 +55,20 @@ async def write_batches(
     service: VectorService,
     engine: VectorBackend,
     name: str,
-    embedder: Embedder,
+    embedder: Embedder | None,
     docs: Sequence[StoredDocument],
     progress: Progress,
-    *,
-    embed: bool = True,
 ) -> int:
-    """Embed (when ``embed``) and write ``docs`` in batches; returns how many batches were written."""
+    """Embed (unless ``embedder`` is ``None``: the vectors are kept) and write ``docs`` in batches.
+
+    Returns how many batches were written.
+    """
     size = service.settings.upsert_batch_size
     total = len(docs)
     batches = 0
     for start in range(0, total, size):
         batch = list(docs[start : start + size])
-        if embed:
+        if embedder is not None:
             vectors = await service.embed(embedder, [doc.text or "" for doc in batch])
             batch = [replace(doc, vector=vectors[i]) for i, doc in enumerate(batch)]
         with anyio.CancelScope(shield=True):
@@ -157,12 +158,8 @@ async def update_documents(
         _, chosen = await service.embedder_for(name, record, embedder)
         batches += await write_batches(service, engine, name, chosen, retext, progress)
     if keep:
-        batches += await write_batches(service, engine, name, _NoEmbedder(), keep, progress, embed=False)
+        batches += await write_batches(service, engine, name, None, keep, progress)
     return result(engine, name, ids, batches)
-
-
-class _NoEmbedder:
-    """Stands in where a batch keeps its vectors (a metadata-only update): never asked to embed."""
 
 
 async def delete_documents(
