@@ -309,20 +309,22 @@ class VectorService:
             raise VectorError(
                 "invalid_query", f"mode {mode!r} needs the query as text; a vector allows mode 'dense' only"
             )
-        if await engine.count(name) == 0:
-            raise VectorError(
-                "empty_collection", f"collection {name!r} holds no documents yet; add some with `upsert_documents`"
-            )
         top_k = min(top_k, self.settings.max_top_k)
         pool = max(top_k, self.settings.candidate_pool) if (use_mmr or mode == "hybrid") else top_k
         used: str | None = None
         query_vector: numpy.ndarray | None = None
+        chosen: Embedder | None = None
         if mode != "keyword":
             if vector is not None:
                 query_vector = numpy.asarray(vector, dtype=numpy.float32)
             else:
                 used, chosen = await self.embedder_for(name, record, embedder)
-                query_vector = (await self.embed(chosen, [text or ""]))[0]
+        if await engine.count(name) == 0:
+            raise VectorError(
+                "empty_collection", f"collection {name!r} holds no documents yet; add some with `upsert_documents`"
+            )
+        if chosen is not None:
+            query_vector = (await self.embed(chosen, [text or ""]))[0]
         hits = await self._ranked(engine, name, record, mode, text, query_vector, pool, compiled, use_mmr)
         if score_threshold is not None:
             hits = [hit for hit in hits if hit.score >= score_threshold]
