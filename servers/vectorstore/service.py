@@ -9,6 +9,7 @@ batches and never leaves one half-written.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any, Literal, cast
@@ -20,6 +21,7 @@ from servers.kit.budgets import OutputBudget, json_size
 from servers.kit.cursors import fingerprint, offset_cursor, offset_of
 from servers.kit.embedders.base import Embedder, EmbedderIdentity
 from servers.kit.embedders.factory import EmbedderSet
+from servers.kit.tool_errors import CodedToolError
 from servers.vectorstore.backends import Hit, StoredDocument, VectorBackend, open_backend
 from servers.vectorstore.errors import VectorError, embedder_mismatch, unknown_backend
 from servers.vectorstore.filters import Filter, parse_filter
@@ -37,6 +39,8 @@ from servers.vectorstore.models import (
 from servers.vectorstore.ranking import mmr, rrf
 from servers.vectorstore.record import CollectionRecord, Distance
 from servers.vectorstore.settings import VectorstoreSettings
+
+log = logging.getLogger("mcp_suite.vectorstore")
 
 Progress = Callable[[float, float | None, str], Awaitable[None]]
 Mode = Literal["dense", "keyword", "hybrid"]
@@ -95,6 +99,13 @@ class VectorService:
         for name in self.backends:
             await self._backend_open(name)
         await self.embedders.get(None).warm()
+
+    async def warm_up(self) -> None:
+        """:meth:`open`, logging instead of raising: readiness reports what failed, and calls retry it."""
+        try:
+            await self.open()
+        except (CodedToolError, OSError, RuntimeError, ValueError) as exc:
+            log.warning("vectorstore warm-up failed: %s", exc)
 
     async def close_backends(self) -> None:
         """Close the open backends (they open again on the next call); the embedders stay warm."""
