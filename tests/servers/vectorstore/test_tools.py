@@ -178,3 +178,27 @@ async def test_reembed_collection_reports_progress(tmp_path: Path, mode: str) ->
             await client.call_tool("reembed_collection", {"collection": "notes"}, progress_callback=on_progress)
         )
     assert moved["documents"] == len(CORPUS) and seen and seen[-1] == 2 * len(CORPUS)
+
+
+async def test_a_cancelled_upsert_stops_between_batches(tmp_path: Path) -> None:
+    import anyio
+
+    total = 120
+    many = [{"text": f"note number {i} about {CORPUS[i % len(CORPUS)]}"} for i in range(total)]
+    async with connect(suite_settings(tmp_path, upsert_batch_size=4), "legacy") as client:
+        data(await client.call_tool("create_collection", {"collection": "notes"}))
+        with anyio.CancelScope() as scope:
+
+            async def on_progress(progress: float, total: float | None, message: str | None) -> None:
+                scope.cancel()  # the client gives up after the first batch: notifications/cancelled
+
+            await client.call_tool(
+                "upsert_documents", {"collection": "notes", "documents": many}, progress_callback=on_progress
+            )
+        assert scope.cancelled_caught
+        with anyio.fail_after(30):  # the server stops at its next batch boundary; wait for it to settle
+            counts = [-1, -2]
+            while counts[-1] != counts[-2]:
+                await anyio.sleep(0.2)
+                counts.append(data(await client.call_tool("count_documents", {"collection": "notes"}))["count"])
+    assert 4 <= counts[-1] < total and counts[-1] % 4 == 0
