@@ -6,8 +6,9 @@ and the reason (:data:`SkipReason`):
 
 * ``denied``: a deny glob of the operator matches it (its lexical or its real path), or it is one
   of the server's own (hidden) directories; nothing below a denied directory is visited;
-* ``symlink_outside``: a symbolic link whose target lies outside every allowed directory;
-  a link whose target is inside is followed (a directory once: ``symlink_loop`` for the rest);
+* ``symlink_outside``: a symbolic link whose target lies outside every allowed directory, or a
+  link to a directory outside the walked one (the walk never widens itself); any other link is
+  followed (a directory once: ``symlink_loop`` for the rest);
 * ``broken_symlink``, ``not_regular`` (a pipe, socket or device: never opened), ``unreadable``;
 * ``too_large``: more than ``max_bytes_per_file`` bytes;
 * ``not_text``: a NUL byte or invalid UTF-8 in its first bytes.
@@ -76,6 +77,7 @@ class _Walk:
     include: list[Matcher]
     exclude: list[Matcher]
     max_skipped: int
+    start: str = ""
     result: WalkResult = field(default_factory=WalkResult)
     seen_dirs: set[str] = field(default_factory=set)
     seen_files: set[str] = field(default_factory=set)
@@ -167,6 +169,9 @@ class _Walk:
                 self.skip(relative, "broken_symlink", "a symbolic link to nothing")
                 return True
         if stat.S_ISDIR(info.st_mode):
+            if is_link and not (real == self.start or real.startswith(self.start.rstrip(os.sep) + os.sep)):
+                self.skip(relative, "symlink_outside", "a symbolic link to a directory outside the walked one")
+                return True
             if real in self.seen_dirs:
                 self.skip(relative, "symlink_loop", "a directory already walked (reached through a symbolic link)")
                 return True
@@ -199,6 +204,7 @@ def walk_text_files(
         include=compile_globs(include),
         exclude=compile_globs(exclude),
         max_skipped=max_skipped,
+        start=start.path,
     )
     try:
         info = os.stat(start.path)

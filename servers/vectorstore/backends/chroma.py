@@ -331,8 +331,23 @@ class ChromaBackend:
         raise unknown_collection(self.name, name)
 
     async def _run(self, function: Callable[[], T], collection: str | None = None) -> T:
+        if self._settings.url is None:
+            return await self._call(function, collection)
+        # Chroma's HTTP client waits without a timeout: the deadline is kept here, and a call past it is
+        # left to finish in its thread.
+        seconds = self._settings.timeout_seconds
         try:
-            return await anyio.to_thread.run_sync(function)
+            with anyio.fail_after(seconds):
+                return await self._call(function, collection, abandon=True)
+        except TimeoutError as error:
+            raise BackendError(
+                "backend_unavailable",
+                f"chroma backend {self.name!r} at {self.location} did not answer within {seconds:g} s (timeout_seconds)",
+            ) from error
+
+    async def _call(self, function: Callable[[], T], collection: str | None, abandon: bool = False) -> T:
+        try:
+            return await anyio.to_thread.run_sync(function, abandon_on_cancel=abandon)
         except (_Gone, BackendError):
             raise
         except Exception as error:

@@ -188,3 +188,12 @@ def test_read_text_of_a_removed_file_is_not_found(tree: Path) -> None:
     with pytest.raises(IngestError) as refused:
         read_text(policy, files["b.txt"], 1000)
     assert refused.value.code == "not_found"
+
+
+def test_a_link_to_a_directory_outside_the_walked_one_is_not_followed(tree: Path) -> None:
+    (tree / "guide" / "up").symlink_to(tree)
+    policy = policy_for(tree)
+    start = policy.resolve("guide", policy.operator_scope)
+    result = walk_text_files(policy, policy.operator_scope, start, max_files=50, max_bytes_per_file=1000)
+    assert [file.relative for file in result.files] == ["c.md"]
+    assert [(entry.relative, entry.reason) for entry in result.skipped] == [("up", "symlink_outside")]
