@@ -96,6 +96,12 @@ class GatewaySettings(ServerSettings):
         default=3, ge=1, le=100, description="consecutive failed probes that take a healthy instance out"
     )
     connect_timeout_seconds: float = Field(default=5.0, gt=0, le=120)
+    stdio_start_timeout_seconds: float = Field(
+        default=60.0,
+        gt=0,
+        le=600,
+        description="how long a stdio child (an instance given as a command) may take to start and answer initialize",
+    )
     max_request_bytes: int = Field(default=4 * 1024 * 1024, ge=1024)
 
 

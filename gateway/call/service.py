@@ -200,8 +200,10 @@ class Gateway:
         timeout = self.settings.connect_timeout_seconds
         try:
             if member.upstream is None:
+                # A stdio child is a process to start (imports, a model to load): it gets its own, longer bound.
+                start = self.settings.stdio_start_timeout_seconds if member.instance.command is not None else timeout
                 member.upstream = await connect_upstream(
-                    member.instance, self._http, self._tg, timeout=timeout, calls=self._calls
+                    member.instance, self._http, self._tg, timeout=start, calls=self._calls
                 )
                 self.events.attach(pool.server, member.upstream)
                 log.info(
