@@ -38,6 +38,7 @@ ROOT = Path(__file__).resolve().parents[2]
 SECRET = "netns-test-upstream-secret-0123456789"
 PORT = 8501
 WORKERS = 6
+MOVES = 6
 CALL_TIMEOUT_SECONDS = 2.0
 TOOL = "filesystem_read_text_file"
 
@@ -64,6 +65,7 @@ class Outcome:
 class Load:
     """Read calls kept in flight by ``WORKERS`` clients until ``stop`` is set."""
 
+    gateway: Gateway
     outcomes: list[Outcome] = field(default_factory=list)
     catalog_gaps: int = 0
     stop: anyio.Event = field(default_factory=anyio.Event)
@@ -82,7 +84,7 @@ def three_hosts() -> Iterator[list[Host]]:
 def _serve(host: Host, root: Path) -> subprocess.Popen[bytes]:
     env = {**os.environ, "PYTHONPATH": str(ROOT), "MCP_SUITE_AUTH__UPSTREAM_SECRET": SECRET}
     env.pop("MCP_SUITE_CONFIG", None)
-    argv = [sys.executable, "-m", "suite.cli", "serve", "filesystem", str(root), "--transport", "http"]
+    argv = [sys.executable, "-m", "suite.cli", "serve", "filesystem", f"{root}:rw", "--transport", "http"]
     argv += ["--host", host.address, "--port", str(PORT)]
     return subprocess.Popen(host.command(argv), env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
@@ -125,11 +127,33 @@ def _opens(member: Member) -> list[float]:
     return seen
 
 
-async def _cut(host: Host, member: Member, load: Load) -> tuple[float, list[float]]:
-    """Pull ``host``'s cable; wait until its instance is unhealthy, its breaker opened and reads go on."""
+async def _moves(gateway: Gateway, count: int, outcomes: list[str | None]) -> None:
+    """``count`` renames at once (``move_file``: neither read-only nor idempotent, never replayed)."""
+
+    async def one(client: Client, index: int) -> None:
+        try:
+            result = await client.call_tool(
+                "filesystem_move_file", {"source": f"m-{index}", "destination": f"n-{index}"}
+            )
+            outcomes.append(f"tool error: {result.content}" if result.is_error else None)
+        except MCPError as exc:
+            outcomes.append(f"{exc.code}: {exc.message}")
+
+    async with Client(Endpoint(gateway, ALL).server) as client, anyio.create_task_group() as tg:
+        for index in range(count):
+            tg.start_soon(one, client, index)
+
+
+async def _cut(
+    host: Host, member: Member, load: Load, moves: list[str | None] | None = None
+) -> tuple[float, list[float]]:
+    """Pull ``host``'s cable (then send ``MOVES`` renames when ``moves`` is given); wait until its
+    instance is unhealthy, its breaker opened and reads go on."""
     opened = _opens(member)
     cut_at = time.monotonic()
     host.cut()
+    if moves is not None:
+        await _moves(load.gateway, MOVES, moves)
     await _until(lambda: not member.healthy, timeout=15, what=f"{host.address} marked unhealthy")
     await _until(lambda: bool(opened), timeout=15, what=f"{host.address}'s breaker opened")
     settled = time.monotonic()
@@ -145,12 +169,15 @@ async def _returns(member: Member) -> None:
     await _until(lambda: member.calls >= back + 5, timeout=20, what=f"calls reach {member.instance_id} again")
 
 
-async def test_cutting_two_of_three_hosts_links_loses_only_reads_already_sent_to_them_and_both_return(
+async def test_cutting_two_of_three_hosts_loses_only_reads_already_sent_there_replays_no_rename_and_both_return(
     three_hosts: list[Host], tmp_path: Path
 ) -> None:
     for i in range(3):
         (tmp_path / f"note-{i}.txt").write_text(f"note {i}\n" * 20)
     processes = [_serve(host, tmp_path) for host in three_hosts]
+    for i in range(MOVES):
+        (tmp_path / f"m-{i}").write_text("to be moved\n")
+    moves: list[str | None] = []
     cuts: list[tuple[float, list[float]]] = []  # when a cable was pulled, when that host's breaker opened
     try:
         urls = [f"http://{host.address}:{PORT}" for host in three_hosts]
@@ -169,15 +196,15 @@ async def test_cutting_two_of_three_hosts_links_loses_only_reads_already_sent_to
             members = [
                 next(m for m in pool.members.values() if h.address in (m.instance.url or "")) for h in three_hosts
             ]
-            load = Load()
+            load = Load(gateway)
             async with anyio.create_task_group() as tg:
                 for index in range(WORKERS):
                     tg.start_soon(_worker, gateway, load, index)
                 await _until(lambda: load.ok_since(0) >= 30, timeout=15, what="30 reads before the cut")
                 assert all(m.calls > 0 for m in members)
 
-                for host, member in ((three_hosts[2], members[2]), (three_hosts[1], members[1])):
-                    cuts.append(await _cut(host, member, load))
+                cuts.append(await _cut(three_hosts[2], members[2], load, moves))
+                cuts.append(await _cut(three_hosts[1], members[1], load))
                 assert len(pool.serving()) == 1
 
                 for host in (three_hosts[2], three_hosts[1]):
@@ -204,3 +231,8 @@ async def test_cutting_two_of_three_hosts_links_loses_only_reads_already_sent_to
     assert len(failures) <= 2 * WORKERS, report
     assert len(load.outcomes) - len(failures) >= 150
     assert load.catalog_gaps == 0, "the catalog lost the server while a replica served"
+    # A rename sent as the first cable went either ran on a live host or was refused as not retried:
+    # it may have reached the cut host, so the gateway never replays it on another.
+    assert len(moves) == MOVES
+    assert all(m is None or m.startswith("-32001: not_retried: filesystem") for m in moves), moves
+    assert any(m is not None for m in moves), "no rename met the cut host: the not-retried case went untested"
