@@ -228,6 +228,7 @@ def cmd_token(args: argparse.Namespace) -> int:
 def cmd_bench(args: argparse.Namespace) -> int:
     from suite.bench import run_bench
 
+    args.only = args.only or args.name
     return int(run_bench(args))
 
 
@@ -299,6 +300,9 @@ def build_parser() -> argparse.ArgumentParser:
     bench = sub.add_parser("bench", help="time calls over the real transports and print the figures")
     bench.add_argument("--iterations", type=int, default=300, help="calls per measurement")
     bench.add_argument("--only", choices=tuple(BENCHES), default=None, help="run one bench (default: all)")
+    bench.add_argument("name", nargs="?", choices=tuple(BENCHES), default=None, help="the same as --only NAME")
+    bench.add_argument("--minutes", type=float, default=None, help="idle-soak: how long to watch (default 60)")
+    bench.add_argument("--seconds", type=float, default=None, help="idle-soak: how long to watch, in seconds")
     bench.set_defaults(handler=cmd_bench)
     return parser
 

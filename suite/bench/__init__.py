@@ -2,7 +2,8 @@
 
 ``run_bench(args)`` runs the benches ``args.only`` selects (``None`` = all, in the order of
 :data:`BENCHES`). Each bench module has ``run(iterations) -> bool``: it prints its rows and says
-whether every measurement met its target. The exit status is 1 when one missed, so CI can hold the line.
+whether every measurement met its target. A module with ``ON_DEMAND = True`` (the idle soak) runs
+only when ``--only`` names it, and takes ``run(iterations, seconds=...)`` from ``--minutes``/``--seconds``. The exit status is 1 when one missed, so CI can hold the line.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ BENCHES: dict[str, str] = {
     "database": "suite.bench.database",
     "discovery": "suite.bench.consul_discovery",
     "security": "suite.bench.security",
+    "idle-soak": "suite.bench.idle_soak",
 }
 
 
@@ -25,10 +27,14 @@ def run_bench(args: argparse.Namespace) -> int:
     only = getattr(args, "only", None)
     iterations = max(1, int(getattr(args, "iterations", 300)))
     modules = [importlib.import_module(path) for name, path in BENCHES.items() if only in (None, name)]
+    modules = [m for m in modules if only is not None or not getattr(m, "ON_DEMAND", False)]
     # The load generator runs in this process: its full collections must not stall the calls it times.
     runtime.freeze_startup_heap()
     missed = False
     for module in modules:
-        met = bool(module.run(iterations))
+        seconds = getattr(args, "seconds", None) or 60.0 * (getattr(args, "minutes", None) or 60.0)
+        met = bool(
+            module.run(iterations, seconds=seconds) if getattr(module, "ON_DEMAND", False) else module.run(iterations)
+        )
         missed = missed or not met
     return 1 if missed else 0
