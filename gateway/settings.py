@@ -80,10 +80,16 @@ DEFAULT_SUPERVISORS: dict[str, SupervisorSettings] = {
 }
 
 
+DEFAULT_SERVER_GROUPS: dict[str, ServerGroupSettings] = {
+    # A collection's calls land on one replica, so its keyword index and embedding cache stay warm there.
+    "vectorstore": ServerGroupSettings(strategy="consistent_hash", hash_argument="collection"),
+}
+
+
 class GatewaySettings(ServerSettings):
     port: int = Field(default=GATEWAY_PORT, ge=0, le=65535)
     policy: Policy = DEFAULT_POLICY
-    servers: dict[str, ServerGroupSettings] = Field(default_factory=dict)
+    servers: dict[str, ServerGroupSettings] = Field(default_factory=lambda: dict(DEFAULT_SERVER_GROUPS))
     supervisors: dict[str, SupervisorSettings] = Field(default_factory=lambda: dict(DEFAULT_SUPERVISORS))
     refresh_interval_seconds: float = Field(default=5.0, gt=0, le=3600)
     unhealthy_after_failures: int = Field(

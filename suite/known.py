@@ -13,6 +13,7 @@ from servers.runtime.definition import ServerDefinition
 SERVER_MODULES: dict[str, str] = {
     "filesystem": "servers.filesystem.server",
     "database": "servers.database.server",
+    "vectorstore": "servers.vectorstore.server",
 }
 
 

@@ -19,11 +19,14 @@ from servers.database.settings import SECTION as DATABASE_SECTION
 from servers.database.settings import DatabaseSettings
 from servers.filesystem.settings import SECTION as FILESYSTEM_SECTION
 from servers.filesystem.settings import FilesystemSettings
+from servers.vectorstore.settings import SECTION as VECTORSTORE_SECTION
+from servers.vectorstore.settings import VectorstoreSettings
 
 SECTIONS: dict[str, type[BaseModel]] = {
     GATEWAY_SECTION: GatewaySettings,
     FILESYSTEM_SECTION: FilesystemSettings,
     DATABASE_SECTION: DatabaseSettings,
+    VECTORSTORE_SECTION: VectorstoreSettings,
 }
 SuiteSettings = settings_model(SECTIONS)
 

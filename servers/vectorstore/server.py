@@ -1,0 +1,131 @@
+"""The vectorstore server: one tool surface over Chroma and Qdrant, with the embedding model pinned per collection.
+
+``build_server(settings)`` wires the pieces: the service (:mod:`.service`: backends, embedders,
+queries; :mod:`.writes` and :mod:`.ingestion` for writes), the read tools (always), the write tools
+(unless ``vectorstore.read_only``), ``vector://`` resources and prompts. The lifespan opens every
+backend and warms the default embedder before the server serves, so the first call does not wait
+for a model. ``DEFINITION`` is what ``mcp-suite serve vectorstore`` runs.
+"""
+
+from __future__ import annotations
+
+import weakref
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+import anyio
+from mcp.server import MCPServer
+from mcp.types import Resource as MCPResource
+
+from mesh.config import Settings
+from servers.kit.tool_errors import CodedToolError, code_tool_errors
+from servers.runtime.definition import Readiness, ServerDefinition
+from servers.vectorstore.prompts import register_prompts
+from servers.vectorstore.resources import collection_resources, register_resources
+from servers.vectorstore.service import VectorService
+from servers.vectorstore.settings import body_limit, vectorstore_settings
+from servers.vectorstore.tools_read import register_read_tools
+from servers.vectorstore.tools_write import register_write_tools
+
+INSTRUCTIONS = """\
+Vector collections on named backends (list_collections shows them). Each collection is pinned to the
+embedder it was made with (describe_collection shows kind, model, dimension); a call with another one
+is refused: migrate with reembed_collection. query searches by text or vector, mode dense (embeddings),
+keyword (BM25) or hybrid (both, rank-fused), with a metadata filter, score_threshold and mmr.
+upsert_documents without ids uses content-hash ids (sending the same texts again changes nothing);
+ingest_text and ingest_files chunk texts with overlap and record source, chunk and offsets."""
+
+READINESS_TIMEOUT = 5.0
+
+_LIVE: weakref.WeakValueDictionary[int, VectorService] = weakref.WeakValueDictionary()
+"""The service of each server built in this process, by the id of its settings: readiness reports the
+state of the live backends and embedder (a Qdrant local path admits one client per process)."""
+
+
+class VectorstoreServer(MCPServer[Any]):
+    """An ``MCPServer`` that lists every collection as a ``vector://`` resource."""
+
+    def __init__(self, service: VectorService, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.service = service
+
+    async def list_resources(self) -> list[MCPResource]:
+        return [*await super().list_resources(), *await collection_resources(self.service)]
+
+
+def build_server(settings: Settings) -> MCPServer[Any]:
+    """The vectorstore MCP server for ``settings`` (no write tool when ``vectorstore.read_only``)."""
+    own = vectorstore_settings(settings)
+    service = VectorService(own, settings.data_dir)
+
+    @asynccontextmanager
+    async def lifespan(_: MCPServer[Any]) -> AsyncIterator[VectorService]:
+        await service.open()
+        try:
+            yield service
+        finally:
+            with anyio.CancelScope(shield=True):
+                await service.close_backends()
+
+    server = VectorstoreServer(
+        service,
+        name="vectorstore",
+        title="mcp-suite vectorstore",
+        instructions=INSTRUCTIONS,
+        version="0.1.0",
+        lifespan=lifespan,
+    )
+    register_read_tools(server, service)
+    if not own.read_only:
+        register_write_tools(server, service)
+    register_resources(server, service)
+    register_prompts(server, service)
+    code_tool_errors(server)
+    _LIVE[id(settings)] = service
+    server.service = service
+    return server
+
+
+async def readiness(settings: Settings) -> Readiness:
+    """Ready when every backend answers a ping and the default embedder is warm."""
+    service = _LIVE.get(id(settings))
+    owned = service is None
+    if service is None:
+        service = VectorService(vectorstore_settings(settings), settings.data_dir)
+    checks: dict[str, str] = {}
+    ready = True
+    try:
+        for name in sorted(service.backends):
+            try:
+                with anyio.fail_after(READINESS_TIMEOUT):
+                    engine = await service.backend(name)
+                    checks[f"backend {name}"] = f"ok ({engine.kind} {engine.location}: {await engine.ping()})"
+            except TimeoutError:
+                checks[f"backend {name}"] = f"no answer within {READINESS_TIMEOUT:.0f}s"
+                ready = False
+            except (CodedToolError, OSError, RuntimeError, ValueError) as exc:
+                checks[f"backend {name}"] = f"unavailable: {exc}"
+                ready = False
+        embedder = service.embedders.get(None)
+        state = embedder.warm_state
+        label = embedder.identity.label() if state == "warm" else service.embedders.default
+        checks[f"embedder {service.embedders.default}"] = f"{state} ({label})"
+        ready = ready and state == "warm" if not owned else ready
+    finally:
+        if owned:
+            await service.close_backends()
+    return Readiness(ready=ready, checks=checks)
+
+
+def port_of(settings: Settings) -> int:
+    return vectorstore_settings(settings).port
+
+
+DEFINITION = ServerDefinition(
+    name="vectorstore",
+    build=build_server,
+    readiness=readiness,
+    port_of=port_of,
+    body_limit=body_limit,
+)
