@@ -2,13 +2,15 @@
 
 ``run_bench(args)`` runs the benches ``args.only`` selects (``None`` = all, in the order of
 :data:`BENCHES`). Each bench module has ``run(iterations) -> bool``: it prints its rows and says
-whether every measurement met its target. The exit status is 1 when one missed, so CI can hold the line.
+whether every measurement met its target. ``args.quick`` runs the benches that take ``quick``
+(``run(iterations, quick=True)``) at a smoke-test size. The exit status is 1 when one missed, so CI can hold the line.
 """
 
 from __future__ import annotations
 
 import argparse
 import importlib
+import inspect
 
 from mesh import runtime
 
@@ -18,17 +20,20 @@ BENCHES: dict[str, str] = {
     "database": "suite.bench.database",
     "discovery": "suite.bench.consul_discovery",
     "security": "suite.bench.security",
+    "vectorstore": "suite.bench.vectorstore",
 }
 
 
 def run_bench(args: argparse.Namespace) -> int:
-    only = getattr(args, "only", None)
+    only = getattr(args, "name", None) or getattr(args, "only", None)
+    quick = bool(getattr(args, "quick", False))
     iterations = max(1, int(getattr(args, "iterations", 300)))
     modules = [importlib.import_module(path) for name, path in BENCHES.items() if only in (None, name)]
     # The load generator runs in this process: its full collections must not stall the calls it times.
     runtime.freeze_startup_heap()
     missed = False
     for module in modules:
-        met = bool(module.run(iterations))
+        sized = quick and "quick" in inspect.signature(module.run).parameters
+        met = bool(module.run(iterations, quick=True) if sized else module.run(iterations))
         missed = missed or not met
     return 1 if missed else 0
