@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import os
 import shutil
+import signal
+import subprocess
 import sys
 import time
 from collections.abc import Awaitable, Callable, Iterator
@@ -22,7 +24,9 @@ import anyio
 import httpx
 import yaml
 
-from suite.bench.gateway import LoadResult, _child, _cli, _env, _free_port, _result
+from suite.bench.gateway import LoadResult, _cli, _env, _free_port, _result, _wait_healthy
+
+READY_SECONDS = 300.0  # a loaded two-core machine takes long to import Chroma and warm the model
 
 Call = Callable[[int], Awaitable[bool]]
 """One call of a load: its index in, ``True`` out when it failed."""
@@ -74,8 +78,17 @@ def chroma_server(directory: Path) -> Iterator[str]:
     port = _free_port()
     env = {**os.environ, "ANONYMIZED_TELEMETRY": "False"}
     argv = [chroma_command(), "run", "--path", str(directory), "--host", "127.0.0.1", "--port", str(port)]
-    with _child(argv, env, f"http://127.0.0.1:{port}/api/v2/heartbeat", "chroma run"):
+    process = subprocess.Popen(argv, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        _wait_healthy(f"http://127.0.0.1:{port}/api/v2/heartbeat", "chroma run", timeout=READY_SECONDS)
         yield f"http://127.0.0.1:{port}"
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
 
 
 def backend_config(kind: str, place: str) -> dict[str, Any]:
@@ -103,23 +116,36 @@ def vectorstore_server(tmp: Path, name: str, backend: dict[str, Any]) -> Iterato
     }
     config.write_text(yaml.safe_dump(settings))
     argv = _cli("serve", "vectorstore", "--transport", "http", "--port", str(port), "--config", str(config))
-    health = f"http://127.0.0.1:{port}/health"
-    with _child(argv, _env(str(tmp / f"data-{name}")), health, "the vectorstore server") as process:
-        _wait_ready(health)
+    log_path = tmp / f"vectorstore-{name}.log"
+    with log_path.open("wb") as log:
+        process = subprocess.Popen(argv, env=_env(str(tmp / f"data-{name}")), stdout=log, stderr=subprocess.STDOUT)
+    try:
+        _wait_ready(f"http://127.0.0.1:{port}/health", process, log_path)
         yield f"http://127.0.0.1:{port}/mcp", process.pid
+    finally:
+        process.send_signal(signal.SIGTERM)
+        try:
+            process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
 
 
-def _wait_ready(url: str, timeout: float = 120.0) -> None:
-    """Poll ``/health`` until it answers 200 (the embedder warm, the backend open)."""
+def _wait_ready(url: str, process: subprocess.Popen[bytes], log: Path, timeout: float = READY_SECONDS) -> None:
+    """Poll ``/health`` until it answers 200 (the embedder warm, the backend open), or the server exits."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"the vectorstore server exited with {process.returncode}: {log.read_text()[-2000:]}")
         try:
             if httpx.get(url, timeout=2.0).status_code == 200:
                 return
         except httpx.TransportError:
             pass
         time.sleep(0.1)
-    raise RuntimeError(f"the vectorstore server was not ready at {url} within {timeout:.0f}s")
+    raise RuntimeError(
+        f"the vectorstore server was not ready at {url} within {timeout:.0f}s: {log.read_text()[-2000:]}"
+    )
 
 
 def rss_mb(pid: int) -> float:
