@@ -23,11 +23,13 @@ from opentelemetry.trace import Span
 from mesh import tracing
 from mesh.config import Settings
 from servers.filesystem.errors import FsError
-from servers.filesystem.policy import Mode, Policy
 from servers.filesystem.settings import FilesystemSettings, filesystem_settings
 from servers.filesystem.trash import Trash
+from servers.kit.paths.policy import Mode, Policy
 
 T = TypeVar("T")
+ROOTS_HINT = "call `list_allowed_directories` to see them"
+TRASH_HINT = "is inside the server's own trash; use `list_trash` / `restore_from_trash`"
 
 
 def effective_roots(settings: Settings) -> list[tuple[str, Mode]]:
@@ -89,6 +91,9 @@ class FilesystemApp:
             roots,
             filesystem_settings(settings).deny,
             hidden=[trash],
+            error=FsError,
+            roots_hint=ROOTS_HINT,
+            hidden_hint=TRASH_HINT,
         )
         return cls(settings=filesystem_settings(settings), policy=policy, trash=Trash(trash))
 

@@ -1,6 +1,6 @@
 """Opening beneath a root: the path the policy checked is the path opened, whatever changes meanwhile.
 
-:meth:`~servers.filesystem.policy.Policy.resolve` decides which real path a call may touch (every
+:meth:`~servers.kit.paths.policy.Policy.resolve` decides which real path a call may touch (every
 symlink and ``..`` resolved, containment, deny globs). Between that check and the open, another
 process could swap a directory of the path for a symbolic link to somewhere else; opening the checked
 path by name would then follow the link out of the roots. So nothing here opens by name from ``/``:

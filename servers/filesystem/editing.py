@@ -25,9 +25,9 @@ from collections.abc import Sequence
 from servers.filesystem.beneath import open_beneath
 from servers.filesystem.errors import FsError, os_errors
 from servers.filesystem.models import AppliedEdit, EditOperation, EditResult, MatchKind
-from servers.filesystem.policy import Resolved
 from servers.filesystem.textio import is_binary, sha256_bytes, text_line_ending
 from servers.filesystem.writing import atomic_write, check_expected
+from servers.kit.paths.policy import Resolved
 
 BOM = "\ufeff"
 TAB_WIDTH = 4

@@ -14,11 +14,11 @@ from typing import Literal
 
 from servers.filesystem.beneath import directory, stat_beneath
 from servers.filesystem.errors import FsError, os_errors
-from servers.filesystem.globs import any_match, compile_globs
 from servers.filesystem.models import DirectoryEntry, DirectoryListing, DirectoryTree, EntryType, TreeNode
-from servers.filesystem.policy import Policy, Resolved
 from servers.filesystem.textio import entry_type, iso_time
 from servers.kit.cursors import fingerprint, offset_cursor, offset_of
+from servers.kit.paths.globs import any_match, compile_globs
+from servers.kit.paths.policy import Policy, Resolved
 
 SortKey = Literal["name", "size", "modified"]
 

@@ -1,6 +1,6 @@
 """Reading: line-paged text reads, media reads, batches of files, and file facts.
 
-Every function takes an already-resolved path (see :mod:`servers.filesystem.policy`), opens it
+Every function takes an already-resolved path (see :mod:`servers.kit.paths.policy`), opens it
 beneath its root with no link followed (:mod:`servers.filesystem.beneath`), takes the path as the
 client wrote it (``shown``), and raises :class:`FsError` for anything the client
 can fix. They are synchronous: the tool layer runs the heavy ones in a worker thread.
@@ -19,7 +19,6 @@ from typing import Literal
 from servers.filesystem.beneath import lstat_at, lstat_beneath, open_at, open_beneath, parent
 from servers.filesystem.errors import FsError, os_errors
 from servers.filesystem.models import FileInfo, FileReadResult, LineEnding, MediaFile, TextFile
-from servers.filesystem.policy import Resolved
 from servers.filesystem.textio import (
     SNIFF_BYTES,
     count_lines,
@@ -30,6 +29,7 @@ from servers.filesystem.textio import (
     mime_type_of,
     sha256_fd,
 )
+from servers.kit.paths.policy import Resolved
 
 WHOLE_FILE_BYTES = 8 * 1024 * 1024
 SMALL_FILE_BYTES = 64 * 1024

@@ -23,8 +23,8 @@ from servers.filesystem.app import FilesystemApp
 from servers.filesystem.beneath import open_beneath
 from servers.filesystem.errors import FsError
 from servers.filesystem.listing import list_directory
-from servers.filesystem.policy import Resolved, Scope
 from servers.filesystem.textio import is_binary, is_textual_mime, mime_type_of
+from servers.kit.paths.policy import Resolved, Scope
 
 DIRECTORY_MIME = "application/json"
 

@@ -13,7 +13,7 @@ Each tool starts with ``scope = await request_scope(ctx, policy)``:
   so such a client pays that second round trip on every call that touches paths.
 
 This is what the SDK's ``Resolve(ListRoots)`` does, written out so the no-roots path costs
-nothing. Whatever the client answers, :meth:`~servers.filesystem.policy.Policy.narrow` only
+nothing. Whatever the client answers, :meth:`~servers.kit.paths.policy.Policy.narrow` only
 intersects: an answer sent without being asked can narrow, never widen.
 """
 
@@ -30,7 +30,7 @@ from mcp.types.version import MODERN_PROTOCOL_VERSIONS
 from pydantic import ValidationError
 
 from servers.filesystem.errors import FsError
-from servers.filesystem.policy import Policy, Scope
+from servers.kit.paths.policy import Policy, Scope
 
 CACHE_KEY = "mcp_suite.filesystem.client_roots"
 ROOTS_CHANGED = "notifications/roots/list_changed"

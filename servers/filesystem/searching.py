@@ -19,11 +19,11 @@ from typing import Literal
 
 from servers.filesystem.beneath import directory, open_beneath, stat_beneath
 from servers.filesystem.errors import FsError
-from servers.filesystem.globs import any_match, compile_glob, compile_globs
 from servers.filesystem.models import EntryType, GrepMatch, GrepResult, SearchMatch, SearchResult
-from servers.filesystem.policy import Policy, Resolved
 from servers.filesystem.textio import entry_type, is_binary
 from servers.kit.cursors import fingerprint, offset_cursor, offset_of
+from servers.kit.paths.globs import any_match, compile_glob, compile_globs
+from servers.kit.paths.policy import Policy, Resolved
 
 MAX_LINE_CHARS = 400
 _READ = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0)

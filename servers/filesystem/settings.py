@@ -2,33 +2,19 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
-from typing import Literal
 
-from pydantic import Field, field_validator
+from pydantic import Field
 
-from mesh.config import ServerSettings, Settings, StrictModel, section
+from mesh.config import ServerSettings, Settings, section
+from servers.kit.paths.settings import DEFAULT_DENY_GLOBS, PathRoot
 from servers.runtime.definition import BodyLimit
 
 SECTION = "filesystem"
 FILESYSTEM_PORT = 8501
-DEFAULT_DENY_GLOBS: tuple[str, ...] = (".env*", ".git/", "*.pem", "*.key", "id_*")
 
 
-class FilesystemRoot(StrictModel):
-    """One directory the operator allows: ``rw`` (read-write) or ``ro`` (read-only)."""
-
-    path: Path
-    mode: Literal["rw", "ro"] = "rw"
-
-    @field_validator("path")
-    @classmethod
-    def _absolute(cls, value: Path) -> Path:
-        text = str(value)
-        if "\x00" in text:
-            raise ValueError("a root path may not contain a NUL byte")
-        return Path(os.path.expanduser(text)).absolute()
+FilesystemRoot = PathRoot
 
 
 class FilesystemSettings(ServerSettings):

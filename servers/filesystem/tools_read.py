@@ -40,11 +40,11 @@ from servers.filesystem.models import (
     SearchResult,
     TextFile,
 )
-from servers.filesystem.policy import Policy, Scope
 from servers.filesystem.reading import file_info, read_for_batch, read_media, read_text
 from servers.filesystem.roots import request_scope
 from servers.filesystem.searching import GrepQuery, grep, search_files
 from servers.kit.budgets import capped
+from servers.kit.paths.policy import Policy, Scope
 from servers.kit.scoped_calls import scoped
 
 READ_ONLY = ToolAnnotations(read_only_hint=True, destructive_hint=False, idempotent_hint=True, open_world_hint=False)

@@ -21,11 +21,11 @@ from servers.filesystem.models import (
     TrashListing,
     WriteResult,
 )
-from servers.filesystem.policy import Scope
 from servers.filesystem.roots import request_scope
 from servers.filesystem.writing import create_directory, move
 from servers.filesystem.writing import write_file as write_file_op
 from servers.kit.cursors import fingerprint, offset_cursor, offset_of
+from servers.kit.paths.policy import Scope
 from servers.kit.scoped_calls import scoped
 
 

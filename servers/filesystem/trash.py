@@ -21,8 +21,8 @@ from typing import Any
 from servers.filesystem.beneath import directory, fsync_directory_at, lexists_beneath, lstat_at, parent
 from servers.filesystem.errors import FsError, os_errors
 from servers.filesystem.models import DeleteResult, EntryType, RestoreResult, TrashEntry, TrashListing
-from servers.filesystem.policy import Resolved, Scope
 from servers.filesystem.textio import entry_type, iso_time
+from servers.kit.paths.policy import Resolved, Scope
 
 _ID = re.compile(r"^\d{8}T\d{6}-[0-9a-f]{8}$")
 _SIZE_WALK_LIMIT = 10_000

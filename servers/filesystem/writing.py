@@ -22,8 +22,8 @@ from dataclasses import dataclass
 from servers.filesystem.beneath import changed, directory, fsync_directory_at, lstat_at, parent
 from servers.filesystem.errors import FsError, os_errors
 from servers.filesystem.models import DirectoryCreated, MoveResult, WriteResult
-from servers.filesystem.policy import Resolved
 from servers.filesystem.textio import entry_type, sha256_bytes, sha256_fd
+from servers.kit.paths.policy import Resolved
 
 TEMP_SUFFIX = ".mcp-tmp"
 PREVIOUS_HASH_CAP = 64 * 1024 * 1024

@@ -3,8 +3,8 @@
 ``build_server(settings)`` wires the pieces: the service (:mod:`.service`: backends, embedders,
 queries; :mod:`.writes` and :mod:`.ingestion` for writes), the read tools (always), the write tools
 (unless ``vectorstore.read_only``), ``vector://`` resources and prompts. The lifespan opens every
-backend and warms the default embedder before the server serves, so the first call does not wait
-for a model. ``DEFINITION`` is what ``mcp-suite serve vectorstore`` runs.
+backend and warms the default embedder as the server starts; ``/health`` reports ready only once
+it is warm, so the first call routed to the server does not wait for a model. ``DEFINITION`` is what ``mcp-suite serve vectorstore`` runs.
 """
 
 from __future__ import annotations
@@ -61,12 +61,18 @@ def build_server(settings: Settings) -> MCPServer[Any]:
 
     @asynccontextmanager
     async def lifespan(_: MCPServer[Any]) -> AsyncIterator[VectorService]:
-        await service.open()
-        try:
-            yield service
-        finally:
-            with anyio.CancelScope(shield=True):
-                await service.close_backends()
+        # Opened and warmed beside the serving, not before it: a stdio client's initialize must not wait
+        # for engine imports and the model (the gateway gives an upstream seconds to answer). Over HTTP
+        # /health stays 503 until the embedder is warm, so no call arrives before; a call that does
+        # waits for the same warm-up (both are idempotent), never for a second one.
+        async with anyio.create_task_group() as group:
+            group.start_soon(service.warm_up)
+            try:
+                yield service
+            finally:
+                group.cancel_scope.cancel()
+                with anyio.CancelScope(shield=True):
+                    await service.close_backends()
 
     server = VectorstoreServer(
         service,
@@ -100,7 +106,7 @@ async def readiness(settings: Settings) -> Readiness:
             try:
                 with anyio.fail_after(READINESS_TIMEOUT):
                     engine = await service.backend(name)
-                    checks[f"backend {name}"] = f"ok ({engine.kind} {engine.location}: {await engine.ping()})"
+                    checks[f"backend {name}"] = f"ok ({await engine.ping()})"
             except TimeoutError:
                 checks[f"backend {name}"] = f"no answer within {READINESS_TIMEOUT:.0f}s"
                 ready = False

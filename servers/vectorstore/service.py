@@ -9,6 +9,7 @@ batches and never leaves one half-written.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any, Literal, cast
@@ -20,6 +21,7 @@ from servers.kit.budgets import OutputBudget, json_size
 from servers.kit.cursors import fingerprint, offset_cursor, offset_of
 from servers.kit.embedders.base import Embedder, EmbedderIdentity
 from servers.kit.embedders.factory import EmbedderSet
+from servers.kit.tool_errors import CodedToolError
 from servers.vectorstore.backends import Hit, StoredDocument, VectorBackend, open_backend
 from servers.vectorstore.errors import VectorError, embedder_mismatch, unknown_backend
 from servers.vectorstore.filters import Filter, parse_filter
@@ -37,6 +39,8 @@ from servers.vectorstore.models import (
 from servers.vectorstore.ranking import mmr, rrf
 from servers.vectorstore.record import CollectionRecord, Distance
 from servers.vectorstore.settings import VectorstoreSettings
+
+log = logging.getLogger("mcp_suite.vectorstore")
 
 Progress = Callable[[float, float | None, str], Awaitable[None]]
 Mode = Literal["dense", "keyword", "hybrid"]
@@ -95,6 +99,13 @@ class VectorService:
         for name in self.backends:
             await self._backend_open(name)
         await self.embedders.get(None).warm()
+
+    async def warm_up(self) -> None:
+        """:meth:`open`, logging instead of raising: readiness reports what failed, and calls retry it."""
+        try:
+            await self.open()
+        except (CodedToolError, OSError, RuntimeError, ValueError) as exc:
+            log.warning("vectorstore warm-up failed: %s", exc)
 
     async def close_backends(self) -> None:
         """Close the open backends (they open again on the next call); the embedders stay warm."""
@@ -309,20 +320,22 @@ class VectorService:
             raise VectorError(
                 "invalid_query", f"mode {mode!r} needs the query as text; a vector allows mode 'dense' only"
             )
-        if await engine.count(name) == 0:
-            raise VectorError(
-                "empty_collection", f"collection {name!r} holds no documents yet; add some with `upsert_documents`"
-            )
         top_k = min(top_k, self.settings.max_top_k)
         pool = max(top_k, self.settings.candidate_pool) if (use_mmr or mode == "hybrid") else top_k
         used: str | None = None
         query_vector: numpy.ndarray | None = None
+        chosen: Embedder | None = None
         if mode != "keyword":
             if vector is not None:
                 query_vector = numpy.asarray(vector, dtype=numpy.float32)
             else:
                 used, chosen = await self.embedder_for(name, record, embedder)
-                query_vector = (await self.embed(chosen, [text or ""]))[0]
+        if await engine.count(name) == 0:
+            raise VectorError(
+                "empty_collection", f"collection {name!r} holds no documents yet; add some with `upsert_documents`"
+            )
+        if chosen is not None:
+            query_vector = (await self.embed(chosen, [text or ""]))[0]
         hits = await self._ranked(engine, name, record, mode, text, query_vector, pool, compiled, use_mmr)
         if score_threshold is not None:
             hits = [hit for hit in hits if hit.score >= score_threshold]

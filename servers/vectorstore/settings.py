@@ -8,36 +8,18 @@ may read, with the same shape and deny globs as the filesystem server's roots.
 
 from __future__ import annotations
 
-import os
-from pathlib import Path
-from typing import Literal
+from pydantic import Field, model_validator
 
-from pydantic import Field, field_validator, model_validator
-
-from mesh.config import ServerSettings, Settings, StrictModel, section
+from mesh.config import ServerSettings, Settings, section
 from servers.kit.embedders.settings import EmbedderSettings, EmbeddingCacheSettings
+from servers.kit.paths.settings import DEFAULT_DENY_GLOBS, PathRoot
 from servers.runtime.definition import BodyLimit
 from servers.vectorstore.backends.settings import BackendSettings
 
 SECTION = "vectorstore"
 VECTORSTORE_PORT = 8503
-DEFAULT_INGEST_DENY: tuple[str, ...] = (".env*", ".git/", "*.pem", "*.key", "id_*")
+DEFAULT_INGEST_DENY: tuple[str, ...] = DEFAULT_DENY_GLOBS
 """The filesystem server's default deny globs: secrets are never ingested either."""
-
-
-class IngestRoot(StrictModel):
-    """One directory ``ingest_files`` may read (``mode`` is kept for the filesystem's shape; reads only)."""
-
-    path: Path
-    mode: Literal["rw", "ro"] = "ro"
-
-    @field_validator("path")
-    @classmethod
-    def _absolute(cls, value: Path) -> Path:
-        text = str(value)
-        if "\x00" in text:
-            raise ValueError("an ingest root may not contain a NUL byte")
-        return Path(os.path.expanduser(text)).absolute()
 
 
 class VectorstoreSettings(ServerSettings):
@@ -48,7 +30,7 @@ class VectorstoreSettings(ServerSettings):
     default_embedder: str = "default"
     embedding_cache: EmbeddingCacheSettings = EmbeddingCacheSettings()
     read_only: bool = False
-    ingest_roots: tuple[IngestRoot, ...] = ()
+    ingest_roots: tuple[PathRoot, ...] = Field(default=(), description="read only, whatever their mode")
     ingest_deny: tuple[str, ...] = DEFAULT_INGEST_DENY
     upsert_batch_size: int = Field(default=128, ge=1, le=10_000)
     max_documents_per_call: int = Field(default=2_000, ge=1, le=100_000)

@@ -134,7 +134,7 @@ def register_write_tools(server: MCPServer[Any], service: VectorService) -> None
                 name=collection,
                 deleted=False,
                 documents=await engine.count(collection),
-                reason=f"the confirmation was {decision.action}ed; nothing was deleted",
+                reason=f"the user answered {decision.action}: nothing was deleted",
             )
         if not decision.data.confirm:
             capabilities = ctx.client_capabilities

@@ -62,22 +62,43 @@ class Hit:
 
 
 class VectorBackend(Protocol):
-    """One configured engine. Every method may raise :class:`BackendError`."""
+    """One configured engine. Every method may raise :class:`BackendError`; a bad argument changes nothing."""
 
     name: str
     kind: BackendKind
     location: str
 
-    async def open(self) -> None: ...
+    async def open(self) -> None:
+        """Connect (a server) or open the files (embedded); idempotent. ``backend_unavailable`` if it cannot."""
+
     async def aclose(self) -> None: ...
-    async def ping(self) -> str: ...
-    async def list_collections(self) -> list[str]: ...
-    async def create_collection(self, name: str, record: CollectionRecord) -> None: ...
-    async def record(self, name: str) -> CollectionRecord: ...
-    async def set_record(self, name: str, record: CollectionRecord) -> None: ...
+
+    async def ping(self) -> str:
+        """One line for readiness, without secrets."""
+
+    async def list_collections(self) -> list[str]:
+        """Every collection's name, sorted (also those made by other tools, whose ``record`` is refused)."""
+
+    async def create_collection(self, name: str, record: CollectionRecord) -> None:
+        """Make ``name`` with ``record``'s distance and dimension; ``collection_exists``, ``invalid_collection_name``."""
+
+    async def record(self, name: str) -> CollectionRecord:
+        """The stored record, read afresh; ``unknown_collection`` (also for a collection without a record)."""
+
+    async def set_record(self, name: str, record: CollectionRecord) -> None:
+        """Store ``record`` as given (distance and dimension of the engine's index do not change)."""
+
     async def delete_collection(self, name: str) -> None: ...
+
     async def count(self, name: str, where: Filter | None = None) -> int: ...
-    async def upsert(self, name: str, docs: Sequence[StoredDocument]) -> None: ...
+
+    async def upsert(self, name: str, docs: Sequence[StoredDocument]) -> None:
+        """Insert or replace by id (a repeated id: the last wins), then give the record a new revision.
+
+        Every document is checked first (vector and its dimension, metadata types): one bad document
+        refuses the whole batch before anything is written.
+        """
+
     async def get(
         self,
         name: str,
@@ -86,13 +107,22 @@ class VectorBackend(Protocol):
         offset: int,
         limit: int,
         include_vectors: bool = False,
-    ) -> list[StoredDocument]: ...
-    async def delete(self, name: str, ids: Sequence[str] | None, where: Filter | None) -> int: ...
+    ) -> list[StoredDocument]:
+        """Documents by ids (in the order asked) and/or filter, ``limit`` of them after ``offset``."""
+
+    async def delete(self, name: str, ids: Sequence[str] | None, where: Filter | None) -> int:
+        """Delete by ids and/or filter; how many existed and went. Neither given: every document (guard it)."""
+
     async def query(
         self, name: str, vector: numpy.ndarray, k: int, where: Filter | None, include_vectors: bool = False
-    ) -> list[Hit]: ...
-    def scan(self, name: str, batch: int = 1000) -> AsyncIterator[list[StoredDocument]]: ...
-    async def index_settings(self, name: str) -> dict[str, str | int | float]: ...
+    ) -> list[Hit]:
+        """The ``k`` closest documents matching ``where``, best first, scores "higher is closer"."""
+
+    def scan(self, name: str, batch: int = 1000) -> AsyncIterator[list[StoredDocument]]:
+        """Every document in batches, with texts and metadata, without vectors."""
+
+    async def index_settings(self, name: str) -> dict[str, str | int | float]:
+        """The engine's index settings of the collection (HNSW parameters...), for descriptions."""
 
 
 def check_collection_name(name: str) -> None:

@@ -14,6 +14,7 @@ another process).
 from __future__ import annotations
 
 import re
+import warnings
 from collections.abc import AsyncIterator, Callable, Sequence
 from pathlib import Path
 from typing import Any, TypeVar
@@ -60,6 +61,9 @@ class ChromaBackend:
         self.location = redacted_url(settings.url) if settings.url else str(self._path)
         self._client: Any = None
         self._handles: dict[str, Any] = {}
+        # The last record read per collection: a query checks its vector against it without a round trip
+        # (`record()` always reads afresh, and the engine refuses a wrong dimension in a non-empty collection).
+        self._records: dict[str, CollectionRecord] = {}
         self._batch = 1000
 
     # -- connection -------------------------------------------------------------------------
@@ -124,6 +128,7 @@ class ChromaBackend:
 
         try:
             self._handles[name] = await self._run(create, name)
+            self._records[name] = record
         except BackendError as error:
             if error.code == "backend_error" and "already exists" in error.detail:
                 raise collection_exists(self.name, name) from error
@@ -131,19 +136,25 @@ class ChromaBackend:
 
     async def record(self, name: str) -> CollectionRecord:
         handle = await self._fetch(name)
-        return self._record_of(name, handle)
+        self._records[name] = self._record_of(name, handle)
+        return self._records[name]
 
     async def set_record(self, name: str, record: CollectionRecord) -> None:
         await self._on(name, lambda handle: handle.modify(metadata={RECORD_KEY: record.to_json()}))
+        self._records[name] = record
 
     async def delete_collection(self, name: str) -> None:
         client = await self._ready()
         self._handles.pop(name, None)
+        self._records.pop(name, None)
         await self._run(lambda: client.delete_collection(name), name)
 
     async def index_settings(self, name: str) -> dict[str, str | int | float]:
         handle = await self._fetch(name)
-        hnsw = (handle.configuration or {}).get("hnsw") or {}
+        with warnings.catch_warnings():  # Chroma warns about the absent embedding function's config
+            warnings.simplefilter("ignore", DeprecationWarning)
+            configuration = handle.configuration or {}
+        hnsw = configuration.get("hnsw") or {}
         return {f"hnsw.{key}": value for key, value in hnsw.items() if isinstance(value, str | int | float)}
 
     # -- documents --------------------------------------------------------------------------
@@ -230,7 +241,7 @@ class ChromaBackend:
         self, name: str, vector: numpy.ndarray, k: int, where: Filter | None, include_vectors: bool = False
     ) -> list[Hit]:
         compiled = compile_where(where, self.name)
-        record = await self.record(name)
+        record = self._records.get(name) or await self.record(name)
         flat = check_query_vector(name, record, vector)
         if k <= 0:
             return []
@@ -316,11 +327,27 @@ class ChromaBackend:
                 return await self._run(call, name)
             except _Gone:
                 self._handles.pop(name, None)
+                self._records.pop(name, None)
         raise unknown_collection(self.name, name)
 
     async def _run(self, function: Callable[[], T], collection: str | None = None) -> T:
+        if self._settings.url is None:
+            return await self._call(function, collection)
+        # Chroma's HTTP client waits without a timeout: the deadline is kept here, and a call past it is
+        # left to finish in its thread.
+        seconds = self._settings.timeout_seconds
         try:
-            return await anyio.to_thread.run_sync(function)
+            with anyio.fail_after(seconds):
+                return await self._call(function, collection, abandon=True)
+        except TimeoutError as error:
+            raise BackendError(
+                "backend_unavailable",
+                f"chroma backend {self.name!r} at {self.location} did not answer within {seconds:g} s (timeout_seconds)",
+            ) from error
+
+    async def _call(self, function: Callable[[], T], collection: str | None, abandon: bool = False) -> T:
+        try:
+            return await anyio.to_thread.run_sync(function, abandon_on_cancel=abandon)
         except (_Gone, BackendError):
             raise
         except Exception as error:

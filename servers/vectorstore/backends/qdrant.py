@@ -66,6 +66,8 @@ class QdrantBackend:
         self._path = None if settings.url else settings.embedded_path(name, data_dir)
         self.location = redacted_url(settings.url) if settings.url else str(self._path)
         self._client: QdrantClient | None = None
+        # The last record read per collection: a query checks its vector against it without a round trip.
+        self._records: dict[str, CollectionRecord] = {}
         # The local engine is plain Python over shared structures: one call at a time.
         self._limiter = anyio.CapacityLimiter(1 if self._path is not None else 16)
 
@@ -113,6 +115,7 @@ class QdrantBackend:
             ),
             name,
         )
+        self._records[name] = record
 
     async def _info(self, name: str) -> models.CollectionInfo:
         client = await self._ready()
@@ -124,17 +127,20 @@ class QdrantBackend:
         if not isinstance(text, str):
             raise unmanaged_collection(self.name, name)
         try:
-            return CollectionRecord.from_json(text)
+            self._records[name] = CollectionRecord.from_json(text)
         except RecordError as error:
             raise BackendError("backend_error", f"collection {name!r}: {error}") from error
+        return self._records[name]
 
     async def set_record(self, name: str, record: CollectionRecord) -> None:
         client = await self._ready()
         await self._exists(name)
         await self._run(lambda: client.update_collection(name, metadata={RECORD_KEY: record.to_json()}), name)
+        self._records[name] = record
 
     async def delete_collection(self, name: str) -> None:
         client = await self._ready()
+        self._records.pop(name, None)
         await self._exists(name)
         await self._run(lambda: client.delete_collection(name), name)
 
@@ -225,7 +231,7 @@ class QdrantBackend:
         self, name: str, vector: numpy.ndarray, k: int, where: Filter | None, include_vectors: bool = False
     ) -> list[Hit]:
         compiled = compile_filter(where, self.name)
-        record = await self.record(name)
+        record = self._records.get(name) or await self.record(name)
         flat = check_query_vector(name, record, vector)
         if k <= 0:
             return []

@@ -16,6 +16,8 @@ class BackendSettings(StrictModel):
 
     With neither ``path`` nor ``url`` the backend is embedded under ``<data_dir>/vectorstore/<name>``.
     A Qdrant local path is locked to one process: replicas need a Qdrant (or Chroma) server.
+    ``token`` is Qdrant's API key, or Chroma's token sent in ``auth_header`` (``Authorization: Bearer``
+    or ``X-Chroma-Token``). ``timeout_seconds`` bounds each call to a server (embedded calls have none).
     """
 
     kind: Literal["chroma", "qdrant"] = "chroma"

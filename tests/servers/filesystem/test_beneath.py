@@ -11,11 +11,11 @@ import pytest
 from servers.filesystem import beneath
 from servers.filesystem.errors import FsError
 from servers.filesystem.listing import list_directory
-from servers.filesystem.policy import Policy, Resolved
 from servers.filesystem.reading import file_info, read_text
 from servers.filesystem.searching import GrepQuery, grep, search_files
 from servers.filesystem.trash import Trash
 from servers.filesystem.writing import create_directory, move, write_file
+from servers.kit.paths.policy import Policy, Resolved
 from tests.servers.filesystem.support import snapshot
 
 SEARCH: dict[str, Any] = {
@@ -41,7 +41,7 @@ def resolver(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) ->
 
 @pytest.fixture
 def policy(root: Path) -> Policy:
-    return Policy.build([(str(root), "rw")], deny=[".env*"])
+    return Policy.build([(str(root), "rw")], deny=[".env*"], error=FsError)
 
 
 def _resolve(policy: Policy, path: str, *, follow: bool = True) -> Resolved:

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 from mcp import Client, StdioServerParameters
 
-from servers.filesystem.policy import Policy
+from servers.kit.paths.policy import Policy
 from tests.servers.filesystem.support import connect, settings_for, text_of
 
 # What a client sends, and how the error it gets back must start.

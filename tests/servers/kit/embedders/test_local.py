@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import anyio
 import numpy
 import pytest
 
@@ -104,3 +105,20 @@ async def test_an_embed_on_a_cold_embedder_warms_it_first() -> None:
     vectors = await local.embed(["no warm call before"])
     assert vectors.shape == (1, 384)
     assert local.warm_state == "warm"
+
+
+async def test_concurrent_calls_and_warms_share_one_model_and_agree_with_sequential_ones() -> None:
+    local = LocalEmbedder(EmbedderSettings(batch_size=3))
+    texts = [[f"sentence {task} number {index}" for index in range(7)] for task in range(6)]
+    results: dict[int, numpy.ndarray] = {}
+
+    async def run(task: int) -> None:
+        await local.warm()
+        results[task] = await local.embed(texts[task])
+
+    async with anyio.create_task_group() as group:
+        for task in range(len(texts)):
+            group.start_soon(run, task)
+    assert local.warm_state == "warm"
+    for task, batch in enumerate(texts):
+        numpy.testing.assert_allclose(results[task], await local.embed(batch), atol=1e-5)

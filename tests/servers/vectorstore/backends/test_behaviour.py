@@ -290,3 +290,24 @@ async def test_index_settings_describe_the_index(backend: VectorBackend, name: s
     await made(backend, name)
     settings = await backend.index_settings(name)
     assert settings and all(isinstance(value, str | int | float) for value in settings.values())
+
+
+RESERVED_KEY = {"chroma": "#secret", "qdrant": None}
+
+
+async def test_metadata_the_engine_cannot_store_is_refused_and_nothing_is_written(
+    backend: VectorBackend, name: str
+) -> None:
+    await made(backend, name, count=2)
+    vector = unit_vectors(1)[0]
+    bad_values: list[dict[str, object]] = [{"tags": ["a", "b"]}, {"nested": {"a": 1}}, {"x": float("inf")}]
+    reserved = RESERVED_KEY[backend.kind]
+    if reserved is not None:
+        bad_values.append({reserved: 1})
+    for metadata in bad_values:
+        batch = [StoredDocument("fine", "ok", {}, vector), StoredDocument("bad", "no", metadata, vector)]  # type: ignore[arg-type]
+        with pytest.raises(BackendError) as refused:
+            await backend.upsert(name, batch)
+        assert refused.value.code == "invalid_metadata"
+        assert "bad" in refused.value.detail
+    assert await backend.count(name) == 2

@@ -88,3 +88,17 @@ async def test_a_collection_recreated_by_another_client_is_found_again(
     await backend.upsert(name, [StoredDocument("new", None, {}, vector)])
     assert [doc.id for doc in await other.get(name, None, None, 0, 10)] == ["new"]
     await other.aclose()
+
+
+async def test_a_chroma_server_that_never_answers_times_out_as_unavailable(tmp_path: Path) -> None:
+    import socket
+
+    with socket.socket() as silent:  # accepts connections (the backlog) and never answers
+        silent.bind(("127.0.0.1", 0))
+        silent.listen(8)
+        url = f"http://127.0.0.1:{silent.getsockname()[1]}"
+        backend = open_backend("mute", BackendSettings(kind="chroma", url=url, timeout_seconds=0.5), tmp_path)
+        with pytest.raises(BackendError) as refused:
+            await backend.open()
+        assert refused.value.code == "backend_unavailable"
+        assert "did not answer within 0.5 s" in refused.value.detail

@@ -1,4 +1,4 @@
-"""The policy on its own: resolution, containment, deny globs, modes, and narrowing by client roots."""
+"""The path policy on its own: resolution, containment, deny globs, modes, and narrowing by client roots."""
 
 from __future__ import annotations
 
@@ -7,8 +7,13 @@ from pathlib import Path
 
 import pytest
 
-from servers.filesystem.errors import FsError
-from servers.filesystem.policy import Policy
+from servers.kit.paths.policy import Policy
+from servers.kit.tool_errors import CodedToolError
+
+
+class Refused(CodedToolError):
+    """The error class a server injects (the filesystem's is ``FsError``)."""
+
 
 DENY = (".env*", ".git/", "*.pem", "*.key", "id_*", "secrets/*.json")
 
@@ -29,11 +34,12 @@ def _policy(layout: dict[str, Path]) -> Policy:
         [(str(layout["rw"]), "rw"), (str(layout["ro"]), "ro"), (str(layout["rw"] / "vendor"), "ro")],
         DENY,
         hidden=[str(layout["base"] / "trash")],
+        error=Refused,
     )
 
 
 def _code(policy: Policy, raw: str, **kwargs: bool) -> str:
-    with pytest.raises(FsError) as refused:
+    with pytest.raises(Refused) as refused:
         policy.resolve(raw, policy.operator_scope, **kwargs)
     return refused.value.code
 
@@ -103,7 +109,7 @@ def test_the_most_specific_root_decides_the_mode(layout: dict[str, Path]) -> Non
 
 
 def test_the_hidden_trash_is_refused_even_inside_a_root(tmp_path: Path) -> None:
-    policy = Policy.build([(str(tmp_path), "rw")], DENY, hidden=[str(tmp_path / "trash")])
+    policy = Policy.build([(str(tmp_path), "rw")], DENY, hidden=[str(tmp_path / "trash")], error=Refused)
     assert _code(policy, "trash/x/item") == "denied"
     assert not policy.child_allowed("", "trash", str(tmp_path / "trash"))
 
@@ -117,7 +123,7 @@ def test_narrowing_intersects_and_never_widens(layout: dict[str, Path]) -> None:
     nothing = policy.narrow([(layout["out"].as_uri(), None), ("file://other/x", None), ("http://x/", None)])
     assert nothing.roots == policy.roots and not nothing.narrowed
     assert [note.status for note in nothing.client_roots] == ["ignored", "ignored", "ignored"]
-    with pytest.raises(FsError):
+    with pytest.raises(Refused):
         policy.resolve(str(layout["out"] / "x"), nothing)
 
 
@@ -125,7 +131,7 @@ def test_a_narrowed_root_inside_a_read_only_root_stays_read_only(layout: dict[st
     policy = _policy(layout)
     scope = policy.narrow([((layout["rw"] / "vendor" / "pkg").as_uri(), None)])
     assert [(r.path, r.mode) for r in scope.roots] == [(str(layout["rw"] / "vendor" / "pkg"), "ro")]
-    with pytest.raises(FsError) as refused:
+    with pytest.raises(Refused) as refused:
         policy.resolve("x.py", scope, write=True)
     assert refused.value.code == "read_only"
 
@@ -136,3 +142,28 @@ def test_a_client_root_hidden_behind_a_symlink_is_resolved_before_it_narrows(lay
     scope = policy.narrow([((layout["rw"] / "door").as_uri(), None)])
     assert not scope.narrowed
     assert all(root.path != str(layout["out"]) for root in scope.roots)
+
+
+def test_a_policy_raises_the_error_class_it_was_given_and_the_hints_it_was_given(tmp_path: Path) -> None:
+    plain = Policy.build([(str(tmp_path / "root"), "rw")], DENY, hidden=[str(tmp_path / "root" / "own")])
+    with pytest.raises(CodedToolError) as refused:
+        plain.resolve("/etc/passwd", plain.operator_scope)
+    assert type(refused.value) is CodedToolError
+    assert str(refused.value).endswith("relative paths resolve against " + os.path.realpath(tmp_path / "root") + ").")
+    hinted = Policy.build(
+        [(str(tmp_path / "root"), "ro")],
+        DENY,
+        hidden=[str(tmp_path / "root" / "own")],
+        error=Refused,
+        roots_hint="call `describe` to see them",
+        hidden_hint="is the server's own; use another",
+    )
+    with pytest.raises(Refused) as refused_again:
+        hinted.resolve("/etc/passwd", hinted.operator_scope)
+    assert str(refused_again.value).endswith("; call `describe` to see them.")
+    with pytest.raises(Refused) as hidden:
+        hinted.resolve("own/x", hinted.operator_scope)
+    assert str(hidden.value) == "denied: 'own/x' is the server's own; use another."
+    with pytest.raises(Refused) as empty:
+        hinted.resolve("", hinted.operator_scope)
+    assert empty.value.code == "invalid_path"

@@ -1,4 +1,4 @@
-"""Every path decision of the filesystem server, in one place.
+"""Every path decision of a server that touches files (the filesystem's tools, the vectorstore's ingest).
 
 The rules, in the order they are applied to a path a client sends:
 
@@ -8,8 +8,9 @@ The rules, in the order they are applied to a path a client sends:
 2. The real location: the path is resolved with ``realpath`` (every symlink and ``..``; for a
    target that does not exist yet, its nearest existing parent), so a symlink or ``..`` cannot
    lead out. ``follow=False`` resolves only the parent, for operations on a link itself. The
-   files are then opened beneath the root holding the path, no link followed
-   (:mod:`servers.filesystem.beneath`), so what is opened is what was checked.
+   filesystem server then opens files beneath the root holding the path, no link followed
+   (its ``beneath`` module); :mod:`servers.kit.paths.walk` checks every file it opens against
+   the path it checked.
 3. Containment: the real path must be one of the scope's roots or lie under one. The operator's
    roots are the outer bound; a client's roots (``roots/list``) can only narrow them
    (:meth:`Policy.narrow`): the intersection, never a widening or a replacement.
@@ -19,22 +20,26 @@ The rules, in the order they are applied to a path a client sends:
    path is never read, written, listed or searched; walkers skip denied entries.
 5. Mode: the most specific root holding the path decides; a write under a ``ro`` root is refused.
 
-Everything refused raises :class:`~servers.filesystem.errors.FsError` naming what to do instead.
+Everything refused raises the policy's ``error`` (a :class:`~servers.kit.tool_errors.CodedToolError`
+class chosen by the server, the filesystem's ``FsError``) naming what to do instead; the codes are
+``invalid_path``, ``path_too_long``, ``outside_roots``, ``denied`` and ``read_only``.
 """
 
 from __future__ import annotations
 
 import os
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from fnmatch import fnmatchcase
 from typing import Literal
 from urllib.parse import unquote, urlsplit
 
-from servers.filesystem.errors import FsError
+from servers.kit.tool_errors import CodedToolError
 
 Mode = Literal["rw", "ro"]
+ErrorFactory = Callable[[str, str], CodedToolError]
+"""How a policy makes its errors from ``(code, message)``: a coded error class itself."""
 
 PATH_MAX = 4096
 NAME_MAX = 255
@@ -103,7 +108,7 @@ class Resolved:
     relative: str
     exists: bool
     anchor: str
-    """The operator root holding ``path`` whose handle every open starts from (:mod:`servers.filesystem.beneath`)."""
+    """The operator root holding ``path`` whose handle every open starts from (the outermost one)."""
 
     @property
     def is_root(self) -> bool:
@@ -124,11 +129,16 @@ class Policy:
     roots: tuple[AllowedRoot, ...]
     deny: tuple[str, ...]
     hidden: tuple[str, ...] = ()
+    error: ErrorFactory = CodedToolError
+    roots_hint: str = ""
+    """Appended to ``outside_roots``: how the client can see the roots (the tool to call)."""
+    hidden_hint: str = "is inside a directory the server keeps for itself; choose another path"
+    """Why a path under ``hidden`` is ``denied``, and what to use instead (follows the path in the message)."""
     _globs: tuple[_Glob, ...] = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
         if not self.roots:
-            raise ValueError("a filesystem policy needs at least one allowed root")
+            raise ValueError("a path policy needs at least one allowed root")
         globs: list[_Glob] = []
         for text in self.deny:
             pattern = text.strip().strip("/").lower()
@@ -138,7 +148,16 @@ class Policy:
         self.hidden = tuple(os.path.realpath(path) for path in self.hidden)
 
     @classmethod
-    def build(cls, roots: Iterable[tuple[str, Mode]], deny: Sequence[str], hidden: Sequence[str] = ()) -> Policy:
+    def build(
+        cls,
+        roots: Iterable[tuple[str, Mode]],
+        deny: Sequence[str],
+        hidden: Sequence[str] = (),
+        *,
+        error: ErrorFactory = CodedToolError,
+        roots_hint: str = "",
+        hidden_hint: str | None = None,
+    ) -> Policy:
         """A policy over ``roots`` (path, mode) pairs; each root is resolved with ``realpath`` once, here."""
         allowed: list[AllowedRoot] = []
         seen: set[str] = set()
@@ -148,7 +167,10 @@ class Policy:
                 continue
             seen.add(real)
             allowed.append(AllowedRoot(path=real, mode=mode, configured=configured))
-        return cls(roots=tuple(allowed), deny=tuple(deny), hidden=tuple(hidden))
+        policy = cls(roots=tuple(allowed), deny=tuple(deny), hidden=tuple(hidden), error=error, roots_hint=roots_hint)
+        if hidden_hint is not None:
+            policy.hidden_hint = hidden_hint
+        return policy
 
     @property
     def operator_scope(self) -> Scope:
@@ -203,8 +225,8 @@ class Policy:
         follow: bool = True,
         what: str = "path",
     ) -> Resolved:
-        """Check ``raw`` against the whole policy and return where it really is, or raise :class:`FsError`."""
-        expanded = _expand(raw, what)
+        """Check ``raw`` against the whole policy and return where it really is, or raise the policy's error."""
+        expanded = _expand(raw, what, self.error)
         joined = os.path.join(scope.roots[0].path, expanded)
         lexical = os.path.normpath(joined)
         if follow:
@@ -215,10 +237,11 @@ class Policy:
         root = scope.root_for(real)
         if root is None:
             hint = f"relative paths resolve against {scope.roots[0].path}"
-            raise FsError(
+            see = f"; {self.roots_hint}" if self.roots_hint else ""
+            raise self.error(
                 "outside_roots",
                 f"{raw!r} resolves to {real!r}, which is outside the allowed directories: {scope.describe()}. "
-                f"Use a path under one of them ({hint}); call `list_allowed_directories` to see them.",
+                f"Use a path under one of them ({hint}){see}.",
             )
         relative = root.relative(real)
         self._check_denied(raw, relative, real)
@@ -226,7 +249,7 @@ class Policy:
         if lexical_root is not None and lexical != real:
             self._check_denied(raw, lexical_root.relative(lexical), lexical)
         if write and not root.writable:
-            raise FsError(
+            raise self.error(
                 "read_only",
                 f"{raw!r} is under {root.path}, which the operator allows read-only; "
                 f"writable directories: {', '.join(r.path for r in scope.roots if r.writable) or 'none'}.",
@@ -253,7 +276,7 @@ class Policy:
         return None
 
     def is_hidden(self, real: str) -> bool:
-        """Whether ``real`` is one of the server's own directories (the trash), never shown to clients."""
+        """Whether ``real`` is one of the server's own directories (the filesystem's trash), never shown to clients."""
         return any(real == hidden or real.startswith(hidden + os.sep) for hidden in self.hidden)
 
     def child_allowed(self, parent_relative: str, name: str, real: str) -> bool:
@@ -264,25 +287,23 @@ class Policy:
     def _check_denied(self, raw: str, relative: str, real: str) -> None:
         glob = self.denied_by(relative)
         if glob is not None:
-            raise FsError(
+            raise self.error(
                 "denied",
                 f"{raw!r} matches the deny glob {glob!r} set by the operator; such paths are never read, "
                 "written, listed or searched. Choose another file.",
             )
         if self.is_hidden(real):
-            raise FsError(
-                "denied", f"{raw!r} is inside the server's own trash; use `list_trash` / `restore_from_trash`."
-            )
+            raise self.error("denied", f"{raw!r} {self.hidden_hint}.")
 
 
-def _expand(raw: str, what: str) -> str:
-    """The client's text as a POSIX path (``file://`` and ``~`` expanded), or :class:`FsError`."""
+def _expand(raw: str, what: str, error: ErrorFactory = CodedToolError) -> str:
+    """The client's text as a POSIX path (``file://`` and ``~`` expanded), or ``error``."""
     if not raw:
-        raise FsError("invalid_path", f"the {what} is empty; give a path under an allowed directory")
+        raise error("invalid_path", f"the {what} is empty; give a path under an allowed directory")
     if "\x00" in raw:
-        raise FsError("invalid_path", f"the {what} contains a NUL byte, which no file name may contain")
+        raise error("invalid_path", f"the {what} contains a NUL byte, which no file name may contain")
     if "\\" in raw or _WINDOWS_DRIVE.match(raw):
-        raise FsError(
+        raise error(
             "invalid_path",
             f"the {what} {raw[:200]!r} looks like a Windows path (backslash, drive letter or UNC share); "
             "this server runs on POSIX: use forward slashes",
@@ -290,16 +311,16 @@ def _expand(raw: str, what: str) -> str:
     if raw.startswith("file:"):
         parts = urlsplit(raw)
         if parts.netloc not in ("", "localhost"):
-            raise FsError("invalid_path", f"the {what} {raw[:200]!r} names a remote host; only local files are served")
+            raise error("invalid_path", f"the {what} {raw[:200]!r} names a remote host; only local files are served")
         raw = unquote(parts.path)
         if not raw or "\x00" in raw:
-            raise FsError("invalid_path", f"the {what} is not a usable file:// URI")
+            raise error("invalid_path", f"the {what} is not a usable file:// URI")
     encoded = raw.encode("utf-8", "surrogateescape")
     if len(encoded) > PATH_MAX:
-        raise FsError("path_too_long", f"the {what} is {len(encoded)} bytes long; at most {PATH_MAX} are allowed")
+        raise error("path_too_long", f"the {what} is {len(encoded)} bytes long; at most {PATH_MAX} are allowed")
     for part in raw.split("/"):
         if len(part.encode("utf-8", "surrogateescape")) > NAME_MAX:
-            raise FsError(
+            raise error(
                 "path_too_long", f"a component of the {what} is longer than {NAME_MAX} bytes ({part[:40]!r}...)"
             )
     if raw.startswith("~"):
