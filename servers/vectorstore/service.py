@@ -325,7 +325,7 @@ class VectorService:
         used: str | None = None
         query_vector: numpy.ndarray | None = None
         chosen: Embedder | None = None
-        if mode != "keyword":
+        if mode != "keyword" or use_mmr:  # MMR compares hits with the query vector in every mode
             if vector is not None:
                 query_vector = numpy.asarray(vector, dtype=numpy.float32)
             else:

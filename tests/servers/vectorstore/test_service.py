@@ -170,6 +170,8 @@ async def test_a_score_threshold_drops_weak_hits_and_mmr_keeps_top_k(service: Ve
     assert strict and len(strict) < len(CORPUS)
     diverse = await query(service, backend_name, "cats and kittens", use_mmr=True, mmr_lambda=0.3, top_k=3)
     assert len(diverse) == 3 and len(set(diverse)) == 3
+    keyword = await query(service, backend_name, "cats dogs kitten park", mode="keyword", use_mmr=True, top_k=2)
+    assert len(keyword) == 2 and set(keyword) <= set(ANIMALS)
 
 
 async def test_get_documents_pages_with_a_cursor_and_cuts_long_texts(service: VectorService, backend_name: str) -> None:
