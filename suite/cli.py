@@ -299,10 +299,11 @@ def build_parser() -> argparse.ArgumentParser:
 
     bench = sub.add_parser("bench", help="time calls over the real transports and print the figures")
     bench.add_argument("--iterations", type=int, default=300, help="calls per measurement")
+    bench.add_argument("name", nargs="?", choices=tuple(BENCHES), default=None, help="run one bench (same as --only)")
     bench.add_argument("--only", choices=tuple(BENCHES), default=None, help="run one bench (default: all)")
-    bench.add_argument("name", nargs="?", choices=tuple(BENCHES), default=None, help="the same as --only NAME")
     bench.add_argument("--minutes", type=float, default=None, help="idle-soak: how long to watch (default 60)")
     bench.add_argument("--seconds", type=float, default=None, help="idle-soak: how long to watch, in seconds")
+    bench.add_argument("--quick", action="store_true", help="smoke-test sizes, where a bench has them (vectorstore)")
     bench.set_defaults(handler=cmd_bench)
     return parser
 

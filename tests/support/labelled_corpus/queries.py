@@ -1,0 +1,86 @@
+"""Queries for each topic, worded the way a person would ask, not copied from the sentences."""
+
+from __future__ import annotations
+
+QUERIES: dict[str, tuple[str, ...]] = {
+    "cooking": (
+        "how do I stop my pastry from turning out tough",
+        "tips for getting a good crust on meat in a frying pan",
+        "what should I do with the juices left in the pan after roasting",
+        "why does my homemade bread not get bigger",
+        "how long should cooked poultry sit before carving",
+        "keeping vegetables vivid green after boiling",
+    ),
+    "astronomy": (
+        "what happens when a huge star dies",
+        "why is the red planet that colour",
+        "how do scientists discover planets orbiting other suns",
+        "which planet has the highest surface temperature",
+        "best time of year to watch shooting stars",
+        "how far away can a space telescope see into the past",
+    ),
+    "gardening": (
+        "how do I keep weeds down in my borders",
+        "when is the right time to plant spring flowering bulbs",
+        "protecting young salad plants from pests that eat leaves",
+        "improving heavy soil that stays waterlogged",
+        "getting more blooms from flowering plants all summer",
+        "what to do with vegetable peelings and lawn cuttings",
+    ),
+    "programming": (
+        "how to find out which part of my code is slow",
+        "my software crashed reading an empty reference, what does that mean",
+        "working on a feature without breaking the main codebase using version control",
+        "two threads changing the same variable give wrong results",
+        "fastest way to look up an item in a sorted list",
+        "automatically running tests whenever someone pushes code",
+    ),
+    "finance": (
+        "how much cash should I keep aside for unexpected bills",
+        "what happens to my money over time if prices keep rising",
+        "cheapest way to invest in the whole stock market",
+        "should I clear my card debt before investing",
+        "what lowers a person's credit rating",
+        "is it smarter to rent or to buy a house",
+    ),
+    "medicine": (
+        "will antibiotics help with a cold virus",
+        "what are the warning signs of not drinking enough water",
+        "how does a jab protect you from disease",
+        "treatment options when the kidneys fail",
+        "scan that images the body without radiation",
+        "what to do when someone has a severe allergic reaction",
+    ),
+    "music": (
+        "how do I practise playing in time",
+        "which notes make up a major triad",
+        "what chord pattern do most blues tunes use",
+        "which famous composer lost his hearing",
+        "how to raise the pitch on my acoustic guitar without retuning",
+        "what does the person waving the stick in front of an orchestra do",
+    ),
+    "marine": (
+        "why are coral reefs turning white",
+        "how do dolphins hunt in murky water",
+        "which creature is the biggest that has ever lived",
+        "animals that live around volcanic vents deep under the sea",
+        "where do turtles go to lay their eggs",
+        "how does plastic pollution harm sea creatures",
+    ),
+    "cars": (
+        "why are my brakes making a squeaking noise",
+        "my car will not start because the battery is dead",
+        "how often should the motor oil be replaced",
+        "the vehicle drifts to the left when I drive straight",
+        "what does the orange engine warning lamp on the dashboard mean",
+        "the ride feels bouncy over bumps, which parts are worn",
+    ),
+    "history": (
+        "who built the pyramids and why",
+        "how was the ancient Egyptian writing system finally understood",
+        "which city was buried by a volcano in Roman times",
+        "the general who took elephants across the mountains",
+        "where did democracy begin in the ancient world",
+        "the oldest written law codes from Mesopotamia",
+    ),
+}
