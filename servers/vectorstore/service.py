@@ -330,13 +330,14 @@ class VectorService:
                 query_vector = numpy.asarray(vector, dtype=numpy.float32)
             else:
                 used, chosen = await self.embedder_for(name, record, embedder)
-        if await engine.count(name) == 0:
+        if chosen is not None:
+            query_vector = (await self.embed(chosen, [text or ""]))[0]
+        hits = await self._ranked(engine, name, record, mode, text, query_vector, pool, compiled, use_mmr, top_k)
+        # Counted only when nothing matched, so that a query costs the engine one search, not two calls.
+        if not hits and await engine.count(name) == 0:
             raise VectorError(
                 "empty_collection", f"collection {name!r} holds no documents yet; add some with `upsert_documents`"
             )
-        if chosen is not None:
-            query_vector = (await self.embed(chosen, [text or ""]))[0]
-        hits = await self._ranked(engine, name, record, mode, text, query_vector, pool, compiled, use_mmr)
         if score_threshold is not None:
             hits = [hit for hit in hits if hit.score >= score_threshold]
         if use_mmr and query_vector is not None and hits:
@@ -366,6 +367,7 @@ class VectorService:
         pool: int,
         where: Filter | None,
         use_mmr: bool,
+        top_k: int,
     ) -> list[Hit]:
         if mode == "dense":
             assert query_vector is not None
@@ -375,7 +377,10 @@ class VectorService:
             return await self._hits_of(engine, name, keyword, use_mmr)
         assert query_vector is not None
         dense = await engine.query(name, query_vector, pool, where, include_vectors=use_mmr)
-        fused = rrf([[hit.id for hit in dense], [doc_id for doc_id, _ in keyword]])
+        # Fused over a window of each ranking, as Elasticsearch's rank_window_size: deep in a long list, one
+        # shared common word would lift a document above the dense ranking's best hit.
+        window = fusion_window(top_k, pool)
+        fused = rrf([[hit.id for hit in dense[:window]], [doc_id for doc_id, _ in keyword[:window]]])
         return await self._hits_of(engine, name, fused, use_mmr, known={hit.id: hit for hit in dense})
 
     async def _hits_of(
@@ -413,3 +418,8 @@ class VectorService:
                 break
             shown.append(item)
         return shown, budget
+
+
+def fusion_window(top_k: int, pool: int) -> int:
+    """How many of each ranking hybrid fusion reads: twice the hits asked for, at least 10, at most the pool."""
+    return min(pool, max(2 * top_k, 10))

@@ -135,15 +135,6 @@ async def test_dense_and_hybrid_find_the_topic_in_the_top_three_for_nine_queries
     assert figures.share("hybrid") >= FLOOR, figures.report()
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "known miss of the server's hybrid mode (report of wt-vbench): with candidate_pool 50, RRF ranks documents "
-        "that share one common word with the query and sit anywhere in the dense top 50 above the dense first hit, "
-        "so 'warning signs of not drinking enough water' loses its dehydration sentence; remove this mark once "
-        "hybrid keeps up with dense"
-    ),
-)
 async def test_hybrid_finds_the_topic_for_at_least_as_many_queries_as_dense(service: VectorService) -> None:
     figures = await measure(service)
     assert figures.found["hybrid"] >= figures.found["dense"], "hybrid found fewer than dense\n" + figures.report()
