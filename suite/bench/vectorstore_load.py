@@ -98,7 +98,9 @@ def backend_config(kind: str, place: str) -> dict[str, Any]:
 
 
 @contextmanager
-def vectorstore_server(tmp: Path, name: str, backend: dict[str, Any]) -> Iterator[tuple[str, int]]:
+def vectorstore_server(
+    tmp: Path, name: str, backend: dict[str, Any], ready_seconds: float = READY_SECONDS
+) -> Iterator[tuple[str, int]]:
     """``mcp-suite serve vectorstore`` over HTTP against ``backend``; yields (MCP URL, pid).
 
     The embedding cache is off (``memory_entries: 0``): the direct baseline embeds every text, so
@@ -120,7 +122,7 @@ def vectorstore_server(tmp: Path, name: str, backend: dict[str, Any]) -> Iterato
     with log_path.open("wb") as log:
         process = subprocess.Popen(argv, env=_env(str(tmp / f"data-{name}")), stdout=log, stderr=subprocess.STDOUT)
     try:
-        _wait_ready(f"http://127.0.0.1:{port}/health", process, log_path)
+        _wait_ready(f"http://127.0.0.1:{port}/health", process, log_path, ready_seconds)
         yield f"http://127.0.0.1:{port}/mcp", process.pid
     finally:
         process.send_signal(signal.SIGTERM)

@@ -9,11 +9,6 @@ holds exactly one writer's version: its text and its metadata from the same writ
 
 from __future__ import annotations
 
-import os
-import signal
-import subprocess
-import sys
-import time
 import uuid
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
@@ -21,18 +16,15 @@ from pathlib import Path
 from typing import Any
 
 import anyio
-import httpx
 import pytest
-import yaml
 from mcp import Client
 
+from suite.bench.vectorstore_load import vectorstore_server
 from tests.support.chroma_server import chroma_server
-from tests.support.upstreams import free_port
 
 __all__ = ["chroma_server"]
 
 pytestmark = pytest.mark.anyio
-ROOT = Path(__file__).resolve().parents[2]
 OWN = 120  # ids only one writer sends, per writer
 SHARED = 80  # ids both writers send
 CALL = 20  # documents per upsert call
@@ -41,40 +33,10 @@ READY_SECONDS = 120.0
 
 @contextmanager
 def vectorstore_process(tmp_path: Path, name: str, chroma_url: str) -> Iterator[str]:
-    """One ``mcp-suite serve vectorstore`` child against ``chroma_url``; yields its MCP URL once it is ready."""
-    port = free_port()
-    config = tmp_path / f"{name}.yaml"
-    config.write_text(yaml.safe_dump({"vectorstore": {"backends": {"chroma": {"kind": "chroma", "url": chroma_url}}}}))
-    env = {k: v for k, v in os.environ.items() if not k.startswith("MCP_SUITE_")}
-    env.update({"PYTHONPATH": str(ROOT), "MCP_SUITE_DATA_DIR": str(tmp_path / f"data-{name}")})
-    log = (tmp_path / f"{name}.log").open("wb")
-    argv = [sys.executable, "-m", "suite.cli", "serve", "vectorstore", "--transport", "http", "--port", str(port)]
-    process = subprocess.Popen([*argv, "--config", str(config)], env=env, stdout=log, stderr=subprocess.STDOUT)
-    try:
-        wait_ready(f"http://127.0.0.1:{port}/health", process, tmp_path / f"{name}.log")
-        yield f"http://127.0.0.1:{port}/mcp"
-    finally:
-        process.send_signal(signal.SIGTERM)
-        try:
-            process.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
-        log.close()
-
-
-def wait_ready(url: str, process: subprocess.Popen[bytes], log: Path) -> None:
-    deadline = time.monotonic() + READY_SECONDS
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise RuntimeError(f"the vectorstore server exited with {process.returncode}: {log.read_text()[-2000:]}")
-        try:
-            if httpx.get(url, timeout=2.0).status_code == 200:
-                return
-        except httpx.TransportError:
-            pass
-        time.sleep(0.1)  # the poll interval of a deadline loop, not a synchronisation
-    raise RuntimeError(f"the vectorstore server was not ready within {READY_SECONDS:.0f}s: {log.read_text()[-2000:]}")
+    """One ``mcp-suite serve vectorstore`` child against ``chroma_url``, as the bench starts it; yields its MCP URL."""
+    backend = {"kind": "chroma", "url": chroma_url}
+    with vectorstore_server(tmp_path, name, backend, ready_seconds=READY_SECONDS) as (url, _pid):
+        yield url
 
 
 def own_documents(writer: str) -> list[dict[str, Any]]:
