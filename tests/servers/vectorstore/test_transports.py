@@ -10,13 +10,12 @@ from typing import Any
 import anyio
 import httpx
 import pytest
-import uvicorn
 from mcp import Client, types
 
-from mesh.serving.listen import bind_socket
 from servers.runtime.serve import build_http_app
 from servers.vectorstore.server import DEFINITION
 from tests.servers.vectorstore.support import CORPUS, data, suite_settings
+from tests.support.upstreams import serve_app
 
 pytestmark = pytest.mark.anyio
 
@@ -24,18 +23,8 @@ pytestmark = pytest.mark.anyio
 @asynccontextmanager
 async def http_server(tmp_path: Path) -> AsyncIterator[str]:
     settings = suite_settings(tmp_path / "data", upsert_batch_size=2)
-    server = DEFINITION.build(settings)
-    app = build_http_app(DEFINITION, server, settings)
-    sock = bind_socket("127.0.0.1", 0)
-    sock.listen(64)
-    port = sock.getsockname()[1]
-    runner = uvicorn.Server(uvicorn.Config(app, log_config=None, access_log=False, lifespan="on"))
-    async with anyio.create_task_group() as group:
-        group.start_soon(lambda: runner.serve(sockets=[sock]))
-        try:
-            yield f"http://127.0.0.1:{port}"
-        finally:
-            runner.should_exit = True
+    async with serve_app(build_http_app(DEFINITION, DEFINITION.build(settings), settings)) as base:
+        yield base
 
 
 async def test_over_http_health_turns_ready_and_progress_and_elicitation_reach_the_client(tmp_path: Path) -> None:
