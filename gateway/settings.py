@@ -40,6 +40,12 @@ class Policy(StrictModel):
     priority: int | None = Field(default=None, ge=-100, le=100, description="queue priority, higher first")
     timeout_seconds: float | None = Field(default=None, gt=0, le=3600, description="deadline of one call")
     retries: int | None = Field(default=None, ge=0, le=3, description="retries on another instance, safe tools only")
+    attempt_timeout_seconds: float | None = Field(
+        default=None,
+        gt=0,
+        le=3600,
+        description="longest wait for one instance when a retry elsewhere is possible",
+    )
     breaker: BreakerPolicy = BreakerPolicy()
 
 
@@ -49,6 +55,7 @@ DEFAULT_POLICY = Policy(
     priority=0,
     timeout_seconds=60.0,
     retries=1,
+    attempt_timeout_seconds=5.0,
     breaker=BreakerPolicy(failure_threshold=5, failure_ratio=0.5, window=20, min_calls=10, cooldown_seconds=10.0),
 )
 
@@ -83,6 +90,8 @@ DEFAULT_SUPERVISORS: dict[str, SupervisorSettings] = {
 DEFAULT_SERVER_GROUPS: dict[str, ServerGroupSettings] = {
     # A collection's calls land on one replica, so its keyword index and embedding cache stay warm there.
     "vectorstore": ServerGroupSettings(strategy="consistent_hash", hash_argument="collection"),
+    # A generation runs for many seconds: cutting it short to try another replica would pay for it twice.
+    "aiml": ServerGroupSettings(policy=Policy(attempt_timeout_seconds=3600)),
 }
 
 

@@ -30,6 +30,7 @@ class EffectivePolicy:
     breaker: BreakerPolicy
     bulkhead_scope: str
     supervisor: str | None = None
+    attempt_timeout_seconds: float = 5.0
 
 
 def _levels(
@@ -72,6 +73,7 @@ def resolve_policy(
         breaker=BreakerPolicy.model_validate(breaker),
         bulkhead_scope=scope,
         supervisor=supervisor,
+        attempt_timeout_seconds=float(values.get("attempt_timeout_seconds", 5.0)),
     )
 
 

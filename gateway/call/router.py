@@ -4,11 +4,14 @@ Per call: resolve the policy (nearest level wins), wait for a bulkhead slot in p
 answer *busy*), then pick a serving instance with the pool's balancer, skipping open breakers.
 A transport failure counts against that instance's breaker; if the tool is annotated read-only or
 idempotent, the retry budget allows it and the deadline has time left, the call is tried once more
-on a different instance. A destructive or non-idempotent call is never replayed: a transport failure
-may come after the instance ran it (the answer lost, or the deadline passed), so the client gets
-``not_retried:`` and the instances that may have run it. Every attempt
-runs under the call's deadline: the policy's timeout, shortened by a caller's
-``_meta["io.mcp-suite/timeoutMs"]``.
+on a different instance. A destructive or non-idempotent call is never replayed once it may have
+been delivered: a transport failure may come after the instance ran it (the answer lost, or the
+deadline passed), so the client gets ``not_retried:`` and the instances that may have run it. A call
+that surely reached no instance (no connection could be made) goes to the next one whatever its
+annotations. Every attempt runs under the call's deadline: the policy's timeout, shortened by a
+caller's ``_meta["io.mcp-suite/timeoutMs"]``. While a retry elsewhere is still possible, one
+attempt of a retriable call waits at most ``attempt_timeout_seconds``, so a silent instance (a cut
+link) leaves time for the next one.
 
 An upstream's multi-round input request (2026-07-28 ``InputRequiredResult``) may seal its state
 for the instance that issued it. The router wraps that ``requestState`` with the instance's id, and
@@ -228,10 +231,12 @@ class Router:
         deadline: float,
     ) -> dict[str, Any]:
         tried: set[str] = set()
-        attempts_left = 1 + (options.policy.retries if options.retry_safe else 0)
+        retries = options.policy.retries
+        attempts_left = 1 + retries
         self.retry_budget.record_call()
         last_failure = "no instance was tried"
         attempt = 0
+        delivered = False  # whether any attempt may have reached an instance
         while attempts_left > 0:
             attempts_left -= 1
             remaining = deadline - time.monotonic()
@@ -241,24 +246,30 @@ class Router:
                     f"deadline passed before {pool.server} answered ({last_failure}); "
                     f"raise timeout_seconds or pass a larger _meta['{META_TIMEOUT_MS}']",
                 )
+            wait = remaining
+            if options.retry_safe and attempts_left > 0 and self._has_another(pool, tried):
+                wait = min(remaining, options.policy.attempt_timeout_seconds)
             try:
                 if attempt == 0:
-                    return await self._attempt(pool, method, params, options, remaining, tried, attempt)
+                    return await self._attempt(pool, method, params, options, wait, tried, attempt)
                 with tracing.span(
                     "gateway.retry",
                     {tracing.SERVER: pool.server, tracing.RETRY_COUNT: attempt, "mcp_suite.retry.reason": last_failure},
                 ):
-                    return await self._attempt(pool, method, params, options, remaining, tried, attempt)
+                    return await self._attempt(pool, method, params, options, wait, tried, attempt)
             except UpstreamUnavailable as exc:
                 last_failure = exc.reason
+                delivered = delivered or exc.delivered
                 log.warning(
                     "upstream failed", extra={"instance": exc.instance_id, "method": method, "reason": exc.reason}
                 )
+                if delivered and not options.retry_safe:
+                    break
                 if attempts_left <= 0 or not self.retry_budget.try_spend():
                     break
                 attempt += 1
                 self.metrics.count_retry(pool.server)
-        if not options.retry_safe:
+        if delivered and not options.retry_safe:
             # The request may have been delivered and run before the answer was lost: never replayed.
             raise GatewayError(
                 GATEWAY_UNAVAILABLE,
@@ -267,12 +278,20 @@ class Router:
                 f"destructive) and it may already have run on {', '.join(sorted(tried))}: check before calling again",
                 {"server": pool.server, "tried": sorted(tried), "retried": False},
             )
-        detail = "after a retry on another instance" if len(tried) > 1 else "and no retry was possible"
+        if delivered:
+            detail = "after a retry on another instance" if len(tried) > 1 else "and no retry was possible"
+        else:
+            detail = f"the call reached no instance, so it did not run; tried {', '.join(sorted(tried))}"
         raise GatewayError(
             GATEWAY_UNAVAILABLE,
             f"upstream_unavailable: {pool.server} could not complete {method}: {last_failure} ({detail})",
-            {"server": pool.server, "tried": sorted(tried), "retried": len(tried) > 1},
+            {"server": pool.server, "tried": sorted(tried), "retried": len(tried) > 1, "delivered": delivered},
         )
+
+    @staticmethod
+    def _has_another(pool: ServerPool, tried: set[str]) -> bool:
+        """Whether a serving instance other than those tried (and the one about to be) may take a retry."""
+        return sum(1 for m in pool.serving() if m.instance_id not in tried) > 1
 
     async def _attempt(
         self,
@@ -344,7 +363,7 @@ class Router:
     ) -> dict[str, Any]:
         upstream = member.upstream
         if upstream is None:
-            raise UpstreamUnavailable(member.instance_id, "not connected")
+            raise UpstreamUnavailable(member.instance_id, "not connected", delivered=False)
         started = time.monotonic()
         member.inflight += 1
         member.calls += 1

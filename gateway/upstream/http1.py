@@ -38,7 +38,7 @@ import httptools
 
 from mesh.serving.keep_alive import CLIENT_IDLE_LIMIT_SECONDS
 
-__all__ = ["Http1ClosedBeforeAnswer", "Http1Error", "Http1Pool", "Http1Response"]
+__all__ = ["Http1ClosedBeforeAnswer", "Http1ConnectFailed", "Http1Error", "Http1Pool", "Http1Response"]
 
 _HIGH_WATER = 1 << 20  # buffered body bytes before the socket stops being read
 _FORBIDDEN_IN_HEADERS = ("\r", "\n", "\0")
@@ -50,6 +50,10 @@ class Http1Error(Exception):
 
 class Http1ClosedBeforeAnswer(Http1Error):
     """The server closed the connection before the head of its answer (over TLS: often a refused client certificate)."""
+
+
+class Http1ConnectFailed(Http1Error):
+    """No connection could be made: the request was never sent, so sending it elsewhere is always safe."""
 
 
 class Http1Response:
@@ -334,7 +338,11 @@ class Http1Pool:
                     if not (replay and connection.reused):
                         raise
                     self._forget(connection)
-                    connection = await self._connect(target)
+                    try:
+                        connection = await self._connect(target)
+                    except Http1ConnectFailed as exc:
+                        # The first send may have reached the server: no longer "never sent".
+                        raise Http1Error(str(exc)) from None
                     response = await self._exchange(connection, request)
                 yield response
             finally:
@@ -391,11 +399,11 @@ class Http1Pool:
                     server_hostname=target.host if context is not None else None,
                 )
         except TimeoutError:
-            raise Http1Error(
+            raise Http1ConnectFailed(
                 f"could not connect to {target.host}:{target.port} within {self.connect_timeout:g}s"
             ) from None
         except (OSError, ssl.SSLError) as exc:
-            raise Http1Error(f"could not connect to {target.host}:{target.port}: {exc}") from None
+            raise Http1ConnectFailed(f"could not connect to {target.host}:{target.port}: {exc}") from None
         self._open.add(connection)
         return connection
 

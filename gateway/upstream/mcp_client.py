@@ -45,7 +45,7 @@ from mcp.shared.inbound import (
 from pydantic import TypeAdapter, ValidationError
 
 from gateway.upstream.back_channel import INPUT_METHODS, Ask, first_leaf, input_callbacks, wants_a_back_channel
-from gateway.upstream.http1 import Http1ClosedBeforeAnswer, Http1Error, Http1Pool
+from gateway.upstream.http1 import Http1ClosedBeforeAnswer, Http1ConnectFailed, Http1Error, Http1Pool
 from mesh import tracing
 from mesh.registry import ServiceInstance
 from mesh.resilience.retry import is_retry_safe
@@ -68,12 +68,17 @@ _RAW_RESULT = TypeAdapter(dict[str, Any])
 
 
 class UpstreamUnavailable(Exception):
-    """The instance could not answer (transport failure, timeout, 5xx): a breaker failure, retryable if safe."""
+    """The instance could not answer (transport failure, timeout, 5xx): a breaker failure, retryable if safe.
 
-    def __init__(self, instance_id: str, reason: str) -> None:
+    ``delivered`` is False only when the request surely never reached the instance (no connection
+    could be made): then even a destructive call may go to another instance.
+    """
+
+    def __init__(self, instance_id: str, reason: str, *, delivered: bool = True) -> None:
         super().__init__(f"upstream {instance_id} unavailable: {reason}")
         self.instance_id = instance_id
         self.reason = reason
+        self.delivered = delivered
 
 
 class UpstreamError(Exception):
@@ -253,6 +258,8 @@ class ModernHttpUpstream:
         except Http1ClosedBeforeAnswer as exc:
             hint = f"; {CLIENT_CERTIFICATE_REFUSED_HINT}" if self._url.startswith("https://") else ""
             raise UpstreamUnavailable(self.instance.instance_id, f"{exc}{hint}") from None
+        except Http1ConnectFailed as exc:
+            raise UpstreamUnavailable(self.instance.instance_id, str(exc), delivered=False) from None
         except Http1Error as exc:
             raise UpstreamUnavailable(self.instance.instance_id, str(exc)) from None
         except (json.JSONDecodeError, UnicodeDecodeError) as exc:
@@ -453,7 +460,7 @@ class SessionUpstream:
         timeout: float | None = None,
     ) -> dict[str, Any]:
         if self._done.is_set():
-            raise UpstreamUnavailable(self.instance.instance_id, "the session has ended")
+            raise UpstreamUnavailable(self.instance.instance_id, "the session has ended", delivered=False)
         await self._relay_log_level(((params or {}).get("_meta") or {}).get(types.LOG_LEVEL_META_KEY), timeout)
         body: dict[str, Any] = {"method": method}
         if params:

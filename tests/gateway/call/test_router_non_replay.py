@@ -81,7 +81,7 @@ async def test_a_read_only_call_that_lost_its_answer_is_tried_exactly_twice_and_
         assert retries(exposition) == 1
 
 
-async def test_a_destructive_call_with_every_instance_down_names_its_stable_code_and_reaches_nobody() -> None:
+async def test_a_destructive_call_with_every_instance_down_says_it_reached_none_and_ran_nowhere() -> None:
     async with (
         demo_gateway(replicas=2, settings=ONE_RETRY) as (gateway, replicas, upstreams),
         Client(Endpoint(gateway, ALL).server) as client,
@@ -90,5 +90,7 @@ async def test_a_destructive_call_with_every_instance_down_names_its_stable_code
             await upstream.stop()
         with pytest.raises(MCPError) as caught:
             await client.call_tool("demo_destroy", {"target": "db"})
-    assert caught.value.message.startswith("not_retried: ")
+    assert caught.value.message.startswith("upstream_unavailable: "), caught.value.message
+    assert "reached no instance" in caught.value.message
+    assert sum(member.failures for member in gateway.pools["demo"].members.values()) == 2  # both tried
     assert calls(replicas, "destroy") == {"a": 0, "b": 0}
