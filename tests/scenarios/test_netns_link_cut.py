@@ -71,9 +71,21 @@ class Load:
     outcomes: list[Outcome] = field(default_factory=list)
     catalog_gaps: int = 0
     stop: anyio.Event = field(default_factory=anyio.Event)
+    in_flight: int = 0
+    resumed: anyio.Event | None = None  # while set to an unset event, workers wait before their next read
 
     def ok_since(self, moment: float) -> int:
         return sum(1 for o in self.outcomes if o.error is None and o.started >= moment)
+
+    async def pause(self) -> None:
+        """Hold the workers before their next read and wait until no read is in flight."""
+        self.resumed = anyio.Event()
+        await _until(lambda: self.in_flight == 0, timeout=10, what="the reads in flight to finish")
+
+    def resume(self) -> None:
+        if self.resumed is not None:
+            self.resumed.set()
+        self.resumed = None
 
 
 @pytest.fixture
@@ -109,16 +121,21 @@ async def _ready(url: str) -> bool:
 async def _worker(gateway: Gateway, load: Load, index: int) -> None:
     async with Client(Endpoint(gateway, ALL).server) as client:
         while not load.stop.is_set():
+            if load.resumed is not None:
+                await load.resumed.wait()
             if TOOL not in gateway.catalog.tools:
                 load.catalog_gaps += 1
             started = time.monotonic()
             error: str | None = None
+            load.in_flight += 1
             try:
                 result = await client.call_tool(TOOL, {"path": f"note-{index % 3}.txt"})
                 if result.is_error:
                     error = f"tool error: {result.content}"
             except MCPError as exc:
                 error = f"{exc.code}: {exc.message}"
+            finally:
+                load.in_flight -= 1
             load.outcomes.append(Outcome(started, time.monotonic(), error))
 
 
@@ -149,13 +166,20 @@ async def _moves(gateway: Gateway, count: int, outcomes: list[str | None]) -> No
 async def _cut(
     host: Host, member: Member, load: Load, moves: list[str | None] | None = None
 ) -> tuple[float, list[float]]:
-    """Pull ``host``'s cable (then send ``MOVES`` renames when ``moves`` is given); wait until its
-    instance is unhealthy, its breaker opened and reads go on."""
+    """Pull ``host``'s cable; wait until its instance is unhealthy, its breaker opened and reads go on.
+
+    With ``moves``, the reads pause first, so that the gateway holds idle keep-alive connections to
+    every host; the ``MOVES`` renames sent just after the cut then find such a connection to the
+    cut host and are written to it, as a call in flight when the link went would be.
+    """
     opened = _opens(member)
+    if moves is not None:
+        await load.pause()
     cut_at = time.monotonic()
     host.cut()
     if moves is not None:
         await _moves(load.gateway, MOVES, moves)
+        load.resume()
     await _until(lambda: not member.healthy, timeout=15, what=f"{host.address} marked unhealthy")
     await _until(lambda: bool(opened), timeout=15, what=f"{host.address}'s breaker opened")
     settled = time.monotonic()
@@ -235,6 +259,7 @@ async def test_cutting_two_of_three_hosts_fails_no_read_replays_no_rename_and_bo
     # retried: it may have run there, so the gateway never replays it on another.
     assert len(moves) == MOVES
     assert all(m is None or m.startswith("-32001: not_retried: filesystem") for m in moves), moves
+    assert any(m is not None for m in moves), "no rename was written to the cut host: not-retried went untested"
     moved = sorted(i for i in range(MOVES) if (tmp_path / f"n-{i}").exists())
     assert len(moved) >= moves.count(None), (moved, moves)
     assert all(not (tmp_path / f"m-{i}").exists() for i in moved)
