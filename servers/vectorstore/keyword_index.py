@@ -16,6 +16,8 @@ from collections import Counter, OrderedDict
 from dataclasses import dataclass
 
 import anyio
+import numpy
+import numpy.typing as npt
 
 from servers.kit.tool_errors import CodedToolError
 from servers.vectorstore.backends.base import VectorBackend
@@ -91,54 +93,71 @@ def tokenize(text: str) -> list[str]:
 
 @dataclass
 class Bm25:
-    """An immutable BM25 index over (id, text) pairs."""
+    """An immutable BM25 index over (id, text) pairs.
+
+    Each term's posting holds its documents' positions and their BM25 term weights (everything but
+    the idf, which depends only on the posting's length), so a search is a few array additions.
+    """
 
     ids: list[str]
-    lengths: list[int]
-    postings: dict[str, list[tuple[int, int]]]  # term -> (document index, term frequency)
-    average_length: float
+    positions: dict[str, int]  # id -> position in ``ids``
+    postings: dict[str, tuple[npt.NDArray[numpy.int64], npt.NDArray[numpy.float64]]]
+    idf: dict[str, float]
 
     @classmethod
     def build(cls, documents: list[tuple[str, str]]) -> Bm25:
         ids: list[str] = []
-        lengths: list[int] = []
-        postings: dict[str, list[tuple[int, int]]] = {}
-        for index, (doc_id, text) in enumerate(documents):
-            counts = Counter(tokenize(text))
+        counted: list[Counter[str]] = []
+        for doc_id, text in documents:
             ids.append(doc_id)
-            lengths.append(sum(counts.values()))
+            counted.append(Counter(tokenize(text)))
+        lengths = numpy.fromiter((sum(c.values()) for c in counted), dtype=numpy.float64, count=len(counted))
+        average = float(lengths.mean()) if len(lengths) else 0.0
+        norms = K1 * (1.0 - B + B * lengths / (average or 1.0))
+        raw: dict[str, tuple[list[int], list[int]]] = {}
+        for index, counts in enumerate(counted):
             for term, frequency in counts.items():
-                postings.setdefault(term, []).append((index, frequency))
-        average = sum(lengths) / len(lengths) if lengths else 0.0
-        return cls(ids, lengths, postings, average)
+                where, how_often = raw.setdefault(term, ([], []))
+                where.append(index)
+                how_often.append(frequency)
+        total = len(ids)
+        postings: dict[str, tuple[npt.NDArray[numpy.int64], npt.NDArray[numpy.float64]]] = {}
+        idf: dict[str, float] = {}
+        for term, (where, how_often) in raw.items():
+            at = numpy.asarray(where, dtype=numpy.int64)
+            tf = numpy.asarray(how_often, dtype=numpy.float64)
+            postings[term] = (at, tf * (K1 + 1.0) / (tf + norms[at]))
+            idf[term] = math.log(1.0 + (total - len(where) + 0.5) / (len(where) + 0.5))
+        return cls(ids, {doc_id: i for i, doc_id in enumerate(ids)}, postings, idf)
 
     def __len__(self) -> int:
         return len(self.ids)
 
     def search(self, query_text: str, k: int, allowed_ids: set[str] | None = None) -> list[tuple[str, float]]:
-        """The ``k`` best documents for ``query_text`` (only those in ``allowed_ids`` when given), best first."""
+        """The ``k`` best documents for ``query_text`` (only those in ``allowed_ids`` when given), best
+        first; equal scores in the order the documents were indexed."""
         if k <= 0 or not self.ids:
             return []
-        total = len(self.ids)
-        scores: dict[int, float] = {}
+        scores = numpy.zeros(len(self.ids), dtype=numpy.float64)
+        matched = False
         for term in set(tokenize(query_text)):
             posting = self.postings.get(term)
-            if not posting:
-                continue
-            idf = math.log(1.0 + (total - len(posting) + 0.5) / (len(posting) + 0.5))
-            for index, frequency in posting:
-                norm = K1 * (1.0 - B + B * self.lengths[index] / (self.average_length or 1.0))
-                scores[index] = scores.get(index, 0.0) + idf * frequency * (K1 + 1.0) / (frequency + norm)
-        ranked = sorted(scores.items(), key=lambda item: (-item[1], item[0]))
-        hits: list[tuple[str, float]] = []
-        for index, score in ranked:
-            doc_id = self.ids[index]
-            if allowed_ids is not None and doc_id not in allowed_ids:
-                continue
-            hits.append((doc_id, score))
-            if len(hits) >= k:
-                break
-        return hits
+            if posting is not None:
+                at, weights = posting
+                scores[at] += self.idf[term] * weights  # a document appears once per posting
+                matched = True
+        if not matched:
+            return []
+        if allowed_ids is not None:
+            allowed = numpy.zeros(len(self.ids), dtype=bool)
+            allowed[[self.positions[i] for i in allowed_ids if i in self.positions]] = True
+            scores[~allowed] = 0.0
+        candidates = numpy.flatnonzero(scores > 0.0)
+        if len(candidates) > k:  # keep every candidate tied with the k-th, then order exactly
+            kth = numpy.partition(scores[candidates], len(candidates) - k)[len(candidates) - k]
+            candidates = candidates[scores[candidates] >= kth]
+        order = candidates[numpy.lexsort((candidates, -scores[candidates]))][:k]
+        return [(self.ids[i], float(scores[i])) for i in order]
 
 
 class KeywordIndexCache:
