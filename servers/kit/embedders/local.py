@@ -9,6 +9,8 @@ The session and tokenizer load once per process and thread count (:func:`runtime
 and are shared by every local embedder: a server with two names for the local model holds it once.
 ``session.run`` is thread-safe; runs are still serialised per embedder (a capacity limiter of one)
 because each already uses every core the session was given, and two at once only fight for them.
+Calls smaller than a batch that arrive while a run is busy share the next run (:class:`_Carpool`):
+one model run over several short texts costs much less than one run each.
 The model's declared inputs are read from the session (``token_type_ids`` is fed only when the
 graph asks for it).
 """
@@ -25,6 +27,7 @@ from pathlib import Path
 from typing import Any
 
 import anyio
+import anyio.lowlevel
 import numpy
 import numpy.typing as npt
 
@@ -156,6 +159,80 @@ def _load(threads: int) -> Runtime:
     return Runtime(session=session, tokenizer=tokenizer, inputs=inputs, threads=threads)
 
 
+@dataclass
+class _Ride:
+    texts: Sequence[str]
+    done: anyio.Event
+    vectors: Vectors | None = None
+    error: Exception | None = None
+
+
+class _Carpool:
+    """Small calls queued while the model is busy, run together in batches of at most ``batch_size``.
+
+    Whoever finds the model free drives: it takes the queue's head (its own ride may be further
+    back), runs it shielded from its own cancellation so the riders are never stranded, and hands the
+    wheel to the next waiter. A cancelled rider leaves the queue if its run has not started.
+    """
+
+    def __init__(self, run: Any, batch_size: int) -> None:
+        self._run = run
+        self._batch_size = batch_size
+        self._queue: list[_Ride] = []
+        self._driving = False
+        self._turn = anyio.Event()
+        self.runs = 0
+
+    async def embed(self, texts: Sequence[str]) -> Vectors:
+        ride = _Ride(texts, anyio.Event())
+        self._queue.append(ride)
+        try:
+            while not ride.done.is_set():
+                if self._driving:
+                    await self._turn.wait()
+                    continue
+                self._driving = True
+                try:
+                    with anyio.CancelScope(shield=True):
+                        await self._drive()
+                finally:
+                    self._driving = False
+                    turn, self._turn = self._turn, anyio.Event()
+                    turn.set()
+                await anyio.lowlevel.checkpoint()  # let the riders just served, and a cancellation, run
+        finally:
+            if not ride.done.is_set() and ride in self._queue:
+                self._queue.remove(ride)
+        if ride.error is not None:
+            raise ride.error
+        assert ride.vectors is not None
+        return ride.vectors
+
+    async def _drive(self) -> None:
+        if not self._queue:
+            return
+        group: list[_Ride] = []
+        size = 0
+        while self._queue and (not group or size + len(self._queue[0].texts) <= self._batch_size):
+            ride = self._queue.pop(0)
+            group.append(ride)
+            size += len(ride.texts)
+        texts = [text for ride in group for text in ride.texts]
+        self.runs += 1
+        try:
+            vectors = await self._run(texts)
+        except Exception as exc:
+            for ride in group:
+                ride.error = exc
+        else:
+            start = 0
+            for ride in group:
+                ride.vectors = vectors[start : start + len(ride.texts)].copy()
+                start += len(ride.texts)
+        for ride in group:
+            ride.done.set()
+
+
 class LocalEmbedder:
     """The bundled all-MiniLM-L6-v2: 384 dimensions, known before warming."""
 
@@ -167,6 +244,7 @@ class LocalEmbedder:
         self._runtime: Runtime | None = None
         self._warm_lock = anyio.Lock()
         self._runs = anyio.CapacityLimiter(1)
+        self._carpool = _Carpool(self._run, self._settings.batch_size)
 
     @property
     def identity(self) -> EmbedderIdentity:
@@ -197,23 +275,31 @@ class LocalEmbedder:
             self._runtime = loaded
             self._state = "warm"
 
+    @property
+    def model_runs(self) -> int:
+        """Model runs made for calls smaller than a batch (several such calls may share one)."""
+        return self._carpool.runs
+
     async def embed(self, texts: Sequence[str]) -> Vectors:
         if not texts:
             return empty(self._identity.dimension)
         await self.warm()
+        if len(texts) < self._settings.batch_size:
+            return await self._carpool.embed(texts)
+        parts = [await self._run(batch) for batch in batches(texts, self._settings.batch_size)]
+        return parts[0] if len(parts) == 1 else numpy.vstack(parts)
+
+    async def _run(self, batch: Sequence[str]) -> Vectors:
         loaded = self._runtime
         assert loaded is not None
-        parts: list[Vectors] = []
-        for batch in batches(texts, self._settings.batch_size):
-            try:
-                parts.append(await anyio.to_thread.run_sync(loaded.encode, batch, limiter=self._runs))
-            except EmbedderError:
-                raise
-            except Exception as exc:
-                raise EmbedderError(
-                    "embedding_failed", f"the local model failed on a batch of {len(batch)} texts: {exc}"
-                ) from None
-        return parts[0] if len(parts) == 1 else numpy.vstack(parts)
+        try:
+            return await anyio.to_thread.run_sync(loaded.encode, batch, limiter=self._runs)
+        except EmbedderError:
+            raise
+        except Exception as exc:
+            raise EmbedderError(
+                "embedding_failed", f"the local model failed on a batch of {len(batch)} texts: {exc}"
+            ) from None
 
     async def aclose(self) -> None:
         # The runtime is the process's, shared with other local embedders; it goes with the process.
