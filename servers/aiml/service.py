@@ -205,6 +205,10 @@ class AimlService:
                     if size >= cap:
                         finish = "output_budget"
                         break
+            except anyio.get_cancelled_exc_class():
+                # The client cancelled: what the model already produced is spent all the same.
+                self.budgets.charge(principal, max(1, len(str(prompt)) // 4) + len(parts))
+                raise
             except AimlError as exc:
                 if parts and exc.code in FALLBACK_CODES:
                     # Part of the answer already reached the client as progress: another model would not continue it.

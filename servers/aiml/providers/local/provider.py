@@ -49,6 +49,11 @@ class LocalProvider(Provider):
         self._loading = anyio.Lock()
         self._state = "cold"
 
+    @property
+    def active_generations(self) -> int:
+        """Generations running on the model now (0 or 1)."""
+        return self._runner.active if self._runner is not None else 0
+
     def warm_state(self) -> str:
         if self._failure is not None:
             return f"failed ({self._failure.detail})"

@@ -176,6 +176,7 @@ async def test_a_pull_confirmed_by_the_user_reports_its_progress_to_success(
     sizes = [done for done, total, _ in steps if total]
     assert sizes == sorted(sizes) and sizes[-1] == 3 * 1024 * 1024
     assert "qwen2.5:0.5b" in {m["name"] for m in listed["models"]}
+    assert [body["model"] for path, body in fake.requests if path == "/api/pull"] == ["qwen2.5:0.5b"]
 
 
 async def test_a_pull_of_an_unknown_model_fails_with_ollamas_reason(
