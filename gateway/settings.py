@@ -83,6 +83,8 @@ DEFAULT_SUPERVISORS: dict[str, SupervisorSettings] = {
 DEFAULT_SERVER_GROUPS: dict[str, ServerGroupSettings] = {
     # A collection's calls land on one replica, so its keyword index and embedding cache stay warm there.
     "vectorstore": ServerGroupSettings(strategy="consistent_hash", hash_argument="collection"),
+    # A generation holds its replica for seconds: send each call to the replica with the fewest in flight.
+    "aiml": ServerGroupSettings(strategy="least_connections"),
 }
 
 

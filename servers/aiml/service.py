@@ -115,8 +115,12 @@ class AimlService:
             tokens = min(tokens, remaining)
         return tokens
 
-    def resolve(self, model: str | None, default_alias: str, principal: str) -> list[Candidate]:
-        return candidates(self.settings, model, default_alias, budget_low=self.budgets.is_low(principal))
+    def resolve(
+        self, model: str | None, default_alias: str, principal: str, *, generation: bool = True
+    ) -> list[Candidate]:
+        """The candidates of a call; a low budget moves generations (not embeddings) to the fallback alias."""
+        low = generation and self.budgets.is_low(principal)
+        return candidates(self.settings, model, default_alias, budget_low=low)
 
     async def _usable(self, candidate: Candidate, need_tools: bool) -> str | None:
         """Why ``candidate`` cannot take the call now, or ``None``."""
@@ -263,7 +267,7 @@ class AimlService:
         """Vectors of ``texts`` from the first embedding candidate that answers, in batches."""
         self.cap_tokens(1, principal)  # refuses a spent budget
         attempts: list[Attempt] = []
-        for candidate in self.resolve(model, "embed", principal):
+        for candidate in self.resolve(model, "embed", principal, generation=False):
             reason = await self._usable(candidate, False)
             if reason is not None:
                 attempts.append(Attempt(model=candidate.label, reason=reason))

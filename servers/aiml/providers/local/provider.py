@@ -9,6 +9,7 @@ tool definitions are not supported.
 from __future__ import annotations
 
 from collections.abc import AsyncGenerator, Sequence
+from contextlib import aclosing
 from pathlib import Path
 from typing import Any
 
@@ -125,8 +126,9 @@ class LocalProvider(Provider):
         if options.tools:
             raise unsupported(self.name, "tool definitions")
         runner = await self.runner()
-        async for event in runner.stream(prompt, options):
-            yield event
+        async with aclosing(runner.stream(prompt, options)) as events:
+            async for event in events:
+                yield event
 
     async def chat(
         self, model: str, messages: Sequence[dict[str, Any]], options: GenerationOptions
@@ -137,8 +139,9 @@ class LocalProvider(Provider):
         stops = (*options.stop, *STOP)
         runner = await self.runner()
         plain = GenerationOptions(options.max_tokens, options.temperature, stops)
-        async for event in runner.stream(transcript(messages), plain):
-            yield event
+        async with aclosing(runner.stream(transcript(messages), plain)) as events:
+            async for event in events:
+                yield event
 
     async def embed(self, model: str, texts: Sequence[str]) -> Embeddings:
         if model != LOCAL_EMBEDDER:

@@ -9,8 +9,9 @@ when nothing listens; both become coded errors here.
 from __future__ import annotations
 
 from collections.abc import AsyncGenerator, AsyncIterator, Sequence
+from contextlib import aclosing
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 import httpx
 from ollama import AsyncClient, ResponseError
@@ -125,13 +126,12 @@ class OllamaProvider(Provider):
     async def complete(self, model: str, prompt: str, options: GenerationOptions) -> AsyncGenerator[Event, None]:
         try:
             parts = await self.client.generate(model=model, prompt=prompt, stream=True, options=self._options(options))
-            async for part in parts:
-                if part.response:
-                    yield Delta(text=part.response)
-                if part.done:
-                    yield Done(
-                        int(part.prompt_eval_count or 0), int(part.eval_count or 0), str(part.done_reason or "stop")
-                    )
+            async with aclosing(_generator(parts)):
+                async for part in parts:
+                    if part.response:
+                        yield Delta(text=part.response)
+                    if part.done:
+                        yield _done(part)
         except (ResponseError, ConnectionError, httpx.HTTPError) as exc:
             raise self._failure(exc, model) from None
 
@@ -146,18 +146,17 @@ class OllamaProvider(Provider):
                 stream=True,
                 options=self._options(options),
             )
-            async for part in parts:
-                message = part.message
-                calls = tuple(
-                    {"id": None, "name": call.function.name, "arguments": dict(call.function.arguments)}
-                    for call in (message.tool_calls or [])
-                )
-                if message.content or calls:
-                    yield Delta(text=message.content or "", tool_calls=calls)
-                if part.done:
-                    yield Done(
-                        int(part.prompt_eval_count or 0), int(part.eval_count or 0), str(part.done_reason or "stop")
+            async with aclosing(_generator(parts)):
+                async for part in parts:
+                    message = part.message
+                    calls = tuple(
+                        {"id": None, "name": call.function.name, "arguments": dict(call.function.arguments)}
+                        for call in (message.tool_calls or [])
                     )
+                    if message.content or calls:
+                        yield Delta(text=message.content or "", tool_calls=calls)
+                    if part.done:
+                        yield _done(part)
         except (ResponseError, ConnectionError, httpx.HTTPError) as exc:
             raise self._failure(exc, model) from None
 
@@ -176,8 +175,10 @@ class OllamaProvider(Provider):
 
     async def pull(self, model: str) -> AsyncIterator[PullProgress]:
         try:
-            async for part in await self.client.pull(model, stream=True):
-                yield PullProgress(str(part.status or ""), part.completed, part.total)
+            steps = await self.client.pull(model, stream=True)
+            async with aclosing(_generator(steps)):
+                async for part in steps:
+                    yield PullProgress(str(part.status or ""), part.completed, part.total)
         except (ResponseError, ConnectionError, httpx.HTTPError) as exc:
             raise self._failure(exc, model) from None
 
@@ -193,3 +194,13 @@ class OllamaProvider(Provider):
             await close()
         else:
             await self.client._client.aclose()
+
+
+def _done(part: Any) -> Done:
+    """The last line of a stream: Ollama's own token counts and why it stopped."""
+    return Done(int(part.prompt_eval_count or 0), int(part.eval_count or 0), str(part.done_reason or "stop"))
+
+
+def _generator(stream: AsyncIterator[Any]) -> AsyncGenerator[Any, None]:
+    """The client's stream, typed as what it is (an async generator) so it can be closed when the caller stops."""
+    return cast(AsyncGenerator[Any, None], stream)

@@ -15,7 +15,7 @@ from mcp import Client
 
 from servers.aiml.server import build_server
 from tests.servers.aiml.support import service_for, suite_settings
-from tests.support.tool_results import data, text_of
+from tests.support.tool_results import data
 from tests.support.upstreams import free_port
 
 pytestmark = pytest.mark.anyio
@@ -96,7 +96,5 @@ async def test_a_chat_answers_through_chat_completions(tmp_path: Path, model_pat
                 "chat", {"messages": [{"role": "user", "content": "Say hello."}], "max_tokens": 5, "temperature": 0}
             )
         )
-        missing = await client.call_tool("generate", {"prompt": "x", "model": "llamacpp/nope", "max_tokens": 2})
     assert done["usage"]["provider"] == "llamacpp" and done["attempts"] == 1
     assert done["usage"]["completion_tokens"] <= 5
-    assert missing.is_error, text_of(missing)
