@@ -35,7 +35,7 @@ def shared_embedders() -> EmbedderSet:
 
 def suite_settings(data_dir: Path, model_path: Path, **aiml: Any) -> Settings:
     """The local provider on ``model_path`` (the Llama is loaded once per process and path), plus ``aiml`` keys."""
-    providers = {"local": {"kind": "local", "model_path": str(model_path), "context_length": 1024}}
+    providers = {"local": {"kind": "local", "model_path": str(model_path), "context_length": 1024, "threads": 1}}
     providers.update(aiml.pop("providers", {}))
     return SuiteSettings(data_dir=data_dir, aiml={"providers": providers, **aiml})
 

@@ -1,17 +1,13 @@
-"""Readiness says what state the local model is in; usage reaches the server's /metrics."""
+"""Readiness says what state the local model is in."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
-import httpx
 import pytest
-from mcp import Client
 
-from servers.aiml.server import DEFINITION, build_server, readiness
-from servers.runtime.serve import build_http_app
+from servers.aiml.server import build_server, readiness
 from tests.servers.aiml.support import service_for, suite_settings
-from tests.support.tool_results import data
 
 pytestmark = pytest.mark.anyio
 
@@ -36,14 +32,3 @@ async def test_a_missing_model_file_is_reported_as_failed_and_not_ready(tmp_path
     await service.warm_up()
     state = await readiness(settings)
     assert state.ready is False and "failed" in state.checks["provider local"]
-
-
-async def test_usage_is_counted_in_the_servers_metrics(tmp_path: Path, model_path: Path) -> None:
-    settings = suite_settings(tmp_path, model_path)
-    server = build_server(settings, service_for(settings))
-    async with Client(server) as client:
-        data(await client.call_tool("generate", {"prompt": "Hi", "max_tokens": 2, "temperature": 0}))
-    app = build_http_app(DEFINITION, server, settings)
-    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://127.0.0.1") as http:
-        scraped = (await http.get("/metrics")).text
-    assert 'mcp_aiml_tokens_total{kind="completion",model="gemma3-270m",provider="local"}' in scraped

@@ -119,7 +119,7 @@ async def test_classify_by_embedding_and_summarize_give_structured_results(tmp_p
         summary = data(
             await client.call_tool(
                 "summarize",
-                {"text": "Cats sleep a lot. They purr when content. " * 5, "max_words": 5, "style": "bullets"},
+                {"text": "Cats sleep a lot. They purr when content. " * 2, "max_words": 5, "style": "bullets"},
             )
         )
     assert (
