@@ -105,7 +105,8 @@ async def readiness(settings: Settings) -> Readiness:
         ok = health.ok and state in ("warm", "remote")
         if ok:
             healthy.add(name)
-        checks[f"provider {name}"] = f"{'ok' if ok else 'not ready'} ({provider.kind}, {state}; {health.detail})"
+        detail = state if health.detail == state else f"{state}; {health.detail}"
+        checks[f"provider {name}"] = f"{'ok' if ok else 'not ready'} ({provider.kind}, {detail})"
     default = [target.partition("/")[0] for target in service.settings.aliases.get("default", ())]
     ready = any(name in healthy for name in default) if default else bool(healthy)
     checks["alias default"] = "servable" if ready else "no provider of it is ready"

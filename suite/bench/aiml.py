@@ -50,10 +50,10 @@ def spread(values: list[float]) -> str:
 async def _tokens_per_second(service: AimlService, runs: int, tokens: int) -> list[float]:
     local = service.providers["local"]
     rates = []
-    for _ in range(runs):
+    for run in range(runs):
         started = time.perf_counter()
         produced = 0
-        async for event in local.complete("gemma3-270m", PROMPT, GenerationOptions(tokens, 0.8)):
+        async for event in local.complete("gemma3-270m", f"{run}. {PROMPT}", GenerationOptions(tokens, 0.8)):
             if isinstance(event, Delta) and event.text:
                 produced += 1
         rates.append(produced / (time.perf_counter() - started))
@@ -92,18 +92,20 @@ async def _first_progress(client: Client, service: AimlService, runs: int) -> tu
     local = service.providers["local"]
     through: list[float] = []
     direct: list[float] = []
-    for _ in range(runs):
+    for run in range(runs):
         started = time.perf_counter()
-        async with aclosing(local.complete("gemma3-270m", PROMPT, GenerationOptions(4, 0.8))) as events:
+        # Each prompt starts differently, so llama.cpp's prompt cache never serves one side from the other's run.
+        prompt = f"{run}a. {PROMPT}"
+        async with aclosing(local.complete("gemma3-270m", prompt, GenerationOptions(4, 0.8))) as events:
             async for event in events:
                 if isinstance(event, Delta) and event.text:
                     direct.append((time.perf_counter() - started) * 1000)
                     break
-        through.append(await _one_first_progress(client))
+        through.append(await _one_first_progress(client, f"{run}b. {PROMPT}"))
     return through, direct
 
 
-async def _one_first_progress(client: Client) -> float:
+async def _one_first_progress(client: Client, prompt: str) -> float:
     first: list[float] = []
     began = time.perf_counter()
 
@@ -111,7 +113,7 @@ async def _one_first_progress(client: Client) -> float:
         if not first:
             first.append((time.perf_counter() - began) * 1000)
 
-    await client.call_tool("generate", {"prompt": PROMPT, "max_tokens": 4}, progress_callback=on_progress)
+    await client.call_tool("generate", {"prompt": prompt, "max_tokens": 4}, progress_callback=on_progress)
     return first[0]
 
 

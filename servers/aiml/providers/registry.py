@@ -34,6 +34,8 @@ class HealthCache:
 
     async def health(self, name: str) -> Health:
         provider = self.providers[name]
+        if provider.kind == "local":  # its state is in memory: always current, never cached
+            return await provider.health()
         seen = self._seen.get(name)
         now = time.monotonic()
         if seen is not None and now - seen[0] < provider.settings.health_ttl_seconds:
