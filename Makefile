@@ -7,6 +7,10 @@ STAMP := $(VENV)/.installed
 DEV_STAMP := $(VENV)/.installed-dev
 TOOLS := .tools
 TOOLS_STAMP := $(TOOLS)/.installed
+# llama-cpp-python builds from source; the native CPU detection crashes on some machines, so the
+# instruction sets are named. pip caches the wheel: a second venv on the same machine does not rebuild.
+export CMAKE_ARGS ?= -DGGML_NATIVE=OFF -DGGML_AVX2=ON -DGGML_FMA=ON -DGGML_F16C=ON
+BUILD_NOTE := @echo "installing; a first install compiles llama-cpp-python (minutes on 2 cores, pip shows it running)"
 
 .PHONY: up test lint typecheck pytest conformance bench services tools clean
 
@@ -15,11 +19,13 @@ $(PY):
 	$(PY) -m pip install --quiet --upgrade pip
 
 $(STAMP): pyproject.toml | $(PY)
-	$(PY) -m pip install --quiet -e .
+	$(BUILD_NOTE)
+	$(PY) -m pip install --progress-bar on -e .
 	touch $@
 
 $(DEV_STAMP): pyproject.toml | $(PY)
-	$(PY) -m pip install --quiet -e '.[dev]'
+	$(BUILD_NOTE)
+	$(PY) -m pip install --progress-bar on -e '.[dev]'
 	touch $(STAMP) $@
 
 up: $(STAMP)

@@ -90,8 +90,9 @@ DEFAULT_SUPERVISORS: dict[str, SupervisorSettings] = {
 DEFAULT_SERVER_GROUPS: dict[str, ServerGroupSettings] = {
     # A collection's calls land on one replica, so its keyword index and embedding cache stay warm there.
     "vectorstore": ServerGroupSettings(strategy="consistent_hash", hash_argument="collection"),
-    # A generation runs for many seconds: cutting it short to try another replica would pay for it twice.
-    "aiml": ServerGroupSettings(policy=Policy(attempt_timeout_seconds=3600)),
+    # A generation holds its replica for seconds: send each call to the replica with the fewest in flight,
+    # and never cut it short to try another replica (it would be paid for twice).
+    "aiml": ServerGroupSettings(strategy="least_connections", policy=Policy(attempt_timeout_seconds=3600)),
 }
 
 

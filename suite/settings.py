@@ -15,6 +15,8 @@ from pydantic import BaseModel
 from gateway.settings import SECTION as GATEWAY_SECTION
 from gateway.settings import SERVER_NAMES, GatewaySettings, gateway_settings
 from mesh.config import Settings, load_settings, settings_model
+from servers.aiml.settings import SECTION as AIML_SECTION
+from servers.aiml.settings import AimlSettings
 from servers.database.settings import SECTION as DATABASE_SECTION
 from servers.database.settings import DatabaseSettings
 from servers.filesystem.settings import SECTION as FILESYSTEM_SECTION
@@ -27,6 +29,7 @@ SECTIONS: dict[str, type[BaseModel]] = {
     FILESYSTEM_SECTION: FilesystemSettings,
     DATABASE_SECTION: DatabaseSettings,
     VECTORSTORE_SECTION: VectorstoreSettings,
+    AIML_SECTION: AimlSettings,
 }
 SuiteSettings = settings_model(SECTIONS)
 

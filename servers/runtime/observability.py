@@ -5,6 +5,8 @@
 gateway's W3C trace context from ``_meta``). It times ``tools/call`` (labelled by tool) and the
 other requests a client makes of a server's content (``resources/read``, ``prompts/get``,
 ``completion/complete``, labelled by method). Listings, pings and notifications are not counted.
+A server with metrics of its own lists their registries in a ``metric_collectors`` attribute;
+``GET /metrics`` serves them after the call metrics.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from typing import Any
 from mcp.server import MCPServer
 from mcp.server.context import CallNext, HandlerResult, ServerRequestContext
 from mcp.types import CallToolResult, InputRequiredResult
+from prometheus_client import CollectorRegistry, generate_latest
 from starlette.requests import Request
 from starlette.responses import Response
 
@@ -62,8 +65,11 @@ def instrument_server(server: MCPServer[Any], server_name: str, metrics: ServerM
     metrics = metrics if metrics is not None else ServerMetrics()
     server.middleware.append(CallMetricsMiddleware(server_name, metrics))
 
+    own: list[CollectorRegistry] = list(getattr(server, "metric_collectors", ()))
+
     async def scrape(_request: Request) -> Response:
-        return Response(metrics.exposition(), media_type=CONTENT_TYPE)
+        body = metrics.exposition() + b"".join(generate_latest(registry) for registry in own)
+        return Response(body, media_type=CONTENT_TYPE)
 
     server.custom_route("/metrics", methods=["GET"])(scrape)
     return metrics

@@ -1,0 +1,154 @@
+"""``mcp-suite bench aiml``: the local model's tokens/s, the embedder's embeddings/s, the server's added
+p50 over calling the same provider directly, and the time to the first progress notification of a
+streamed generation against the provider's own time to first token.
+
+Everything runs in this process on the bundled models (nothing is downloaded): the server is driven
+through the SDK's in-memory client, the direct side calls the provider object the server holds, and
+each round interleaves both sides so the machine's load falls on them alike. The load average is
+printed with the figures. Goals: added p50 under 2 ms; first progress under 1.5x the provider's
+first token. Exit status 1 when one is missed.
+"""
+
+from __future__ import annotations
+
+import os
+import statistics
+import tempfile
+import time
+from contextlib import aclosing
+from pathlib import Path
+from typing import Any
+
+import anyio
+from mcp import Client
+
+from servers.aiml.providers.base import Delta, GenerationOptions
+from servers.aiml.server import build_server
+from servers.aiml.service import AimlService
+from servers.aiml.settings import aiml_settings
+from suite.settings import load_suite_settings
+
+ADDED_P50_GOAL_MS = 2.0
+FIRST_PROGRESS_GOAL = 1.5
+SENTENCES = [f"Sentence number {i} is about rivers, mountains and the weather in spring." for i in range(100)]
+PROMPT = "The history of the city begins"
+
+
+def load() -> str:
+    try:
+        return " ".join(Path("/proc/loadavg").read_text().split()[:3])
+    except OSError:
+        return "unknown"
+
+
+def spread(values: list[float]) -> str:
+    ordered = sorted(values)
+    p90 = ordered[min(len(ordered) - 1, int(len(ordered) * 0.9))]
+    return f"p50 {statistics.median(ordered):.3f}  p90 {p90:.3f}  min {ordered[0]:.3f}  max {ordered[-1]:.3f}"
+
+
+async def _tokens_per_second(service: AimlService, runs: int, tokens: int) -> list[float]:
+    local = service.providers["local"]
+    rates = []
+    for run in range(runs):
+        started = time.perf_counter()
+        produced = 0
+        async for event in local.complete("gemma3-270m", f"{run}. {PROMPT}", GenerationOptions(tokens, 0.8)):
+            if isinstance(event, Delta) and event.text:
+                produced += 1
+        rates.append(produced / (time.perf_counter() - started))
+    return rates
+
+
+async def _embeddings_per_second(service: AimlService, runs: int) -> list[float]:
+    local = service.providers["local"]
+    rates = []
+    for _ in range(runs):
+        started = time.perf_counter()
+        await local.embed("all-MiniLM-L6-v2", SENTENCES)
+        rates.append(len(SENTENCES) / (time.perf_counter() - started))
+    return rates
+
+
+async def _added_latency(client: Client, service: AimlService, calls: int) -> tuple[list[float], list[float]]:
+    """One short embedding through the server and the same directly, interleaved: ms each."""
+    local = service.providers["local"]
+    through: list[float] = []
+    direct: list[float] = []
+    for i in range(calls):
+        text = [f"a short text {i}"]
+        started = time.perf_counter()
+        await local.embed("all-MiniLM-L6-v2", text)
+        direct.append((time.perf_counter() - started) * 1000)
+        started = time.perf_counter()
+        answer = await client.call_tool("embed", {"texts": text})
+        through.append((time.perf_counter() - started) * 1000)
+        assert not answer.is_error
+    return through, direct
+
+
+async def _first_progress(client: Client, service: AimlService, runs: int) -> tuple[list[float], list[float]]:
+    """ms to the first progress notification through the server, and to the provider's first token."""
+    local = service.providers["local"]
+    through: list[float] = []
+    direct: list[float] = []
+    for run in range(runs):
+        started = time.perf_counter()
+        # Each prompt starts differently, so llama.cpp's prompt cache never serves one side from the other's run.
+        prompt = f"{run}a. {PROMPT}"
+        async with aclosing(local.complete("gemma3-270m", prompt, GenerationOptions(4, 0.8))) as events:
+            async for event in events:
+                if isinstance(event, Delta) and event.text:
+                    direct.append((time.perf_counter() - started) * 1000)
+                    break
+        through.append(await _one_first_progress(client, f"{run}b. {PROMPT}"))
+    return through, direct
+
+
+async def _one_first_progress(client: Client, prompt: str) -> float:
+    first: list[float] = []
+    began = time.perf_counter()
+
+    async def on_progress(progress: float, total: float | None, message: str | None) -> None:
+        if not first:
+            first.append((time.perf_counter() - began) * 1000)
+
+    await client.call_tool("generate", {"prompt": prompt, "max_tokens": 4}, progress_callback=on_progress)
+    return first[0]
+
+
+def run(iterations: int, quick: bool = False) -> bool:
+    runs = 3 if quick else 10
+    calls = 50 if quick else max(200, iterations)
+    tokens = 16 if quick else 64
+    with tempfile.TemporaryDirectory(prefix="mcp-suite-bench-aiml-") as name:
+        settings = load_suite_settings(None, data_dir=Path(name), aiml={"progress_interval_seconds": 0})
+        service = AimlService(aiml_settings(settings), Path(name))
+
+        async def measure() -> bool:
+            await service.warm_up()
+            print(f"aiml bench: load average {load()} on {os.cpu_count()} cores")
+            rates = await _tokens_per_second(service, runs, tokens)
+            print(f"  local gemma3-270m tokens/s ({runs} runs of {tokens}): {spread(rates)}")
+            embeds = await _embeddings_per_second(service, runs)
+            print(f"  local all-MiniLM-L6-v2 embeddings/s ({runs} runs of 100): {spread(embeds)}")
+            async with Client(build_server(settings, service)) as client:
+                through, direct = await _added_latency(client, service, calls)
+                added = statistics.median(through) - statistics.median(direct)
+                print(f"  embed 1 text, ms, through the server ({calls}): {spread(through)}")
+                print(f"  embed 1 text, ms, provider directly ({calls}): {spread(direct)}")
+                added_met = added < ADDED_P50_GOAL_MS
+                print(f"  added p50 {added:.3f} ms (goal < {ADDED_P50_GOAL_MS} ms): {'met' if added_met else 'MISSED'}")
+                first, token = await _first_progress(client, service, runs)
+            ratio = statistics.median(first) / statistics.median(token)
+            print(f"  first progress, ms ({runs}): {spread(first)}")
+            print(f"  provider first token, ms ({runs}): {spread(token)}")
+            ratio_met = ratio < FIRST_PROGRESS_GOAL
+            print(
+                f"  first progress / first token p50 {ratio:.2f} (goal < {FIRST_PROGRESS_GOAL}): {'met' if ratio_met else 'MISSED'}"
+            )
+            await service.aclose()
+            return added_met and ratio_met
+
+        met: Any = anyio.run(measure)
+    return bool(met) or quick

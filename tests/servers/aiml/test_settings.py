@@ -1,0 +1,34 @@
+"""The aiml section refuses what cannot work when the configuration loads."""
+
+from __future__ import annotations
+
+import pytest
+from pydantic import ValidationError
+
+from servers.aiml.settings import AimlSettings, ProviderSettings
+
+
+def test_an_alias_naming_no_configured_provider_is_refused() -> None:
+    with pytest.raises(ValidationError, match="names no provider"):
+        AimlSettings(aliases={"default": ("ollama/llama3",)})
+
+
+def test_an_alias_target_without_a_model_is_refused() -> None:
+    with pytest.raises(ValidationError, match="is not <provider>/<model>"):
+        AimlSettings(aliases={"default": ("local",)})
+
+
+def test_an_openai_provider_needs_its_url() -> None:
+    with pytest.raises(ValidationError, match="needs url"):
+        ProviderSettings(kind="openai")
+
+
+def test_the_default_max_tokens_may_not_exceed_the_per_call_cap() -> None:
+    with pytest.raises(ValidationError, match="default_max_tokens"):
+        AimlSettings(default_max_tokens=2000, max_tokens_per_call=1000)
+
+
+def test_the_defaults_serve_every_alias_from_the_local_provider() -> None:
+    settings = AimlSettings()
+    assert set(settings.aliases) == {"default", "fast", "embed"}
+    assert all(target.startswith("local/") for targets in settings.aliases.values() for target in targets)
