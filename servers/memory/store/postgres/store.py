@@ -1,0 +1,636 @@
+"""The PostgreSQL graph store: every write one transaction; the entity rows it changes are locked first.
+
+Many server instances share one database. A write locks the rows of the entities it touches
+(``FOR UPDATE``, in name order so two writers never deadlock), inserts with ``ON CONFLICT DO
+NOTHING`` against the unique keys (an entity's name, an observation's text within its entity, a
+relation) so concurrent writers of the same item create it once, and bumps each entity's version.
+The answer comes after ``COMMIT``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Any, TypeVar
+
+import asyncpg  # type: ignore[import-untyped]
+
+from servers.memory.store.base import (
+    DeleteCount,
+    EntityRecord,
+    EntityWrite,
+    NamespaceStats,
+    NewEntity,
+    ObservationRecord,
+    Provenance,
+    RelationKey,
+    RelationRecord,
+    SearchHit,
+    Superseded,
+    UnknownEntity,
+    UnknownObservation,
+    VersionConflict,
+)
+from servers.memory.store.postgres.schema import statements
+from servers.memory.store.text_index import content_hash, entity_document, folded, merge_ranked, query_words
+
+T = TypeVar("T")
+OBSERVATION_COLUMNS = "id, entity, content, created_at, principal, tool, expires_at, superseded_by, superseded_at"
+ENTITY_COLUMNS = "name, entity_type, version, created_at, updated_at, principal, expires_at"
+Connection = Any
+
+
+def _observation(row: Any) -> ObservationRecord:
+    return ObservationRecord(
+        id=row["id"],
+        entity=row["entity"],
+        content=row["content"],
+        created_at=row["created_at"],
+        principal=row["principal"],
+        tool=row["tool"],
+        expires_at=row["expires_at"],
+        superseded_by=row["superseded_by"],
+        superseded_at=row["superseded_at"],
+    )
+
+
+class PostgresGraphStore:
+    kind = "postgres"
+
+    def __init__(
+        self, dsn: str, schema: str, *, min_size: int = 1, max_size: int = 10, connect_timeout: float = 10.0
+    ) -> None:
+        self.dsn = dsn
+        self.s = schema
+        self.min_size, self.max_size, self.connect_timeout = min_size, max_size, connect_timeout
+        self._pool: Any = None
+
+    async def open(self) -> None:
+        if self._pool is not None:
+            return
+        pool = await asyncpg.create_pool(
+            self.dsn, min_size=self.min_size, max_size=self.max_size, timeout=self.connect_timeout
+        )
+        try:
+            async with pool.acquire() as db, db.transaction():
+                # Instances starting together must not race on CREATE ... IF NOT EXISTS (it is not atomic).
+                await db.execute("SELECT pg_advisory_xact_lock(hashtext($1))", f"mcp-suite memory {self.s}")
+                for statement in statements(self.s):
+                    await db.execute(statement)
+        except BaseException:
+            await pool.close()
+            raise
+        self._pool = pool
+
+    async def close(self) -> None:
+        if self._pool is not None:
+            pool, self._pool = self._pool, None
+            await pool.close()
+
+    async def _pool_open(self) -> Any:
+        if self._pool is None:
+            await self.open()
+        return self._pool
+
+    async def _read(self, work: Callable[[Connection], Awaitable[T]]) -> T:
+        pool = await self._pool_open()
+        async with pool.acquire() as db:
+            return await work(db)
+
+    async def _write(self, work: Callable[[Connection], Awaitable[T]]) -> T:
+        pool = await self._pool_open()
+        async with pool.acquire() as db, db.transaction():
+            return await work(db)
+
+    async def ping(self) -> str:
+        version = await self._read(lambda db: db.fetchval("SHOW server_version"))
+        return f"postgresql {version}, schema {self.s}"
+
+    # -- shared pieces of writes -------------------------------------------------------------------
+
+    async def _lock_entities(self, db: Connection, namespace: str, names: Sequence[str], now: float) -> dict[str, Any]:
+        rows = await db.fetch(
+            f"SELECT name, entity_type, version, expires_at FROM {self.s}.entities WHERE namespace = $1 "
+            "AND name = ANY($2::text[]) ORDER BY name FOR UPDATE",
+            namespace,
+            sorted(set(names)),
+        )
+        return {r["name"]: r for r in rows if r["expires_at"] is None or r["expires_at"] > now}
+
+    async def _drop_entity(self, db: Connection, namespace: str, name: str) -> tuple[int, int]:
+        entities = await db.execute(
+            f"DELETE FROM {self.s}.entities WHERE namespace = $1 AND name = $2", namespace, name
+        )
+        observations = await db.execute(
+            f"DELETE FROM {self.s}.observations WHERE namespace = $1 AND entity = $2", namespace, name
+        )
+        return _count(entities), _count(observations)
+
+    async def _refresh_text(self, db: Connection, namespace: str, name: str, now: float) -> None:
+        entity_type = await db.fetchval(
+            f"SELECT entity_type FROM {self.s}.entities WHERE namespace = $1 AND name = $2", namespace, name
+        )
+        if entity_type is None:
+            return
+        contents = await db.fetch(
+            f"SELECT content FROM {self.s}.observations WHERE namespace = $1 AND entity = $2 "
+            "AND superseded_by IS NULL AND (expires_at IS NULL OR expires_at > $3) ORDER BY id",
+            namespace,
+            name,
+            now,
+        )
+        body = entity_document(name, entity_type, [r["content"] for r in contents])
+        await db.execute(
+            f"UPDATE {self.s}.entities SET doc = $3 WHERE namespace = $1 AND name = $2", namespace, name, folded(body)
+        )
+
+    async def _insert_observations(
+        self, db: Connection, namespace: str, entity: str, contents: Sequence[str], by: Provenance
+    ) -> list[ObservationRecord]:
+        await db.execute(
+            f"DELETE FROM {self.s}.observations WHERE namespace = $1 AND entity = $2 AND expires_at IS NOT NULL "
+            "AND expires_at <= $3",
+            namespace,
+            entity,
+            by.at,
+        )
+        added: list[ObservationRecord] = []
+        for content in dict.fromkeys(contents):
+            new_id = await db.fetchval(
+                f"INSERT INTO {self.s}.observations (namespace, entity, content, content_hash, created_at, principal, "
+                "tool, expires_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8) "
+                "ON CONFLICT (namespace, entity, content_hash) WHERE superseded_by IS NULL DO NOTHING RETURNING id",
+                namespace,
+                entity,
+                content,
+                content_hash(content),
+                by.at,
+                by.principal,
+                by.tool,
+                by.expires_at,
+            )
+            if new_id is not None:
+                added.append(ObservationRecord(new_id, entity, content, by.at, by.principal, by.tool, by.expires_at))
+        return added
+
+    async def _bump(self, db: Connection, namespace: str, name: str, at: float) -> int:
+        return int(
+            await db.fetchval(
+                f"UPDATE {self.s}.entities SET version = version + 1, updated_at = $3 WHERE namespace = $1 "
+                "AND name = $2 RETURNING version",
+                namespace,
+                name,
+                at,
+            )
+        )
+
+    # -- writes ------------------------------------------------------------------------------------
+
+    async def create_entities(self, namespace: str, entities: Sequence[NewEntity], by: Provenance) -> list[EntityWrite]:
+        async def work(db: Connection) -> list[EntityWrite]:
+            await self._lock_entities(db, namespace, [e.name for e in entities], by.at)
+            await db.execute(
+                f"DELETE FROM {self.s}.observations o USING {self.s}.entities e WHERE e.namespace = $1 "
+                "AND e.name = ANY($2::text[]) AND e.expires_at <= $3 AND o.namespace = e.namespace AND o.entity = e.name",
+                namespace,
+                [e.name for e in entities],
+                by.at,
+            )
+            await db.execute(
+                f"DELETE FROM {self.s}.entities WHERE namespace = $1 AND name = ANY($2::text[]) AND expires_at <= $3",
+                namespace,
+                [e.name for e in entities],
+                by.at,
+            )
+            written: dict[str, EntityWrite] = {}
+            # In name order, like the locks: two writers creating the same names never wait on each other in a cycle.
+            for entity in sorted(entities, key=lambda e: e.name):
+                created = await db.fetchval(
+                    f"INSERT INTO {self.s}.entities (namespace, name, entity_type, version, created_at, updated_at, "
+                    "principal, tool, expires_at) VALUES ($1, $2, $3, 1, $4, $4, $5, $6, $7) "
+                    "ON CONFLICT (namespace, name) DO NOTHING RETURNING id",
+                    namespace,
+                    entity.name,
+                    entity.entity_type,
+                    by.at,
+                    by.principal,
+                    by.tool,
+                    by.expires_at,
+                )
+                if created is None:
+                    continue
+                added = await self._insert_observations(db, namespace, entity.name, entity.observations, by)
+                await self._refresh_text(db, namespace, entity.name, by.at)
+                written[entity.name] = EntityWrite(entity.name, entity.entity_type, 1, tuple(added))
+            return [written[e.name] for e in entities if e.name in written]
+
+        return await self._write(work)
+
+    async def create_relations(
+        self, namespace: str, relations: Sequence[RelationKey], by: Provenance
+    ) -> list[RelationRecord]:
+        async def work(db: Connection) -> list[RelationRecord]:
+            ends = {name for r in relations for name in (r.source, r.target)}
+            # Locked (not only read): an entity deleted by a concurrent writer must not leave a dangling relation.
+            locked = await self._lock_entities(db, namespace, sorted(ends), by.at)
+            missing = sorted(ends - set(locked))
+            if missing:
+                raise UnknownEntity(missing[0])
+            created: list[RelationRecord] = []
+            for r in relations:
+                status = await db.execute(
+                    f"INSERT INTO {self.s}.relations (namespace, source, target, relation_type, created_at, principal, "
+                    "tool) VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT DO NOTHING",
+                    namespace,
+                    r.source,
+                    r.target,
+                    r.relation_type,
+                    by.at,
+                    by.principal,
+                    by.tool,
+                )
+                if _count(status):
+                    created.append(RelationRecord(r.source, r.target, r.relation_type, by.at, by.principal))
+            return created
+
+        return await self._write(work)
+
+    async def add_observations(
+        self, namespace: str, additions: Sequence[tuple[str, Sequence[str]]], by: Provenance
+    ) -> list[EntityWrite]:
+        async def work(db: Connection) -> list[EntityWrite]:
+            locked = await self._lock_entities(db, namespace, [name for name, _ in additions], by.at)
+            written: list[EntityWrite] = []
+            for name, contents in additions:
+                row = locked.get(name)
+                if row is None:
+                    raise UnknownEntity(name)
+                added = await self._insert_observations(db, namespace, name, contents, by)
+                version = int(
+                    await db.fetchval(
+                        f"SELECT version FROM {self.s}.entities WHERE namespace = $1 AND name = $2", namespace, name
+                    )
+                )
+                if added:
+                    version = await self._bump(db, namespace, name, by.at)
+                    await self._refresh_text(db, namespace, name, by.at)
+                written.append(EntityWrite(name, row["entity_type"], version, tuple(added)))
+            return written
+
+        return await self._write(work)
+
+    async def delete_entities(self, namespace: str, names: Sequence[str]) -> DeleteCount:
+        async def work(db: Connection) -> DeleteCount:
+            count = DeleteCount()
+            unique = sorted(set(names))
+            await db.fetch(
+                f"SELECT 1 FROM {self.s}.entities WHERE namespace = $1 AND name = ANY($2::text[]) ORDER BY name "
+                "FOR UPDATE",
+                namespace,
+                unique,
+            )
+            for name in unique:
+                entities, observations = await self._drop_entity(db, namespace, name)
+                count.entities += entities
+                count.observations += observations
+            count.relations = _count(
+                await db.execute(
+                    f"DELETE FROM {self.s}.relations WHERE namespace = $1 AND (source = ANY($2::text[]) "
+                    "OR target = ANY($2::text[]))",
+                    namespace,
+                    unique,
+                )
+            )
+            return count
+
+        return await self._write(work)
+
+    async def delete_observations(
+        self, namespace: str, deletions: Sequence[tuple[str, Sequence[str]]], now: float
+    ) -> DeleteCount:
+        async def work(db: Connection) -> DeleteCount:
+            count = DeleteCount()
+            locked = await self._lock_entities(db, namespace, [name for name, _ in deletions], now)
+            for name, contents in deletions:
+                gone = _count(
+                    await db.execute(
+                        f"DELETE FROM {self.s}.observations WHERE namespace = $1 AND entity = $2 "
+                        "AND content_hash = ANY($3::text[]) AND superseded_by IS NULL",
+                        namespace,
+                        name,
+                        [content_hash(c) for c in contents],
+                    )
+                )
+                if gone and name in locked:
+                    count.versions[name] = await self._bump(db, namespace, name, now)
+                    await self._refresh_text(db, namespace, name, now)
+                count.observations += gone
+            return count
+
+        return await self._write(work)
+
+    async def delete_relations(self, namespace: str, relations: Sequence[RelationKey]) -> DeleteCount:
+        async def work(db: Connection) -> DeleteCount:
+            count = DeleteCount()
+            for r in relations:
+                count.relations += _count(
+                    await db.execute(
+                        f"DELETE FROM {self.s}.relations WHERE namespace = $1 AND source = $2 AND target = $3 "
+                        "AND relation_type = $4",
+                        namespace,
+                        r.source,
+                        r.target,
+                        r.relation_type,
+                    )
+                )
+            return count
+
+        return await self._write(work)
+
+    async def supersede_observation(
+        self,
+        namespace: str,
+        entity: str,
+        old: str | int,
+        new: str,
+        by: Provenance,
+        expected_version: int | None,
+    ) -> Superseded:
+        async def work(db: Connection) -> Superseded:
+            row = (await self._lock_entities(db, namespace, [entity], by.at)).get(entity)
+            if row is None:
+                raise UnknownEntity(entity)
+            if expected_version is not None and row["version"] != expected_version:
+                raise VersionConflict(entity, expected_version, row["version"])
+            column, key = ("id", old) if isinstance(old, int) else ("content_hash", content_hash(old))
+            found = await db.fetchrow(
+                f"SELECT {OBSERVATION_COLUMNS} FROM {self.s}.observations WHERE namespace = $1 AND entity = $2 "
+                f"AND {column} = $3 AND superseded_by IS NULL AND (expires_at IS NULL OR expires_at > $4)",
+                namespace,
+                entity,
+                key,
+                by.at,
+            )
+            if found is None:
+                raise UnknownObservation(entity, str(old))
+            previous = _observation(found)
+            await db.execute(
+                f"UPDATE {self.s}.observations SET superseded_by = -1, superseded_at = $2 WHERE id = $1",
+                previous.id,
+                by.at,
+            )
+            added = await self._insert_observations(db, namespace, entity, [new], by)
+            if not added:
+                raise UnknownObservation(entity, f"{new} (already current)")
+            await db.execute(
+                f"UPDATE {self.s}.observations SET superseded_by = $2 WHERE id = $1", previous.id, added[0].id
+            )
+            version = await self._bump(db, namespace, entity, by.at)
+            await self._refresh_text(db, namespace, entity, by.at)
+            replaced = ObservationRecord(**{**previous.__dict__, "superseded_by": added[0].id, "superseded_at": by.at})
+            return Superseded(replaced, added[0], version)
+
+        return await self._write(work)
+
+    # -- reads -------------------------------------------------------------------------------------
+
+    async def history(self, namespace: str, entity: str, now: float) -> list[ObservationRecord]:
+        rows = await self._read(
+            lambda db: db.fetch(
+                f"SELECT {OBSERVATION_COLUMNS} FROM {self.s}.observations WHERE namespace = $1 AND entity = $2 "
+                "AND (expires_at IS NULL OR expires_at > $3) ORDER BY id",
+                namespace,
+                entity,
+                now,
+            )
+        )
+        return [_observation(r) for r in rows]
+
+    async def _hydrate(self, db: Connection, namespace: str, rows: list[Any], now: float) -> list[EntityRecord]:
+        if not rows:
+            return []
+        names = [r["name"] for r in rows]
+        by_entity: dict[str, list[ObservationRecord]] = {name: [] for name in names}
+        for row in await db.fetch(
+            f"SELECT {OBSERVATION_COLUMNS} FROM {self.s}.observations WHERE namespace = $1 "
+            "AND entity = ANY($2::text[]) AND superseded_by IS NULL AND (expires_at IS NULL OR expires_at > $3) "
+            "ORDER BY id",
+            namespace,
+            names,
+            now,
+        ):
+            by_entity[row["entity"]].append(_observation(row))
+        return [
+            EntityRecord(
+                r["name"],
+                r["entity_type"],
+                r["version"],
+                r["created_at"],
+                r["updated_at"],
+                r["principal"],
+                tuple(by_entity[r["name"]]),
+                r["expires_at"],
+            )
+            for r in rows
+        ]
+
+    async def list_entities(self, namespace: str, after: str | None, limit: int, now: float) -> list[EntityRecord]:
+        async def work(db: Connection) -> list[EntityRecord]:
+            rows = await db.fetch(
+                f'SELECT {ENTITY_COLUMNS} FROM {self.s}.entities WHERE namespace = $1 AND name COLLATE "C" > $2 '
+                'AND (expires_at IS NULL OR expires_at > $3) ORDER BY name COLLATE "C" LIMIT $4',
+                namespace,
+                after or "",
+                now,
+                limit,
+            )
+            return await self._hydrate(db, namespace, list(rows), now)
+
+        return await self._read(work)
+
+    async def get_entities(self, namespace: str, names: Sequence[str], now: float) -> list[EntityRecord]:
+        unique = list(dict.fromkeys(names))
+        if not unique:
+            return []
+
+        async def work(db: Connection) -> list[EntityRecord]:
+            rows = list(
+                await db.fetch(
+                    f"SELECT {ENTITY_COLUMNS} FROM {self.s}.entities WHERE namespace = $1 AND name = ANY($2::text[]) "
+                    "AND (expires_at IS NULL OR expires_at > $3)",
+                    namespace,
+                    unique,
+                    now,
+                )
+            )
+            order = {name: i for i, name in enumerate(unique)}
+            rows.sort(key=lambda r: order[r["name"]])
+            return await self._hydrate(db, namespace, rows, now)
+
+        return await self._read(work)
+
+    async def relations_touching(
+        self, namespace: str, names: Sequence[str], *, both_ends: bool = False
+    ) -> list[RelationRecord]:
+        unique = list(dict.fromkeys(names))
+        if not unique:
+            return []
+        join = "AND" if both_ends else "OR"
+        rows = await self._read(
+            lambda db: db.fetch(
+                f"SELECT source, target, relation_type, created_at, principal FROM {self.s}.relations "
+                f"WHERE namespace = $1 AND (source = ANY($2::text[]) {join} target = ANY($2::text[])) "
+                'ORDER BY source COLLATE "C", target COLLATE "C", relation_type COLLATE "C"',
+                namespace,
+                unique,
+            )
+        )
+        return [RelationRecord(*r) for r in rows]
+
+    async def relations_from(self, namespace: str, names: Sequence[str]) -> list[RelationRecord]:
+        unique = list(dict.fromkeys(names))
+        if not unique:
+            return []
+        rows = await self._read(
+            lambda db: db.fetch(
+                f"SELECT source, target, relation_type, created_at, principal FROM {self.s}.relations "
+                "WHERE namespace = $1 AND source = ANY($2::text[]) "
+                'ORDER BY source COLLATE "C", target COLLATE "C", relation_type COLLATE "C"',
+                namespace,
+                unique,
+            )
+        )
+        return [RelationRecord(*r) for r in rows]
+
+    async def search(
+        self, namespace: str, query: str, limit: int, offset: int, now: float, *, any_word: bool = False
+    ) -> list[SearchHit]:
+        words = query_words(query)
+        needle = folded(query)
+        window = offset + limit
+
+        async def work(db: Connection) -> list[SearchHit]:
+            ranked: list[tuple[str, float]] = []
+            if words:
+                rows = await db.fetch(
+                    f"SELECT name, ts_rank(tsv, q) AS rank FROM {self.s}.entities, to_tsquery('simple', $2) q "
+                    "WHERE namespace = $1 AND tsv @@ q AND (expires_at IS NULL OR expires_at > $3) "
+                    'ORDER BY rank DESC, name COLLATE "C" LIMIT $4',
+                    namespace,
+                    (" | " if any_word else " & ").join(f"{word}:*" for word in words),
+                    now,
+                    window,
+                )
+                ranked = [(r["name"], float(r["rank"])) for r in rows]
+            substring = await db.fetch(
+                f"SELECT name FROM {self.s}.entities WHERE namespace = $1 AND strpos(doc, $2) > 0 "
+                'AND (expires_at IS NULL OR expires_at > $3) ORDER BY name COLLATE "C" LIMIT $4',
+                namespace,
+                needle,
+                now,
+                window + len(ranked),
+            )
+            merged = merge_ranked(ranked, [r["name"] for r in substring], limit, offset)
+            return [SearchHit(name, score) for name, score in merged]
+
+        return await self._read(work)
+
+    async def pending_embeddings(self, limit: int) -> list[tuple[int, str]]:
+        rows = await self._read(
+            lambda db: db.fetch(
+                f"SELECT id, content FROM {self.s}.observations WHERE vector IS NULL AND superseded_by IS NULL "
+                "ORDER BY id LIMIT $1",
+                limit,
+            )
+        )
+        return [(r["id"], r["content"]) for r in rows]
+
+    async def store_embeddings(self, rows: Sequence[tuple[int, bytes]]) -> None:
+        async def work(db: Connection) -> None:
+            await db.executemany(
+                f"UPDATE {self.s}.observations SET vector = $2 WHERE id = $1", [(i, v) for i, v in rows]
+            )
+
+        await self._write(work)
+
+    async def vectors_since(self, namespace: str, after_id: int, limit: int) -> list[tuple[int, str, bytes]]:
+        rows = await self._read(
+            lambda db: db.fetch(
+                f"SELECT id, entity, vector FROM {self.s}.observations WHERE namespace = $1 AND id > $2 "
+                "AND vector IS NOT NULL ORDER BY id LIMIT $3",
+                namespace,
+                after_id,
+                limit,
+            )
+        )
+        return [(r["id"], r["entity"], bytes(r["vector"])) for r in rows]
+
+    async def observations_by_id(self, namespace: str, ids: Sequence[int], now: float) -> list[ObservationRecord]:
+        if not ids:
+            return []
+        rows = await self._read(
+            lambda db: db.fetch(
+                f"SELECT {OBSERVATION_COLUMNS} FROM {self.s}.observations WHERE namespace = $1 "
+                "AND id = ANY($2::bigint[]) AND superseded_by IS NULL AND (expires_at IS NULL OR expires_at > $3)",
+                namespace,
+                list(ids),
+                now,
+            )
+        )
+        return [_observation(r) for r in rows]
+
+    async def stats(self, namespace: str, now: float) -> NamespaceStats:
+        async def work(db: Connection) -> NamespaceStats:
+            live = "(expires_at IS NULL OR expires_at > $2)"
+            entities = await db.fetchval(
+                f"SELECT count(*) FROM {self.s}.entities WHERE namespace = $1 AND {live}", namespace, now
+            )
+            observations = await db.fetchval(
+                f"SELECT count(*) FROM {self.s}.observations WHERE namespace = $1 AND superseded_by IS NULL AND {live}",
+                namespace,
+                now,
+            )
+            relations = await db.fetchval(f"SELECT count(*) FROM {self.s}.relations WHERE namespace = $1", namespace)
+            return NamespaceStats(namespace, int(entities), int(observations), int(relations))
+
+        return await self._read(work)
+
+    async def namespaces(self) -> list[str]:
+        rows = await self._read(
+            lambda db: db.fetch(f"SELECT DISTINCT namespace FROM {self.s}.entities ORDER BY namespace")
+        )
+        return [r["namespace"] for r in rows]
+
+    async def purge_expired(self, now: float) -> int:
+        async def work(db: Connection) -> int:
+            touched = await db.fetch(
+                f"SELECT DISTINCT namespace, entity FROM {self.s}.observations WHERE expires_at IS NOT NULL "
+                "AND expires_at <= $1",
+                now,
+            )
+            removed = _count(
+                await db.execute(
+                    f"DELETE FROM {self.s}.observations WHERE expires_at IS NOT NULL AND expires_at <= $1", now
+                )
+            )
+            for row in await db.fetch(
+                f"SELECT namespace, name FROM {self.s}.entities WHERE expires_at IS NOT NULL AND expires_at <= $1", now
+            ):
+                entities, observations = await self._drop_entity(db, row["namespace"], row["name"])
+                removed += entities + observations
+            for row in touched:
+                await self._refresh_text(db, row["namespace"], row["entity"], now)
+            return removed
+
+        return await self._write(work)
+
+    async def drop_schema(self) -> None:
+        """Remove the store's schema and everything in it (tests and benches clean up with it)."""
+        await self._read(lambda db: db.execute(f"DROP SCHEMA IF EXISTS {self.s} CASCADE"))
+
+
+def _count(status: str) -> int:
+    """The row count of a command status such as ``DELETE 3`` or ``INSERT 0 1``."""
+    try:
+        return int(status.rsplit(" ", 1)[-1])
+    except (ValueError, AttributeError):
+        return 0
