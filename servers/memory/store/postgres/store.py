@@ -31,7 +31,7 @@ from servers.memory.store.base import (
     VersionConflict,
 )
 from servers.memory.store.postgres.schema import statements
-from servers.memory.store.text_index import content_hash, entity_document, folded, merge_ranked, query_words
+from servers.memory.store.text_index import content_hash, merge_ranked, query_words
 
 T = TypeVar("T")
 OBSERVATION_COLUMNS = "id, entity, content, created_at, principal, tool, expires_at, superseded_by, superseded_at"
@@ -125,63 +125,85 @@ class PostgresGraphStore:
         )
         return _count(entities), _count(observations)
 
-    async def _refresh_text(self, db: Connection, namespace: str, name: str, now: float) -> None:
-        entity_type = await db.fetchval(
-            f"SELECT entity_type FROM {self.s}.entities WHERE namespace = $1 AND name = $2", namespace, name
-        )
-        if entity_type is None:
-            return
-        contents = await db.fetch(
-            f"SELECT content FROM {self.s}.observations WHERE namespace = $1 AND entity = $2 "
-            "AND superseded_by IS NULL AND (expires_at IS NULL OR expires_at > $3) ORDER BY id",
+    async def _refresh_text(
+        self, db: Connection, namespace: str, name: str, now: float, *, bump: bool = False
+    ) -> int | None:
+        """Rebuild the entity's searchable text from its current observations (and bump its version): one statement.
+
+        The text is lower-cased by PostgreSQL here and the query by PostgreSQL in :meth:`search`, so both
+        sides fold case alike.
+        """
+        version = "version + 1" if bump else "version"
+        found: int | None = await db.fetchval(
+            f"UPDATE {self.s}.entities e SET version = {version}, updated_at = CASE WHEN $4 THEN $3 ELSE updated_at END, "
+            "doc = lower(e.name || E'\\n' || e.entity_type || coalesce(E'\\n' || ("
+            f"SELECT string_agg(o.content, E'\\n' ORDER BY o.id) FROM {self.s}.observations o "
+            "WHERE o.namespace = e.namespace AND o.entity = e.name AND o.superseded_by IS NULL "
+            "AND (o.expires_at IS NULL OR o.expires_at > $3)), '')) "
+            "WHERE e.namespace = $1 AND e.name = $2 RETURNING version",
             namespace,
             name,
             now,
+            bump,
         )
-        body = entity_document(name, entity_type, [r["content"] for r in contents])
-        await db.execute(
-            f"UPDATE {self.s}.entities SET doc = $3 WHERE namespace = $1 AND name = $2", namespace, name, folded(body)
-        )
+        return found
+
+    async def _bump(self, db: Connection, namespace: str, name: str, at: float) -> int:
+        """The entity's version after one more change, with its text rebuilt."""
+        return int(await self._refresh_text(db, namespace, name, at, bump=True) or 0)
 
     async def _insert_observations(
         self, db: Connection, namespace: str, entity: str, contents: Sequence[str], by: Provenance
     ) -> list[ObservationRecord]:
-        await db.execute(
-            f"DELETE FROM {self.s}.observations WHERE namespace = $1 AND entity = $2 AND expires_at IS NOT NULL "
-            "AND expires_at <= $3",
-            namespace,
-            entity,
-            by.at,
-        )
-        added: list[ObservationRecord] = []
-        for content in dict.fromkeys(contents):
-            new_id = await db.fetchval(
-                f"INSERT INTO {self.s}.observations (namespace, entity, content, content_hash, created_at, principal, "
-                "tool, expires_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8) "
-                "ON CONFLICT (namespace, entity, content_hash) WHERE superseded_by IS NULL DO NOTHING RETURNING id",
+        """Insert the texts not already current on ``entity``, in one statement; the ones it added, in order."""
+        unique = list(dict.fromkeys(contents))
+        if not unique:
+            return []
+        hashes = [content_hash(c) for c in unique]
+        ids = await self._insert_batch(db, namespace, entity, unique, hashes, by)
+        missing = [i for i, c in enumerate(unique) if c not in ids]
+        if missing:
+            # A text that collides only with an expired observation replaces it (expiry is decided at read time).
+            freed = await db.fetch(
+                f"DELETE FROM {self.s}.observations WHERE namespace = $1 AND entity = $2 "
+                "AND content_hash = ANY($3::text[]) AND superseded_by IS NULL AND expires_at <= $4 RETURNING content_hash",
                 namespace,
                 entity,
-                content,
-                content_hash(content),
+                [hashes[i] for i in missing],
                 by.at,
-                by.principal,
-                by.tool,
-                by.expires_at,
             )
-            if new_id is not None:
-                added.append(ObservationRecord(new_id, entity, content, by.at, by.principal, by.tool, by.expires_at))
-        return added
+            if freed:
+                again = {r["content_hash"] for r in freed}
+                retry = [i for i in missing if hashes[i] in again]
+                ids.update(
+                    await self._insert_batch(
+                        db, namespace, entity, [unique[i] for i in retry], [hashes[i] for i in retry], by
+                    )
+                )
+        return [
+            ObservationRecord(ids[c], entity, c, by.at, by.principal, by.tool, by.expires_at)
+            for c in unique
+            if c in ids
+        ]
 
-    async def _bump(self, db: Connection, namespace: str, name: str, at: float) -> int:
-        return int(
-            await db.fetchval(
-                f"UPDATE {self.s}.entities SET version = version + 1, updated_at = $3 WHERE namespace = $1 "
-                "AND name = $2 RETURNING version",
-                namespace,
-                name,
-                at,
-            )
+    async def _insert_batch(
+        self, db: Connection, namespace: str, entity: str, contents: list[str], hashes: list[str], by: Provenance
+    ) -> dict[str, int]:
+        rows = await db.fetch(
+            f"INSERT INTO {self.s}.observations (namespace, entity, content, content_hash, created_at, principal, "
+            "tool, expires_at) SELECT $1, $2, t.c, t.h, $5, $6, $7, $8 FROM unnest($3::text[], $4::text[]) "
+            "WITH ORDINALITY AS t(c, h, n) ORDER BY t.n "
+            "ON CONFLICT (namespace, entity, content_hash) WHERE superseded_by IS NULL DO NOTHING RETURNING id, content",
+            namespace,
+            entity,
+            contents,
+            hashes,
+            by.at,
+            by.principal,
+            by.tool,
+            by.expires_at,
         )
+        return {r["content"]: r["id"] for r in rows}
 
     # -- writes ------------------------------------------------------------------------------------
 
@@ -265,14 +287,11 @@ class PostgresGraphStore:
                 if row is None:
                     raise UnknownEntity(name)
                 added = await self._insert_observations(db, namespace, name, contents, by)
-                version = int(
-                    await db.fetchval(
-                        f"SELECT version FROM {self.s}.entities WHERE namespace = $1 AND name = $2", namespace, name
-                    )
-                )
+                version = int(row["version"])
                 if added:
                     version = await self._bump(db, namespace, name, by.at)
-                    await self._refresh_text(db, namespace, name, by.at)
+                    row = {**row, "version": version}  # a second addition to the same entity in this call
+                    locked[name] = row
                 written.append(EntityWrite(name, row["entity_type"], version, tuple(added)))
             return written
 
@@ -322,7 +341,6 @@ class PostgresGraphStore:
                 )
                 if gone and name in locked:
                     count.versions[name] = await self._bump(db, namespace, name, now)
-                    await self._refresh_text(db, namespace, name, now)
                 count.observations += gone
             return count
 
@@ -385,7 +403,6 @@ class PostgresGraphStore:
                 f"UPDATE {self.s}.observations SET superseded_by = $2 WHERE id = $1", previous.id, added[0].id
             )
             version = await self._bump(db, namespace, entity, by.at)
-            await self._refresh_text(db, namespace, entity, by.at)
             replaced = ObservationRecord(**{**previous.__dict__, "superseded_by": added[0].id, "superseded_at": by.at})
             return Superseded(replaced, added[0], version)
 
@@ -505,7 +522,7 @@ class PostgresGraphStore:
         self, namespace: str, query: str, limit: int, offset: int, now: float, *, any_word: bool = False
     ) -> list[SearchHit]:
         words = query_words(query)
-        needle = folded(query)
+        needle = query
         window = offset + limit
 
         async def work(db: Connection) -> list[SearchHit]:
@@ -522,7 +539,7 @@ class PostgresGraphStore:
                 )
                 ranked = [(r["name"], float(r["rank"])) for r in rows]
             substring = await db.fetch(
-                f"SELECT name FROM {self.s}.entities WHERE namespace = $1 AND strpos(doc, $2) > 0 "
+                f"SELECT name FROM {self.s}.entities WHERE namespace = $1 AND strpos(doc, lower($2)) > 0 "
                 'AND (expires_at IS NULL OR expires_at > $3) ORDER BY name COLLATE "C" LIMIT $4',
                 namespace,
                 needle,
