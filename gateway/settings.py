@@ -83,6 +83,8 @@ DEFAULT_SUPERVISORS: dict[str, SupervisorSettings] = {
 DEFAULT_SERVER_GROUPS: dict[str, ServerGroupSettings] = {
     # A collection's calls land on one replica, so its keyword index and embedding cache stay warm there.
     "vectorstore": ServerGroupSettings(strategy="consistent_hash", hash_argument="collection"),
+    # A namespace's calls land on one replica, so its in-process observation vectors stay warm there.
+    "memory": ServerGroupSettings(strategy="consistent_hash", hash_argument="namespace"),
 }
 
 

@@ -307,9 +307,8 @@ class MemoryService:
         offset = offset_of(cursor, key)
         max_entities, tokens = self._budget(limit, max_tokens)
         now = time.time()
-        hits = await self.store.search(ns, query, max_entities + 1, offset, now)
-        records = await self.store.get_entities(ns, [h.name for h in hits], now)
-        page = await self._page_with_touching(ns, records, max_entities, tokens)
+        hits, records, relations = await self.store.search_graph(ns, query, max_entities + 1, offset, now)
+        page = self._page_of(records, relations, max_entities, tokens)
         more = len(page.entities) < len(hits)
         scores = {h.name: h.score for h in hits[: len(page.entities)]}
         return GraphPage(
@@ -351,8 +350,15 @@ class MemoryService:
     async def _page_with_touching(
         self, ns: str, records: Sequence[EntityRecord], max_entities: int, tokens: int
     ) -> PageBuilder:
+        return self._page_of(
+            records, await self.store.relations_touching(ns, [r.name for r in records]), max_entities, tokens
+        )
+
+    @staticmethod
+    def _page_of(
+        records: Sequence[EntityRecord], relations: Sequence[RelationRecord], max_entities: int, tokens: int
+    ) -> PageBuilder:
         """A page of ``records``, each with the relations that have it at either end (as the official server does)."""
-        relations = await self.store.relations_touching(ns, [r.name for r in records])
         touching: dict[str, list[RelationRecord]] = {}
         for relation in relations:
             touching.setdefault(relation.source, []).append(relation)

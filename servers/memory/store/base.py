@@ -212,6 +212,12 @@ class GraphStore(Protocol):
         """
         ...
 
+    async def search_graph(
+        self, namespace: str, query: str, limit: int, offset: int, now: float
+    ) -> tuple[list[SearchHit], list[EntityRecord], list[RelationRecord]]:
+        """:meth:`search`, the hits' entities and the relations at either end of them, in one visit to the store."""
+        ...
+
     async def pending_embeddings(self, limit: int) -> list[tuple[int, str]]:
         """Current observations without a vector yet, as (id, text)."""
         ...

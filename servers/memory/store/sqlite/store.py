@@ -387,41 +387,44 @@ class SqliteGraphStore:
 
         return await self._read(work)
 
-    async def get_entities(self, namespace: str, names: Sequence[str], now: float) -> list[EntityRecord]:
+    def _get_entities(
+        self, db: sqlite3.Connection, namespace: str, names: Sequence[str], now: float
+    ) -> list[EntityRecord]:
         unique = list(dict.fromkeys(names))
         if not unique:
             return []
+        marks = ",".join("?" * len(unique))
+        rows = db.execute(
+            f"SELECT {self.ENTITY_COLUMNS} FROM entities WHERE namespace = ? AND name IN ({marks}) AND {LIVE}",
+            (namespace, *unique, now),
+        ).fetchall()
+        order = {name: i for i, name in enumerate(unique)}
+        rows.sort(key=lambda r: order[r[0]])
+        return self._hydrate(db, namespace, rows, now)
 
-        def work(db: sqlite3.Connection) -> list[EntityRecord]:
-            marks = ",".join("?" * len(unique))
-            rows = db.execute(
-                f"SELECT {self.ENTITY_COLUMNS} FROM entities WHERE namespace = ? AND name IN ({marks}) AND {LIVE}",
-                (namespace, *unique, now),
-            ).fetchall()
-            order = {name: i for i, name in enumerate(unique)}
-            rows.sort(key=lambda r: order[r[0]])
-            return self._hydrate(db, namespace, rows, now)
+    async def get_entities(self, namespace: str, names: Sequence[str], now: float) -> list[EntityRecord]:
+        return await self._read(lambda db: self._get_entities(db, namespace, names, now))
 
-        return await self._read(work)
-
-    async def relations_touching(
-        self, namespace: str, names: Sequence[str], *, both_ends: bool = False
+    @staticmethod
+    def _relations_touching(
+        db: sqlite3.Connection, namespace: str, names: Sequence[str], both_ends: bool = False
     ) -> list[RelationRecord]:
         unique = list(dict.fromkeys(names))
         if not unique:
             return []
+        marks = ",".join("?" * len(unique))
+        join = "AND" if both_ends else "OR"
+        rows = db.execute(
+            "SELECT source, target, relation_type, created_at, principal FROM relations WHERE namespace = ? "
+            f"AND (source IN ({marks}) {join} target IN ({marks})) ORDER BY source, target, relation_type",
+            (namespace, *unique, *unique),
+        ).fetchall()
+        return [RelationRecord(*r) for r in rows]
 
-        def work(db: sqlite3.Connection) -> list[RelationRecord]:
-            marks = ",".join("?" * len(unique))
-            join = "AND" if both_ends else "OR"
-            rows = db.execute(
-                "SELECT source, target, relation_type, created_at, principal FROM relations WHERE namespace = ? "
-                f"AND (source IN ({marks}) {join} target IN ({marks})) ORDER BY source, target, relation_type",
-                (namespace, *unique, *unique),
-            ).fetchall()
-            return [RelationRecord(*r) for r in rows]
-
-        return await self._read(work)
+    async def relations_touching(
+        self, namespace: str, names: Sequence[str], *, both_ends: bool = False
+    ) -> list[RelationRecord]:
+        return await self._read(lambda db: self._relations_touching(db, namespace, names, both_ends))
 
     async def relations_from(self, namespace: str, names: Sequence[str]) -> list[RelationRecord]:
         unique = list(dict.fromkeys(names))
@@ -439,35 +442,45 @@ class SqliteGraphStore:
 
         return await self._read(work)
 
+    @staticmethod
+    def _search(
+        db: sqlite3.Connection, namespace: str, query: str, limit: int, offset: int, now: float, any_word: bool
+    ) -> list[SearchHit]:
+        words = query_words(query)
+        window = offset + limit
+        ranked: list[tuple[str, float]] = []
+        if words:
+            match = (" OR " if any_word else " AND ").join(f'"{word}"*' for word in words)
+            ranked = [
+                (r[0], -float(r[1]))
+                for r in db.execute(
+                    "SELECT e.name, bm25(entity_text) AS rank FROM entity_text JOIN entities e "
+                    "ON e.id = entity_text.rowid WHERE entity_text MATCH ? AND e.namespace = ? "
+                    "AND (e.expires_at IS NULL OR e.expires_at > ?) ORDER BY rank, e.name LIMIT ?",
+                    (match, namespace, now, window),
+                )
+            ]
+        substring = [
+            r[0]
+            for r in db.execute(
+                f"SELECT name FROM entities WHERE namespace = ? AND instr(doc, ?) > 0 AND {LIVE} ORDER BY name LIMIT ?",
+                (namespace, folded(query), now, window + len(ranked)),
+            )
+        ]
+        return [SearchHit(name, score) for name, score in merge_ranked(ranked, substring, limit, offset)]
+
     async def search(
         self, namespace: str, query: str, limit: int, offset: int, now: float, *, any_word: bool = False
     ) -> list[SearchHit]:
-        words = query_words(query)
-        needle = folded(query)
-        window = offset + limit
+        return await self._read(lambda db: self._search(db, namespace, query, limit, offset, now, any_word))
 
-        def work(db: sqlite3.Connection) -> list[SearchHit]:
-            ranked: list[tuple[str, float]] = []
-            if words:
-                match = (" OR " if any_word else " AND ").join(f'"{word}"*' for word in words)
-                ranked = [
-                    (r[0], -float(r[1]))
-                    for r in db.execute(
-                        "SELECT e.name, bm25(entity_text) AS rank FROM entity_text JOIN entities e "
-                        "ON e.id = entity_text.rowid WHERE entity_text MATCH ? AND e.namespace = ? "
-                        "AND (e.expires_at IS NULL OR e.expires_at > ?) ORDER BY rank, e.name LIMIT ?",
-                        (match, namespace, now, window),
-                    )
-                ]
-            substring = [
-                r[0]
-                for r in db.execute(
-                    f"SELECT name FROM entities WHERE namespace = ? AND instr(doc, ?) > 0 AND {LIVE} "
-                    "ORDER BY name LIMIT ?",
-                    (namespace, needle, now, window + len(ranked)),
-                )
-            ]
-            return [SearchHit(name, score) for name, score in merge_ranked(ranked, substring, limit, offset)]
+    async def search_graph(
+        self, namespace: str, query: str, limit: int, offset: int, now: float
+    ) -> tuple[list[SearchHit], list[EntityRecord], list[RelationRecord]]:
+        def work(db: sqlite3.Connection) -> tuple[list[SearchHit], list[EntityRecord], list[RelationRecord]]:
+            hits = self._search(db, namespace, query, limit, offset, now, False)
+            records = self._get_entities(db, namespace, [h.name for h in hits], now)
+            return hits, records, self._relations_touching(db, namespace, [r.name for r in records])
 
         return await self._read(work)
 
