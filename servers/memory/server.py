@@ -3,7 +3,7 @@
 ``build_server(settings)`` wires the service (:mod:`.service` over the store of ``memory.store``),
 the read tools, the write tools (unless ``memory.read_only``), the ``memory://`` resources and the
 prompts. The lifespan opens the store, then beside the serving embeds new observations for
-``recall`` and purges what has expired. ``DEFINITION`` is what ``mcp-suite serve memory`` runs.
+``recall`` (loading the model when there is a first one) and purges what has expired. ``DEFINITION`` is what ``mcp-suite serve memory`` runs.
 """
 
 from __future__ import annotations
@@ -105,10 +105,8 @@ def build_server(settings: Settings) -> MCPServer[Any]:
 
 
 async def _warm_and_embed(service: MemoryService) -> None:
-    try:
-        await service.embedders.warm_all()
-    except Exception:  # recall falls back to keywords; the embedder loop logs and retries
-        log.warning("memory: the embedder did not warm; recall ranks by keywords until it does", exc_info=True)
+    # The model loads on the first batch to embed (or the first `recall`), not at start-up: `mcp-suite up`
+    # starts every server at once, and a fresh store has nothing to embed.
     await service.embedder.run()
 
 
