@@ -1,7 +1,7 @@
 """One writer process of the memory concurrency scenario and bench: ``python -m suite.bench.memory_writer``.
 
-It writes ``--writes`` observations, each in its own ``add_observations`` call, ``--in-flight`` at a
-time: every other one to its own entity ``writer-<id>``, the rest round-robin to the ``--shared``
+It writes ``--writes`` observations, ``--per-call`` to an ``add_observations`` call (one
+transaction), ``--in-flight`` calls at a time: every other one to its own entity ``writer-<id>``, the rest round-robin to the ``--shared``
 entities ``shared-<k>`` that every writer also writes (contention on the same rows). Each text
 names the writer and its number, so a reader can tell a lost write from a duplicate. With ``--url``
 it calls a server with stateless (2026-07-28) JSON-RPC over HTTP, as the SDK client does; with ``--sqlite`` it writes straight into that file's
@@ -29,24 +29,40 @@ def target_of(writer: str, number: int, shared: int) -> str:
     return f"writer-{writer}" if number % 2 == 0 or shared == 0 else f"shared-{number % shared}"
 
 
+def calls_of(writer: str, writes: int, shared: int, per_call: int) -> list[list[tuple[str, str]]]:
+    """The writer's calls: ``per_call`` consecutive writes each, as (entity, text)."""
+    pairs = [(target_of(writer, n, shared), text_of(writer, n)) for n in range(writes)]
+    return [pairs[i : i + per_call] for i in range(0, writes, per_call)]
+
+
+def grouped(call: list[tuple[str, str]]) -> list[tuple[str, list[str]]]:
+    """One call's writes by entity, in the order the entities first appear."""
+    by_entity: dict[str, list[str]] = {}
+    for entity, text in call:
+        by_entity.setdefault(entity, []).append(text)
+    return list(by_entity.items())
+
+
 async def _drive(
-    write: Callable[[str, str], Awaitable[bool]], writer: str, writes: int, shared: int, in_flight: int
+    write: Callable[[list[tuple[str, str]]], Awaitable[bool]],
+    calls: list[list[tuple[str, str]]],
+    in_flight: int,
 ) -> dict[str, float]:
     errors = 0
-    next_number = 0
+    next_call = 0
     started = time.perf_counter()
 
     async def worker() -> None:
-        nonlocal next_number, errors
-        while next_number < writes:
-            number = next_number
-            next_number += 1
-            errors += int(not await write(target_of(writer, number, shared), text_of(writer, number)))
+        nonlocal next_call, errors
+        while next_call < len(calls):
+            call = calls[next_call]
+            next_call += 1
+            errors += len(call) * int(not await write(call))
 
     async with anyio.create_task_group() as group:
         for _ in range(in_flight):
             group.start_soon(worker)
-    return {"writes": writes, "errors": errors, "seconds": time.perf_counter() - started}
+    return {"writes": sum(len(c) for c in calls), "errors": errors, "seconds": time.perf_counter() - started}
 
 
 HEADERS = {
@@ -76,23 +92,25 @@ async def call_tool(http: httpx.AsyncClient, url: str, tool: str, arguments: dic
 
 
 async def through_server(
-    url: str, namespace: str, writer: str, writes: int, shared: int, in_flight: int
+    url: str, namespace: str, writer: str, writes: int, shared: int, in_flight: int, per_call: int
 ) -> dict[str, float]:
     limits = httpx.Limits(max_connections=in_flight, max_keepalive_connections=in_flight)
     async with httpx.AsyncClient(limits=limits, timeout=60.0) as http:
 
-        async def write(entity: str, text: str) -> bool:
-            arguments = {"observations": [{"entityName": entity, "contents": [text]}], "namespace": namespace}
-            return await call_tool(http, url, "add_observations", arguments)
+        async def write(call: list[tuple[str, str]]) -> bool:
+            observations = [{"entityName": entity, "contents": texts} for entity, texts in grouped(call)]
+            return await call_tool(
+                http, url, "add_observations", {"observations": observations, "namespace": namespace}
+            )
 
         entity = {"name": f"writer-{writer}", "entityType": "writer", "observations": []}
         if not await call_tool(http, url, "create_entities", {"entities": [entity], "namespace": namespace}):
             raise RuntimeError(f"create_entities failed for writer {writer}")
-        return await _drive(write, writer, writes, shared, in_flight)
+        return await _drive(write, calls_of(writer, writes, shared, per_call), in_flight)
 
 
 async def into_sqlite(
-    path: Path, namespace: str, writer: str, writes: int, shared: int, in_flight: int
+    path: Path, namespace: str, writer: str, writes: int, shared: int, in_flight: int, per_call: int
 ) -> dict[str, float]:
     from servers.memory.store.base import NewEntity, Provenance
     from servers.memory.store.sqlite.store import SqliteGraphStore
@@ -104,13 +122,11 @@ async def into_sqlite(
             namespace, [NewEntity(f"writer-{writer}", "writer", ())], Provenance(writer, "bench", time.time())
         )
 
-        async def write(entity: str, text: str) -> bool:
-            await store.add_observations(
-                namespace, [(entity, [text])], Provenance(writer, "add_observations", time.time())
-            )
+        async def write(call: list[tuple[str, str]]) -> bool:
+            await store.add_observations(namespace, grouped(call), Provenance(writer, "add_observations", time.time()))
             return True
 
-        return await _drive(write, writer, writes, shared, in_flight)
+        return await _drive(write, calls_of(writer, writes, shared, per_call), in_flight)
     finally:
         await store.close()
 
@@ -125,14 +141,29 @@ def main() -> None:
     parser.add_argument("--writes", type=int, default=500)
     parser.add_argument("--shared", type=int, default=8)
     parser.add_argument("--in-flight", type=int, default=4)
+    parser.add_argument("--per-call", type=int, default=1, help="writes per add_observations call")
     args = parser.parse_args()
     if args.url:
         report = anyio.run(
-            through_server, args.url, args.namespace, args.writer, args.writes, args.shared, args.in_flight
+            through_server,
+            args.url,
+            args.namespace,
+            args.writer,
+            args.writes,
+            args.shared,
+            args.in_flight,
+            args.per_call,
         )
     else:
         report = anyio.run(
-            into_sqlite, args.sqlite, args.namespace, args.writer, args.writes, args.shared, args.in_flight
+            into_sqlite,
+            args.sqlite,
+            args.namespace,
+            args.writer,
+            args.writes,
+            args.shared,
+            args.in_flight,
+            args.per_call,
         )
     print(json.dumps(report))
 

@@ -1,10 +1,12 @@
 """Concurrent writers lose nothing and write nothing twice: two servers on one PostgreSQL, four processes on one SQLite file.
 
 PostgreSQL: two ``mcp-suite serve memory --transport http`` processes share one schema; eight
-writer processes (``suite.bench.memory_writer``) each make 500 ``add_observations`` calls, four
-at a time, half of them to the same eight shared entities, four writers through each server.
+writer processes (``suite.bench.memory_writer``) each write 500 observations, five to an
+``add_observations`` call (one transaction), four calls at a time, half of them to the same eight
+shared entities, four writers through each server.
 SQLite: four writer processes write 500 observations each straight into one database file.
-Afterwards every observation is there exactly once, and each entity's version counts its writes.
+Afterwards every observation is there exactly once, and each entity's version counts the calls that
+changed it.
 """
 
 from __future__ import annotations
@@ -24,12 +26,13 @@ from servers.memory.store.base import NewEntity, Provenance
 from servers.memory.store.postgres.store import PostgresGraphStore
 from servers.memory.store.sqlite.store import SqliteGraphStore
 from suite.bench.memory_processes import memory_server, run_writers
-from suite.bench.memory_writer import target_of, text_of
+from suite.bench.memory_writer import calls_of, grouped, target_of, text_of
 from tests.servers.memory.support import POSTGRES_DSN
 
 pytestmark = pytest.mark.anyio
 WRITES = 500
 SHARED = 8
+PER_CALL = 5  # writes per add_observations call: one transaction over several entities, some shared
 
 
 @pytest.fixture
@@ -66,9 +69,15 @@ def check(found: Counter[tuple[str, str]], versions: dict[str, int], writers: li
     assert not lost, f"{sum(lost.values())} writes lost, e.g. {next(iter(lost))}"
     assert not doubled, f"written twice: {list(doubled)[:3]}"
     assert set(found) == set(wanted)
-    per_entity = Counter(entity for entity, _ in wanted)
-    for entity, writes in per_entity.items():
-        assert versions[entity] == writes + 1, (entity, versions[entity], writes)  # created at 1, +1 per write
+    changes = Counter(
+        entity for w in writers for call in calls_of(w, WRITES, SHARED, PER_CALL) for entity, _ in grouped(call)
+    )
+    for entity, count in changes.items():
+        assert versions[entity] == count + 1, (
+            entity,
+            versions[entity],
+            count,
+        )  # created at 1, +1 per call that changed it
 
 
 async def test_eight_writers_through_two_servers_on_one_postgresql_lose_and_repeat_nothing(
@@ -85,7 +94,18 @@ async def test_eight_writers_through_two_servers_on_one_postgresql_lose_and_repe
             made = await client.call_tool("create_entities", {"entities": shared, "namespace": namespace})
             assert not made.is_error
         argvs = [
-            ["--url", url_a if int(w) % 2 else url_b, "--namespace", namespace, "--writer", w, "--writes", str(WRITES)]
+            [
+                "--url",
+                url_a if int(w) % 2 else url_b,
+                "--namespace",
+                namespace,
+                "--writer",
+                w,
+                "--writes",
+                str(WRITES),
+                "--per-call",
+                str(PER_CALL),
+            ]
             for w in writers
         ]
         reports = await anyio.to_thread.run_sync(run_writers, argvs)
@@ -105,7 +125,21 @@ async def test_four_processes_writing_one_sqlite_file_lose_and_repeat_nothing(tm
     shared = [NewEntity(f"shared-{k}", "shared", ()) for k in range(SHARED)]
     await store.create_entities(namespace, shared, Provenance("test", "setup", time.time()))
     writers = [str(n) for n in range(4)]
-    argvs = [["--sqlite", str(path), "--namespace", namespace, "--writer", w, "--writes", str(WRITES)] for w in writers]
+    argvs = [
+        [
+            "--sqlite",
+            str(path),
+            "--namespace",
+            namespace,
+            "--writer",
+            w,
+            "--writes",
+            str(WRITES),
+            "--per-call",
+            str(PER_CALL),
+        ]
+        for w in writers
+    ]
     try:
         reports = await anyio.to_thread.run_sync(run_writers, argvs)
         found, versions = await held(store, namespace)
