@@ -93,6 +93,8 @@ DEFAULT_SERVER_GROUPS: dict[str, ServerGroupSettings] = {
     # A generation holds its replica for seconds: send each call to the replica with the fewest in flight,
     # and never cut it short to try another replica (it would be paid for twice).
     "aiml": ServerGroupSettings(strategy="least_connections", policy=Policy(attempt_timeout_seconds=3600)),
+    # A namespace's calls land on one replica, so its in-process observation vectors stay warm there.
+    "memory": ServerGroupSettings(strategy="consistent_hash", hash_argument="namespace"),
 }
 
 

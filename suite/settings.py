@@ -21,6 +21,8 @@ from servers.database.settings import SECTION as DATABASE_SECTION
 from servers.database.settings import DatabaseSettings
 from servers.filesystem.settings import SECTION as FILESYSTEM_SECTION
 from servers.filesystem.settings import FilesystemSettings
+from servers.memory.settings import SECTION as MEMORY_SECTION
+from servers.memory.settings import MemorySettings
 from servers.vectorstore.settings import SECTION as VECTORSTORE_SECTION
 from servers.vectorstore.settings import VectorstoreSettings
 
@@ -30,6 +32,7 @@ SECTIONS: dict[str, type[BaseModel]] = {
     DATABASE_SECTION: DatabaseSettings,
     VECTORSTORE_SECTION: VectorstoreSettings,
     AIML_SECTION: AimlSettings,
+    MEMORY_SECTION: MemorySettings,
 }
 SuiteSettings = settings_model(SECTIONS)
 

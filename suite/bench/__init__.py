@@ -24,6 +24,7 @@ BENCHES: dict[str, str] = {
     "security": "suite.bench.security",
     "vectorstore": "suite.bench.vectorstore",
     "aiml": "suite.bench.aiml",
+    "memory": "suite.bench.memory",
     "idle-soak": "suite.bench.idle_soak",
 }
 

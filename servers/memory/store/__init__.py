@@ -1,0 +1,1 @@
+"""Graph stores: one interface (:mod:`.base`), one subpackage per backend."""

@@ -1,0 +1,89 @@
+"""The memory bench's processes: ``mcp-suite serve memory`` children and writer processes.
+
+:func:`memory_server` runs one server over HTTP with a config file for its store and yields its MCP
+URL. :func:`run_writers` starts writer processes (``python -m suite.bench.memory_writer``) at once
+and collects what each reports; they write through a server's URL or straight into a SQLite file.
+The concurrency scenario and ``mcp-suite bench memory`` both use them.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import httpx
+import yaml
+
+from suite.bench.gateway import _cli, _env, _free_port
+
+READY_SECONDS = 120.0
+
+
+@contextmanager
+def memory_server(
+    tmp: Path, name: str, memory: dict[str, Any], ready_seconds: float = READY_SECONDS
+) -> Iterator[tuple[str, int]]:
+    """``mcp-suite serve memory`` over HTTP with the ``memory`` section given; yields (MCP URL, pid)."""
+    port = _free_port()
+    config = tmp / f"memory-{name}.yaml"
+    config.write_text(yaml.safe_dump({"memory": {**memory, "port": port}}))
+    argv = _cli("serve", "memory", "--transport", "http", "--port", str(port), "--config", str(config))
+    log_path = tmp / f"memory-{name}.log"
+    with log_path.open("wb") as log:
+        process = subprocess.Popen(argv, env=_env(str(tmp / f"data-{name}")), stdout=log, stderr=subprocess.STDOUT)
+    try:
+        _wait_ready(f"http://127.0.0.1:{port}/health", process, log_path, ready_seconds)
+        yield f"http://127.0.0.1:{port}/mcp", process.pid
+    finally:
+        process.send_signal(signal.SIGTERM)
+        try:
+            process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
+def _wait_ready(url: str, process: subprocess.Popen[bytes], log: Path, timeout: float) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"the memory server exited with {process.returncode}: {log.read_text()[-2000:]}")
+        try:
+            if httpx.get(url, timeout=2.0).status_code == 200:
+                return
+        except httpx.TransportError:
+            pass
+        time.sleep(0.1)
+    raise RuntimeError(f"the memory server was not ready at {url} within {timeout:.0f}s: {log.read_text()[-2000:]}")
+
+
+def run_writers(argvs: Sequence[Sequence[str]], timeout: float = 600.0) -> list[dict[str, Any]]:
+    """Start one ``memory_writer`` per argument list at once; each one's JSON report, in order.
+
+    Raises:
+        RuntimeError: a writer exited with an error or printed no report.
+    """
+    processes = [
+        subprocess.Popen(
+            [sys.executable, "-m", "suite.bench.memory_writer", *argv],
+            env={k: v for k, v in os.environ.items() if not k.startswith("MCP_SUITE_")},
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+        )
+        for argv in argvs
+    ]
+    reports: list[dict[str, Any]] = []
+    for process in processes:
+        out, err = process.communicate(timeout=timeout)
+        if process.returncode != 0:
+            raise RuntimeError(f"a memory writer exited with {process.returncode}: {err.decode()[-2000:]}")
+        reports.append(json.loads(out.decode().strip().splitlines()[-1]))
+    return reports

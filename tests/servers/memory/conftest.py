@@ -1,0 +1,42 @@
+"""Fixtures of the memory tests: every behaviour runs on each store, in both protocol eras."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import anyio
+import pytest
+
+from servers.memory.store.postgres.store import PostgresGraphStore
+from tests.servers.memory.support import MODES, POSTGRES_DSN, SCHEMA, STORES
+
+
+@pytest.fixture(params=STORES)
+def store_kind(request: pytest.FixtureRequest) -> str:
+    return str(request.param)
+
+
+@pytest.fixture(params=MODES)
+def mode(request: pytest.FixtureRequest) -> str:
+    return str(request.param)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def drop_memory_test_schema() -> Iterator[None]:
+    """Remove the session's PostgreSQL schema afterwards (the tables are made by the first store opened)."""
+    yield
+
+    async def drop() -> None:
+        store = PostgresGraphStore(POSTGRES_DSN, SCHEMA, min_size=0, max_size=1)
+        try:
+            await store.drop_schema()
+        finally:
+            await store.close()
+
+    anyio.run(drop)
+
+
+@pytest.fixture
+def data_dir(tmp_path: Path) -> Path:
+    return tmp_path / "data"
