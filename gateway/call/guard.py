@@ -26,7 +26,7 @@ from gateway.upstream.mcp_client import Notify, UpstreamError
 from mesh import tracing
 from mesh.config import Settings
 from mesh.security.audit import AuditRecord, AuditTrail
-from mesh.security.principal import ANONYMOUS, Principal
+from mesh.security.principal import ANONYMOUS, Principal, forwarding_principal
 from mesh.security.ratelimit import RateLimiter
 from mesh.security.redaction import digest_arguments
 from mesh.security.roles import Item, ItemKind, RolePolicy
@@ -352,6 +352,7 @@ class ActingFor:
         gateway = self.guard.gateway
 
         async def forward() -> dict[str, Any]:
-            return await gateway.call_tool(view, name, params, notify=notify, client_capabilities=client_capabilities)
+            wire = forwarding_principal(params, self.principal)
+            return await gateway.call_tool(view, name, wire, notify=notify, client_capabilities=client_capabilities)
 
         return await self.guard.call_tool(self.principal, view, name, params, forward)

@@ -38,7 +38,7 @@ from gateway.call.router import GatewayError
 from gateway.call.service import GATEWAY_INFO, Gateway
 from gateway.door.input_bridge import ClientRelay, complete_for_legacy_client, needs_bridge
 from gateway.upstream.mcp_client import UpstreamError
-from mesh.security.principal import Principal
+from mesh.security.principal import Principal, forwarding_principal
 
 log = logging.getLogger("mcp_suite.gateway.endpoint")
 
@@ -337,9 +337,16 @@ class Endpoint:
         notify = self._relay(ctx)
         capabilities = _client_capabilities(ctx)
 
+        principal = self._who(ctx)
+
         async def forward(wire: dict[str, Any]) -> dict[str, Any]:
             return await self.gateway.forward_to_server(
-                self.view, server, method, wire, notify=notify, client_capabilities=capabilities
+                self.view,
+                server,
+                method,
+                forwarding_principal(wire, principal),
+                notify=notify,
+                client_capabilities=capabilities,
             )
 
         params = self._with_log_level(ctx, params)

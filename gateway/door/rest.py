@@ -36,7 +36,7 @@ from gateway.call.service import GATEWAY_INFO, Gateway, UnknownName
 from gateway.upstream.mcp_client import MODERN_VERSION, UpstreamError
 from mesh.discovery import registry_status
 from mesh.jsonrpc_envelope import json_type
-from mesh.security.principal import Principal
+from mesh.security.principal import Principal, forwarding_principal
 
 log = logging.getLogger("mcp_suite.gateway.rest")
 
@@ -202,7 +202,9 @@ async def _resources_read(gateway: Gateway, body: dict[str, Any], who: Who) -> d
     if server is None:
         raise RestError(404, "not_found", f"no server offers resource {uri}; POST /mcp/v1/resources/list")
     who.check("resource", uri, server)
-    return await gateway.forward_to_server(ALL, server, "resources/read", {"uri": uri})
+    return await gateway.forward_to_server(
+        ALL, server, "resources/read", forwarding_principal({"uri": uri}, who.principal)
+    )
 
 
 async def _prompts_list(gateway: Gateway, body: dict[str, Any], who: Who) -> dict[str, Any]:

@@ -18,10 +18,11 @@ from typing import Any
 from mcp.server.auth.middleware.auth_context import get_access_token
 from mcp.server.mcpserver import Context
 
+from mesh.security.principal import FORWARDED_PRINCIPAL_META
 from servers.memory.errors import MemoryToolError
 from servers.memory.settings import ANYONE, NAMESPACE_PATTERN, MemorySettings, NamespaceAccess
 
-PRINCIPAL_META = "io.mcp-suite/principal"
+PRINCIPAL_META = FORWARDED_PRINCIPAL_META
 PRINCIPAL_HEADER = "x-mcp-suite-principal"
 _NAMESPACE = re.compile(NAMESPACE_PATTERN)
 

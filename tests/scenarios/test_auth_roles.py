@@ -10,6 +10,7 @@ from typing import Any
 import httpx
 import pytest
 
+from mesh.security.principal import FORWARDED_PRINCIPAL_META
 from tests.support.security_fixtures import MODERN, UPSTREAM_SECRET, client, secured_suite
 
 pytestmark = pytest.mark.anyio
@@ -120,6 +121,27 @@ async def test_tokens_never_reach_the_upstream_but_the_upstream_secret_does(tmp_
     assert all(h.get("x-mcp-suite-upstream") == UPSTREAM_SECRET for h in seen)
     token = token_headers["authorization"].split()[1]
     assert not any(token in json.dumps(h) for h in seen)
+
+
+async def test_the_upstream_learns_the_callers_subject_and_never_a_claim_the_client_made(tmp_path: Path) -> None:
+    (tmp_path / "f.txt").write_text("x")
+    forged = {FORWARDED_PRINCIPAL_META: "root", "progressToken": 7}
+    arguments = {"path": str(tmp_path / "f.txt")}
+    async with secured_suite(tmp_path) as suite:
+        async with client(f"{suite.gateway}/mcp", suite.bearer("reader", subject="carol")) as session:
+            await session.call_tool("filesystem_read_text_file", arguments, meta=forged)
+        async with httpx.AsyncClient(base_url=suite.gateway) as http:
+            await http.post(
+                "/mcp/v1/tools/call",
+                json={"name": "filesystem_read_text_file", "arguments": arguments, "_meta": forged},
+                headers={"x-api-key": "mcps_test-key-for-the-reader-role-0000000000"},
+            )
+        calls = [m for m in suite.recorder.messages if m.get("method") == "tools/call"]
+    assert len(calls) == 2
+    subjects = [(call["params"].get("_meta") or {}).get(FORWARDED_PRINCIPAL_META) for call in calls]
+    assert subjects[0] == "carol"
+    assert subjects[1] not in (None, "root")  # the API key's own subject
+    assert all((call["params"].get("_meta") or {}).get("progressToken") == 7 for call in calls)
 
 
 async def test_the_server_refuses_a_caller_without_the_upstream_secret(tmp_path: Path) -> None:

@@ -3,6 +3,7 @@ with JWT + API-key auth, roles, rate limits and an audit file, both served by uv
 
 from __future__ import annotations
 
+import json
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
@@ -15,6 +16,7 @@ from mcp.shared._httpx_utils import create_mcp_http_client
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from gateway.door.http_app import build_gateway_app
+from mesh.asgi_body import read_body, replay
 from mesh.config import Settings, StaticInstance
 from mesh.registry import StaticRegistry
 from mesh.security.api_keys import hash_api_key
@@ -39,15 +41,26 @@ ROLES: dict[str, Any] = {
 
 
 class HeaderRecorder:
-    """Wraps an upstream app and keeps the headers of every request it receives."""
+    """Wraps an upstream app and keeps the headers of every request it receives, and the JSON-RPC
+    messages of its POST bodies."""
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
         self.headers: list[dict[str, str]] = []
+        self.messages: list[dict[str, Any]] = []
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http":
             self.headers.append({k.decode(): v.decode("latin-1") for k, v in scope["headers"]})
+            if scope["method"] == "POST":
+                body, complete = await read_body(receive, 1 << 20)
+                try:
+                    message = json.loads(body)
+                except ValueError:
+                    message = None
+                if isinstance(message, dict):
+                    self.messages.append(message)
+                receive = replay(body, receive, complete)
         await self.app(scope, receive, send)
 
 
