@@ -14,6 +14,7 @@ SERVER_MODULES: dict[str, str] = {
     "filesystem": "servers.filesystem.server",
     "database": "servers.database.server",
     "vectorstore": "servers.vectorstore.server",
+    "search": "servers.search.server",
 }
 
 

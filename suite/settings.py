@@ -19,6 +19,8 @@ from servers.database.settings import SECTION as DATABASE_SECTION
 from servers.database.settings import DatabaseSettings
 from servers.filesystem.settings import SECTION as FILESYSTEM_SECTION
 from servers.filesystem.settings import FilesystemSettings
+from servers.search.settings import SECTION as SEARCH_SECTION
+from servers.search.settings import SearchSettings
 from servers.vectorstore.settings import SECTION as VECTORSTORE_SECTION
 from servers.vectorstore.settings import VectorstoreSettings
 
@@ -27,6 +29,7 @@ SECTIONS: dict[str, type[BaseModel]] = {
     FILESYSTEM_SECTION: FilesystemSettings,
     DATABASE_SECTION: DatabaseSettings,
     VECTORSTORE_SECTION: VectorstoreSettings,
+    SEARCH_SECTION: SearchSettings,
 }
 SuiteSettings = settings_model(SECTIONS)
 

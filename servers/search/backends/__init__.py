@@ -1,0 +1,24 @@
+"""The engines behind the search server: tantivy (embedded) and PostgreSQL, one subpackage each.
+
+:func:`open_backend` builds one from its settings; nothing connects until ``open()``.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from servers.search.backends.base import SearchBackend
+from servers.search.backends.settings import BackendSettings
+
+__all__ = ["BackendSettings", "SearchBackend", "open_backend"]
+
+
+def open_backend(name: str, settings: BackendSettings, data_dir: Path) -> SearchBackend:
+    """The backend ``name`` described by ``settings`` (embedded ones under ``data_dir``), not yet opened."""
+    if settings.kind == "postgres":
+        from servers.search.backends.postgres.engine import PostgresBackend
+
+        return PostgresBackend(name, settings)
+    from servers.search.backends.tantivy.engine import TantivyBackend
+
+    return TantivyBackend(name, settings, data_dir)

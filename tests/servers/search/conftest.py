@@ -1,0 +1,57 @@
+"""Fixtures of the search tests: a PostgreSQL schema per session, dropped at the end; a corpus indexed once."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import anyio
+import pytest
+
+from servers.search.schema import IndexSchema
+from servers.search.service import SearchService
+from servers.search.settings import search_settings
+from tests.servers.search.support import CORPUS_FIELDS, CorpusDoc, drop_schema, make_corpus, session_schema, suite_settings
+
+CORPUS_INDEX = "corpus"
+
+
+@pytest.fixture(scope="session")
+def pg_schema() -> Iterator[str]:
+    schema = session_schema()
+    yield schema
+    anyio.run(drop_schema, schema)
+
+
+@pytest.fixture(scope="session")
+def corpus() -> list[CorpusDoc]:
+    return make_corpus()
+
+
+@pytest.fixture(scope="session")
+def corpus_dir(tmp_path_factory: pytest.TempPathFactory, pg_schema: str, corpus: list[CorpusDoc]) -> Path:
+    """A data dir whose tantivy backend, and the session's PostgreSQL schema, hold the corpus as ``corpus``."""
+    data_dir = tmp_path_factory.mktemp("search-corpus")
+
+    async def build() -> None:
+        service = SearchService(search_settings(suite_settings(data_dir, pg_schema)), data_dir)
+        schema = IndexSchema.model_validate({"fields": CORPUS_FIELDS})
+        documents = [(doc.id, doc.fields()) for doc in corpus]
+        try:
+            for backend in sorted(service.backends):
+                await service.create_index(backend, CORPUS_INDEX, schema)
+                await service.index_documents(backend, CORPUS_INDEX, documents)
+        finally:
+            await service.close_backends()
+
+    anyio.run(build)
+    return data_dir
+
+
+@pytest.fixture
+async def corpus_service(corpus_dir: Path, pg_schema: str) -> SearchService:
+    service = SearchService(search_settings(suite_settings(corpus_dir, pg_schema)), corpus_dir)
+    try:
+        yield service  # type: ignore[misc]
+    finally:
+        await service.close_backends()
