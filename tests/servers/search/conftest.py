@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import anyio
@@ -11,7 +11,14 @@ import pytest
 from servers.search.schema import IndexSchema
 from servers.search.service import SearchService
 from servers.search.settings import search_settings
-from tests.servers.search.support import CORPUS_FIELDS, CorpusDoc, drop_schema, make_corpus, session_schema, suite_settings
+from tests.servers.search.support import (
+    CORPUS_FIELDS,
+    CorpusDoc,
+    drop_schema,
+    make_corpus,
+    session_schema,
+    suite_settings,
+)
 
 CORPUS_INDEX = "corpus"
 
@@ -49,9 +56,27 @@ def corpus_dir(tmp_path_factory: pytest.TempPathFactory, pg_schema: str, corpus:
 
 
 @pytest.fixture
-async def corpus_service(corpus_dir: Path, pg_schema: str) -> SearchService:
+async def corpus_service(corpus_dir: Path, pg_schema: str) -> AsyncIterator[SearchService]:
     service = SearchService(search_settings(suite_settings(corpus_dir, pg_schema)), corpus_dir)
     try:
-        yield service  # type: ignore[misc]
+        yield service
     finally:
         await service.close_backends()
+
+
+@pytest.fixture(params=["legacy", "auto"])
+def mode(request: pytest.FixtureRequest) -> str:
+    return str(request.param)
+
+
+@pytest.fixture(params=["tantivy", "postgres"])
+def backend_name(request: pytest.FixtureRequest) -> str:
+    return str(request.param)
+
+
+@pytest.fixture
+def fresh_schema() -> Iterator[str]:
+    """A PostgreSQL schema of one test's own, dropped after it."""
+    schema = session_schema()
+    yield schema
+    anyio.run(drop_schema, schema)

@@ -275,8 +275,8 @@ class PostgresBackend(SearchBackend):
         steps.extend(
             ExplainStep(f"ts_rank in field {f}", float(row[f"r_{f}"]), 1)
             for f in query.fields
-            if f"r_{f}" in row.keys()
-        )  # noqa: SIM118 - a Record tests values with in
+            if f"r_{f}" in row.keys()  # noqa: SIM118 - an asyncpg Record is no dict
+        )
         if query.filters:
             steps.append(ExplainStep(f"passes {len(query.filters)} filter(s) (no score)", 0.0, 1))
         return Explanation(found=True, matched=True, score=score, steps=steps)

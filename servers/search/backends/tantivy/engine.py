@@ -10,6 +10,7 @@ worker thread.
 from __future__ import annotations
 
 import json
+import re
 import shutil
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -43,6 +44,7 @@ ENGINE_DIR = "tantivy"
 MAX_EXPLAIN_STEPS = 40
 FACET_OVERFETCH = 4
 SUGGEST_SAMPLE = 50
+_WORD = re.compile(r"\w+")
 
 
 @dataclass
@@ -307,18 +309,15 @@ class TantivyBackend(SearchBackend):
         opened = await self._index(index)
 
         def near() -> list[tuple[str, int]]:
-            # The term dictionary holds stems; the words of the stored text near a fuzzy match are what
-            # a person typed, so those are the suggestions (counted over the sampled documents).
+            # The term dictionary holds stems; the words of the stored text of documents that match the
+            # word fuzzily are what a person types, so those are the candidates (counted per document).
             searcher = opened.index.searcher()
             tokens = [str(t) for t in opened.analyzer.analyze(word)] or [word.lower()]
             fuzzy = Query.fuzzy_term_query(opened.engine_schema, field, tokens[0], distance=2)
-            generator = tantivy.SnippetGenerator.create(searcher, fuzzy, opened.engine_schema, field)
             counts: dict[str, int] = {}
             for _, address in searcher.search(fuzzy, SUGGEST_SAMPLE).hits:
-                snippet = generator.snippet_from_doc(searcher.doc(address))
-                fragment = snippet.fragment()
-                seen = {fragment[r.start : r.end].lower() for r in snippet.highlighted()}
-                for surface in seen:
+                stored = searcher.doc(address).to_dict().get(field) or []
+                for surface in {w.lower() for text in stored for w in _WORD.findall(str(text))}:
                     counts[surface] = counts.get(surface, 0) + 1
             return sorted(counts.items(), key=lambda item: -item[1])
 

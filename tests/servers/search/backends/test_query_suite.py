@@ -21,7 +21,9 @@ pytestmark = pytest.mark.anyio
 
 
 async def count_on(service: SearchService, backend: str, text: str | None, **kw: object) -> int:
-    result = await service.count(backend, CORPUS_INDEX, text, kw.get("fields"), kw.get("filters"), kw.get("operator", "and"))  # type: ignore[arg-type]
+    result = await service.count(
+        backend, CORPUS_INDEX, text, kw.get("fields"), kw.get("filters"), kw.get("operator", "and")
+    )  # type: ignore[arg-type]
     return result.count
 
 
@@ -47,14 +49,17 @@ def expected(corpus: list[CorpusDoc], keep) -> int:  # type: ignore[no-untyped-d
     return sum(1 for doc in corpus if keep(doc))
 
 
-async def test_counts_agree_with_the_corpus_on_every_backend(corpus_service: SearchService, corpus: list[CorpusDoc]) -> None:
+async def test_counts_agree_with_the_corpus_on_every_backend(
+    corpus_service: SearchService, corpus: list[CorpusDoc]
+) -> None:
     cases = {
         "river": lambda d: "river" in d.words(),
         "river engine": lambda d: {"river", "engine"} <= set(d.words()),
         "river OR engine": lambda d: bool({"river", "engine"} & set(d.words())),
         "river -engine": lambda d: "river" in d.words() and "engine" not in d.words(),
-        "(river OR comet) AND NOT tiger": lambda d: bool({"river", "comet"} & set(d.words()))
-        and "tiger" not in d.words(),
+        "(river OR comet) AND NOT tiger": lambda d: (
+            bool({"river", "comet"} & set(d.words())) and "tiger" not in d.words()
+        ),
     }
     for text, keep in cases.items():
         truth = expected(corpus, keep)
@@ -73,8 +78,13 @@ async def test_phrases_match_words_side_by_side_only(corpus_service: SearchServi
         assert await count_on(corpus_service, backend, f'"{first} {second}"', fields=["body"]) == truth, backend
 
 
-async def test_filters_on_keyword_number_and_date_fields_agree(corpus_service: SearchService, corpus: list[CorpusDoc]) -> None:
-    since, until = datetime.fromisoformat("2021-01-01T00:00:00+00:00"), datetime.fromisoformat("2022-06-30T00:00:00+00:00")
+async def test_filters_on_keyword_number_and_date_fields_agree(
+    corpus_service: SearchService, corpus: list[CorpusDoc]
+) -> None:
+    since, until = (
+        datetime.fromisoformat("2021-01-01T00:00:00+00:00"),
+        datetime.fromisoformat("2022-06-30T00:00:00+00:00"),
+    )
     filters = [
         FilterClause(field="category", any_of=["botany", "music"]),
         FilterClause(field="price", gte=1000, lt=6000),
@@ -92,7 +102,9 @@ async def test_filters_on_keyword_number_and_date_fields_agree(corpus_service: S
         assert await count_on(corpus_service, backend, "river", filters=negated) == not_music, backend
 
 
-async def test_top_results_are_the_same_on_every_backend(corpus_service: SearchService, corpus: list[CorpusDoc]) -> None:
+async def test_top_results_are_the_same_on_every_backend(
+    corpus_service: SearchService, corpus: list[CorpusDoc]
+) -> None:
     rare = {d.id for d in corpus if RARE_WORD in d.words()}
     for backend in BACKENDS:
         result = await search_on(corpus_service, backend, f"{RARE_WORD} OR river", limit=len(rare))
@@ -100,10 +112,14 @@ async def test_top_results_are_the_same_on_every_backend(corpus_service: SearchS
         assert all(hit.score is not None and hit.score > 0 for hit in result.hits)
 
 
-async def test_sorted_pages_are_identical_and_follow_the_field(corpus_service: SearchService, corpus: list[CorpusDoc]) -> None:
+async def test_sorted_pages_are_identical_and_follow_the_field(
+    corpus_service: SearchService, corpus: list[CorpusDoc]
+) -> None:
     truth = sorted((d for d in corpus if "garden" in d.words()), key=lambda d: d.price, reverse=True)[:20]
     for backend in BACKENDS:
-        result = await search_on(corpus_service, backend, "garden", sort=[SortKey(field="price", order="desc")], limit=20)
+        result = await search_on(
+            corpus_service, backend, "garden", sort=[SortKey(field="price", order="desc")], limit=20
+        )
         assert [hit.id for hit in result.hits] == [d.id for d in truth], backend
         assert [hit.sort_values[0] for hit in result.hits] == [d.price for d in truth]
 
@@ -136,7 +152,12 @@ async def test_a_cursor_walks_every_hit_exactly_once(corpus_service: SearchServi
         cursor = None
         while True:
             page = await search_on(
-                corpus_service, backend, "meadow OR candle", sort=[SortKey(field="published", order="asc")], limit=37, cursor=cursor
+                corpus_service,
+                backend,
+                "meadow OR candle",
+                sort=[SortKey(field="published", order="asc")],
+                limit=37,
+                cursor=cursor,
             )
             assert page.total == total
             seen.extend(hit.id for hit in page.hits)
