@@ -83,6 +83,8 @@ DEFAULT_SUPERVISORS: dict[str, SupervisorSettings] = {
 DEFAULT_SERVER_GROUPS: dict[str, ServerGroupSettings] = {
     # A collection's calls land on one replica, so its keyword index and embedding cache stay warm there.
     "vectorstore": ServerGroupSettings(strategy="consistent_hash", hash_argument="collection"),
+    # An index's calls land on one replica: its open index (tantivy) and its schema stay cached there.
+    "search": ServerGroupSettings(strategy="consistent_hash", hash_argument="index"),
 }
 
 
