@@ -1,4 +1,4 @@
-"""The search server: one structured full-text query over tantivy (embedded) and PostgreSQL (shared).
+"""The search server: one structured full-text query over tantivy (embedded), PostgreSQL and OpenSearch.
 
 ``build_server(settings)`` wires the service (:mod:`.service`), the read tools (always), the write
 tools (unless ``search.read_only``), ``search://`` resources and prompts. The lifespan opens every
@@ -23,7 +23,7 @@ from servers.search.prompts import register_prompts
 from servers.search.resources import index_resources, register_resources
 from servers.search.service import SearchService
 from servers.search.settings import search_settings
-from servers.search.tools_read import register_read_tools
+from servers.search.tools_read import register_raw_query, register_read_tools
 from servers.search.tools_write import register_write_tools
 
 INSTRUCTIONS = """\
@@ -74,6 +74,8 @@ def build_server(settings: Settings) -> MCPServer[Any]:
         lifespan=lifespan,
     )
     register_read_tools(server, service)
+    if own.raw_query and any(b.kind == "opensearch" for b in own.backends.values()):
+        register_raw_query(server, service)
     if not own.read_only:
         register_write_tools(server, service)
     register_resources(server, service)

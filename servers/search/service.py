@@ -70,7 +70,9 @@ class SearchService:
         if chosen not in self._opened:
             async with self._lock:
                 if chosen not in self._opened:
-                    await engine.open()
+                    # Shielded: a pool half made when a caller gives up would outlive the service unclosed.
+                    with anyio.CancelScope(shield=True):
+                        await engine.open()
                     self._opened.add(chosen)
         return engine
 

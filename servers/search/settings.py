@@ -39,6 +39,7 @@ class SearchSettings(ServerSettings):
     max_field_chars: int = Field(default=500, ge=16, le=1_000_000, description="returned field values are cut here")
     max_snippet_chars: int = Field(default=400, ge=32, le=10_000)
     max_facet_values: int = Field(default=50, ge=1, le=1000)
+    raw_query: bool = Field(default=False, description="offer `raw_query` (query DSL) on opensearch backends")
 
     @model_validator(mode="after")
     def _known_default(self) -> SearchSettings:

@@ -10,10 +10,27 @@ from pydantic import Field
 
 from servers.search.arguments import Backend, Cursor, FieldNames, Filters, IndexName, Operator, QueryText, Sorting
 from servers.search.models import CountResult, ExplainResult, IndexInfo, IndexList, SearchResult, SuggestResult
+from servers.search.raw_query import RawQueryResult
+from servers.search.raw_query import raw_query as run_raw_query
 from servers.search.service import SearchService
 from servers.search.spelling import suggest as suggest_spelling
 
 READ_ONLY = ToolAnnotations(read_only_hint=True, destructive_hint=False, idempotent_hint=True, open_world_hint=False)
+
+
+def register_raw_query(server: MCPServer[Any], service: SearchService) -> None:
+    """``raw_query``: registered only when ``search.raw_query`` is on and an opensearch backend is configured."""
+
+    @server.tool(annotations=READ_ONLY)
+    async def raw_query(
+        index: IndexName,
+        body: Annotated[
+            dict[str, Any], Field(description="an OpenSearch _search body (query DSL); size capped, scripts refused")
+        ],
+        backend: Backend = None,
+    ) -> RawQueryResult:
+        """Run your own OpenSearch query DSL on an index (opensearch backends only), within the output budgets."""
+        return await run_raw_query(service, backend, index, body)
 
 
 def register_read_tools(server: MCPServer[Any], service: SearchService) -> None:

@@ -8,19 +8,34 @@ from pathlib import Path
 import anyio
 import pytest
 
+from servers.search.backends.opensearch import engine as opensearch_engine
 from servers.search.schema import IndexSchema
 from servers.search.service import SearchService
 from servers.search.settings import search_settings
 from tests.servers.search.support import (
     CORPUS_FIELDS,
+    OPENSEARCH_URL,
     CorpusDoc,
     drop_schema,
     make_corpus,
     session_schema,
     suite_settings,
 )
+from tests.support.opensearch_double import OpenSearchDouble, double_client
 
 CORPUS_INDEX = "corpus"
+
+
+@pytest.fixture(scope="session", autouse=True)
+def opensearch_double() -> Iterator[OpenSearchDouble | None]:
+    """Without ``OPENSEARCH_URL`` the opensearch backend's client talks to the double (one per session)."""
+    if OPENSEARCH_URL:
+        yield None
+        return
+    double = OpenSearchDouble()
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(opensearch_engine, "client_for", double_client(double))
+        yield double
 
 
 @pytest.fixture(scope="session")
@@ -69,7 +84,7 @@ def mode(request: pytest.FixtureRequest) -> str:
     return str(request.param)
 
 
-@pytest.fixture(params=["tantivy", "postgres"])
+@pytest.fixture(params=["tantivy", "postgres", "opensearch"])
 def backend_name(request: pytest.FixtureRequest) -> str:
     return str(request.param)
 

@@ -21,9 +21,11 @@ from suite.settings import SuiteSettings
 from tests.support.tool_results import data as data
 from tests.support.tool_results import text_of as text_of
 
-BACKENDS = ("tantivy", "postgres")
+BACKENDS = ("tantivy", "postgres", "opensearch")
 MODES = ("legacy", "auto")
 POSTGRES_DSN = os.environ.get("SEARCH_TEST_POSTGRES_DSN", "postgresql://postgres@127.0.0.1:5432/test")
+OPENSEARCH_URL = os.environ.get("OPENSEARCH_URL")
+"""A live cluster for the opensearch backend; without it the tests drive ``opensearch_double``."""
 
 
 def session_schema() -> str:
@@ -40,11 +42,16 @@ async def drop_schema(schema: str) -> None:
 
 
 def suite_settings(data_dir: Path, schema: str, **search: Any) -> Settings:
-    """tantivy under ``data_dir`` and PostgreSQL in ``schema``, plus any other ``search`` keys."""
+    """tantivy under ``data_dir``, PostgreSQL in ``schema``, OpenSearch indexes prefixed with it, and ``search`` keys."""
     section: dict[str, Any] = {
         "backends": {
             "tantivy": {"kind": "tantivy"},
             "postgres": {"kind": "postgres", "dsn": POSTGRES_DSN, "schema_name": schema},
+            "opensearch": {
+                "kind": "opensearch",
+                "url": OPENSEARCH_URL or "http://opensearch-double:9200",
+                "index_prefix": f"{schema}-",
+            },
         },
         **search,
     }

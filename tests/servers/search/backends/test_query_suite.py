@@ -1,7 +1,7 @@
 """One query suite on every backend over the same generated corpus: same counts, top hits, facets and pages.
 
 The corpus (2,400 documents with text, keyword, number and date fields) is indexed once per session
-on tantivy and PostgreSQL; every expectation is also computed from the corpus itself, so a backend
+on tantivy, PostgreSQL and OpenSearch (live with ``OPENSEARCH_URL``, else ``opensearch_double``); every expectation is also computed from the corpus itself, so a backend
 that agreed with the other on a wrong answer would still fail.
 """
 
@@ -166,14 +166,15 @@ async def test_a_cursor_walks_every_hit_exactly_once(corpus_service: SearchServi
                 break
         assert len(seen) == len(set(seen)) == total, backend
         orders[backend] = seen
-    assert orders["tantivy"] == orders["postgres"]
+    assert orders["tantivy"] == orders["postgres"] == orders["opensearch"]
 
 
-async def test_fuzzy_words_run_on_tantivy_and_are_refused_by_postgres_with_what_to_change(
+async def test_fuzzy_words_run_on_tantivy_and_opensearch_and_postgres_refuses_them_naming_what_to_change(
     corpus_service: SearchService, corpus: list[CorpusDoc]
 ) -> None:
     truth = expected(corpus, lambda d: "glacier" in d.words())
     assert await count_on(corpus_service, "tantivy", "glaceir~1") == truth
+    assert await count_on(corpus_service, "opensearch", "glaceir~1") == truth
     from servers.search.errors import SearchError
 
     with pytest.raises(SearchError) as refused:
