@@ -21,7 +21,9 @@ async def test_raw_query_is_not_offered_unless_the_operator_turns_it_on(tmp_path
     assert "raw_query" not in names and "raw_query" in enabled
 
 
-async def test_raw_query_runs_dsl_on_opensearch_with_its_size_capped(tmp_path: Path, fresh_schema: str, mode: str) -> None:
+async def test_raw_query_runs_dsl_on_opensearch_with_its_size_capped(
+    tmp_path: Path, fresh_schema: str, mode: str
+) -> None:
     settings = suite_settings(tmp_path, fresh_schema, raw_query=True, max_page_size=2)
     body = {
         "query": {"multi_match": {"query": "river", "fields": ["body", "title"]}},
