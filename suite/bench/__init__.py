@@ -23,6 +23,7 @@ BENCHES: dict[str, str] = {
     "discovery": "suite.bench.consul_discovery",
     "security": "suite.bench.security",
     "vectorstore": "suite.bench.vectorstore",
+    "search": "suite.bench.search",
     "idle-soak": "suite.bench.idle_soak",
 }
 

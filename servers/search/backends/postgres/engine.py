@@ -198,8 +198,9 @@ class PostgresBackend(SearchBackend):
             order, sort_columns, by_field = "score DESC", [], False
         params = list(compiled.params)
         extra = "".join(f", {c} AS s{i}" for i, c in enumerate(sort_columns))
+        # The total rides on the page's rows (a window over every match, before the LIMIT): one scan, not two.
         inner = (
-            f"SELECT t.id, t.doc, q.tsq, {rank} AS score{extra} {source} "
+            f"SELECT t.id, t.doc, q.tsq, {rank} AS score, count(*) OVER () AS total{extra} {source} "
             f"ORDER BY {order}, t.id ASC LIMIT {int(page.limit)} OFFSET {int(page.offset)}"
         )
         config = config_of(schema)
@@ -211,7 +212,7 @@ class PostgresBackend(SearchBackend):
         )
         async with self.pool.acquire() as connection:
             rows = await connection.fetch(f"SELECT p.*{headlines} FROM ({inner}) p", *params)
-            total = await connection.fetchval(f"SELECT count(*) {source}", *params)
+            total = rows[0]["total"] if rows else await connection.fetchval(f"SELECT count(*) {source}", *params)
             facets = {
                 name: await self._facet(connection, schema, name, source, params, page.facet_size)
                 for name in page.facets
