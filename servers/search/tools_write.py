@@ -16,6 +16,7 @@ from mcp.server.mcpserver.resolve import Elicit, Resolve
 from mcp.types import ToolAnnotations
 from pydantic import BaseModel, Field, ValidationError
 
+from servers.kit.notifications import announce_change, progress_reporter
 from servers.search.arguments import Backend, Ids, IndexName
 from servers.search.directory import index_directory as index_files
 from servers.search.errors import SearchError
@@ -54,16 +55,11 @@ async def confirm_deletion(
 
 
 def progress_of(ctx: Context[Any, Any]) -> Progress:
-    async def report(done: float, total: float | None, message: str) -> None:
-        await ctx.report_progress(done, total, message)
-
-    return report
+    return progress_reporter(ctx)
 
 
 async def changed(ctx: Context[Any, Any], backend: str, index: str, listing: bool = False) -> None:
-    await ctx.notify_resource_updated(uri_of(backend, index))
-    if listing:
-        await ctx.notify_resources_changed()
+    await announce_change(ctx, uri_of(backend, index), listing)
 
 
 def register_write_tools(server: MCPServer[Any], service: SearchService) -> None:
