@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import re
 from datetime import UTC, datetime
+from functools import cached_property
 from typing import Any, Literal
 
 from pydantic import BaseModel, Field, field_validator, model_validator
@@ -59,8 +60,12 @@ class IndexSchema(BaseModel):
     def text_fields(self) -> list[str]:
         return [f.name for f in self.fields if f.type == "text"]
 
+    @cached_property
+    def types(self) -> dict[str, FieldType]:
+        return {f.name: f.type for f in self.fields}
+
     def type_of(self, name: str) -> FieldType | None:
-        return next((f.type for f in self.fields if f.name == name), None)
+        return self.types.get(name)
 
     @property
     def stems(self) -> bool:

@@ -47,6 +47,11 @@ async def no_progress(done: float, total: float | None, message: str) -> None:
     return None
 
 
+def _approximate_bytes(fields: dict[str, Any]) -> int:
+    """About the JSON size of a document's fields (its strings' characters, a little per value), without encoding it."""
+    return sum(len(k) + (len(v) if isinstance(v, str) else 24) + 6 for k, v in fields.items())
+
+
 def cut_value(value: Any, limit: int) -> Any:
     if isinstance(value, str) and len(value) > limit:
         return value[:limit] + CUT
@@ -171,7 +176,7 @@ class SearchService:
         clean = []
         for position, (doc_id, fields) in enumerate(documents):
             where = f"documents[{position}]"
-            if json_size(fields) > self.settings.max_document_bytes:
+            if _approximate_bytes(fields) > self.settings.max_document_bytes:
                 raise SearchError(
                     "document_too_large",
                     f"{where} is over {self.settings.max_document_bytes} bytes (search.max_document_bytes): split it",

@@ -10,6 +10,7 @@ worker thread.
 from __future__ import annotations
 
 import json
+import os
 import re
 import shutil
 from collections.abc import Callable
@@ -44,6 +45,7 @@ ENGINE_DIR = "tantivy"
 MAX_EXPLAIN_STEPS = 40
 FACET_OVERFETCH = 4
 SUGGEST_SAMPLE = 50
+WRITER_THREADS = max(1, min(2, os.cpu_count() or 1))
 _WORD = re.compile(r"\w+")
 
 
@@ -153,7 +155,7 @@ class TantivyBackend(SearchBackend):
 
     def _writer(self, opened: _Open) -> tantivy.IndexWriter:
         try:
-            return opened.index.writer(heap_size=self.settings.writer_heap_bytes, num_threads=1)
+            return opened.index.writer(heap_size=self.settings.writer_heap_bytes, num_threads=WRITER_THREADS)
         except ValueError as exc:
             if "lock" in str(exc).lower():
                 raise SearchError(
@@ -176,8 +178,9 @@ class TantivyBackend(SearchBackend):
             except BaseException:
                 writer.rollback()
                 raise
-            finally:
-                del writer
+            # The writer lives for one call: let the merges its commit started finish, or every call
+            # would leave a segment behind and queries would slow with each write.
+            writer.wait_merging_threads()
             opened.index.reload()
             return len(documents)
 
@@ -201,8 +204,10 @@ class TantivyBackend(SearchBackend):
                 for doc_id in ids:
                     writer.delete_documents_by_term("_id", doc_id)
                 writer.commit()
-            finally:
-                del writer
+            except BaseException:
+                writer.rollback()
+                raise
+            writer.wait_merging_threads()
             opened.index.reload()
             return int(present)
 
