@@ -76,7 +76,7 @@ class Size:
 
 
 FULL = Size(documents=100_000, queries=2_000)
-QUICK = Size(documents=2_000, queries=100)
+QUICK = Size(documents=300, queries=30)
 
 
 @dataclass
