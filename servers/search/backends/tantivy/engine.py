@@ -2,7 +2,8 @@
 
 Each index lives in ``<path>/<index>/``: ``schema.json`` (the :class:`IndexSchema` it was made
 with) and ``tantivy/`` (the engine's files). Writes take tantivy's writer lock for one call and
-release it at commit, so processes sharing the directory write in turn and a call that finds it
+release it once the commit and the merges it started are done, so processes sharing the directory
+write in turn and a call that finds it
 taken is answered ``index_locked``; readers reload after each commit. Everything blocking runs in a
 worker thread.
 """
