@@ -8,14 +8,17 @@ The body goes to ``_search`` as given, within the same budgets as ``search``: ``
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 
 from pydantic import BaseModel, Field
 
 from servers.kit.budgets import OutputBudget, json_size
-from servers.search.backends.opensearch.engine import OpenSearchBackend
 from servers.search.errors import SearchError
 from servers.search.service import SearchService, cut_value
+
+if TYPE_CHECKING:
+    # Only for the type: the client it pulls in loads only when an opensearch backend is configured.
+    from servers.search.backends.opensearch.engine import OpenSearchBackend
 
 REFUSED_KEYS = frozenset({"script", "script_fields", "runtime_mappings", "stored_fields", "pit"})
 
@@ -60,7 +63,7 @@ async def raw_query(service: SearchService, backend: str | None, index: str, bod
             aggregations over the budget, and the backend's own errors.
     """
     engine, _ = await service.target(backend, index)
-    if not isinstance(engine, OpenSearchBackend):
+    if engine.kind != "opensearch":
         raise SearchError(
             "unsupported_query",
             f"`raw_query` runs on opensearch backends only; {engine.name!r} is {engine.kind}: use `search` instead",
@@ -70,7 +73,7 @@ async def raw_query(service: SearchService, backend: str | None, index: str, bod
         raise SearchError("raw_query_refused", f"the body uses {refused!r}, which `raw_query` does not send: remove it")
     settings = service.settings
     sent = {**body, "size": min(int(body.get("size", 10)), settings.max_page_size)}
-    answer = await engine.raw_search(index, sent)
+    answer = await cast("OpenSearchBackend", engine).raw_search(index, sent)
     aggregations = answer.get("aggregations", {})
     if json_size(aggregations) > settings.max_result_bytes:
         raise SearchError(
