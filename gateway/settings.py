@@ -95,6 +95,8 @@ DEFAULT_SERVER_GROUPS: dict[str, ServerGroupSettings] = {
     "aiml": ServerGroupSettings(strategy="least_connections", policy=Policy(attempt_timeout_seconds=3600)),
     # A namespace's calls land on one replica, so its in-process observation vectors stay warm there.
     "memory": ServerGroupSettings(strategy="consistent_hash", hash_argument="namespace"),
+    # An index's calls land on one replica: its open index (tantivy) and its schema stay cached there.
+    "search": ServerGroupSettings(strategy="consistent_hash", hash_argument="index"),
 }
 
 

@@ -15,6 +15,7 @@ SERVER_MODULES: dict[str, str] = {
     "database": "servers.database.server",
     "vectorstore": "servers.vectorstore.server",
     "memory": "servers.memory.server",
+    "search": "servers.search.server",
     "aiml": "servers.aiml.server",
 }
 

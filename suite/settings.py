@@ -23,6 +23,8 @@ from servers.filesystem.settings import SECTION as FILESYSTEM_SECTION
 from servers.filesystem.settings import FilesystemSettings
 from servers.memory.settings import SECTION as MEMORY_SECTION
 from servers.memory.settings import MemorySettings
+from servers.search.settings import SECTION as SEARCH_SECTION
+from servers.search.settings import SearchSettings
 from servers.vectorstore.settings import SECTION as VECTORSTORE_SECTION
 from servers.vectorstore.settings import VectorstoreSettings
 
@@ -33,6 +35,7 @@ SECTIONS: dict[str, type[BaseModel]] = {
     VECTORSTORE_SECTION: VectorstoreSettings,
     AIML_SECTION: AimlSettings,
     MEMORY_SECTION: MemorySettings,
+    SEARCH_SECTION: SearchSettings,
 }
 SuiteSettings = settings_model(SECTIONS)
 

@@ -25,6 +25,7 @@ BENCHES: dict[str, str] = {
     "vectorstore": "suite.bench.vectorstore",
     "aiml": "suite.bench.aiml",
     "memory": "suite.bench.memory",
+    "search": "suite.bench.search",
     "idle-soak": "suite.bench.idle_soak",
 }
 

@@ -28,7 +28,7 @@ EXAMPLE_REPLICA = ROOT / "deploy" / "examples" / "filesystem-3.yml"
 
 PUBLISHED = {"gateway", "consul", "grafana", "jaeger", "prometheus"}
 STATELESS = {"otel-collector", "jaeger"}
-REPLICATED = {"filesystem": 2, "database": 2, "vectorstore": 2, "memory": 2, "aiml": 2}
+REPLICATED = {"filesystem": 2, "database": 2, "vectorstore": 2, "memory": 2, "search": 2, "aiml": 2}
 # Servers the stack already runs while their package is being finished (issue 5 adds database to
 # suite/known.py). Drop a name once SERVER_MODULES has it; until then its services would
 # crash on start, which is why this list is explicit and short.

@@ -1,0 +1,1 @@
+"""The search server: one structured full-text query over tantivy (embedded), PostgreSQL and OpenSearch."""

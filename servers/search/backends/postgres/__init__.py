@@ -1,0 +1,1 @@
+"""The shared backend: PostgreSQL full-text search (tsvector columns, GIN indexes, ts_rank, ts_headline)."""

@@ -1,0 +1,259 @@
+"""Bench the search server per backend: indexing rate, paced query latency, the server's added cost, index_directory.
+
+For each backend (tantivy embedded; PostgreSQL at ``$MCP_SUITE_BENCH_POSTGRES_DSN``, default the
+local ``test`` database, in a schema of the bench's own; OpenSearch only when ``OPENSEARCH_URL`` is
+set) it starts ``mcp-suite serve search --transport http`` with that backend alone and drives it
+with the SDK client over streamable HTTP.
+
+- **Index**: 100 000 short documents through ``index_documents`` in calls of 5 000. Printed: docs/s.
+  Goal: tantivy at least 5 000 docs/s.
+- **Query**: two-word queries (every word required, a snippet of the body per hit, top 10) paced at
+  100 queries/s with 8 in flight, latency from each call's due time; then the same queries with the
+  engine's API in this process (tantivy: the server's index opened read-only; PostgreSQL: the
+  server's statement through asyncpg), in two interleaved rounds (server, direct, direct, server).
+  Goals: p99 under 20 ms (tantivy) and 50 ms (PostgreSQL); the server adds under 1.5 ms at p50.
+- **index_directory** of this repository's tree (``.venv``, ``.tools``, caches and the deny globs
+  left out): files/s of the first run and the seconds of the second, incremental one.
+
+``quick`` shrinks every size (a smoke test of the lines, not of the figures).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import tempfile
+import time
+import uuid
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import anyio
+import asyncpg  # type: ignore[import-untyped]
+from mcp import Client
+
+from gateway.upstream.http1 import Http1Pool
+from servers.kit.paths.settings import DEFAULT_DENY_GLOBS
+from suite.bench.gateway import HEADERS, LoadResult, _call_body
+from suite.bench.search_direct import (
+    FIELDS,
+    DirectPostgres,
+    DirectTantivy,
+    documents,
+    query_texts,
+    search_server,
+)
+from suite.bench.vectorstore_load import paced, spread
+
+RATE = 100.0
+IN_FLIGHT = 8
+CALL_SIZE = 5_000
+GOAL_INDEX_RATE = {"tantivy": 5_000.0}
+GOAL_P99_MS = {"tantivy": 20.0, "postgres": 50.0}
+GOAL_ADDED_P50_MS = 1.5
+POSTGRES_DSN = os.environ.get("MCP_SUITE_BENCH_POSTGRES_DSN", "postgresql://postgres@127.0.0.1:5432/test")
+REPOSITORY = Path(__file__).resolve().parents[2]
+TREE_DENY = (
+    *DEFAULT_DENY_GLOBS,
+    ".venv/",
+    ".tools/",
+    "node_modules/",
+    "__pycache__/",
+    ".mypy_cache/",
+    ".ruff_cache/",
+    ".pytest_cache/",
+    "*.egg-info/",
+)
+
+
+@dataclass(frozen=True)
+class Size:
+    documents: int
+    queries: int
+
+
+FULL = Size(documents=100_000, queries=2_000)
+QUICK = Size(documents=300, queries=30)
+
+
+@dataclass
+class Figures:
+    backend: str
+    index_rate: float = 0.0
+    server: list[LoadResult] = field(default_factory=list)
+    direct: list[LoadResult] = field(default_factory=list)
+
+    @property
+    def added_p50(self) -> list[float]:
+        return [s.p50_ms - d.p50_ms for s, d in zip(self.server, self.direct, strict=True)]
+
+
+def _structured(result: Any, what: str) -> dict[str, Any]:
+    if result.is_error:
+        raise RuntimeError(f"{what} failed during the bench: {result.content}")
+    return dict(result.structured_content or {})
+
+
+def _backend(kind: str, schema: str) -> dict[str, Any]:
+    if kind == "postgres":
+        return {"kind": "postgres", "dsn": POSTGRES_DSN, "schema_name": schema}
+    if kind == "opensearch":
+        return {"kind": "opensearch", "url": os.environ["OPENSEARCH_URL"], "index_prefix": f"{schema}-"}
+    return {"kind": "tantivy"}
+
+
+async def _index(client: Client, size: Size) -> float:
+    _structured(await client.call_tool("create_index", {"index": "bench", "fields": FIELDS}), "create_index")
+    docs = documents(size.documents, seed=1)
+    started = time.perf_counter()
+    for start in range(0, len(docs), CALL_SIZE):
+        _structured(
+            await client.call_tool("index_documents", {"index": "bench", "documents": docs[start : start + CALL_SIZE]}),
+            "index_documents",
+        )
+    seconds = time.perf_counter() - started
+    counted = _structured(await client.call_tool("count", {"index": "bench"}), "count")
+    if counted["count"] != len(docs):
+        raise RuntimeError(f"the server holds {counted['count']} documents, not {len(docs)}")
+    return len(docs) / seconds
+
+
+async def _load(label: str, run: Callable[[str], Awaitable[Any]], texts: list[str]) -> LoadResult:
+    async def call(index: int) -> bool:
+        try:
+            await run(texts[index % len(texts)])
+        except Exception:
+            return True
+        return False
+
+    return await paced(label, call, len(texts), RATE, IN_FLIGHT)
+
+
+async def _measure(kind: str, tmp: Path, size: Size) -> Figures:
+    schema = f"search_bench_{uuid.uuid4().hex[:10]}"
+    figures = Figures(kind)
+    direct_close: Callable[[], Awaitable[None]] | None = None
+    try:
+        with search_server(
+            tmp / kind, {"backends": {kind: _backend(kind, schema)}, "max_documents_per_call": CALL_SIZE}
+        ) as (
+            url,
+            data_dir,
+        ):
+            async with Client(url) as client:
+                figures.index_rate = await _index(client, size)
+                texts = query_texts(size.queries, seed=2)
+
+                # Queries go as raw stateless tools/call requests on the gateway's lean HTTP/1.1 client: the
+                # SDK client re-validates every result against the output schema, a client cost that would
+                # swamp what the server adds on two loaded cores.
+                http = Http1Pool(max_connections=IN_FLIGHT)
+                headers = {**HEADERS, "mcp-name": "search"}
+
+                async def through_server(text: str) -> None:
+                    body = _call_body("search", {"index": "bench", "text": text, "highlight": ["body"]}, 1)
+                    async with http.post(url, json.dumps(body).encode(), headers) as response:
+                        answer = json.loads(await response.read())
+                    if response.status != 200 or "error" in answer or answer["result"].get("isError"):
+                        raise RuntimeError(f"search failed during the bench: {answer}")
+
+                direct: Callable[[str], Awaitable[Any]] | None = None
+                if kind == "tantivy":
+                    direct = DirectTantivy(data_dir / "search" / kind / "bench").query
+                elif kind == "postgres":
+                    engine = DirectPostgres(POSTGRES_DSN, schema, "bench")
+                    await engine.open()
+                    direct, direct_close = engine.query, engine.close
+                try:
+                    for order in (("server", "direct"), ("direct", "server")):
+                        for side in order:
+                            if side == "server":
+                                figures.server.append(await _load(f"{kind} server", through_server, texts))
+                            elif direct is not None:
+                                figures.direct.append(await _load(f"{kind} direct", direct, texts))
+                finally:
+                    await http.aclose()
+    finally:
+        if direct_close is not None:
+            await direct_close()
+        if kind == "postgres":
+            connection = await asyncpg.connect(POSTGRES_DSN)
+            try:
+                await connection.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
+            finally:
+                await connection.close()
+    return figures
+
+
+async def _directory(tmp: Path) -> tuple[int, float, float, float]:
+    settings = {"directory_roots": [{"path": str(REPOSITORY), "mode": "ro"}], "directory_deny": list(TREE_DENY)}
+    with search_server(tmp / "tree", settings) as (url, _):
+        async with Client(url) as client:
+            started = time.perf_counter()
+            first = _structured(
+                await client.call_tool("index_directory", {"index": "repo", "path": str(REPOSITORY)}), "index_directory"
+            )
+            first_seconds = time.perf_counter() - started
+            started = time.perf_counter()
+            second = _structured(
+                await client.call_tool("index_directory", {"index": "repo", "path": str(REPOSITORY)}), "index_directory"
+            )
+            second_seconds = time.perf_counter() - started
+    if second["indexed"] != 0:
+        print(f"  note: the second run re-indexed {second['indexed']} files that changed meanwhile")
+    return int(first["indexed"]), first_seconds, int(first["indexed"]) / first_seconds, second_seconds
+
+
+def _load_line() -> str:
+    try:
+        return " ".join(Path("/proc/loadavg").read_text().split()[:3])
+    except OSError:
+        return "unknown"
+
+
+def run(iterations: int, quick: bool = False) -> bool:
+    """Print the search bench's figures; True when every goal is met."""
+    size = QUICK if quick else FULL
+    kinds = ["tantivy", "postgres"] + (["opensearch"] if os.environ.get("OPENSEARCH_URL") else [])
+    print(
+        f"search bench: {size.documents} documents, {size.queries} queries per round at {RATE:.0f}/s, {IN_FLIGHT} in flight"
+    )
+    print(f"  load average before: {_load_line()}")
+    met = True
+    with tempfile.TemporaryDirectory(prefix="mcp-suite-bench-search-") as tmp:
+        for kind in kinds:
+            figures = anyio.run(_measure, kind, Path(tmp), size)
+            goal_rate = GOAL_INDEX_RATE.get(kind)
+            ok_rate = goal_rate is None or figures.index_rate >= goal_rate
+            print(
+                f"  {kind:10s} index {figures.index_rate:8.0f} docs/s"
+                + (f" (goal >= {goal_rate:.0f})" if goal_rate else "")
+            )
+            worst_p99 = max(r.p99_ms for r in figures.server)
+            goal_p99 = GOAL_P99_MS.get(kind)
+            ok_p99 = goal_p99 is None or worst_p99 < goal_p99
+            errors = sum(r.errors for r in figures.server + figures.direct)
+            for result in figures.server + figures.direct:
+                print(
+                    f"  {result.label:18s} p50 {result.p50_ms:6.2f} ms  p99 {result.p99_ms:7.2f} ms  {result.rps:6.1f}/s  errors {result.errors}"
+                )
+            ok_added = True
+            if figures.direct:
+                added = figures.added_p50
+                ok_added = max(added) < GOAL_ADDED_P50_MS
+                print(
+                    f"  {kind:10s} added p50 {spread(added)} ms per round: {', '.join(f'{a:.2f}' for a in added)} (goal < {GOAL_ADDED_P50_MS})"
+                )
+            if goal_p99 is not None:
+                print(f"  {kind:10s} worst p99 {worst_p99:.2f} ms (goal < {goal_p99:.0f})")
+            met = met and ok_rate and ok_p99 and ok_added and errors == 0
+        files, seconds, rate, again = anyio.run(_directory, Path(tmp))
+        print(
+            f"  index_directory of the repository: {files} files in {seconds:.2f} s ({rate:.0f} files/s); second run {again:.2f} s"
+        )
+    print(f"  load average after: {_load_line()}")
+    print("search bench:", "every goal met" if met else "a goal was missed", file=sys.stdout)
+    return met
