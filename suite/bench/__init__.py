@@ -24,6 +24,7 @@ BENCHES: dict[str, str] = {
     "security": "suite.bench.security",
     "vectorstore": "suite.bench.vectorstore",
     "idle-soak": "suite.bench.idle_soak",
+    "stdio": "suite.bench.stdio",
 }
 
 
