@@ -21,6 +21,9 @@ from typing import BinaryIO, cast
 MAX_UNREAD_CHUNKS = 16
 """Chunks read ahead of the session before reading pauses (each up to the loop's read size)."""
 
+COPY_LIMIT = 64 * 1024
+"""Lines shorter than this are written with their newline appended (one copy, one write)."""
+
 CLOSE_TIMEOUT = 5.0
 """Seconds to let buffered output reach the client on the way out."""
 
@@ -164,14 +167,18 @@ class PipeWriter:
     async def write_line(self, payload: bytes) -> None:
         """``payload`` and a newline, then wait while the client is behind.
 
-        Two writes rather than ``payload + b"\\n"``: the loop hands a payload straight to the pipe when
-        its buffer is empty, so a large answer is not copied once more to append one byte.
+        A small line goes out in one write (each write wakes the client's reader). A large one is
+        written as the payload, then the newline: the loop hands a payload straight to the pipe when its
+        buffer is empty, so a large answer is not copied once more to append one byte.
         """
         transport = self._protocol.transport
         if transport is None or self.closed or transport.is_closing():
             return  # the client is gone: nobody to answer
-        transport.write(payload)
-        transport.write(b"\n")
+        if len(payload) < COPY_LIMIT:
+            transport.write(payload + b"\n")
+        else:
+            transport.write(payload)
+            transport.write(b"\n")
         await self._protocol.drain()
 
     async def aclose(self) -> None:
