@@ -28,11 +28,11 @@ CLOSE_TIMEOUT = 5.0
 """Seconds to let buffered output reach the client on the way out."""
 
 
-def loop_pipe_capable(read_fd: int, write_fd: int) -> bool:
-    """Whether both descriptors are pipes or sockets, and stdout is not also stderr."""
+def loop_pipe_capable(read_fd: int, write_fd: int, err_fd: int = 2) -> bool:
+    """Whether both descriptors are pipes or sockets, and ``write_fd`` is not the same pipe as ``err_fd`` (stderr)."""
     try:
         read_mode, write_stat = os.fstat(read_fd).st_mode, os.fstat(write_fd)
-        err_stat = os.fstat(2)
+        err_stat = os.fstat(err_fd)
     except OSError:
         return False
 
