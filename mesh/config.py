@@ -140,6 +140,7 @@ class Settings(BaseSettings):
     log_level: LogLevel = "info"
     shutdown_grace_seconds: float = Field(default=10.0, gt=0, le=600)
     event_loop: EventLoop = Field(default="auto", description="auto: uvloop when installed, else asyncio")
+    fast_path: bool = Field(default=True, description="servers answer qualifying stateless tool calls directly")
     registry: RegistrySettings = RegistrySettings()
     # Security (docs/security.md): who may call, what each role may reach, limits, the audit trail.
     auth: AuthSettings = AuthSettings()

@@ -38,13 +38,15 @@ from mesh.security.upstream_auth import UpstreamSecretMiddleware
 from mesh.serving.listen import bind_socket, serve_asgi
 from mesh.serving.transport_security import transport_security_for
 from mesh.tracing import configure_tracing
-from servers.runtime.definition import ServerDefinition
+from servers.runtime.definition import BodyLimit, ServerDefinition
 from servers.runtime.fastpath import FastToolCallMiddleware
 from servers.runtime.observability import instrument_server
 from servers.runtime.protocol_features import add_protocol_features
 from servers.runtime.request_guard import RequestGuardMiddleware
 from servers.runtime.sdk_seams import lowlevel_of
 from servers.runtime.stdio_guard import GuardedStdin
+from servers.runtime.stdio_pipes import loop_pipe_capable
+from servers.runtime.stdio_transport import serve_stdio_pipes
 
 log = logging.getLogger("mcp_suite.runtime")
 
@@ -53,22 +55,41 @@ async def serve_stdio(definition: ServerDefinition, settings: Settings, server: 
     """Serve one client over stdin/stdout until it closes the pipe.
 
     Every line passes :mod:`servers.runtime.stdio_guard` first (the server's ``body_limit``, the
-    JSON-RPC envelope), as every HTTP body passes the request guard. ``server`` defaults to a fresh build.
+    JSON-RPC envelope), as every HTTP body passes the request guard. With ``fast_path`` on (the
+    default) and stdin and stdout pipes, the runtime's own transport serves
+    (:mod:`servers.runtime.stdio_transport`: no thread hop per message, qualifying tool calls on the
+    fast path); otherwise the SDK's. ``server`` defaults to a fresh build.
     """
     server = server if server is not None else definition.build(settings)
-    log.info("serving over stdio", extra={"server": server.name})
     configure_tracing(f"mcp-{server.name}")
     add_protocol_features(server)
-    lowlevel = lowlevel_of(server)
+    limit = definition.body_limit(settings)
     with claimed_stdin() as fd:
-        stdin = GuardedStdin(fd, definition.body_limit(settings))
-        async with stdio_server(stdin=cast("anyio.AsyncFile[str]", stdin)) as (read_stream, write_stream):
+        if settings.fast_path and loop_pipe_capable(fd, 1):
+            log.info("serving over stdio", extra={"server": server.name, "transport": "runtime"})
+            with claimed_stdout() as out:
+                await serve_stdio_pipes(server, fd, out, limit, grace_seconds=settings.shutdown_grace_seconds)
+            return
+        log.info("serving over stdio", extra={"server": server.name, "transport": "sdk"})
+        await serve_stdio_sdk(server, fd, limit)
 
-            async def reply(problem: RpcProblem) -> None:
-                await write_stream.send(SessionMessage(jsonrpc_message_adapter.validate_python(problem.body())))
 
-            stdin.start(reply)
-            await lowlevel.run(read_stream, write_stream, lowlevel.create_initialization_options())
+async def serve_stdio_sdk(
+    server: MCPServer[Any], stdin_fd: int, limit: BodyLimit, stdout: anyio.AsyncFile[str] | None = None
+) -> None:
+    """Serve one client with the SDK's stdio transport, reading ``stdin_fd`` through the guard.
+
+    ``stdout`` defaults to the SDK's own claim of fd 1.
+    """
+    lowlevel = lowlevel_of(server)
+    stdin = GuardedStdin(stdin_fd, limit)
+    async with stdio_server(stdin=cast("anyio.AsyncFile[str]", stdin), stdout=stdout) as (read_stream, write_stream):
+
+        async def reply(problem: RpcProblem) -> None:
+            await write_stream.send(SessionMessage(jsonrpc_message_adapter.validate_python(problem.body())))
+
+        stdin.start(reply)
+        await lowlevel.run(read_stream, write_stream, lowlevel.create_initialization_options())
 
 
 @contextmanager
@@ -90,6 +111,22 @@ def claimed_stdin() -> Iterator[int]:
         # The private copy stays open: a worker thread may still be blocked reading it, and a closed
         # descriptor could be reused under that read (the SDK's transport never closes its copy either).
         os.dup2(private, 0)
+
+
+@contextmanager
+def claimed_stdout() -> Iterator[int]:
+    """A private copy of fd 1 to write the protocol to, with fd 1 itself on stderr meanwhile.
+
+    So a stray ``print`` or a child process's output lands in the log instead of tearing a message on
+    the wire, as the SDK's own transport arranges when it writes stdout itself.
+    """
+    private = fcntl.fcntl(1, fcntl.F_DUPFD_CLOEXEC, 3)
+    os.dup2(2, 1)
+    try:
+        yield private
+    finally:
+        os.dup2(private, 1)
+        os.close(private)
 
 
 def build_http_app(
@@ -196,7 +233,9 @@ async def serve_http(
         url=f"{scheme}://{url_host}:{bound_port}/mcp",
         meta={"protocols": "2025-11-25,2026-07-28", "transport": "streamable-http", **(meta or {})},
     )
-    app = build_http_app(definition, server, settings, host=host, instance=instance, registry=registry)
+    app = build_http_app(
+        definition, server, settings, host=host, instance=instance, registry=registry, fast_path=settings.fast_path
+    )
     log.info(
         "listening",
         extra={"server": definition.name, "url": instance.url, "health": f"{scheme}://{url_host}:{bound_port}/health"},

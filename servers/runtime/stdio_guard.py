@@ -7,12 +7,18 @@ descriptor in chunks, so a line over the server's limit
 as it arrives, never held whole, and answered ``too_large:`` naming the setting; a line that is not
 JSON is answered ``-32700``, JSON that is not one message ``-32600`` (:mod:`mesh.jsonrpc_envelope`).
 Either way the server goes on reading the next line. Blank lines are skipped.
+
+It reads the descriptor in a worker thread, as the SDK's transport does, unless it is handed a
+``read_chunk`` (the runtime's own transport, :mod:`servers.runtime.stdio_transport`, reads the pipe on
+the event loop); :meth:`GuardedStdin.next_document` yields each good message parsed, so a transport
+that routes messages itself parses each line once.
 """
 
 from __future__ import annotations
 
 import os
 from collections.abc import Awaitable, Callable
+from typing import Any
 
 import anyio
 import anyio.to_thread
@@ -22,6 +28,7 @@ from servers.runtime.definition import BodyLimit
 
 CHUNK_BYTES = 64 * 1024
 Reply = Callable[[RpcProblem], Awaitable[None]]
+ReadChunk = Callable[[], Awaitable[bytes]]
 
 
 class _TooLong:
@@ -34,8 +41,11 @@ TOO_LONG = _TooLong()
 class GuardedStdin:
     """The good lines of descriptor ``fd`` as text; the others answered through the reply given by :meth:`start`."""
 
-    def __init__(self, fd: int, limit: BodyLimit, *, chunk_bytes: int = CHUNK_BYTES) -> None:
+    def __init__(
+        self, fd: int, limit: BodyLimit, *, chunk_bytes: int = CHUNK_BYTES, read_chunk: ReadChunk | None = None
+    ) -> None:
         self.fd = fd
+        self._read_chunk = read_chunk if read_chunk is not None else self._read_in_thread
         self.limit = limit
         self.chunk_bytes = chunk_bytes
         self._buffer = bytearray()
@@ -53,22 +63,33 @@ class GuardedStdin:
         return self
 
     async def __anext__(self) -> str:
+        good = await self._next_good()
+        if good is None:
+            raise StopAsyncIteration
+        return good[0].decode("utf-8", errors="replace")
+
+    async def next_document(self) -> dict[str, Any] | None:
+        """The next good message, parsed (a JSON object shaped as one JSON-RPC message); None at end of input."""
+        good = await self._next_good()
+        return None if good is None else good[1]
+
+    async def _next_good(self) -> tuple[bytes, dict[str, Any]] | None:
         await self._started.wait()
         assert self._reply is not None
         while True:
             line = await self._next_line()
             if line is None:
-                raise StopAsyncIteration
+                return None
             if isinstance(line, _TooLong):
                 await self._reply(too_large(self.limit.max_bytes, self.limit.setting, "the message line"))
                 continue
             if not line.strip():
                 continue
-            _, problem = parse_message(bytes(line))
+            document, problem = parse_message(line)
             if problem is not None:
                 await self._reply(problem)
                 continue
-            return line.decode("utf-8", errors="replace")
+            return line, document
 
     async def _next_line(self) -> bytes | _TooLong | None:
         while True:
@@ -89,8 +110,11 @@ class GuardedStdin:
                     self._dropping = False
                     return TOO_LONG
                 return rest if rest else None
-            chunk = await anyio.to_thread.run_sync(os.read, self.fd, self.chunk_bytes, abandon_on_cancel=True)
+            chunk = await self._read_chunk()
             if chunk:
                 self._buffer += chunk
             else:
                 self._eof = True
+
+    async def _read_in_thread(self) -> bytes:
+        return await anyio.to_thread.run_sync(os.read, self.fd, self.chunk_bytes, abandon_on_cancel=True)

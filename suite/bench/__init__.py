@@ -27,6 +27,7 @@ BENCHES: dict[str, str] = {
     "memory": "suite.bench.memory",
     "search": "suite.bench.search",
     "idle-soak": "suite.bench.idle_soak",
+    "stdio": "suite.bench.stdio",
 }
 
 
