@@ -16,6 +16,7 @@ from mcp.server.mcpserver.resolve import Elicit, Resolve
 from mcp.types import ToolAnnotations
 from pydantic import BaseModel, Field
 
+from servers.kit.notifications import announce_change, progress_reporter
 from servers.vectorstore import writes
 from servers.vectorstore.arguments import Backend, CollectionName, EmbedderName, Ids, Where
 from servers.vectorstore.errors import VectorError
@@ -30,7 +31,7 @@ from servers.vectorstore.models import (
     ReembedResult,
     WriteResult,
 )
-from servers.vectorstore.service import Progress, VectorService, uri_of
+from servers.vectorstore.service import VectorService, uri_of
 
 WRITE = ToolAnnotations(read_only_hint=False, destructive_hint=False, idempotent_hint=True, open_world_hint=False)
 CREATE = ToolAnnotations(read_only_hint=False, destructive_hint=False, idempotent_hint=False, open_world_hint=False)
@@ -75,17 +76,8 @@ async def confirm_deletion(
     return DeletionConfirmation(confirm=confirm)
 
 
-def progress_of(ctx: Context[Any, Any]) -> Progress:
-    async def report(done: float, total: float | None, message: str) -> None:
-        await ctx.report_progress(done, total, message)
-
-    return report
-
-
 async def changed(ctx: Context[Any, Any], backend: str, collection: str, listing: bool = False) -> None:
-    await ctx.notify_resource_updated(uri_of(backend, collection))
-    if listing:
-        await ctx.notify_resources_changed()
+    await announce_change(ctx, uri_of(backend, collection), listing)
 
 
 def register_write_tools(server: MCPServer[Any], service: VectorService) -> None:
@@ -170,7 +162,7 @@ def register_write_tools(server: MCPServer[Any], service: VectorService) -> None
         """
         docs = [writes.NewDocument(text=d.text, id=d.id, metadata=dict(d.metadata)) for d in documents]
         written = await writes.upsert_documents(
-            service, backend, collection, docs, embedder=embedder, progress=progress_of(ctx)
+            service, backend, collection, docs, embedder=embedder, progress=progress_reporter(ctx)
         )
         await changed(ctx, written.backend, collection)
         return written
@@ -196,7 +188,7 @@ def register_write_tools(server: MCPServer[Any], service: VectorService) -> None
             chunking=Chunking(chunk_size, overlap),
             metadata=dict(metadata or {}),
             embedder=embedder,
-            progress=progress_of(ctx),
+            progress=progress_reporter(ctx),
         )
         await changed(ctx, result.backend, collection)
         return result
@@ -227,7 +219,7 @@ def register_write_tools(server: MCPServer[Any], service: VectorService) -> None
             chunking=Chunking(chunk_size, overlap),
             metadata=dict(metadata or {}),
             embedder=embedder,
-            progress=progress_of(ctx),
+            progress=progress_reporter(ctx),
             skipped=found.skipped,
         )
         await changed(ctx, result.backend, collection)
@@ -247,7 +239,7 @@ def register_write_tools(server: MCPServer[Any], service: VectorService) -> None
             for u in updates
         ]
         result = await writes.update_documents(
-            service, backend, collection, changes, embedder=embedder, progress=progress_of(ctx)
+            service, backend, collection, changes, embedder=embedder, progress=progress_reporter(ctx)
         )
         await changed(ctx, result.backend, collection)
         return result
@@ -273,7 +265,9 @@ def register_write_tools(server: MCPServer[Any], service: VectorService) -> None
         backend: Backend = None,
     ) -> ReembedResult:
         """Embed every text of a collection again with another embedder and pin it to that one (with progress)."""
-        result = await writes.reembed_collection(service, backend, collection, embedder, progress=progress_of(ctx))
+        result = await writes.reembed_collection(
+            service, backend, collection, embedder, progress=progress_reporter(ctx)
+        )
         service.keywords.cache.forget(result.backend, collection)
         await changed(ctx, result.backend, collection)
         return result
