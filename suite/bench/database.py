@@ -30,17 +30,8 @@ import asyncpg  # type: ignore[import-untyped]
 import yaml
 
 from mesh import runtime
-from suite.bench.gateway import (
-    LoadResult,
-    _child,
-    _cli,
-    _env,
-    _free_port,
-    _load,
-    paced_line,
-    paced_load,
-    warmup_calls,
-)
+from suite.bench.gateway import LoadResult, _child, _load, paced_line, paced_load, warmup_calls
+from suite.bench.processes import bench_env, cli, free_port
 
 PG_URL = os.environ.get("MCP_SUITE_BENCH_PG_URL", "postgresql://postgres@127.0.0.1:5432/test")
 CONCURRENCY = 16
@@ -96,7 +87,7 @@ def bench_database(iterations: int) -> bool:
     anyio.run(_sql, setup)
     try:
         with tempfile.TemporaryDirectory(prefix="mcp-suite-bench-") as tmp:
-            port = _free_port()
+            port = free_port()
             config = Path(tmp) / "database.yaml"
             config.write_text(
                 yaml.safe_dump(
@@ -109,11 +100,11 @@ def bench_database(iterations: int) -> bool:
                     }
                 )
             )
-            argv = _cli("serve", "database", "--transport", "http", "--port", str(port), "--config", str(config))
+            argv = cli("serve", "database", "--transport", "http", "--port", str(port), "--config", str(config))
             lookup = f"SELECT id, name FROM {schema}.kv WHERE id = $1"  # noqa: S608 - a generated name
             arguments: dict[str, object] = {"sql": lookup, "params": [4242]}
             health = f"http://127.0.0.1:{port}/health"
-            with _child(argv, _env(str(Path(tmp) / "data")), health, "the database server") as process:
+            with _child(argv, bench_env(str(Path(tmp) / "data")), health, "the database server") as process:
                 url = f"http://127.0.0.1:{port}/mcp"
                 calls = max(200, iterations)
                 server_cpu, client_cpu, host = _cpu_seconds(process.pid), time.process_time(), host_cpu()

@@ -15,11 +15,8 @@ direct throughput at concurrency 16; its RSS stays under 150 MB with 20 upstream
 from __future__ import annotations
 
 import json
-import os
 import signal
-import socket
 import subprocess
-import sys
 import tempfile
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Mapping, Sequence
@@ -34,6 +31,7 @@ import yaml
 from gateway.upstream.http1 import Http1Pool
 from mesh import runtime
 from suite.bench.filesystem import percentile
+from suite.bench.processes import bench_env, cli, free_port, wait_healthy
 
 HEADERS = {
     "accept": "application/json, text/event-stream",
@@ -70,33 +68,11 @@ class LoadResult:
         )
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def _cli(*args: str) -> list[str]:
-    return [sys.executable, "-m", "suite.cli", *args]
-
-
-def _wait_healthy(url: str, what: str, timeout: float = 30.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            if httpx.get(url, timeout=1.0).status_code < 500:
-                return
-        except httpx.TransportError:
-            pass
-        time.sleep(0.1)
-    raise RuntimeError(f"{what} did not answer {url} within {timeout:.0f}s")
-
-
 @contextmanager
 def _child(argv: Sequence[str], env: dict[str, str], health: str, what: str) -> Iterator[subprocess.Popen[bytes]]:
     process = subprocess.Popen(argv, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
-        _wait_healthy(health, what)
+        wait_healthy(health, what)
         yield process
     finally:
         process.send_signal(signal.SIGTERM)
@@ -296,13 +272,6 @@ def paced_line(result: LoadResult, rate: float) -> str:
     )
 
 
-def _env(data_dir: str) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("MCP_SUITE_")}
-    env["MCP_SUITE_DATA_DIR"] = data_dir
-    env["MCP_SUITE_LOG_LEVEL"] = "warning"
-    return env
-
-
 def bench_gateway(iterations: int) -> bool:
     """Print direct-vs-gateway figures and the 20-instance RSS; True when every target is met."""
     calls = max(200, iterations * 4)
@@ -310,8 +279,8 @@ def bench_gateway(iterations: int) -> bool:
         root = Path(tmp) / "root"
         root.mkdir()
         (root / "small.txt").write_text("a small file\n")
-        env = _env(str(Path(tmp) / "data"))
-        server_port, gateway_port = _free_port(), _free_port()
+        env = bench_env(str(Path(tmp) / "data"))
+        server_port, gateway_port = free_port(), free_port()
         server_url = f"http://127.0.0.1:{server_port}/mcp"
         config = Path(tmp) / "gateway.yaml"
         config.write_text(
@@ -322,8 +291,8 @@ def bench_gateway(iterations: int) -> bool:
                 }
             )
         )
-        server_argv = _cli("serve", "filesystem", str(root), "--transport", "http", "--port", str(server_port))
-        gateway_argv = _cli("gateway", "--config", str(config))
+        server_argv = cli("serve", "filesystem", str(root), "--transport", "http", "--port", str(server_port))
+        gateway_argv = cli("gateway", "--config", str(config))
         arguments: dict[str, object] = {"path": str(root / "small.txt")}
         with (
             _child(server_argv, env, f"http://127.0.0.1:{server_port}/health", "the filesystem server"),
@@ -403,8 +372,8 @@ def _wait_serving(
 
 def _rss_with_instances(tmp: str, env: dict[str, str], root: Path, count: int) -> float:
     """Start ``count`` filesystem instances behind one gateway; the gateway's RSS once all serve."""
-    ports = [_free_port() for _ in range(count)]
-    gateway_port = _free_port()
+    ports = [free_port() for _ in range(count)]
+    gateway_port = free_port()
     config = Path(tmp) / "gateway20.yaml"
     config.write_text(
         yaml.safe_dump(
@@ -416,7 +385,7 @@ def _rss_with_instances(tmp: str, env: dict[str, str], root: Path, count: int) -
     )
     servers = [
         subprocess.Popen(
-            _cli("serve", "filesystem", str(root), "--transport", "http", "--port", str(p)),
+            cli("serve", "filesystem", str(root), "--transport", "http", "--port", str(p)),
             env=env,
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
@@ -425,9 +394,9 @@ def _rss_with_instances(tmp: str, env: dict[str, str], root: Path, count: int) -
     ]
     try:
         for port in ports:
-            _wait_healthy(f"http://127.0.0.1:{port}/health", "a filesystem instance", timeout=60)
+            wait_healthy(f"http://127.0.0.1:{port}/health", "a filesystem instance", timeout=60)
         with _child(
-            _cli("gateway", "--config", str(config)), env, f"http://127.0.0.1:{gateway_port}/ready", "the gateway"
+            cli("gateway", "--config", str(config)), env, f"http://127.0.0.1:{gateway_port}/ready", "the gateway"
         ) as gw:
             _wait_serving(f"http://127.0.0.1:{gateway_port}/v1/instances", count, timeout=30)
             for _ in range(200):  # some traffic, so pools and buffers are in use

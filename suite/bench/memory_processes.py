@@ -13,16 +13,14 @@ import os
 import signal
 import subprocess
 import sys
-import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-import httpx
 import yaml
 
-from suite.bench.gateway import _cli, _env, _free_port
+from suite.bench.processes import bench_env, cli, free_port, wait_ready
 
 READY_SECONDS = 120.0
 
@@ -32,15 +30,15 @@ def memory_server(
     tmp: Path, name: str, memory: dict[str, Any], ready_seconds: float = READY_SECONDS
 ) -> Iterator[tuple[str, int]]:
     """``mcp-suite serve memory`` over HTTP with the ``memory`` section given; yields (MCP URL, pid)."""
-    port = _free_port()
+    port = free_port()
     config = tmp / f"memory-{name}.yaml"
     config.write_text(yaml.safe_dump({"memory": {**memory, "port": port}}))
-    argv = _cli("serve", "memory", "--transport", "http", "--port", str(port), "--config", str(config))
+    argv = cli("serve", "memory", "--transport", "http", "--port", str(port), "--config", str(config))
     log_path = tmp / f"memory-{name}.log"
     with log_path.open("wb") as log:
-        process = subprocess.Popen(argv, env=_env(str(tmp / f"data-{name}")), stdout=log, stderr=subprocess.STDOUT)
+        process = subprocess.Popen(argv, env=bench_env(str(tmp / f"data-{name}")), stdout=log, stderr=subprocess.STDOUT)
     try:
-        _wait_ready(f"http://127.0.0.1:{port}/health", process, log_path, ready_seconds)
+        wait_ready(f"http://127.0.0.1:{port}/health", process, log_path, "the memory server", ready_seconds)
         yield f"http://127.0.0.1:{port}/mcp", process.pid
     finally:
         process.send_signal(signal.SIGTERM)
@@ -49,20 +47,6 @@ def memory_server(
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait()
-
-
-def _wait_ready(url: str, process: subprocess.Popen[bytes], log: Path, timeout: float) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise RuntimeError(f"the memory server exited with {process.returncode}: {log.read_text()[-2000:]}")
-        try:
-            if httpx.get(url, timeout=2.0).status_code == 200:
-                return
-        except httpx.TransportError:
-            pass
-        time.sleep(0.1)
-    raise RuntimeError(f"the memory server was not ready at {url} within {timeout:.0f}s: {log.read_text()[-2000:]}")
 
 
 def run_writers(argvs: Sequence[Sequence[str]], timeout: float = 600.0) -> list[dict[str, Any]]:

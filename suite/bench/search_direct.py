@@ -30,7 +30,7 @@ import yaml
 
 from servers.search.backends.tantivy.analysis import analyzer_of, tokenizer_name
 from servers.search.schema import IndexSchema
-from suite.bench.gateway import _cli, _env, _free_port
+from suite.bench.processes import bench_env, cli, free_port
 
 READY_SECONDS = 120.0
 WORDS = [
@@ -212,15 +212,15 @@ class DirectPostgres:
 @contextmanager
 def search_server(tmp: Path, search: dict[str, Any]) -> Iterator[tuple[str, Path]]:
     """``mcp-suite serve search`` over HTTP with the ``search`` section given; yields (MCP URL, data dir)."""
-    port = _free_port()
+    port = free_port()
     tmp.mkdir(parents=True, exist_ok=True)
     config = tmp / "search.yaml"
     config.write_text(yaml.safe_dump({"search": {"port": port, **search}}))
     data_dir = tmp / "data"
     log_path = tmp / "search.log"
-    argv = _cli("serve", "search", "--transport", "http", "--port", str(port), "--config", str(config))
+    argv = cli("serve", "search", "--transport", "http", "--port", str(port), "--config", str(config))
     with log_path.open("wb") as log:
-        process = subprocess.Popen(argv, env=_env(str(data_dir)), stdout=log, stderr=subprocess.STDOUT)
+        process = subprocess.Popen(argv, env=bench_env(str(data_dir)), stdout=log, stderr=subprocess.STDOUT)
     try:
         deadline = time.monotonic() + READY_SECONDS
         while True:

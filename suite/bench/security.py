@@ -41,7 +41,8 @@ from mesh import runtime
 from mesh.security.tokens import mint_token
 from mesh.tracing import TRACE_FILE_ENV
 from suite.bench.filesystem import percentile
-from suite.bench.gateway import HEADERS, META, LoadResult, _child, _cli, _env, _free_port, _load, _wait_tools
+from suite.bench.gateway import HEADERS, META, LoadResult, _child, _load, _wait_tools
+from suite.bench.processes import bench_env, cli, free_port
 
 TARGET_MS = 0.5
 TOOL = "filesystem_get_file_info"
@@ -95,7 +96,7 @@ def running_pair(tmp: Path) -> Iterator[Pair]:
     (root / "small.txt").write_text("a small file\n")
     secret = secrets.token_hex(32)
     audit, spans = tmp / "audit.jsonl", tmp / "spans.jsonl"
-    server_port, off_port, on_port = _free_port(), _free_port(), _free_port()
+    server_port, off_port, on_port = free_port(), free_port(), free_port()
     server_url = f"http://127.0.0.1:{server_port}/mcp"
     off_config = _gateway_config(tmp / "off.yaml", off_port, server_url, {"audit": {"enabled": False}})
     on_config = _gateway_config(
@@ -111,27 +112,27 @@ def running_pair(tmp: Path) -> Iterator[Pair]:
     )
     # As `mcp-suite token --subject bench-caller --role bench` mints it from on.yaml's auth.jwt.
     token = mint_token(secret, subject=SUBJECT, roles=[ROLE], ttl_seconds=3600, audience=AUDIENCE, issuer=ISSUER)
-    on_env = {**_untraced(_env(str(tmp / "on-data"))), TRACE_FILE_ENV: str(spans)}
+    on_env = {**_untraced(bench_env(str(tmp / "on-data"))), TRACE_FILE_ENV: str(spans)}
     with ExitStack() as stack:
         stack.enter_context(
             _child(
-                _cli("serve", "filesystem", str(root), "--transport", "http", "--port", str(server_port)),
-                _untraced(_env(str(tmp / "server-data"))),
+                cli("serve", "filesystem", str(root), "--transport", "http", "--port", str(server_port)),
+                _untraced(bench_env(str(tmp / "server-data"))),
                 f"http://127.0.0.1:{server_port}/health",
                 "the filesystem server",
             )
         )
         stack.enter_context(
             _child(
-                _cli("gateway", "--config", str(off_config)),
-                _untraced(_env(str(tmp / "off-data"))),
+                cli("gateway", "--config", str(off_config)),
+                _untraced(bench_env(str(tmp / "off-data"))),
                 f"http://127.0.0.1:{off_port}/ready",
                 'the "off" gateway',
             )
         )
         stack.enter_context(
             _child(
-                _cli("gateway", "--config", str(on_config)),
+                cli("gateway", "--config", str(on_config)),
                 on_env,
                 f"http://127.0.0.1:{on_port}/ready",
                 'the "on" gateway',

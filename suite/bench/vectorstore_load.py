@@ -21,10 +21,10 @@ from pathlib import Path
 from typing import Any
 
 import anyio
-import httpx
 import yaml
 
-from suite.bench.gateway import LoadResult, _cli, _env, _free_port, _result, _wait_healthy
+from suite.bench.gateway import LoadResult, _result
+from suite.bench.processes import bench_env, cli, free_port, wait_healthy, wait_ready
 
 READY_SECONDS = 300.0  # a loaded two-core machine takes long to import Chroma and warm the model
 
@@ -75,12 +75,12 @@ def chroma_command() -> str:
 @contextmanager
 def chroma_server(directory: Path) -> Iterator[str]:
     """A ``chroma run`` child keeping its data in ``directory``; yields its URL."""
-    port = _free_port()
+    port = free_port()
     env = {**os.environ, "ANONYMIZED_TELEMETRY": "False"}
     argv = [chroma_command(), "run", "--path", str(directory), "--host", "127.0.0.1", "--port", str(port)]
     process = subprocess.Popen(argv, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
-        _wait_healthy(f"http://127.0.0.1:{port}/api/v2/heartbeat", "chroma run", timeout=READY_SECONDS)
+        wait_healthy(f"http://127.0.0.1:{port}/api/v2/heartbeat", "chroma run", timeout=READY_SECONDS)
         yield f"http://127.0.0.1:{port}"
     finally:
         process.terminate()
@@ -106,7 +106,7 @@ def vectorstore_server(
     The embedding cache is off (``memory_entries: 0``): the direct baseline embeds every text, so
     the server must too, or repeated query texts would be answered from memory.
     """
-    port = _free_port()
+    port = free_port()
     config = tmp / f"vectorstore-{name}.yaml"
     settings = {
         "vectorstore": {
@@ -117,12 +117,12 @@ def vectorstore_server(
         }
     }
     config.write_text(yaml.safe_dump(settings))
-    argv = _cli("serve", "vectorstore", "--transport", "http", "--port", str(port), "--config", str(config))
+    argv = cli("serve", "vectorstore", "--transport", "http", "--port", str(port), "--config", str(config))
     log_path = tmp / f"vectorstore-{name}.log"
     with log_path.open("wb") as log:
-        process = subprocess.Popen(argv, env=_env(str(tmp / f"data-{name}")), stdout=log, stderr=subprocess.STDOUT)
+        process = subprocess.Popen(argv, env=bench_env(str(tmp / f"data-{name}")), stdout=log, stderr=subprocess.STDOUT)
     try:
-        _wait_ready(f"http://127.0.0.1:{port}/health", process, log_path, ready_seconds)
+        wait_ready(f"http://127.0.0.1:{port}/health", process, log_path, "the vectorstore server", ready_seconds)
         yield f"http://127.0.0.1:{port}/mcp", process.pid
     finally:
         process.send_signal(signal.SIGTERM)
@@ -131,23 +131,6 @@ def vectorstore_server(
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait()
-
-
-def _wait_ready(url: str, process: subprocess.Popen[bytes], log: Path, timeout: float = READY_SECONDS) -> None:
-    """Poll ``/health`` until it answers 200 (the embedder warm, the backend open), or the server exits."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise RuntimeError(f"the vectorstore server exited with {process.returncode}: {log.read_text()[-2000:]}")
-        try:
-            if httpx.get(url, timeout=2.0).status_code == 200:
-                return
-        except httpx.TransportError:
-            pass
-        time.sleep(0.1)
-    raise RuntimeError(
-        f"the vectorstore server was not ready at {url} within {timeout:.0f}s: {log.read_text()[-2000:]}"
-    )
 
 
 def rss_mb(pid: int) -> float:

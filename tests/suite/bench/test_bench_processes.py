@@ -1,0 +1,37 @@
+"""The benches start the suite's processes with a clean environment and wait for them with deadlines."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from suite.bench.processes import bench_env, cli, free_port, wait_healthy, wait_ready
+
+
+def test_the_bench_environment_drops_every_mcp_suite_setting_and_sets_its_own(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("MCP_SUITE_GATEWAY__PORT", "1")
+    monkeypatch.setenv("MCP_SUITE_CONFIG", "/elsewhere.yaml")
+    env = bench_env("/tmp/bench-data")
+    assert {k for k in env if k.startswith("MCP_SUITE_")} == {"MCP_SUITE_DATA_DIR", "MCP_SUITE_LOG_LEVEL"}
+    assert env["MCP_SUITE_DATA_DIR"] == "/tmp/bench-data"
+
+
+def test_the_command_line_runs_the_suite_in_this_interpreter() -> None:
+    assert cli("serve", "memory") == [sys.executable, "-m", "suite.cli", "serve", "memory"]
+
+
+def test_waiting_for_a_process_that_exited_fails_at_once_with_its_log(tmp_path: Path) -> None:
+    log = tmp_path / "server.log"
+    log.write_text("boom: the port is taken\n")
+    process = subprocess.Popen([sys.executable, "-c", "raise SystemExit(3)"])
+    process.wait()
+    with pytest.raises(RuntimeError, match=r"the demo server exited with 3: boom: the port is taken"):
+        wait_ready(f"http://127.0.0.1:{free_port()}/health", process, log, "the demo server", timeout=60)
+
+
+def test_waiting_for_a_silent_port_gives_up_at_its_deadline() -> None:
+    with pytest.raises(RuntimeError, match=r"nothing did not answer .* within 0s"):
+        wait_healthy(f"http://127.0.0.1:{free_port()}/health", "nothing", timeout=0.3)
