@@ -20,6 +20,7 @@ from servers.aiml.errors import AimlError, unsupported
 from servers.aiml.models import DeleteResult, PullResult
 from servers.aiml.providers.ollama.provider import OllamaProvider, PullProgress
 from servers.aiml.service import AimlService
+from servers.kit.confirmation import ask_or_take
 
 PULL = ToolAnnotations(read_only_hint=False, destructive_hint=False, idempotent_hint=True, open_world_hint=True)
 DELETE = ToolAnnotations(read_only_hint=False, destructive_hint=True, idempotent_hint=True, open_world_hint=False)
@@ -41,15 +42,12 @@ def asker(action: Literal["pull", "delete"]) -> Any:
     async def ask(
         provider: str, model: str, ctx: Context[Any, Any], confirm: bool = False
     ) -> Elicit[Confirmation] | Confirmation:
-        capabilities = ctx.client_capabilities
-        if capabilities is not None and capabilities.elicitation is not None:
-            what = (
-                f"Download the model {model!r} to the Ollama provider {provider!r}? It may take gigabytes."
-                if action == "pull"
-                else f"Delete the model {model!r} from the Ollama provider {provider!r}? It must be pulled again to use it."
-            )
-            return Elicit(what, Confirmation)
-        return Confirmation(confirm=confirm)
+        what = (
+            f"Download the model {model!r} to the Ollama provider {provider!r}? It may take gigabytes."
+            if action == "pull"
+            else f"Delete the model {model!r} from the Ollama provider {provider!r}? It must be pulled again to use it."
+        )
+        return ask_or_take(ctx, what, Confirmation, confirm)
 
     return ask
 

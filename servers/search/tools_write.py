@@ -16,13 +16,14 @@ from mcp.server.mcpserver.resolve import Elicit, Resolve
 from mcp.types import ToolAnnotations
 from pydantic import BaseModel, Field, ValidationError
 
+from servers.kit.confirmation import ask_or_take
 from servers.kit.notifications import announce_change, progress_reporter
 from servers.search.arguments import Backend, Ids, IndexName
 from servers.search.directory import index_directory as index_files
 from servers.search.errors import SearchError
 from servers.search.models import DirectoryIndexed, DocumentsDeleted, IndexDeleted, IndexInfo, IndexWrite
 from servers.search.schema import FieldSpec, IndexSchema, Language
-from servers.search.service import Progress, SearchService, uri_of
+from servers.search.service import SearchService, uri_of
 
 WRITE = ToolAnnotations(read_only_hint=False, destructive_hint=False, idempotent_hint=True, open_world_hint=False)
 CREATE = ToolAnnotations(read_only_hint=False, destructive_hint=False, idempotent_hint=False, open_world_hint=False)
@@ -44,18 +45,9 @@ async def confirm_deletion(
     index: str, ctx: Context[Any, Any], backend: str | None = None, confirm: bool = False
 ) -> Elicit[DeletionConfirmation] | DeletionConfirmation:
     """Ask the user through elicitation when the client can; otherwise the caller's ``confirm`` argument decides."""
-    capabilities = ctx.client_capabilities
-    if capabilities is not None and capabilities.elicitation is not None:
-        where = f" on backend {backend!r}" if backend else ""
-        return Elicit(
-            f"Delete the search index {index!r}{where} and every document in it? This cannot be undone.",
-            DeletionConfirmation,
-        )
-    return DeletionConfirmation(confirm=confirm)
-
-
-def progress_of(ctx: Context[Any, Any]) -> Progress:
-    return progress_reporter(ctx)
+    where = f" on backend {backend!r}" if backend else ""
+    question = f"Delete the search index {index!r}{where} and every document in it? This cannot be undone."
+    return ask_or_take(ctx, question, DeletionConfirmation, confirm)
 
 
 async def changed(ctx: Context[Any, Any], backend: str, index: str, listing: bool = False) -> None:
@@ -124,7 +116,7 @@ def register_write_tools(server: MCPServer[Any], service: SearchService) -> None
     ) -> IndexWrite:
         """Add or replace documents by id, in batches with progress notifications; a cancelled call stops between batches."""
         pairs = [(d.id, {k: v for k, v in d.fields.items()}) for d in documents]
-        written = await service.index_documents(backend, index, pairs, progress_of(ctx))
+        written = await service.index_documents(backend, index, pairs, progress_reporter(ctx))
         await changed(ctx, written.backend, index)
         return written
 
@@ -152,6 +144,6 @@ def register_write_tools(server: MCPServer[Any], service: SearchService) -> None
 
         A second run reads only new and changed files and drops the documents of files that are gone.
         """
-        result = await index_files(service, backend, index, path, patterns or [], progress_of(ctx))
+        result = await index_files(service, backend, index, path, patterns or [], progress_reporter(ctx))
         await changed(ctx, result.backend, index, listing=True)
         return result

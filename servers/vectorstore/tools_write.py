@@ -16,6 +16,7 @@ from mcp.server.mcpserver.resolve import Elicit, Resolve
 from mcp.types import ToolAnnotations
 from pydantic import BaseModel, Field
 
+from servers.kit.confirmation import ask_or_take
 from servers.kit.notifications import announce_change, progress_reporter
 from servers.vectorstore import writes
 from servers.vectorstore.arguments import Backend, CollectionName, EmbedderName, Ids, Where
@@ -66,14 +67,9 @@ async def confirm_deletion(
     collection: str, ctx: Context[Any, Any], backend: str | None = None, confirm: bool = False
 ) -> Elicit[DeletionConfirmation] | DeletionConfirmation:
     """Ask the user through elicitation when the client can; otherwise the caller's ``confirm`` argument decides."""
-    capabilities = ctx.client_capabilities
-    if capabilities is not None and capabilities.elicitation is not None:
-        where = f" on backend {backend!r}" if backend else ""
-        return Elicit(
-            f"Delete the collection {collection!r}{where} and every document in it? This cannot be undone.",
-            DeletionConfirmation,
-        )
-    return DeletionConfirmation(confirm=confirm)
+    where = f" on backend {backend!r}" if backend else ""
+    question = f"Delete the collection {collection!r}{where} and every document in it? This cannot be undone."
+    return ask_or_take(ctx, question, DeletionConfirmation, confirm)
 
 
 async def changed(ctx: Context[Any, Any], backend: str, collection: str, listing: bool = False) -> None:
