@@ -9,6 +9,10 @@ The session and tokenizer load once per process and thread count (:func:`runtime
 and are shared by every local embedder: a server with two names for the local model holds it once.
 ``session.run`` is thread-safe; runs are still serialised per embedder (a capacity limiter of one)
 because each already uses every core the session was given, and two at once only fight for them.
+A run of at most :data:`SHORT_RUN_TEXTS` texts (a query) goes to a one-thread session instead: a few
+dozen tokens are not worth splitting, and the other cores stay free for the server around it. Intra-op
+threads never spin-wait between runs: spinning doubles the CPU a short run costs and burns a core
+while the server is idle.
 Calls smaller than a batch that arrive while a run is busy share the next run (:class:`_Carpool`):
 one model run over several short texts costs much less than one run each.
 The model's declared inputs are read from the session (``token_type_ids`` is fed only when the
@@ -45,6 +49,7 @@ from servers.kit.embedders.settings import LOCAL_DIMENSION, LOCAL_MODEL, Embedde
 log = logging.getLogger(__name__)
 
 MAX_TOKENS = 256
+SHORT_RUN_TEXTS = 4  # a run of at most this many texts uses one intra-op thread
 _TOKENIZER = ("embeddings", "data", "all-MiniLM-L6-v2-onnx-int8", "tokenizer.json")
 _KNOWN_INPUTS = {"input_ids", "attention_mask", "token_type_ids"}
 
@@ -138,6 +143,7 @@ def _load(threads: int) -> Runtime:
         options = onnxruntime.SessionOptions()
         options.intra_op_num_threads = threads
         options.inter_op_num_threads = 1
+        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
         options.execution_mode = onnxruntime.ExecutionMode.ORT_SEQUENTIAL
         options.graph_optimization_level = onnxruntime.GraphOptimizationLevel.ORT_ENABLE_ALL
         options.log_severity_level = 3
@@ -242,6 +248,7 @@ class LocalEmbedder:
         self._identity = EmbedderIdentity(kind="local", model=LOCAL_MODEL, dimension=LOCAL_DIMENSION)
         self._state: WarmState = "cold"
         self._runtime: Runtime | None = None
+        self._short_runtime: Runtime | None = None
         self._warm_lock = anyio.Lock()
         self._runs = anyio.CapacityLimiter(1)
         self._carpool = _Carpool(self._run, self._settings.batch_size)
@@ -269,10 +276,12 @@ class LocalEmbedder:
             try:
                 loaded = await anyio.to_thread.run_sync(runtime, self._threads)
                 await anyio.to_thread.run_sync(loaded.encode, ["warming the local embedding model"])
+                short = loaded if self._threads == 1 else await anyio.to_thread.run_sync(runtime, 1)
+                await anyio.to_thread.run_sync(short.encode, ["warming the local embedding model"])
             except BaseException:
                 self._state = "failed"
                 raise
-            self._runtime = loaded
+            self._runtime, self._short_runtime = loaded, short
             self._state = "warm"
 
     @property
@@ -289,8 +298,12 @@ class LocalEmbedder:
         parts = [await self._run(batch) for batch in batches(texts, self._settings.batch_size)]
         return parts[0] if len(parts) == 1 else numpy.vstack(parts)
 
+    def run_threads(self, texts: int) -> int:
+        """The intra-op threads a model run over ``texts`` texts uses (1 for a short run)."""
+        return 1 if texts <= SHORT_RUN_TEXTS else self._threads
+
     async def _run(self, batch: Sequence[str]) -> Vectors:
-        loaded = self._runtime
+        loaded = self._short_runtime if self.run_threads(len(batch)) == 1 else self._runtime
         assert loaded is not None
         try:
             return await anyio.to_thread.run_sync(loaded.encode, batch, limiter=self._runs)
@@ -303,5 +316,5 @@ class LocalEmbedder:
 
     async def aclose(self) -> None:
         # The runtime is the process's, shared with other local embedders; it goes with the process.
-        self._runtime = None
+        self._runtime = self._short_runtime = None
         self._state = "cold"

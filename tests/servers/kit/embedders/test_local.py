@@ -7,7 +7,7 @@ import numpy
 import pytest
 
 from servers.kit.embedders.base import Embedder, EmbedderIdentity
-from servers.kit.embedders.local import LocalEmbedder, usable_cores
+from servers.kit.embedders.local import SHORT_RUN_TEXTS, LocalEmbedder, usable_cores
 from servers.kit.embedders.settings import EmbedderSettings
 
 pytestmark = pytest.mark.anyio
@@ -98,6 +98,15 @@ async def test_the_thread_count_defaults_to_the_usable_cores_and_can_be_set() ->
     (vector,) = await one.embed(["one thread is enough"])
     (again,) = await LocalEmbedder().embed(["one thread is enough"])
     numpy.testing.assert_allclose(vector, again, atol=1e-5)
+
+
+async def test_a_short_run_uses_one_thread_and_agrees_with_a_long_run_on_every_thread() -> None:
+    two = LocalEmbedder(EmbedderSettings(threads=2))
+    assert (two.run_threads(1), two.run_threads(SHORT_RUN_TEXTS), two.run_threads(SHORT_RUN_TEXTS + 1)) == (1, 1, 2)
+    texts = [f"sentence {n} about vector search and its ranking" for n in range(SHORT_RUN_TEXTS + 3)]
+    long_run = await two.embed(texts)
+    short_runs = numpy.vstack([await two.embed([text]) for text in texts])
+    numpy.testing.assert_allclose(long_run, short_runs, atol=1e-5)
 
 
 async def test_an_embed_on_a_cold_embedder_warms_it_first() -> None:
