@@ -38,14 +38,8 @@ from mcp import Client
 from gateway.upstream.http1 import Http1Pool
 from servers.kit.paths.settings import DEFAULT_DENY_GLOBS
 from suite.bench.gateway import HEADERS, LoadResult, _call_body
-from suite.bench.search_direct import (
-    FIELDS,
-    DirectPostgres,
-    DirectTantivy,
-    documents,
-    query_texts,
-    search_server,
-)
+from suite.bench.search_corpus import FIELDS, documents, query_texts
+from suite.bench.search_direct import DirectPostgres, DirectTantivy, search_server
 from suite.bench.vectorstore_load import paced, spread
 
 RATE = 100.0

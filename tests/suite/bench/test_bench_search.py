@@ -12,7 +12,7 @@ import pytest
 
 from suite.bench import BENCHES
 from suite.bench.search import run
-from suite.bench.search_direct import documents, query_texts
+from suite.bench.search_corpus import documents, query_texts
 from suite.cli import build_parser
 
 
