@@ -5,11 +5,11 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-import anyio
 import pytest
 from mcp import types
 
 from tests.servers.search.support import connect, data, suite_settings, text_of
+from tests.support.cancellation import cancel_at_first_progress, settled
 
 pytestmark = pytest.mark.anyio
 
@@ -177,21 +177,13 @@ async def test_a_cancelled_index_documents_stops_between_batches(tmp_path: Path,
     many = [{"id": f"n{i}", "fields": {"title": f"note {i}", "body": "river"}} for i in range(total)]
     async with connect(suite_settings(tmp_path, fresh_schema, batch_size=10), "legacy") as client:
         data(await client.call_tool("create_index", {"index": "notes", "fields": FIELDS}))
-        with anyio.CancelScope() as scope:
+        await cancel_at_first_progress(client, "index_documents", {"index": "notes", "documents": many})
 
-            async def on_progress(progress: float, total: float | None, message: str | None) -> None:
-                scope.cancel()  # the client gives up after the first batch: notifications/cancelled
+        async def count() -> int:
+            return int(data(await client.call_tool("count", {"index": "notes"}))["count"])
 
-            await client.call_tool(
-                "index_documents", {"index": "notes", "documents": many}, progress_callback=on_progress
-            )
-        assert scope.cancelled_caught
-        with anyio.fail_after(30):  # the server stops at its next batch boundary; wait for it to settle
-            counts = [-1, -2]
-            while counts[-1] != counts[-2]:
-                await anyio.sleep(0.2)
-                counts.append(data(await client.call_tool("count", {"index": "notes"}))["count"])
-    assert 10 <= counts[-1] < total and counts[-1] % 10 == 0
+        written = await settled(count)
+    assert 10 <= written < total and written % 10 == 0
 
 
 async def test_delete_index_without_elicitation_needs_confirm_and_changes_nothing_without_it(
