@@ -5,15 +5,16 @@ service, starts its background work beside the serving (warm-ups, loops) and, wh
 cancels that work and closes the service, shielded from the cancellation. :class:`LiveServices`
 remembers the service of each server built in this process by its settings, so that readiness
 reports the live one (its backends, its warm state) instead of opening a second.
-:func:`ping_all` runs one check per backend with a deadline each.
+:func:`ping_all` runs one check per backend with a deadline each; :func:`ping_backends` pings
+every backend of a service.
 """
 
 from __future__ import annotations
 
 import weakref
-from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Iterable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Iterable, Mapping, Sequence
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
-from typing import Any, Generic, TypeVar
+from typing import Any, Generic, Protocol, TypeVar
 
 import anyio
 
@@ -92,6 +93,28 @@ async def ping_all(names: Iterable[str], ping: Callable[[str], Awaitable[str]], 
         except (CodedToolError, OSError, RuntimeError, ValueError) as exc:
             checks[f"backend {name}"] = f"unavailable: {exc}"
     return checks
+
+
+class _Pingable(Protocol):
+    async def ping(self) -> str: ...
+
+
+class BackendService(Protocol):
+    """A service of named backends, each opened on first use."""
+
+    @property
+    def backends(self) -> Mapping[str, Any]: ...
+
+    async def backend(self, name: str | None) -> _Pingable: ...
+
+
+async def ping_backends(service: BackendService, timeout: float) -> dict[str, str]:
+    """:func:`ping_all` over every backend of ``service`` (each opened as a call would open it)."""
+
+    async def ping(name: str) -> str:
+        return await (await service.backend(name)).ping()
+
+    return await ping_all(service.backends, ping, timeout)
 
 
 def all_ok(checks: dict[str, str]) -> bool:

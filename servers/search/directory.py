@@ -19,7 +19,7 @@ from typing import Any
 import anyio.to_thread
 
 from servers.kit.paths.policy import Policy
-from servers.kit.paths.read_roots import ReadRoots, list_text_files, read_only_policy
+from servers.kit.paths.read_roots import Reader, list_text_files, read_only_policy
 from servers.kit.paths.walk import WalkedFile, read_text
 from servers.kit.tool_errors import CodedToolError
 from servers.search.errors import SearchError
@@ -44,6 +44,7 @@ DIRECTORY_SCHEMA = IndexSchema(
     stemming=True,
 )
 MAX_SKIPPED_SHOWN = 50
+DIRECTORY_READER = Reader(SearchError, "index_directory", "search.directory_roots", "use `index_documents` instead")
 LOOKUP_BATCH = 500
 
 
@@ -62,17 +63,7 @@ def directory_policy(settings: SearchSettings) -> Policy:
     Raises:
         SearchError: ``no_directory_roots`` when the operator allowed no directory.
     """
-    return read_only_policy(
-        ReadRoots(
-            roots=settings.directory_roots,
-            deny=settings.directory_deny,
-            error=SearchError,
-            roots_setting="search.directory_roots",
-            tool="index_directory",
-            no_roots_code="no_directory_roots",
-            instead="use `index_documents` instead",
-        )
-    )
+    return read_only_policy(settings.directory_roots, settings.directory_deny, DIRECTORY_READER)
 
 
 def _walk(settings: SearchSettings, path_text: str, patterns: Sequence[str]) -> Walked:

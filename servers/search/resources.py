@@ -11,8 +11,10 @@ from typing import Any
 from mcp.server import MCPServer
 from mcp.types import Resource as MCPResource
 
-from servers.kit.resources import JSON_MIME, backend_resources, described_json, json_resource
+from servers.kit.resources import JSON_MIME, Listing, backend_resources, described_json
 from servers.search.service import SearchService, uri_of
+
+LISTING = Listing("search index {name} on {backend}", "the index's fields, language, document count and size as JSON")
 
 
 async def index_resources(service: SearchService) -> list[MCPResource]:
@@ -20,15 +22,7 @@ async def index_resources(service: SearchService) -> list[MCPResource]:
         engine = await service.backend(backend)
         return [index for index in await engine.list_indexes() if service.allowed(index)]
 
-    def resource_of(backend: str, index: str) -> MCPResource:
-        return json_resource(
-            uri_of(backend, index),
-            f"{backend}/{index}",
-            f"search index {index} on {backend}",
-            "the index's fields, language, document count and size as JSON",
-        )
-
-    return await backend_resources(service.backends, allowed_indexes, resource_of)
+    return await backend_resources(service.backends, allowed_indexes, uri_of, LISTING)
 
 
 def register_resources(server: MCPServer[Any], service: SearchService) -> None:

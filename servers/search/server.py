@@ -14,7 +14,7 @@ from mcp.server import MCPServer
 from mcp.types import Resource as MCPResource
 
 from mesh.config import Settings
-from servers.kit.service_life import LiveServices, all_ok, ping_all, service_lifespan
+from servers.kit.service_life import LiveServices, all_ok, ping_backends, service_lifespan
 from servers.kit.tool_errors import code_tool_errors
 from servers.runtime.definition import Readiness, ServerDefinition
 from servers.search.prompts import register_prompts
@@ -77,11 +77,7 @@ async def readiness(settings: Settings) -> Readiness:
         return SearchService(search_settings(settings), settings.data_dir)
 
     async with _LIVE.live_or_fresh(settings, fresh, SearchService.close_backends) as (service, _):
-
-        async def ping(name: str) -> str:
-            return await (await service.backend(name)).ping()
-
-        checks = await ping_all(service.backends, ping, READINESS_TIMEOUT)
+        checks = await ping_backends(service, READINESS_TIMEOUT)
     return Readiness(ready=all_ok(checks), checks=checks)
 
 

@@ -15,12 +15,14 @@ from dataclasses import dataclass, field
 import anyio.to_thread
 
 from servers.kit.paths.policy import Policy
-from servers.kit.paths.read_roots import ReadRoots, list_text_files, read_only_policy
+from servers.kit.paths.read_roots import Reader, list_text_files, read_only_policy
 from servers.kit.paths.walk import read_text
 from servers.kit.tool_errors import CodedToolError
 from servers.vectorstore.errors import VectorError
 from servers.vectorstore.ingestion import SourceText
 from servers.vectorstore.settings import VectorstoreSettings
+
+INGEST_READER = Reader(VectorError, "ingest_files", "vectorstore.ingest_roots", "use `ingest_text` instead")
 
 
 @dataclass
@@ -35,17 +37,7 @@ def ingest_policy(settings: VectorstoreSettings) -> Policy:
     Raises:
         VectorError: ``no_ingest_roots`` when the operator allowed no directory.
     """
-    return read_only_policy(
-        ReadRoots(
-            roots=settings.ingest_roots,
-            deny=settings.ingest_deny,
-            error=VectorError,
-            roots_setting="vectorstore.ingest_roots",
-            tool="ingest_files",
-            no_roots_code="no_ingest_roots",
-            instead="use `ingest_text` instead",
-        )
-    )
+    return read_only_policy(settings.ingest_roots, settings.ingest_deny, INGEST_READER)
 
 
 def walk(settings: VectorstoreSettings, path_text: str, patterns: Sequence[str]) -> FoundFiles:

@@ -12,23 +12,17 @@ from typing import Any
 from mcp.server import MCPServer
 from mcp.types import Resource as MCPResource
 
-from servers.kit.resources import JSON_MIME, backend_resources, described_json, json_resource
+from servers.kit.resources import JSON_MIME, Listing, backend_resources, described_json
 from servers.vectorstore.service import VectorService, uri_of
+
+LISTING = Listing("collection {name} on {backend}", "the collection's description and stats as JSON")
 
 
 async def collection_resources(service: VectorService) -> list[MCPResource]:
     async def collections(backend: str) -> list[str]:
         return list(await (await service.backend(backend)).list_collections())
 
-    def resource_of(backend: str, collection: str) -> MCPResource:
-        return json_resource(
-            uri_of(backend, collection),
-            f"{backend}/{collection}",
-            f"collection {collection} on {backend}",
-            "the collection's description and stats as JSON",
-        )
-
-    return await backend_resources(service.backends, collections, resource_of)
+    return await backend_resources(service.backends, collections, uri_of, LISTING)
 
 
 def register_resources(server: MCPServer[Any], service: VectorService) -> None:

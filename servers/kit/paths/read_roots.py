@@ -1,8 +1,8 @@
 """The text files a tool may read under the operator's read-only roots: the policy, and the walk as reportable lines.
 
 A server that reads whole directories (the search server's ``index_directory``, the vectorstore's
-``ingest_files``) names its roots, deny globs and error class; :func:`read_only_policy` builds the
-policy over them (read-only, whatever the roots' mode) and refuses when the operator allowed no
+``ingest_files``) describes its tool as a :class:`Reader`; :func:`read_only_policy` builds the
+policy over its roots and deny globs (read-only, whatever the roots' mode) and refuses when the operator allowed no
 directory, and :func:`list_text_files` resolves the caller's path under them, walks it
 (:func:`~servers.kit.paths.walk.walk_text_files`) and turns every skipped entry into one line
 ``relative: reason (detail)``. Everything here blocks: run it in a worker thread.
@@ -19,19 +19,21 @@ from servers.kit.paths.walk import WalkedFile, walk_text_files
 
 
 @dataclass(frozen=True)
-class ReadRoots:
-    """What a reading tool is allowed: its roots and deny globs, and how it names them in errors."""
+class Reader:
+    """A tool that reads under the operator's roots, and how its errors name them."""
 
-    roots: Sequence[PathRoot]
-    deny: Sequence[str]
     error: ErrorFactory
-    roots_setting: str
-    """The setting that holds the roots, such as ``search.directory_roots``."""
     tool: str
-    """The tool that reads under them, such as ``index_directory``."""
-    no_roots_code: str
+    """The tool, such as ``index_directory``."""
+    roots_setting: str
+    """The setting holding the roots, such as ``search.directory_roots``: with no root the error is coded
+    ``no_<its last part>`` (``no_directory_roots``)."""
     instead: str
     """What to call when no directory is allowed, such as ``use `index_documents` instead``."""
+
+    @property
+    def no_roots_code(self) -> str:
+        return "no_" + self.roots_setting.rsplit(".", 1)[-1]
 
 
 @dataclass
@@ -45,22 +47,22 @@ class ListedFiles:
     truncated: bool = False
 
 
-def read_only_policy(allowed: ReadRoots) -> Policy:
-    """The path policy over ``allowed.roots`` (read-only) and its deny globs.
+def read_only_policy(roots: Sequence[PathRoot], deny: Sequence[str], reader: Reader) -> Policy:
+    """The path policy over ``roots`` (read-only, whatever their mode) and the deny globs ``deny``.
 
     Raises:
-        CodedToolError: of ``allowed.error``, coded ``allowed.no_roots_code`` when there is no root.
+        CodedToolError: of ``reader.error``, coded ``reader.no_roots_code``, when there is no root.
     """
-    if not allowed.roots:
-        raise allowed.error(
-            allowed.no_roots_code,
-            f"the operator allowed no directory for `{allowed.tool}` ({allowed.roots_setting}); {allowed.instead}",
+    if not roots:
+        raise reader.error(
+            reader.no_roots_code,
+            f"the operator allowed no directory for `{reader.tool}` ({reader.roots_setting}); {reader.instead}",
         )
     return Policy.build(
-        [(str(root.path), "ro") for root in allowed.roots],
-        allowed.deny,
-        error=allowed.error,
-        roots_hint=f"the operator's {allowed.roots_setting} are the only directories `{allowed.tool}` reads",
+        [(str(root.path), "ro") for root in roots],
+        deny,
+        error=reader.error,
+        roots_hint=f"the operator's {reader.roots_setting} are the only directories `{reader.tool}` reads",
     )
 
 

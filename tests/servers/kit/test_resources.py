@@ -6,10 +6,9 @@ import json
 
 import pytest
 from mcp.server.mcpserver.exceptions import ResourceError
-from mcp.types import Resource as MCPResource
 from pydantic import BaseModel
 
-from servers.kit.resources import JSON_MIME, backend_resources, described_json, json_resource
+from servers.kit.resources import JSON_MIME, Listing, backend_resources, described_json
 from servers.kit.tool_errors import CodedToolError
 
 HELD = {"b": ["two", "one"], "a": ["solo"]}
@@ -23,8 +22,11 @@ async def names_of(backend: str) -> list[str]:
     return HELD[backend]
 
 
-def resource_of(backend: str, name: str) -> MCPResource:
-    return json_resource(f"thing://{backend}/{name}", f"{backend}/{name}", f"thing {name}", "a thing as JSON")
+def uri_of(backend: str, name: str) -> str:
+    return f"thing://{backend}/{name}"
+
+
+LISTING = Listing("thing {name} on {backend}", "a thing as JSON")
 
 
 class Info(BaseModel):
@@ -33,13 +35,14 @@ class Info(BaseModel):
 
 
 async def test_every_name_of_every_backend_is_listed_backends_in_name_order() -> None:
-    listed = await backend_resources(["b", "a"], names_of, resource_of)
+    listed = await backend_resources(["b", "a"], names_of, uri_of, LISTING)
     assert [str(r.uri) for r in listed] == ["thing://a/solo", "thing://b/two", "thing://b/one"]
     assert {r.mime_type for r in listed} == {JSON_MIME}
+    assert listed[0].name == "a/solo" and listed[0].title == "thing solo on a"
 
 
 async def test_a_backend_that_cannot_answer_lists_nothing_and_the_others_still_list() -> None:
-    listed = await backend_resources(["down", "a"], names_of, resource_of)
+    listed = await backend_resources(["down", "a"], names_of, uri_of, LISTING)
     assert [r.name for r in listed] == ["a/solo"]
 
 

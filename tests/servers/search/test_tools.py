@@ -15,13 +15,8 @@ pytestmark = pytest.mark.anyio
 
 WRITE_TOOLS = {"create_index", "delete_index", "index_documents", "delete_documents", "index_directory"}
 READ_TOOLS = {"list_indexes", "describe_index", "search", "count", "explain", "suggest"}
-FIELDS = [
-    {"name": "title", "type": "text"},
-    {"name": "body", "type": "text"},
-    {"name": "kind", "type": "keyword"},
-    {"name": "stars", "type": "number"},
-    {"name": "day", "type": "date"},
-]
+TYPES = {"title": "text", "body": "text", "kind": "keyword", "stars": "number", "day": "date"}
+FIELDS = [{"name": name, "type": kind} for name, kind in TYPES.items()]
 NOTES = [
     ("a", "Running rivers", "The river runs past the old mill and the copper bridge.", "guide", 4, "2024-01-05"),
     ("b", "Mountain engines", "Steam engines climbed the mountain railway every morning.", "history", 5, "2023-06-01"),
