@@ -83,8 +83,8 @@ class DirectPostgres:
 
 
 @contextmanager
-def search_server(tmp: Path, search: dict[str, Any]) -> Iterator[tuple[str, Path]]:
-    """``mcp-suite serve search`` over HTTP with the ``search`` section given; yields (MCP URL, data dir)."""
+def search_server(tmp: Path, search: dict[str, Any]) -> Iterator[tuple[str, Path, int]]:
+    """``mcp-suite serve search`` over HTTP with the ``search`` section given; yields (MCP URL, data dir, pid)."""
     port = free_port()
     tmp.mkdir(parents=True, exist_ok=True)
     config = tmp / "search.yaml"
@@ -109,7 +109,7 @@ def search_server(tmp: Path, search: dict[str, Any]) -> Iterator[tuple[str, Path
             if time.monotonic() > deadline:
                 raise RuntimeError(f"the search server was not ready within {READY_SECONDS:.0f}s")
             time.sleep(0.1)
-        yield f"http://127.0.0.1:{port}/mcp", data_dir
+        yield f"http://127.0.0.1:{port}/mcp", data_dir, process.pid
     finally:
         process.send_signal(signal.SIGTERM)
         try:
