@@ -63,7 +63,9 @@ class DirectPostgres:
         self.pool: asyncpg.Pool | None = None
 
     async def open(self) -> None:
-        self.pool = await asyncpg.create_pool(self.dsn, min_size=1, max_size=8)
+        self.pool = await asyncpg.create_pool(
+            self.dsn, min_size=1, max_size=8, server_settings={"plan_cache_mode": "force_custom_plan"}
+        )
 
     async def close(self) -> None:
         if self.pool is not None:
@@ -75,7 +77,7 @@ class DirectPostgres:
             "SELECT p.id, ts_headline('english'::regconfig, coalesce(d.doc->>'body', ''), p.tsq, "
             "'StartSel=<b>, StopSel=</b>, MaxWords=28, MinWords=10, MaxFragments=1') FROM ("
             f"SELECT t.id, q.tsq, ts_rank(tsv_all, q.tsq) AS score, count(*) OVER () AS total FROM {self.table} t, "
-            "(SELECT plainto_tsquery('english'::regconfig, $1) AS tsq) q WHERE tsv_all @@ q.tsq "
+            "(SELECT plainto_tsquery('english'::regconfig, $1) AS tsq OFFSET 0) q WHERE tsv_all @@ q.tsq "
             f"ORDER BY score DESC, t.id LIMIT 10) p JOIN {self.table} d ON d.id = p.id ORDER BY p.score DESC, p.id",
             text,
         )

@@ -77,7 +77,9 @@ class PostgresBackend(SearchBackend):
                 min_size=1,
                 max_size=self.settings.pool_size,
                 timeout=self.settings.timeout_seconds,
-                server_settings={"statement_timeout": str(timeout_ms)},
+                # A query's words decide how many rows match (a rare word, a handful; a common one, thousands),
+                # so every search is planned with its own values, never with a generic plan of the statement.
+                server_settings={"statement_timeout": str(timeout_ms), "plan_cache_mode": "force_custom_plan"},
             )
         except (OSError, asyncpg.PostgresError) as exc:
             raise SearchError(
@@ -211,7 +213,9 @@ class PostgresBackend(SearchBackend):
 
     def _from(self, index: str, compiled: CompiledQuery) -> str:
         tsq = compiled.tsquery or "NULL::tsquery"
-        return f"FROM {table_of(self.schema_name, index)} t, (SELECT {tsq} AS tsq) q WHERE {compiled.where}"
+        # OFFSET 0 keeps the planner from folding q into the outer query: a generic plan would then
+        # build the tsquery again for every matching row it ranks, not once.
+        return f"FROM {table_of(self.schema_name, index)} t, (SELECT {tsq} AS tsq OFFSET 0) q WHERE {compiled.where}"
 
     async def search(self, index: str, schema: IndexSchema, query: QueryPlan, page: PagePlan) -> SearchOutcome:
         compiled = compile_plan(self.name, schema, query)
