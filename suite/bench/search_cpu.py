@@ -12,7 +12,6 @@ from __future__ import annotations
 import os
 import tempfile
 import time
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -27,16 +26,6 @@ from suite.bench.search_corpus import FIELDS
 
 WRITER_HEAP = 64 * 1024 * 1024
 _TICKS = os.sysconf("SC_CLK_TCK")
-
-
-@dataclass(frozen=True)
-class IngestCpu:
-    direct_us: float
-    service_us: float
-
-    @property
-    def ratio(self) -> float:
-        return self.service_us / self.direct_us
 
 
 def process_cpu(pid: int) -> float:
@@ -65,8 +54,8 @@ async def _service(data_dir: Path, schema: IndexSchema, docs: list[dict[str, Any
     await service.close_backends()
 
 
-def ingest_cpu(docs: list[dict[str, Any]], call_size: int) -> IngestCpu:
-    """CPU per document of ``docs`` written with tantivy's API, then through the service."""
+def ingest_cpu(docs: list[dict[str, Any]], call_size: int) -> tuple[float, float]:
+    """CPU microseconds per document of ``docs`` written with tantivy's API, then through the service."""
     schema = IndexSchema.model_validate({"fields": FIELDS})
     with tempfile.TemporaryDirectory(prefix="mcp-suite-bench-search-cpu-") as tmp:
         (Path(tmp) / "direct").mkdir()
@@ -76,4 +65,4 @@ def ingest_cpu(docs: list[dict[str, Any]], call_size: int) -> IngestCpu:
         started = time.process_time()
         anyio.run(_service, Path(tmp) / "service", schema, docs, call_size)
         service = time.process_time() - started
-    return IngestCpu(direct_us=direct * 1e6 / len(docs), service_us=service * 1e6 / len(docs))
+    return direct * 1e6 / len(docs), service * 1e6 / len(docs)
