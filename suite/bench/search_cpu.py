@@ -3,7 +3,7 @@
 :func:`ingest_cpu` writes the same documents in this process twice, into two fresh tantivy indexes:
 with tantivy's own API (one writer, one commit, the fields made Python values as the service makes
 them) and through :class:`~servers.search.service.SearchService` in calls of ``call_size``, and
-gives the CPU seconds per document of each (every thread of the process counts: tantivy indexes in
+gives the CPU microseconds per document of each (every thread of the process counts: tantivy indexes in
 its own). :func:`process_cpu` reads a child process's CPU seconds from ``/proc``.
 """
 
