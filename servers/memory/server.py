@@ -10,9 +10,6 @@ from __future__ import annotations
 
 import logging
 import time
-import weakref
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from typing import Any
 
 import anyio
@@ -20,6 +17,7 @@ from mcp.server import MCPServer
 from mcp.types import Resource as MCPResource
 
 from mesh.config import Settings
+from servers.kit.service_life import Background, LiveServices, service_lifespan
 from servers.kit.tool_errors import code_tool_errors
 from servers.memory.prompts import register_prompts
 from servers.memory.resources import namespace_resources, register_resources
@@ -41,7 +39,7 @@ Writes answer once durable, with versions and ids."""
 READINESS_TIMEOUT = 5.0
 PURGE_SECONDS = 60.0
 
-_LIVE: weakref.WeakValueDictionary[int, MemoryService] = weakref.WeakValueDictionary()
+_LIVE: LiveServices[MemoryService] = LiveServices()
 
 
 class MemoryServer(MCPServer[Any]):
@@ -69,22 +67,14 @@ async def _purge_forever(service: MemoryService) -> None:
 def build_server(settings: Settings) -> MCPServer[Any]:
     """The memory MCP server for ``settings`` (no write tool when ``memory.read_only``)."""
     own = memory_settings(settings)
-    service = MemoryService(own, settings.data_dir)
-
-    @asynccontextmanager
-    async def lifespan(_: MCPServer[Any]) -> AsyncIterator[MemoryService]:
-        await service.open()
-        async with anyio.create_task_group() as group:
-            if own.recall_vectors and not own.read_only:
-                group.start_soon(_warm_and_embed, service)
-            if not own.read_only:
-                group.start_soon(_purge_forever, service)
-            try:
-                yield service
-            finally:
-                group.cancel_scope.cancel()
-                with anyio.CancelScope(shield=True):
-                    await service.close()
+    service = _LIVE.add(settings, MemoryService(own, settings.data_dir))
+    background: list[Background] = []
+    if own.recall_vectors and not own.read_only:
+        # The model loads on the first batch to embed (or the first `recall`), not at start-up.
+        background.append(service.embedder.run)
+    if not own.read_only:
+        background.append(lambda: _purge_forever(service))
+    lifespan = service_lifespan(service, service.close, background=background, open_first=service.open)
 
     server = MemoryServer(
         service,
@@ -100,34 +90,24 @@ def build_server(settings: Settings) -> MCPServer[Any]:
     register_resources(server, service)
     register_prompts(server)
     code_tool_errors(server)
-    _LIVE[id(settings)] = service
     return server
-
-
-async def _warm_and_embed(service: MemoryService) -> None:
-    # The model loads on the first batch to embed (or the first `recall`), not at start-up: `mcp-suite up`
-    # starts every server at once, and a fresh store has nothing to embed.
-    await service.embedder.run()
 
 
 async def readiness(settings: Settings) -> Readiness:
     """Ready when the store answers a ping."""
-    service = _LIVE.get(id(settings))
-    owned = service is None
-    if service is None:
-        service = MemoryService(memory_settings(settings), settings.data_dir)
-    try:
-        with anyio.fail_after(READINESS_TIMEOUT):
-            return Readiness(ready=True, checks={f"store {service.store.kind}": f"ok ({await service.store.ping()})"})
-    except TimeoutError:
-        return Readiness(
-            ready=False, checks={f"store {service.store.kind}": f"no answer within {READINESS_TIMEOUT:.0f}s"}
-        )
-    except Exception as exc:  # any driver failure is "not ready"; its text may hold the address, so only the type
-        return Readiness(ready=False, checks={f"store {service.store.kind}": f"unavailable: {type(exc).__name__}"})
-    finally:
-        if owned:
-            await service.close()
+
+    def fresh() -> MemoryService:
+        return MemoryService(memory_settings(settings), settings.data_dir)
+
+    async with _LIVE.live_or_fresh(settings, fresh, MemoryService.close) as (service, _):
+        check = f"store {service.store.kind}"
+        try:
+            with anyio.fail_after(READINESS_TIMEOUT):
+                return Readiness(ready=True, checks={check: f"ok ({await service.store.ping()})"})
+        except TimeoutError:
+            return Readiness(ready=False, checks={check: f"no answer within {READINESS_TIMEOUT:.0f}s"})
+        except Exception as exc:  # any driver failure is "not ready"; its text may hold the address, so only the type
+            return Readiness(ready=False, checks={check: f"unavailable: {type(exc).__name__}"})
 
 
 def port_of(settings: Settings) -> int:

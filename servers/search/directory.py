@@ -19,7 +19,8 @@ from typing import Any
 import anyio.to_thread
 
 from servers.kit.paths.policy import Policy
-from servers.kit.paths.walk import WalkedFile, read_text, walk_text_files
+from servers.kit.paths.read_roots import Reader, list_text_files, read_only_policy
+from servers.kit.paths.walk import WalkedFile, read_text
 from servers.kit.tool_errors import CodedToolError
 from servers.search.errors import SearchError
 from servers.search.models import DirectoryIndexed
@@ -43,6 +44,7 @@ DIRECTORY_SCHEMA = IndexSchema(
     stemming=True,
 )
 MAX_SKIPPED_SHOWN = 50
+DIRECTORY_READER = Reader(SearchError, "index_directory", "search.directory_roots", "use `index_documents` instead")
 LOOKUP_BATCH = 500
 
 
@@ -61,35 +63,20 @@ def directory_policy(settings: SearchSettings) -> Policy:
     Raises:
         SearchError: ``no_directory_roots`` when the operator allowed no directory.
     """
-    if not settings.directory_roots:
-        raise SearchError(
-            "no_directory_roots",
-            "the operator allowed no directory to index (search.directory_roots); use `index_documents` instead",
-        )
-    return Policy.build(
-        [(str(root.path), "ro") for root in settings.directory_roots],
-        settings.directory_deny,
-        error=SearchError,
-        roots_hint="the operator's search.directory_roots are the only directories `index_directory` reads",
-    )
+    return read_only_policy(settings.directory_roots, settings.directory_deny, DIRECTORY_READER)
 
 
 def _walk(settings: SearchSettings, path_text: str, patterns: Sequence[str]) -> Walked:
-    policy = directory_policy(settings)
-    scope = policy.operator_scope
-    start = policy.resolve(path_text, scope)
-    result = walk_text_files(
-        policy,
-        scope,
-        start,
+    result = list_text_files(
+        directory_policy(settings),
+        path_text,
         max_files=settings.max_directory_files,
         max_bytes_per_file=settings.max_file_bytes,
-        include=list(patterns) or None,
+        patterns=patterns,
+        max_files_setting="search.max_directory_files",
     )
-    walked = Walked(start=start.path, skipped_total=result.skipped_total, complete=not result.truncated)
-    walked.skipped = [f"{e.relative}: {e.reason} ({e.detail})" for e in result.skipped[:MAX_SKIPPED_SHOWN]]
-    if result.truncated:
-        walked.skipped.append(f"more files: stopped at search.max_directory_files = {settings.max_directory_files}")
+    walked = Walked(start=result.start, skipped_total=result.skipped_total, complete=not result.truncated)
+    walked.skipped = result.skipped
     for file in result.files:
         try:
             stat = os.stat(file.path)

@@ -6,39 +6,23 @@ allowed index of every backend). Writes announce ``resources/updated`` for their
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from mcp.server import MCPServer
-from mcp.server.mcpserver.exceptions import ResourceError
 from mcp.types import Resource as MCPResource
 
-from servers.kit.tool_errors import CodedToolError
+from servers.kit.resources import JSON_MIME, Listing, backend_resources, described_json
 from servers.search.service import SearchService, uri_of
 
-MIME = "application/json"
+LISTING = Listing("search index {name} on {backend}", "the index's fields, language, document count and size as JSON")
 
 
 async def index_resources(service: SearchService) -> list[MCPResource]:
-    resources: list[MCPResource] = []
-    for name in sorted(service.backends):
-        try:
-            engine = await service.backend(name)
-            indexes = await engine.list_indexes()
-        except CodedToolError:
-            continue  # an unreachable backend lists nothing; readiness reports it
-        resources.extend(
-            MCPResource(
-                uri=uri_of(name, index),
-                name=f"{name}/{index}",
-                title=f"search index {index} on {name}",
-                description="the index's fields, language, document count and size as JSON",
-                mime_type=MIME,
-            )
-            for index in indexes
-            if service.allowed(index)
-        )
-    return resources
+    async def allowed_indexes(backend: str) -> list[str]:
+        engine = await service.backend(backend)
+        return [index for index in await engine.list_indexes() if service.allowed(index)]
+
+    return await backend_resources(service.backends, allowed_indexes, uri_of, LISTING)
 
 
 def register_resources(server: MCPServer[Any], service: SearchService) -> None:
@@ -47,11 +31,7 @@ def register_resources(server: MCPServer[Any], service: SearchService) -> None:
         name="index",
         title="A search index",
         description="an index's mapping (fields and types), language, document count and size, as JSON",
-        mime_type=MIME,
+        mime_type=JSON_MIME,
     )
     async def index_resource(backend: str, index: str) -> str:
-        try:
-            info = await service.describe(backend, index)
-        except CodedToolError as exc:
-            raise ResourceError(str(exc)) from None
-        return json.dumps(info.model_dump(mode="json"), ensure_ascii=False)
+        return await described_json(service.describe(backend, index))

@@ -2,22 +2,20 @@
 
 ``build_server(settings)`` wires the service (:mod:`.service`), the read tools (always), the write
 tools (unless ``search.read_only``), ``search://`` resources and prompts. The lifespan opens every
-backend beside the serving; ``DEFINITION`` is what ``mcp-suite serve search`` runs.
+backend beside the serving (:mod:`servers.kit.service_life`); ``DEFINITION`` is what ``mcp-suite
+serve search`` runs.
 """
 
 from __future__ import annotations
 
-import weakref
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from typing import Any
 
-import anyio
 from mcp.server import MCPServer
 from mcp.types import Resource as MCPResource
 
 from mesh.config import Settings
-from servers.kit.tool_errors import CodedToolError, code_tool_errors
+from servers.kit.service_life import LiveServices, all_ok, ping_backends, service_lifespan
+from servers.kit.tool_errors import code_tool_errors
 from servers.runtime.definition import Readiness, ServerDefinition
 from servers.search.prompts import register_prompts
 from servers.search.resources import index_resources, register_resources
@@ -35,7 +33,7 @@ upserts by id; index_directory indexes an allowed folder incrementally."""
 
 READINESS_TIMEOUT = 5.0
 
-_LIVE: weakref.WeakValueDictionary[int, SearchService] = weakref.WeakValueDictionary()
+_LIVE: LiveServices[SearchService] = LiveServices()
 
 
 class SearchServer(MCPServer[Any]):
@@ -52,26 +50,14 @@ class SearchServer(MCPServer[Any]):
 def build_server(settings: Settings) -> MCPServer[Any]:
     """The search MCP server for ``settings`` (no write tool when ``search.read_only``)."""
     own = search_settings(settings)
-    service = SearchService(own, settings.data_dir)
-
-    @asynccontextmanager
-    async def lifespan(_: MCPServer[Any]) -> AsyncIterator[SearchService]:
-        async with anyio.create_task_group() as group:
-            group.start_soon(service.warm_up)
-            try:
-                yield service
-            finally:
-                group.cancel_scope.cancel()
-                with anyio.CancelScope(shield=True):
-                    await service.close_backends()
-
+    service = _LIVE.add(settings, SearchService(own, settings.data_dir))
     server = SearchServer(
         service,
         name="search",
         title="mcp-suite search",
         instructions=INSTRUCTIONS,
         version="0.1.0",
-        lifespan=lifespan,
+        lifespan=service_lifespan(service, service.close_backends, background=[service.warm_up]),
     )
     register_read_tools(server, service)
     if own.raw_query and any(b.kind == "opensearch" for b in own.backends.values()):
@@ -81,34 +67,18 @@ def build_server(settings: Settings) -> MCPServer[Any]:
     register_resources(server, service)
     register_prompts(server, service)
     code_tool_errors(server)
-    _LIVE[id(settings)] = service
     return server
 
 
 async def readiness(settings: Settings) -> Readiness:
     """Ready when every backend answers."""
-    service = _LIVE.get(id(settings))
-    owned = service is None
-    if service is None:
-        service = SearchService(search_settings(settings), settings.data_dir)
-    checks: dict[str, str] = {}
-    ready = True
-    try:
-        for name in sorted(service.backends):
-            try:
-                with anyio.fail_after(READINESS_TIMEOUT):
-                    engine = await service.backend(name)
-                    checks[f"backend {name}"] = f"ok ({await engine.ping()})"
-            except TimeoutError:
-                checks[f"backend {name}"] = f"no answer within {READINESS_TIMEOUT:.0f}s"
-                ready = False
-            except (CodedToolError, OSError, RuntimeError, ValueError) as exc:
-                checks[f"backend {name}"] = f"unavailable: {exc}"
-                ready = False
-    finally:
-        if owned:
-            await service.close_backends()
-    return Readiness(ready=ready, checks=checks)
+
+    def fresh() -> SearchService:
+        return SearchService(search_settings(settings), settings.data_dir)
+
+    async with _LIVE.live_or_fresh(settings, fresh, SearchService.close_backends) as (service, _):
+        checks = await ping_backends(service, READINESS_TIMEOUT)
+    return Readiness(ready=all_ok(checks), checks=checks)
 
 
 def port_of(settings: Settings) -> int:

@@ -52,6 +52,11 @@ def _approximate_bytes(fields: dict[str, Any]) -> int:
     return sum(len(k) + (len(v) if isinstance(v, str) else 24) + 6 for k, v in fields.items())
 
 
+def _json_bytes(hit: SearchHit) -> int:
+    """Bytes of ``hit`` as compact UTF-8 JSON, from pydantic's own encoder (no Python dict on the way)."""
+    return len(SearchHit.__pydantic_serializer__.to_json(hit))
+
+
 def cut_value(value: Any, limit: int) -> Any:
     if isinstance(value, str) and len(value) > limit:
         return value[:limit] + CUT
@@ -274,7 +279,7 @@ class SearchService:
                 fields={k: cut_value(v, self.settings.max_field_chars) for k, v in found.fields.items()},
                 snippets=found.snippets,
             )
-            if not budget.admit(json_size(hit.model_dump())) and hits:
+            if not budget.admit(_json_bytes(hit)) and hits:
                 break
             hits.append(hit)
         following = offset + len(hits)

@@ -30,7 +30,7 @@ class SearchSettings(ServerSettings):
     directory_deny: tuple[str, ...] = DEFAULT_DENY_GLOBS
     max_directory_files: int = Field(default=20_000, ge=1, le=1_000_000)
     max_file_bytes: int = Field(default=1024 * 1024, ge=1024, le=256 * 1024 * 1024)
-    batch_size: int = Field(default=2_000, ge=1, le=100_000)
+    batch_size: int = Field(default=5_000, ge=1, le=100_000)
     max_documents_per_call: int = Field(default=10_000, ge=1, le=1_000_000)
     max_document_bytes: int = Field(default=1024 * 1024, ge=256, le=64 * 1024 * 1024)
     max_page_size: int = Field(default=100, ge=1, le=10_000)

@@ -15,11 +15,14 @@ from dataclasses import dataclass, field
 import anyio.to_thread
 
 from servers.kit.paths.policy import Policy
-from servers.kit.paths.walk import read_text, walk_text_files
+from servers.kit.paths.read_roots import Reader, list_text_files, read_only_policy
+from servers.kit.paths.walk import read_text
 from servers.kit.tool_errors import CodedToolError
 from servers.vectorstore.errors import VectorError
 from servers.vectorstore.ingestion import SourceText
 from servers.vectorstore.settings import VectorstoreSettings
+
+INGEST_READER = Reader(VectorError, "ingest_files", "vectorstore.ingest_roots", "use `ingest_text` instead")
 
 
 @dataclass
@@ -34,34 +37,20 @@ def ingest_policy(settings: VectorstoreSettings) -> Policy:
     Raises:
         VectorError: ``no_ingest_roots`` when the operator allowed no directory.
     """
-    if not settings.ingest_roots:
-        raise VectorError(
-            "no_ingest_roots",
-            "the operator allowed no directory for ingestion (vectorstore.ingest_roots); use `ingest_text` instead",
-        )
-    return Policy.build(
-        [(str(root.path), "ro") for root in settings.ingest_roots],
-        settings.ingest_deny,
-        error=VectorError,
-        roots_hint="the operator's vectorstore.ingest_roots are the only directories `ingest_files` reads",
-    )
+    return read_only_policy(settings.ingest_roots, settings.ingest_deny, INGEST_READER)
 
 
 def walk(settings: VectorstoreSettings, path_text: str, patterns: Sequence[str]) -> FoundFiles:
     policy = ingest_policy(settings)
-    scope = policy.operator_scope
-    start = policy.resolve(path_text, scope)
-    walked = walk_text_files(
+    walked = list_text_files(
         policy,
-        scope,
-        start,
+        path_text,
         max_files=settings.max_ingest_files,
         max_bytes_per_file=settings.max_file_bytes,
-        include=list(patterns) or None,
+        patterns=patterns,
+        max_files_setting="vectorstore.max_ingest_files",
     )
-    found = FoundFiles(skipped=[f"{entry.relative}: {entry.reason} ({entry.detail})" for entry in walked.skipped])
-    if walked.truncated:
-        found.skipped.append(f"more files: stopped at vectorstore.max_ingest_files = {settings.max_ingest_files}")
+    found = FoundFiles(skipped=walked.skipped)
     for file in walked.files:
         try:
             text = read_text(policy, file, settings.max_file_bytes)

@@ -7,38 +7,22 @@ URI to ``subscriptions/listen`` streams (see :mod:`.tools_write`).
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from mcp.server import MCPServer
-from mcp.server.mcpserver.exceptions import ResourceError
 from mcp.types import Resource as MCPResource
 
-from servers.kit.tool_errors import CodedToolError
+from servers.kit.resources import JSON_MIME, Listing, backend_resources, described_json
 from servers.vectorstore.service import VectorService, uri_of
 
-MIME = "application/json"
+LISTING = Listing("collection {name} on {backend}", "the collection's description and stats as JSON")
 
 
 async def collection_resources(service: VectorService) -> list[MCPResource]:
-    resources: list[MCPResource] = []
-    for name in sorted(service.backends):
-        try:
-            engine = await service.backend(name)
-            collections = await engine.list_collections()
-        except CodedToolError:
-            continue  # an unreachable backend lists nothing; readiness reports it
-        resources.extend(
-            MCPResource(
-                uri=uri_of(name, collection),
-                name=f"{name}/{collection}",
-                title=f"collection {collection} on {name}",
-                description="the collection's description and stats as JSON",
-                mime_type=MIME,
-            )
-            for collection in collections
-        )
-    return resources
+    async def collections(backend: str) -> list[str]:
+        return list(await (await service.backend(backend)).list_collections())
+
+    return await backend_resources(service.backends, collections, uri_of, LISTING)
 
 
 def register_resources(server: MCPServer[Any], service: VectorService) -> None:
@@ -47,11 +31,7 @@ def register_resources(server: MCPServer[Any], service: VectorService) -> None:
         name="collection",
         title="A vector collection",
         description="a collection's pinned embedder, distance, fields and document count, as JSON",
-        mime_type=MIME,
+        mime_type=JSON_MIME,
     )
     async def collection_resource(backend: str, collection: str) -> str:
-        try:
-            info = await service.describe(backend, collection)
-        except CodedToolError as exc:
-            raise ResourceError(str(exc)) from None
-        return json.dumps(info.model_dump(mode="json"), ensure_ascii=False)
+        return await described_json(service.describe(backend, collection))

@@ -9,17 +9,14 @@ it is warm, so the first call routed to the server does not wait for a model. ``
 
 from __future__ import annotations
 
-import weakref
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from typing import Any
 
-import anyio
 from mcp.server import MCPServer
 from mcp.types import Resource as MCPResource
 
 from mesh.config import Settings
-from servers.kit.tool_errors import CodedToolError, code_tool_errors
+from servers.kit.service_life import LiveServices, all_ok, ping_backends, service_lifespan
+from servers.kit.tool_errors import code_tool_errors
 from servers.runtime.definition import Readiness, ServerDefinition
 from servers.vectorstore.prompts import register_prompts
 from servers.vectorstore.resources import collection_resources, register_resources
@@ -38,7 +35,7 @@ ingest_text and ingest_files chunk texts with overlap and record source, chunk a
 
 READINESS_TIMEOUT = 5.0
 
-_LIVE: weakref.WeakValueDictionary[int, VectorService] = weakref.WeakValueDictionary()
+_LIVE: LiveServices[VectorService] = LiveServices()
 """The service of each server built in this process, by the id of its settings: readiness reports the
 state of the live backends and embedder (a Qdrant local path admits one client per process)."""
 
@@ -57,30 +54,16 @@ class VectorstoreServer(MCPServer[Any]):
 def build_server(settings: Settings) -> MCPServer[Any]:
     """The vectorstore MCP server for ``settings`` (no write tool when ``vectorstore.read_only``)."""
     own = vectorstore_settings(settings)
-    service = VectorService(own, settings.data_dir)
-
-    @asynccontextmanager
-    async def lifespan(_: MCPServer[Any]) -> AsyncIterator[VectorService]:
-        # Opened and warmed beside the serving, not before it: a stdio client's initialize must not wait
-        # for engine imports and the model (the gateway gives an upstream seconds to answer). Over HTTP
-        # /health stays 503 until the embedder is warm, so no call arrives before; a call that does
-        # waits for the same warm-up (both are idempotent), never for a second one.
-        async with anyio.create_task_group() as group:
-            group.start_soon(service.warm_up)
-            try:
-                yield service
-            finally:
-                group.cancel_scope.cancel()
-                with anyio.CancelScope(shield=True):
-                    await service.close_backends()
-
+    service = _LIVE.add(settings, VectorService(own, settings.data_dir))
+    # Opened and warmed beside the serving: over HTTP /health stays 503 until the embedder is warm, so
+    # no call arrives before; a call that does waits for the same warm-up (both are idempotent).
     server = VectorstoreServer(
         service,
         name="vectorstore",
         title="mcp-suite vectorstore",
         instructions=INSTRUCTIONS,
         version="0.1.0",
-        lifespan=lifespan,
+        lifespan=service_lifespan(service, service.close_backends, background=[service.warm_up]),
     )
     register_read_tools(server, service)
     if not own.read_only:
@@ -88,39 +71,24 @@ def build_server(settings: Settings) -> MCPServer[Any]:
     register_resources(server, service)
     register_prompts(server, service)
     code_tool_errors(server)
-    _LIVE[id(settings)] = service
     server.service = service
     return server
 
 
 async def readiness(settings: Settings) -> Readiness:
     """Ready when every backend answers a ping and the default embedder is warm."""
-    service = _LIVE.get(id(settings))
-    owned = service is None
-    if service is None:
-        service = VectorService(vectorstore_settings(settings), settings.data_dir)
-    checks: dict[str, str] = {}
-    ready = True
-    try:
-        for name in sorted(service.backends):
-            try:
-                with anyio.fail_after(READINESS_TIMEOUT):
-                    engine = await service.backend(name)
-                    checks[f"backend {name}"] = f"ok ({await engine.ping()})"
-            except TimeoutError:
-                checks[f"backend {name}"] = f"no answer within {READINESS_TIMEOUT:.0f}s"
-                ready = False
-            except (CodedToolError, OSError, RuntimeError, ValueError) as exc:
-                checks[f"backend {name}"] = f"unavailable: {exc}"
-                ready = False
+
+    def fresh() -> VectorService:
+        return VectorService(vectorstore_settings(settings), settings.data_dir)
+
+    async with _LIVE.live_or_fresh(settings, fresh, VectorService.close_backends) as (service, live):
+        checks = await ping_backends(service, READINESS_TIMEOUT)
+        ready = all_ok(checks)
         embedder = service.embedders.get(None)
         state = embedder.warm_state
         label = embedder.identity.label() if state == "warm" else service.embedders.default
         checks[f"embedder {service.embedders.default}"] = f"{state} ({label})"
-        ready = ready and state == "warm" if not owned else ready
-    finally:
-        if owned:
-            await service.close_backends()
+        ready = ready and state == "warm" if live else ready
     return Readiness(ready=ready, checks=checks)
 
 

@@ -12,6 +12,10 @@ with the SDK client over streamable HTTP.
   engine's API in this process (tantivy: the server's index opened read-only; PostgreSQL: the
   server's statement through asyncpg), in two interleaved rounds (server, direct, direct, server).
   Goals: p99 under 20 ms (tantivy) and 50 ms (PostgreSQL); the server adds under 1.5 ms at p50.
+- **CPU**, which load changes little: the server process's CPU per indexed document and per query
+  of each server round (read from ``/proc``; PostgreSQL's own is not counted), this process's per
+  query of each direct round, and, in this process, the CPU per document of 20 000 documents
+  written with tantivy's API against through the search service (the ratio is the figure).
 - **index_directory** of this repository's tree (``.venv``, ``.tools``, caches and the deny globs
   left out): files/s of the first run and the seconds of the second, incremental one.
 
@@ -38,14 +42,9 @@ from mcp import Client
 from gateway.upstream.http1 import Http1Pool
 from servers.kit.paths.settings import DEFAULT_DENY_GLOBS
 from suite.bench.gateway import HEADERS, LoadResult, _call_body
-from suite.bench.search_direct import (
-    FIELDS,
-    DirectPostgres,
-    DirectTantivy,
-    documents,
-    query_texts,
-    search_server,
-)
+from suite.bench.search_corpus import FIELDS, documents, query_texts
+from suite.bench.search_cpu import ingest_cpu, process_cpu
+from suite.bench.search_direct import DirectPostgres, DirectTantivy, search_server
 from suite.bench.vectorstore_load import paced, spread
 
 RATE = 100.0
@@ -73,10 +72,11 @@ TREE_DENY = (
 class Size:
     documents: int
     queries: int
+    cpu_documents: int
 
 
-FULL = Size(documents=100_000, queries=2_000)
-QUICK = Size(documents=300, queries=30)
+FULL = Size(documents=100_000, queries=2_000, cpu_documents=20_000)
+QUICK = Size(documents=300, queries=30, cpu_documents=300)
 
 
 @dataclass
@@ -85,6 +85,12 @@ class Figures:
     index_rate: float = 0.0
     server: list[LoadResult] = field(default_factory=list)
     direct: list[LoadResult] = field(default_factory=list)
+    index_cpu_us: float = 0.0
+    """The server process's CPU per indexed document."""
+    server_cpu_ms: list[float] = field(default_factory=list)
+    """The server process's CPU per query, per round (the engine's own process not counted)."""
+    direct_cpu_ms: list[float] = field(default_factory=list)
+    """This process's CPU per query of the direct rounds (the client's pacing included)."""
 
     @property
     def added_p50(self) -> list[float]:
@@ -105,9 +111,10 @@ def _backend(kind: str, schema: str) -> dict[str, Any]:
     return {"kind": "tantivy"}
 
 
-async def _index(client: Client, size: Size) -> float:
+async def _index(client: Client, size: Size, pid: int) -> tuple[float, float]:
     _structured(await client.call_tool("create_index", {"index": "bench", "fields": FIELDS}), "create_index")
     docs = documents(size.documents, seed=1)
+    cpu = process_cpu(pid)
     started = time.perf_counter()
     for start in range(0, len(docs), CALL_SIZE):
         _structured(
@@ -115,10 +122,11 @@ async def _index(client: Client, size: Size) -> float:
             "index_documents",
         )
     seconds = time.perf_counter() - started
+    cpu_us = (process_cpu(pid) - cpu) * 1e6 / len(docs)
     counted = _structured(await client.call_tool("count", {"index": "bench"}), "count")
     if counted["count"] != len(docs):
         raise RuntimeError(f"the server holds {counted['count']} documents, not {len(docs)}")
-    return len(docs) / seconds
+    return len(docs) / seconds, cpu_us
 
 
 async def _load(label: str, run: Callable[[str], Awaitable[Any]], texts: list[str]) -> LoadResult:
@@ -139,12 +147,9 @@ async def _measure(kind: str, tmp: Path, size: Size) -> Figures:
     try:
         with search_server(
             tmp / kind, {"backends": {kind: _backend(kind, schema)}, "max_documents_per_call": CALL_SIZE}
-        ) as (
-            url,
-            data_dir,
-        ):
+        ) as (url, data_dir, pid):
             async with Client(url) as client:
-                figures.index_rate = await _index(client, size)
+                figures.index_rate, figures.index_cpu_us = await _index(client, size, pid)
                 texts = query_texts(size.queries, seed=2)
 
                 # Queries go as raw stateless tools/call requests on the gateway's lean HTTP/1.1 client: the
@@ -171,9 +176,13 @@ async def _measure(kind: str, tmp: Path, size: Size) -> Figures:
                     for order in (("server", "direct"), ("direct", "server")):
                         for side in order:
                             if side == "server":
+                                cpu = process_cpu(pid)
                                 figures.server.append(await _load(f"{kind} server", through_server, texts))
+                                figures.server_cpu_ms.append((process_cpu(pid) - cpu) * 1e3 / len(texts))
                             elif direct is not None:
+                                cpu = time.process_time()
                                 figures.direct.append(await _load(f"{kind} direct", direct, texts))
+                                figures.direct_cpu_ms.append((time.process_time() - cpu) * 1e3 / len(texts))
                 finally:
                     await http.aclose()
     finally:
@@ -190,7 +199,7 @@ async def _measure(kind: str, tmp: Path, size: Size) -> Figures:
 
 async def _directory(tmp: Path) -> tuple[int, float, float, float]:
     settings = {"directory_roots": [{"path": str(REPOSITORY), "mode": "ro"}], "directory_deny": list(TREE_DENY)}
-    with search_server(tmp / "tree", settings) as (url, _):
+    with search_server(tmp / "tree", settings) as (url, _, _pid):
         async with Client(url) as client:
             started = time.perf_counter()
             first = _structured(
@@ -231,6 +240,7 @@ def run(iterations: int, quick: bool = False) -> bool:
             print(
                 f"  {kind:10s} index {figures.index_rate:8.0f} docs/s"
                 + (f" (goal >= {goal_rate:.0f})" if goal_rate else "")
+                + f"; server cpu {figures.index_cpu_us:.0f} us/doc"
             )
             worst_p99 = max(r.p99_ms for r in figures.server)
             goal_p99 = GOAL_P99_MS.get(kind)
@@ -247,9 +257,17 @@ def run(iterations: int, quick: bool = False) -> bool:
                 print(
                     f"  {kind:10s} added p50 {spread(added)} ms per round: {', '.join(f'{a:.2f}' for a in added)} (goal < {GOAL_ADDED_P50_MS})"
                 )
+            rounds = ", ".join(f"{c:.2f}" for c in figures.server_cpu_ms)
+            direct_rounds = ", ".join(f"{c:.2f}" for c in figures.direct_cpu_ms)
+            print(f"  {kind:10s} cpu per query ms: server process {rounds}; direct side {direct_rounds or '-'}")
             if goal_p99 is not None:
                 print(f"  {kind:10s} worst p99 {worst_p99:.2f} ms (goal < {goal_p99:.0f})")
             met = met and ok_rate and ok_p99 and ok_added and errors == 0
+        direct_us, service_us = ingest_cpu(documents(size.cpu_documents, seed=3), CALL_SIZE)
+        print(
+            f"  tantivy    index cpu in one process: tantivy API {direct_us:.1f} us/doc, "
+            f"service {service_us:.1f} us/doc (ratio {service_us / direct_us:.2f})"
+        )
         files, seconds, rate, again = anyio.run(_directory, Path(tmp))
         print(
             f"  index_directory of the repository: {files} files in {seconds:.2f} s ({rate:.0f} files/s); second run {again:.2f} s"

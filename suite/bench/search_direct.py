@@ -1,9 +1,7 @@
-"""The search bench's corpus, queries, server process and the engines' own APIs called directly.
+"""The search bench's server process and the engines' own APIs called directly.
 
-:func:`documents` makes short documents (a title of 3 and a body of 12 to 20 words from a fixed
-list, a category, a price and a date) with a seed; :func:`query_texts` makes two-word queries on
-the same list. :class:`DirectTantivy` opens the server's on-disk index read-only in this process and
-runs a query as the server does (parse, top 10, a snippet per hit); :class:`DirectPostgres` runs the
+The corpus and the queries are :mod:`suite.bench.search_corpus`'s. :class:`DirectTantivy` opens the
+server's on-disk index read-only in this process and runs a query as the server does (parse, top 10, a snippet per hit); :class:`DirectPostgres` runs the
 server's statement for the same query with asyncpg. :func:`search_server` runs ``mcp-suite serve
 search --transport http`` with a config file.
 """
@@ -13,7 +11,6 @@ search --transport http`` with a config file.
 
 from __future__ import annotations
 
-import random
 import signal
 import subprocess
 import time
@@ -33,130 +30,6 @@ from servers.search.schema import IndexSchema
 from suite.bench.processes import bench_env, cli, free_port
 
 READY_SECONDS = 120.0
-WORDS = [
-    "river",
-    "mountain",
-    "engine",
-    "garden",
-    "harbor",
-    "castle",
-    "forest",
-    "planet",
-    "rocket",
-    "violin",
-    "copper",
-    "marble",
-    "tiger",
-    "falcon",
-    "lantern",
-    "orchard",
-    "canyon",
-    "glacier",
-    "meadow",
-    "thunder",
-    "comet",
-    "island",
-    "desert",
-    "valley",
-    "bridge",
-    "tunnel",
-    "market",
-    "temple",
-    "candle",
-    "mirror",
-    "pepper",
-    "saffron",
-    "basil",
-    "cedar",
-    "maple",
-    "willow",
-    "granite",
-    "quartz",
-    "basalt",
-    "crystal",
-    "anchor",
-    "compass",
-    "sextant",
-    "voyage",
-    "lagoon",
-    "piano",
-    "cello",
-    "trumpet",
-    "rhythm",
-    "melody",
-    "orbit",
-    "nebula",
-    "galaxy",
-    "crater",
-    "meteor",
-    "pebble",
-    "boulder",
-    "summit",
-    "ridge",
-    "delta",
-    "parrot",
-    "otter",
-    "beaver",
-    "badger",
-    "heron",
-    "salmon",
-    "walrus",
-    "lizard",
-    "beetle",
-    "spider",
-    "lemon",
-    "ginger",
-    "cumin",
-    "nutmeg",
-    "vanilla",
-    "silver",
-    "amber",
-    "cobalt",
-    "ivory",
-    "scarlet",
-    "indigo",
-    "emerald",
-    "crimson",
-    "bronze",
-    "velvet",
-    "cotton",
-    "linen",
-    "silk",
-    "wool",
-    "leather",
-]
-FIELDS = [
-    {"name": "title", "type": "text"},
-    {"name": "body", "type": "text"},
-    {"name": "category", "type": "keyword"},
-    {"name": "price", "type": "number"},
-    {"name": "published", "type": "date"},
-]
-CATEGORIES = ("astronomy", "botany", "cooking", "geology", "music", "sailing", "travel", "zoology")
-
-
-def documents(count: int, seed: int) -> list[dict[str, Any]]:
-    rng = random.Random(seed)
-    out = []
-    for i in range(count):
-        out.append(
-            {
-                "id": f"s{seed}-{i}",
-                "fields": {
-                    "title": " ".join(rng.choices(WORDS, k=3)),
-                    "body": " ".join(rng.choices(WORDS, k=rng.randint(12, 20))),
-                    "category": CATEGORIES[i % len(CATEGORIES)],
-                    "price": float(rng.randint(1, 100_000)) / 100,
-                    "published": f"20{rng.randint(10, 25)}-0{rng.randint(1, 9)}-1{rng.randint(0, 9)}T00:00:00Z",
-                },
-            }
-        )
-    return out
-
-
-def query_texts(count: int, seed: int) -> list[str]:
-    rng = random.Random(seed)
-    return [" ".join(rng.sample(WORDS, 2)) for _ in range(count)]
 
 
 class DirectTantivy:
@@ -190,7 +63,9 @@ class DirectPostgres:
         self.pool: asyncpg.Pool | None = None
 
     async def open(self) -> None:
-        self.pool = await asyncpg.create_pool(self.dsn, min_size=1, max_size=8)
+        self.pool = await asyncpg.create_pool(
+            self.dsn, min_size=1, max_size=8, server_settings={"plan_cache_mode": "force_custom_plan"}
+        )
 
     async def close(self) -> None:
         if self.pool is not None:
@@ -199,19 +74,19 @@ class DirectPostgres:
     async def query(self, text: str) -> int:
         assert self.pool is not None
         rows = await self.pool.fetch(
-            "SELECT p.id, ts_headline('english'::regconfig, coalesce(p.doc->>'body', ''), p.tsq, "
+            "SELECT p.id, ts_headline('english'::regconfig, coalesce(d.doc->>'body', ''), p.tsq, "
             "'StartSel=<b>, StopSel=</b>, MaxWords=28, MinWords=10, MaxFragments=1') FROM ("
-            f"SELECT t.id, t.doc, q.tsq, ts_rank(tsv_all, q.tsq) AS score FROM {self.table} t, "
-            "(SELECT plainto_tsquery('english'::regconfig, $1) AS tsq) q WHERE tsv_all @@ q.tsq "
-            "ORDER BY score DESC, t.id LIMIT 10) p",
+            f"SELECT t.id, q.tsq, ts_rank(tsv_all, q.tsq) AS score, count(*) OVER () AS total FROM {self.table} t, "
+            "(SELECT plainto_tsquery('english'::regconfig, $1) AS tsq OFFSET 0) q WHERE tsv_all @@ q.tsq "
+            f"ORDER BY score DESC, t.id LIMIT 10) p JOIN {self.table} d ON d.id = p.id ORDER BY p.score DESC, p.id",
             text,
         )
         return len(rows)
 
 
 @contextmanager
-def search_server(tmp: Path, search: dict[str, Any]) -> Iterator[tuple[str, Path]]:
-    """``mcp-suite serve search`` over HTTP with the ``search`` section given; yields (MCP URL, data dir)."""
+def search_server(tmp: Path, search: dict[str, Any]) -> Iterator[tuple[str, Path, int]]:
+    """``mcp-suite serve search`` over HTTP with the ``search`` section given; yields (MCP URL, data dir, pid)."""
     port = free_port()
     tmp.mkdir(parents=True, exist_ok=True)
     config = tmp / "search.yaml"
@@ -236,7 +111,7 @@ def search_server(tmp: Path, search: dict[str, Any]) -> Iterator[tuple[str, Path
             if time.monotonic() > deadline:
                 raise RuntimeError(f"the search server was not ready within {READY_SECONDS:.0f}s")
             time.sleep(0.1)
-        yield f"http://127.0.0.1:{port}/mcp", data_dir
+        yield f"http://127.0.0.1:{port}/mcp", data_dir, process.pid
     finally:
         process.send_signal(signal.SIGTERM)
         try:

@@ -17,6 +17,7 @@ from mcp import Client
 
 from mesh.config import Settings
 from servers.search.server import build_server
+from suite.bench.search_corpus import CATEGORIES, FIELDS, WORDS
 from suite.settings import SuiteSettings
 from tests.support.tool_results import data as data
 from tests.support.tool_results import text_of as text_of
@@ -64,92 +65,8 @@ async def connect(settings: Settings, mode: str = "auto", **client: Any) -> Asyn
         yield session
 
 
-CORPUS_FIELDS = [
-    {"name": "title", "type": "text"},
-    {"name": "body", "type": "text"},
-    {"name": "category", "type": "keyword"},
-    {"name": "price", "type": "number"},
-    {"name": "published", "type": "date"},
-]
-CATEGORIES = ("astronomy", "botany", "cooking", "geology", "music", "sailing", "travel", "zoology")
-# Words whose English stems agree in tantivy (Porter2) and PostgreSQL (snowball) and that neither drops.
-VOCABULARY = [
-    "river",
-    "mountain",
-    "engine",
-    "garden",
-    "harbor",
-    "castle",
-    "forest",
-    "planet",
-    "rocket",
-    "violin",
-    "copper",
-    "marble",
-    "tiger",
-    "falcon",
-    "lantern",
-    "orchard",
-    "canyon",
-    "glacier",
-    "meadow",
-    "thunder",
-    "comet",
-    "island",
-    "desert",
-    "valley",
-    "bridge",
-    "tunnel",
-    "market",
-    "temple",
-    "candle",
-    "mirror",
-    "pepper",
-    "saffron",
-    "basil",
-    "cedar",
-    "maple",
-    "willow",
-    "granite",
-    "quartz",
-    "basalt",
-    "crystal",
-    "anchor",
-    "compass",
-    "sextant",
-    "voyage",
-    "lagoon",
-    "piano",
-    "cello",
-    "trumpet",
-    "rhythm",
-    "melody",
-    "orbit",
-    "nebula",
-    "galaxy",
-    "crater",
-    "meteor",
-    "pebble",
-    "boulder",
-    "summit",
-    "ridge",
-    "delta",
-    "parrot",
-    "otter",
-    "beaver",
-    "badger",
-    "heron",
-    "salmon",
-    "walrus",
-    "lizard",
-    "beetle",
-    "spider",
-    "lemon",
-    "ginger",
-    "cumin",
-    "nutmeg",
-    "vanilla",
-]
+CORPUS_FIELDS = FIELDS
+VOCABULARY = WORDS
 RARE_WORD = "zephyr"
 BASE_DATE = datetime(2020, 1, 1, tzinfo=UTC)
 

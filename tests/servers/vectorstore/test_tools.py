@@ -9,6 +9,7 @@ import pytest
 from mcp import types
 
 from tests.servers.vectorstore.support import CORPUS, FINANCE, connect, data, suite_settings, text_of
+from tests.support.cancellation import cancel_at_first_progress, settled
 
 pytestmark = pytest.mark.anyio
 
@@ -181,24 +182,14 @@ async def test_reembed_collection_reports_progress(tmp_path: Path, mode: str) ->
 
 
 async def test_a_cancelled_upsert_stops_between_batches(tmp_path: Path) -> None:
-    import anyio
-
     total = 120
     many = [{"text": f"note number {i} about {CORPUS[i % len(CORPUS)]}"} for i in range(total)]
     async with connect(suite_settings(tmp_path, upsert_batch_size=4), "legacy") as client:
         data(await client.call_tool("create_collection", {"collection": "notes"}))
-        with anyio.CancelScope() as scope:
+        await cancel_at_first_progress(client, "upsert_documents", {"collection": "notes", "documents": many})
 
-            async def on_progress(progress: float, total: float | None, message: str | None) -> None:
-                scope.cancel()  # the client gives up after the first batch: notifications/cancelled
+        async def count() -> int:
+            return int(data(await client.call_tool("count_documents", {"collection": "notes"}))["count"])
 
-            await client.call_tool(
-                "upsert_documents", {"collection": "notes", "documents": many}, progress_callback=on_progress
-            )
-        assert scope.cancelled_caught
-        with anyio.fail_after(30):  # the server stops at its next batch boundary; wait for it to settle
-            counts = [-1, -2]
-            while counts[-1] != counts[-2]:
-                await anyio.sleep(0.2)
-                counts.append(data(await client.call_tool("count_documents", {"collection": "notes"}))["count"])
-    assert 4 <= counts[-1] < total and counts[-1] % 4 == 0
+        written = await settled(count)
+    assert 4 <= written < total and written % 4 == 0

@@ -12,7 +12,7 @@ import pytest
 
 from suite.bench import BENCHES
 from suite.bench.search import run
-from suite.bench.search_direct import documents, query_texts
+from suite.bench.search_corpus import documents, query_texts
 from suite.cli import build_parser
 
 
@@ -36,5 +36,11 @@ def test_the_quick_bench_prints_every_figure_line(capsys: pytest.CaptureFixture[
         assert len(re.findall(rf"^  {backend} server +p50 .* errors 0$", out, re.M)) == 2, out
         assert len(re.findall(rf"^  {backend} direct +p50 .* errors 0$", out, re.M)) == 2, out
         assert re.search(rf"^  {backend} +added p50 -?\d", out, re.M), out
+        assert re.search(
+            rf"^  {backend} +cpu per query ms: server process [\d.]+, [\d.]+; direct side [\d.]", out, re.M
+        )
+    assert re.search(
+        r"^  tantivy +index cpu in one process: tantivy API [\d.]+ us/doc, service [\d.]+ us/doc", out, re.M
+    )
     assert re.search(r"^  index_directory of the repository: \d+ files in .* second run \d", out, re.M), out
     assert re.search(r"^  load average before: \d", out, re.M), out

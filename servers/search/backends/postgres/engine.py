@@ -42,6 +42,7 @@ from servers.search.request import PagePlan, QueryPlan
 from servers.search.schema import IndexSchema, json_value
 
 SUGGEST_SAMPLE_ROWS = 5000
+ANALYZE_FRACTION = 0.2
 HEADLINE = "StartSel=<b>, StopSel=</b>, MaxWords={words}, MinWords={least}, MaxFragments=1"
 
 
@@ -76,7 +77,9 @@ class PostgresBackend(SearchBackend):
                 min_size=1,
                 max_size=self.settings.pool_size,
                 timeout=self.settings.timeout_seconds,
-                server_settings={"statement_timeout": str(timeout_ms)},
+                # A query's words decide how many rows match (a rare word, a handful; a common one, thousands),
+                # so every search is planned with its own values, never with a generic plan of the statement.
+                server_settings={"statement_timeout": str(timeout_ms), "plan_cache_mode": "force_custom_plan"},
             )
         except (OSError, asyncpg.PostgresError) as exc:
             raise SearchError(
@@ -160,9 +163,35 @@ class PostgresBackend(SearchBackend):
             )
             for doc_id, fields in documents
         ]
-        async with self.pool.acquire() as connection, connection.transaction():
-            await connection.executemany(statement, rows)
+        async with self.pool.acquire() as connection:
+            async with connection.transaction():
+                await connection.executemany(statement, rows)
+            await self._settle(connection, index, len(rows))
         return len(rows)
+
+    async def _settle(self, connection: Any, index: str, written: int) -> None:
+        """Fold the GIN indexes' pending lists into the indexes and refresh the planner's statistics when stale.
+
+        A write lands in each GIN index's pending list, which every query then scans row by row until
+        a vacuum merges it; merged here, in bulk, a query right after a load pays nothing for it. The
+        table is analysed while it has no statistics or this write changed a fifth of it or more, so
+        the plans of a table loaded a moment ago are not those of an empty one.
+        """
+        table = table_of(self.schema_name, index)
+        try:
+            await self._fold_and_analyse(connection, table, written)
+        except asyncpg.InsufficientPrivilegeError:
+            return  # a role that does not own the table leaves both to autovacuum; the write stands
+
+    async def _fold_and_analyse(self, connection: Any, table: str, written: int) -> None:
+        await connection.execute(
+            "SELECT gin_clean_pending_list(i.indexrelid) FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid "
+            "JOIN pg_am a ON a.oid = c.relam WHERE i.indrelid = $1::regclass AND a.amname = 'gin'",
+            table,
+        )
+        known = await connection.fetchval("SELECT reltuples FROM pg_class WHERE oid = $1::regclass", table)
+        if known is None or known < 0 or written >= ANALYZE_FRACTION * known:
+            await connection.execute(f"ANALYZE {table}")
 
     async def delete(self, index: str, ids: list[str]) -> int:
         await self.schema_of(index)
@@ -184,7 +213,9 @@ class PostgresBackend(SearchBackend):
 
     def _from(self, index: str, compiled: CompiledQuery) -> str:
         tsq = compiled.tsquery or "NULL::tsquery"
-        return f"FROM {table_of(self.schema_name, index)} t, (SELECT {tsq} AS tsq) q WHERE {compiled.where}"
+        # OFFSET 0 keeps the planner from folding q into the outer query: a generic plan would then
+        # build the tsquery again for every matching row it ranks, not once.
+        return f"FROM {table_of(self.schema_name, index)} t, (SELECT {tsq} AS tsq OFFSET 0) q WHERE {compiled.where}"
 
     async def search(self, index: str, schema: IndexSchema, query: QueryPlan, page: PagePlan) -> SearchOutcome:
         compiled = compile_plan(self.name, schema, query)
@@ -199,19 +230,32 @@ class PostgresBackend(SearchBackend):
         params = list(compiled.params)
         extra = "".join(f", {c} AS s{i}" for i, c in enumerate(sort_columns))
         # The total rides on the page's rows (a window over every match, before the LIMIT): one scan, not two.
+        # Only ids, scores and sort keys go through the window and the sort; the page's documents are
+        # joined back afterwards, so thousands of matches do not carry their jsonb through both.
         inner = (
-            f"SELECT t.id, t.doc, q.tsq, {rank} AS score, count(*) OVER () AS total{extra} {source} "
+            f"SELECT t.id, q.tsq, {rank} AS score, count(*) OVER () AS total{extra} {source} "
             f"ORDER BY {order}, t.id ASC LIMIT {int(page.limit)} OFFSET {int(page.offset)}"
+        )
+        outer_order = (
+            ", ".join(
+                f"p.s{i} {o.upper()} NULLS LAST" for i, (_, o) in enumerate(s for s in page.sort if s[0] != "_score")
+            )
+            if by_field
+            else "p.score DESC"
         )
         config = config_of(schema)
         headline = HEADLINE.format(words=max(page.snippet_chars // 7, 6), least=max(page.snippet_chars // 20, 3))
         headlines = "".join(
-            f", ts_headline('{config}'::regconfig, coalesce(p.doc->>'{name}', ''), p.tsq, '{headline}') AS h_{name}"
+            f", ts_headline('{config}'::regconfig, coalesce(d.doc->>'{name}', ''), p.tsq, '{headline}') AS h_{name}"
             for name in page.highlight
             if compiled.tsquery
         )
+        statement = (
+            f"SELECT p.*, d.doc{headlines} FROM ({inner}) p JOIN {table_of(self.schema_name, index)} d ON d.id = p.id "
+            f"ORDER BY {outer_order}, p.id ASC"
+        )
         async with self.pool.acquire() as connection:
-            rows = await connection.fetch(f"SELECT p.*{headlines} FROM ({inner}) p", *params)
+            rows = await connection.fetch(statement, *params)
             total = rows[0]["total"] if rows else await connection.fetchval(f"SELECT count(*) {source}", *params)
             facets = {
                 name: await self._facet(connection, schema, name, source, params, page.facet_size)
