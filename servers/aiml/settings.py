@@ -110,6 +110,12 @@ class AimlSettings(ServerSettings):
         default=0.05, ge=0, le=10, description="least time between two progress notifications after the first"
     )
     budget: BudgetSettings = BudgetSettings()
+    default_principal: str = Field(
+        default="anonymous", min_length=1, max_length=200, description="whose budget a call without a principal charges"
+    )
+    trust_forwarded_principal: bool = Field(
+        default=False, description="charge the principal the gateway forwards (only behind the gateway's secret)"
+    )
     allow_model_management: bool = Field(default=False, description="registers pull_model and delete_model (Ollama)")
     read_only: bool = Field(default=False, description="no pull_model or delete_model, whatever the rest says")
 
