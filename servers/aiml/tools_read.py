@@ -56,7 +56,9 @@ def register_read_tools(server: MCPServer[Any], service: AimlService) -> None:
     @server.tool(annotations=READ)
     async def list_models(
         provider: Annotated[str | None, Field(max_length=64, description="one provider; omitted: all")] = None,
-        kind: Annotated[Literal["generation", "embedding"] | None, Field(description="only this kind")] = None,
+        kind: Annotated[
+            Literal["generation", "embedding", "transcription"] | None, Field(description="only this kind")
+        ] = None,
         limit: Annotated[int | None, Field(ge=1, le=10_000, description="models per page")] = None,
         cursor: Annotated[str | None, Field(max_length=1000, description="next_cursor of the previous page")] = None,
     ) -> ModelList:

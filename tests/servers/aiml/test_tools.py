@@ -16,7 +16,18 @@ from tests.support.upstreams import serve_app
 
 pytestmark = pytest.mark.anyio
 
-TOOLS = {"list_models", "show_model", "show_policy", "generate", "chat", "embed", "classify", "summarize"}
+TOOLS = {
+    "list_models",
+    "show_model",
+    "show_policy",
+    "generate",
+    "chat",
+    "embed",
+    "classify",
+    "summarize",
+    "describe_image",
+    "transcribe_audio",
+}
 IMPOSSIBLE = {"type": "object", "required": ["answer"], "properties": {"answer": {"const": "zebra-quokka-4711"}}}
 
 
