@@ -5,18 +5,16 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from mcp.server.auth.middleware.auth_context import get_access_token
 from mcp.server.mcpserver import Context
 
-from servers.aiml.service import OnText
+from servers.aiml.service import AimlService, OnText
+from servers.kit.principal import principal_of
 
-ANONYMOUS = "anonymous"
 
-
-def principal_of() -> str:
-    """The caller whose budget is charged: the access token's client, else one shared ``anonymous`` budget."""
-    token = get_access_token()
-    return token.client_id if token is not None else ANONYMOUS
+def caller_of(ctx: Context[Any, Any], service: AimlService) -> str:
+    """The principal whose budget the call charges: the verified token's subject, the gateway's forwarded
+    principal when ``aiml.trust_forwarded_principal`` is on, else ``aiml.default_principal``."""
+    return principal_of(ctx, service.settings)
 
 
 def progress_of(ctx: Context[Any, Any], total: int, interval: float) -> OnText:

@@ -32,3 +32,21 @@ def model_not_found(provider: str, model: str) -> AimlError:
 
 def unsupported(provider: str, what: str) -> AimlError:
     return AimlError("unsupported", f"the provider {provider!r} does not support {what}")
+
+
+def no_capable_model(capability: str, alias: str, tried: str = "") -> AimlError:
+    """No candidate takes ``capability`` (``vision``, ``audio``): names the alias the operator sets."""
+    seen = f" ({tried})" if tried else ""
+    return AimlError(
+        "unsupported_capability",
+        f"no configured model takes {capability} input{seen}: set aiml.aliases.{alias} to <provider>/<model> pairs "
+        f"of a model with {capability} (list it in the provider's {capability}_models, or use an Ollama model "
+        "whose /api/show lists it), or name such a model in `model`",
+    )
+
+
+def input_too_large(what: str, size: int, limit: int, setting: str) -> AimlError:
+    return AimlError(
+        "input_too_large",
+        f"the {what} has {size} bytes, over aiml.{setting} ({limit}); nothing was sent: send a smaller one",
+    )

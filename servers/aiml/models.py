@@ -13,8 +13,8 @@ class ModelInfo(BaseModel):
     provider: str
     name: str
     uri: str = Field(description="the model's resource, model://<provider>/<name>")
-    kind: Literal["generation", "embedding"]
-    capabilities: list[str]
+    kind: Literal["generation", "embedding", "transcription"]
+    capabilities: list[str] = Field(description="completion, chat, tools, embedding, vision (images), audio")
     context_length: int | None = None
     dimension: int | None = None
     details: dict[str, Any] = Field(default_factory=dict)
@@ -54,6 +54,38 @@ class ChatResult(BaseModel):
     attempts: int = Field(description="1, or 2 when the first answer failed the output_schema")
     finish_reason: str
     max_tokens: int
+    usage: Usage
+
+
+class MediaInfo(BaseModel):
+    mime_type: str = Field(description="the type its bytes show")
+    bytes: int
+    source: Literal["data", "path"]
+
+
+class DescribeResult(BaseModel):
+    text: str = Field(description="the model's answer about the image")
+    finish_reason: str
+    max_tokens: int
+    image: MediaInfo
+    usage: Usage
+
+
+class TranscriptSegment(BaseModel):
+    start: float = Field(description="seconds from the start")
+    end: float
+    text: str
+
+
+class TranscriptionResult(BaseModel):
+    text: str
+    language: str | None = Field(description="as the provider detected or was told; null when it did not say")
+    duration_seconds: float | None = None
+    segments: list[TranscriptSegment] = Field(
+        default_factory=list, description="timed pieces, when the provider gives them"
+    )
+    truncated: bool = Field(description="true when text or segments were cut at the output budget")
+    audio: MediaInfo
     usage: Usage
 
 

@@ -9,9 +9,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from servers.aiml.errors import AimlError
+from servers.aiml.errors import AimlError, no_capable_model
 from servers.aiml.policy.allow_list import allowed
-from servers.aiml.settings import AimlSettings
+from servers.aiml.settings import MEDIA_ALIASES, AimlSettings
 
 
 @dataclass(frozen=True)
@@ -35,10 +35,13 @@ def candidates(
     """The candidates of ``requested`` (``None``: ``default_alias``), in the order they are tried.
 
     Raises:
-        AimlError: ``unknown_model`` for a name that is neither an alias nor ``<provider>/<model>`` of a
+        AimlError: ``unsupported_capability`` for an empty media alias (``vision``, ``transcribe``);
+            ``unknown_model`` for a name that is neither an alias nor ``<provider>/<model>`` of a
             configured provider; ``model_not_allowed`` when the allow-list leaves no candidate.
     """
     name = requested or default_alias
+    if name in MEDIA_ALIASES and not settings.aliases.get(name):
+        raise no_capable_model(MEDIA_ALIASES[name], name)
     if name in settings.aliases:
         targets = [split(target) for target in settings.aliases[name]]
     elif "/" in name and split(name).provider in settings.providers and split(name).model:

@@ -1,8 +1,9 @@
 """The aiml server: models behind one interface (local, OpenAI-compatible, Ollama), with a model policy.
 
 ``build_server(settings)`` wires the service (:mod:`.service`: providers, queues, budgets, usage
-metrics), the read tools, the generation tools, the prompted helpers, the model-management tools
-(only when ``aiml.allow_model_management`` and not read-only), ``model://`` resources and prompts.
+metrics), the read tools, the generation tools, the prompted helpers, the media tools, the
+model-management tools (only when ``aiml.allow_model_management`` and not read-only), ``model://``
+resources and prompts.
 The lifespan loads the local model beside the serving, not before it: the server answers
 ``initialize`` at once, ``/health`` says ``loading`` until the model is warm, and a call that arrives
 first waits for that same load. ``DEFINITION`` is what ``mcp-suite serve aiml`` runs.
@@ -27,6 +28,7 @@ from servers.aiml.settings import aiml_settings
 from servers.aiml.tools_admin import register_admin_tools
 from servers.aiml.tools_generate import register_generate_tools
 from servers.aiml.tools_helpers import register_helper_tools
+from servers.aiml.tools_media import register_media_tools
 from servers.aiml.tools_read import register_read_tools
 from servers.kit.tool_errors import code_tool_errors
 from servers.runtime.definition import Readiness, ServerDefinition
@@ -35,7 +37,9 @@ INSTRUCTIONS = """\
 Language models behind one interface. Name a model by alias (default, fast, embed) or <provider>/<model>;
 list_models shows both and each provider's health. generate continues a prompt, chat answers messages (an
 output_schema is checked and retried once; tools are passed to providers that take them), embed returns
-vectors with model and dimension, classify and summarize are prompted helpers. Generations stream as
+vectors with model and dimension, classify and summarize are prompted helpers; describe_image and
+transcribe_audio take an image or audio file (base64 or a path under the operator's media roots) and need a
+model with vision or audio (aliases vision, transcribe). Generations stream as
 progress notifications and stop when cancelled. Every result carries usage (tokens, latency, provider,
 model, cost units); show_policy gives the caller's token budget and the limits."""
 
@@ -77,6 +81,7 @@ def build_server(settings: Settings, service: AimlService | None = None) -> MCPS
     register_read_tools(server, service)
     register_generate_tools(server, service)
     register_helper_tools(server, service)
+    register_media_tools(server, service)
     if own.allow_model_management and not own.read_only:
         register_admin_tools(server, service)
     register_resources(server, service)

@@ -1,30 +1,42 @@
 """The aiml service: providers, queues, budgets and metrics, and the one path every model call takes.
 
-:meth:`AimlService.generate` resolves the model to its candidates, skips the ones that are down or
-lack a needed capability, waits for a slot in the provider's queue, streams the answer (handing the
-text so far to ``on_text``) within the token cap and the output budget, and charges the tokens to the
-principal. A candidate that is unavailable or busy before it produced any text hands the call to the
-next one; :class:`~servers.aiml.usage.Usage` records which were passed over.
+:meth:`AimlService.generate` (a completion, a chat, or a prompt about images) resolves the model to
+its candidates, skips the ones that are down or lack a needed capability (tools, vision), waits for a
+slot in the provider's queue, streams the answer (handing the text so far to ``on_text``) within the
+token cap and the output budget, and charges the tokens to the principal. A candidate that is
+unavailable or busy before it produced any text hands the call to the next one;
+:class:`~servers.aiml.usage.Usage` records which were passed over. :meth:`AimlService.transcribe`
+and :meth:`AimlService.embed` take the same path without streaming.
 """
 
 from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import AsyncGenerator, Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
 import anyio
 
-from servers.aiml.errors import FALLBACK_CODES, AimlError
+from servers.aiml.errors import FALLBACK_CODES, AimlError, no_capable_model
 from servers.aiml.policy.budgets import TokenBudgets
 from servers.aiml.policy.queues import ProviderQueue
-from servers.aiml.providers.base import Delta, Done, Embeddings, GenerationOptions, Provider
+from servers.aiml.providers.base import (
+    Capability,
+    Delta,
+    Done,
+    Embeddings,
+    Event,
+    GenerationOptions,
+    Media,
+    Provider,
+    Transcription,
+)
 from servers.aiml.providers.registry import HealthCache, build_provider
 from servers.aiml.routing import Candidate, candidates
-from servers.aiml.settings import AimlSettings
+from servers.aiml.settings import MEDIA_ALIASES, AimlSettings
 from servers.aiml.usage import Attempt, Usage, UsageMetrics, cost_of
 from servers.kit.embedders.factory import EmbedderSet
 
@@ -32,6 +44,25 @@ log = logging.getLogger(__name__)
 
 OnText = Callable[[str, int], Awaitable[None]]
 TOOL_KINDS = frozenset({"openai", "ollama"})
+TOKENS_PER_IMAGE = 256
+"""The estimate of an image's prompt tokens when a provider does not count them."""
+Mode = Literal["completion", "chat", "vision"]
+
+
+@dataclass(frozen=True)
+class VisionPrompt:
+    text: str
+    images: tuple[Media, ...]
+
+
+Prompt = str | Sequence[dict[str, Any]] | VisionPrompt
+
+
+def estimated_tokens(prompt: Prompt) -> int:
+    """A prompt's tokens, estimated from its characters (and images), for a provider that did not count."""
+    if isinstance(prompt, VisionPrompt):
+        return max(1, len(prompt.text) // 4) + TOKENS_PER_IMAGE * len(prompt.images)
+    return max(1, len(str(prompt)) // 4)
 
 
 @dataclass
@@ -40,6 +71,12 @@ class Generation:
     finish_reason: str
     usage: Usage
     tool_calls: list[dict[str, Any]] = field(default_factory=list)
+
+
+@dataclass
+class Transcribed:
+    transcription: Transcription
+    usage: Usage
 
 
 @dataclass
@@ -122,22 +159,30 @@ class AimlService:
         low = generation and self.budgets.is_low(principal)
         return candidates(self.settings, model, default_alias, budget_low=low)
 
-    async def _usable(self, candidate: Candidate, need_tools: bool) -> str | None:
+    async def _usable(self, candidate: Candidate, need_tools: bool, need: Capability | None = None) -> str | None:
         """Why ``candidate`` cannot take the call now, or ``None``."""
         if candidate.provider not in self.providers:
             return "unknown_provider"
-        if need_tools and self.providers[candidate.provider].kind not in TOOL_KINDS:
+        provider = self.providers[candidate.provider]
+        if need_tools and provider.kind not in TOOL_KINDS:
             return "unsupported: no tool definitions"
         health = await self.health.health(candidate.provider)
         if not health.ok:
             return f"provider_unavailable: {health.detail}"
+        if need is not None:
+            try:
+                taken = await provider.capabilities(candidate.model)
+            except AimlError as exc:
+                return f"{exc.code}: {exc.detail}"
+            if need not in taken:
+                return f"unsupported_capability: takes no {need} input"
         return None
 
     async def generate(
         self,
-        mode: Literal["completion", "chat"],
+        mode: Mode,
         model: str | None,
-        prompt: str | Sequence[dict[str, Any]],
+        prompt: Prompt,
         options: GenerationOptions,
         principal: str,
         on_text: OnText | None = None,
@@ -149,31 +194,39 @@ class AimlService:
                 provider's own error when it failed after it began to answer, or refused the request.
         """
         attempts: list[Attempt] = []
-        for candidate in self.resolve(model, "default", principal):
-            reason = await self._usable(candidate, bool(options.tools))
+        need: Capability | None = "vision" if mode == "vision" else None
+        alias = "vision" if mode == "vision" else "default"
+        for candidate in self.resolve(model, alias, principal):
+            reason = await self._usable(candidate, bool(options.tools), need)
             if reason is not None:
                 attempts.append(Attempt(model=candidate.label, reason=reason))
                 continue
             try:
-                return await self._run(mode, candidate, prompt, options, principal, on_text, attempts)
+                return await self._run(candidate, prompt, options, principal, on_text, attempts)
             except AimlError as exc:
                 if exc.code not in FALLBACK_CODES:
                     raise
                 self.health.forget(candidate.provider)
                 attempts.append(Attempt(model=candidate.label, reason=f"{exc.code}: {exc.detail}"))
-        raise no_model(model or "default", attempts)
+        raise no_model(model or alias, attempts, need)
+
+    def _open(self, candidate: Candidate, prompt: Prompt, options: GenerationOptions) -> Any:
+        provider = self.providers[candidate.provider]
+        if isinstance(prompt, VisionPrompt):
+            return provider.describe(candidate.model, prompt.text, prompt.images, options)
+        if isinstance(prompt, str):
+            return provider.complete(candidate.model, prompt, options)
+        return provider.chat(candidate.model, prompt, options)
 
     async def _run(
         self,
-        mode: Literal["completion", "chat"],
         candidate: Candidate,
-        prompt: str | Sequence[dict[str, Any]],
+        prompt: Prompt,
         options: GenerationOptions,
         principal: str,
         on_text: OnText | None,
         attempts: list[Attempt],
     ) -> Generation:
-        provider = self.providers[candidate.provider]
         cap = self.settings.max_output_chars
         parts: list[str] = []
         size = 0
@@ -183,12 +236,7 @@ class AimlService:
         first: float | None = None
         async with self.queues[candidate.provider].slot():
             started = time.perf_counter()
-            if mode == "completion":
-                assert isinstance(prompt, str)
-                stream = provider.complete(candidate.model, prompt, options)
-            else:
-                assert not isinstance(prompt, str)
-                stream = provider.chat(candidate.model, prompt, options)
+            stream: AsyncGenerator[Event, None] = self._open(candidate, prompt, options)
             try:
                 async for event in stream:
                     if isinstance(event, Done):
@@ -211,7 +259,7 @@ class AimlService:
                         break
             except anyio.get_cancelled_exc_class():
                 # The client cancelled: what the model already produced is spent all the same.
-                self.budgets.charge(principal, max(1, len(str(prompt)) // 4) + len(parts))
+                self.budgets.charge(principal, estimated_tokens(prompt) + len(parts))
                 raise
             except AimlError as exc:
                 if parts and exc.code in FALLBACK_CODES:
@@ -224,7 +272,7 @@ class AimlService:
             finally:
                 await stream.aclose()
             elapsed = time.perf_counter() - started
-        prompt_tokens = done.prompt_tokens if done else max(1, len(str(prompt)) // 4)
+        prompt_tokens = done.prompt_tokens if done else estimated_tokens(prompt)
         completion_tokens = done.completion_tokens if done else len(parts)
         usage = self._usage(
             candidate, principal, prompt_tokens, completion_tokens, elapsed, first, started, attempts, done is None
@@ -263,6 +311,45 @@ class AimlService:
         self.metrics.record(usage)
         return usage
 
+    async def transcribe(self, model: str | None, audio: Media, language: str | None, principal: str) -> Transcribed:
+        """The text of ``audio`` from the first candidate of ``model`` (default alias transcribe) that hears.
+
+        Raises:
+            AimlError: ``unsupported_capability`` when no candidate transcribes; ``no_model_available`` when
+                the ones that do were down or busy; the provider's own refusal.
+        """
+        self.cap_tokens(1, principal)  # refuses a spent budget
+        attempts: list[Attempt] = []
+        for candidate in self.resolve(model, "transcribe", principal, generation=False):
+            reason = await self._usable(candidate, False, "audio")
+            if reason is not None:
+                attempts.append(Attempt(model=candidate.label, reason=reason))
+                continue
+            try:
+                async with self.queues[candidate.provider].slot():
+                    started = time.perf_counter()
+                    heard = await self.providers[candidate.provider].transcribe(candidate.model, audio, language)
+                    elapsed = time.perf_counter() - started
+            except AimlError as exc:
+                if exc.code not in FALLBACK_CODES:
+                    raise
+                self.health.forget(candidate.provider)
+                attempts.append(Attempt(model=candidate.label, reason=f"{exc.code}: {exc.detail}"))
+                continue
+            usage = self._usage(
+                candidate,
+                principal,
+                heard.prompt_tokens,
+                heard.completion_tokens,
+                elapsed,
+                None,
+                started,
+                attempts,
+                heard.tokens_estimated,
+            )
+            return Transcribed(heard, usage)
+        raise no_model(model or "transcribe", attempts, "audio")
+
     async def embed(self, model: str | None, texts: Sequence[str], principal: str, batch_size: int = 64) -> Embedded:
         """Vectors of ``texts`` from the first embedding candidate that answers, in batches."""
         self.cap_tokens(1, principal)  # refuses a spent budget
@@ -296,8 +383,12 @@ class AimlService:
         raise no_model(model or "embed", attempts)
 
 
-def no_model(name: str, attempts: list[Attempt]) -> AimlError:
+def no_model(name: str, attempts: list[Attempt], need: Capability | None = None) -> AimlError:
+    """``no_model_available``; ``unsupported_capability`` when no candidate took the ``need``ed input at all."""
     tried = "; ".join(f"{a.model} ({a.reason})" for a in attempts) or "none"
+    if need is not None and attempts and all(a.reason.startswith("unsupported_capability") for a in attempts):
+        alias = next(name for name, capability in MEDIA_ALIASES.items() if capability == need)
+        return no_capable_model(need, alias, tried)
     return AimlError(
         "no_model_available",
         f"no candidate of {name!r} could answer: {tried}. Try again later or name another model",

@@ -14,12 +14,15 @@ from typing import Literal
 from pydantic import Field, SecretStr, model_validator
 
 from mesh.config import ServerSettings, Settings, StrictModel, section
+from servers.kit.paths.settings import DEFAULT_DENY_GLOBS, PathRoot
 
 SECTION = "aiml"
 AIML_PORT = 8506
 LOCAL_GENERATOR = "gemma3-270m"
 LOCAL_EMBEDDER = "all-MiniLM-L6-v2"
 OLLAMA_URL = "http://127.0.0.1:11434"
+MEDIA_ALIASES = {"vision": "vision", "transcribe": "audio"}
+"""The media tools' aliases and the capability each needs: empty by default (no bundled model sees or hears)."""
 
 ProviderKind = Literal["local", "openai", "ollama"]
 
@@ -48,6 +51,12 @@ class ProviderSettings(StrictModel):
     )
     context_length: int = Field(default=2048, ge=128, le=131_072, description="local: the context window (n_ctx)")
     threads: int | None = Field(default=None, ge=1, le=256, description="local: llama.cpp threads; default the cores")
+    vision_models: tuple[str, ...] = Field(
+        default=(), max_length=100, description="globs over model names that take images (ollama also asks /api/show)"
+    )
+    audio_models: tuple[str, ...] = Field(
+        default=(), max_length=100, description="openai: globs over the models of /audio/transcriptions"
+    )
 
     @model_validator(mode="after")
     def _check_kind(self) -> ProviderSettings:
@@ -59,6 +68,10 @@ class ProviderSettings(StrictModel):
             raise ValueError("model_path is for the local provider only")
         if self.kind != "openai" and (self.api_key is not None or self.api_key_env is not None):
             raise ValueError("api_key and api_key_env are for openai providers only")
+        if self.kind != "openai" and self.audio_models:
+            raise ValueError("audio_models is for openai providers only (Ollama and local transcribe nothing)")
+        if self.kind == "local" and self.vision_models:
+            raise ValueError("vision_models is for openai and ollama providers (the local model sees no images)")
         return self
 
     def base_url(self) -> str:
@@ -88,6 +101,8 @@ def _default_aliases() -> dict[str, tuple[str, ...]]:
         "default": (f"local/{LOCAL_GENERATOR}",),
         "fast": (f"local/{LOCAL_GENERATOR}",),
         "embed": (f"local/{LOCAL_EMBEDDER}",),
+        "vision": (),
+        "transcribe": (),
     }
 
 
@@ -109,7 +124,19 @@ class AimlSettings(ServerSettings):
     progress_interval_seconds: float = Field(
         default=0.05, ge=0, le=10, description="least time between two progress notifications after the first"
     )
+    max_image_bytes: int = Field(default=8 * 2**20, ge=1024, le=2**30, description="one image, decoded")
+    max_audio_bytes: int = Field(default=25 * 2**20, ge=1024, le=2**30, description="one audio file, decoded")
+    media_roots: tuple[PathRoot, ...] = Field(
+        default=(), description="directories describe_image / transcribe_audio may read a path from (read only)"
+    )
+    media_deny: tuple[str, ...] = DEFAULT_DENY_GLOBS
     budget: BudgetSettings = BudgetSettings()
+    default_principal: str = Field(
+        default="anonymous", min_length=1, max_length=200, description="whose budget a call without a principal charges"
+    )
+    trust_forwarded_principal: bool = Field(
+        default=False, description="charge the principal the gateway forwards (only behind the gateway's secret)"
+    )
     allow_model_management: bool = Field(default=False, description="registers pull_model and delete_model (Ollama)")
     read_only: bool = Field(default=False, description="no pull_model or delete_model, whatever the rest says")
 
@@ -120,7 +147,7 @@ class AimlSettings(ServerSettings):
         for alias, targets in self.aliases.items():
             if "/" in alias:
                 raise ValueError(f"aiml.aliases: the alias {alias!r} may not contain '/'")
-            if not targets:
+            if not targets and alias not in MEDIA_ALIASES:
                 raise ValueError(f"aiml.aliases.{alias} lists no model")
             for target in targets:
                 provider, _, model = target.partition("/")

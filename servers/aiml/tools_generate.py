@@ -15,7 +15,7 @@ from mcp.types import ToolAnnotations
 from pydantic import BaseModel, Field
 
 from servers.aiml.arguments import MaxTokens, ModelName, Stop, Temperature
-from servers.aiml.calls import principal_of, progress_of
+from servers.aiml.calls import caller_of, progress_of
 from servers.aiml.errors import AimlError
 from servers.aiml.models import ChatResult, EmbedResult, GenerateResult, ToolCall
 from servers.aiml.providers.base import GenerationOptions
@@ -66,7 +66,7 @@ def register_generate_tools(server: MCPServer[Any], service: AimlService) -> Non
     ) -> GenerateResult:
         """Plain completion of a prompt, streamed as progress notifications (the text so far); cancellable."""
         check_input(service, len(prompt))
-        principal = principal_of()
+        principal = caller_of(ctx, service)
         cap = service.cap_tokens(max_tokens, principal)
         options = GenerationOptions(cap, temperature, tuple(stop or ()))
         on_text = progress_of(ctx, cap, settings.progress_interval_seconds)
@@ -92,7 +92,7 @@ def register_generate_tools(server: MCPServer[Any], service: AimlService) -> Non
         """Answer a conversation; with output_schema the answer is JSON checked against it (one retry)."""
         check_input(service, sum(len(m.content) for m in messages))
         validator = validator_for(output_schema) if output_schema is not None else None
-        principal = principal_of()
+        principal = caller_of(ctx, service)
         conversation = [m.model_dump() for m in messages]
         attempts = 0
         while True:
@@ -120,6 +120,7 @@ def register_generate_tools(server: MCPServer[Any], service: AimlService) -> Non
             list[Annotated[str, Field(min_length=1, max_length=100_000)]],
             Field(min_length=1, max_length=100_000, description="the texts, embedded in batches"),
         ],
+        ctx: Context[Any, Any],
         model: ModelName = None,
     ) -> EmbedResult:
         """Vectors of texts (default alias embed), with the model and dimension that made them."""
@@ -129,7 +130,7 @@ def register_generate_tools(server: MCPServer[Any], service: AimlService) -> Non
                 f"{len(texts)} texts, over aiml.max_embed_texts ({settings.max_embed_texts}): send them in several calls",
             )
         check_input(service, sum(len(t) for t in texts))
-        done = await service.embed(model, texts, principal_of())
+        done = await service.embed(model, texts, caller_of(ctx, service))
         return EmbedResult(
             provider=done.usage.provider,
             model=done.usage.model,

@@ -15,7 +15,7 @@ from mcp.server.mcpserver import Context
 from pydantic import Field
 
 from servers.aiml.arguments import ModelName
-from servers.aiml.calls import principal_of, progress_of
+from servers.aiml.calls import caller_of, progress_of
 from servers.aiml.models import ClassifyResult, SummarizeResult
 from servers.aiml.providers.base import GenerationOptions
 from servers.aiml.service import AimlService
@@ -88,6 +88,7 @@ def register_helper_tools(server: MCPServer[Any], service: AimlService) -> None:
     async def classify(
         text: Annotated[str, Field(min_length=1, max_length=100_000, description="the text to classify")],
         labels: Annotated[list[Label], Field(min_length=2, max_length=50, description="the categories to choose from")],
+        ctx: Context[Any, Any],
         method: Annotated[
             Literal["embedding", "prompt"],
             Field(description="embedding: nearest label by similarity (fast, any model); prompt: ask a model"),
@@ -96,7 +97,7 @@ def register_helper_tools(server: MCPServer[Any], service: AimlService) -> None:
     ) -> ClassifyResult:
         """Put a text into one of the given labels; scores say how close each label was."""
         check_input(service, len(text))
-        principal = principal_of()
+        principal = caller_of(ctx, service)
         unique = list(dict.fromkeys(labels))
         if method == "embedding":
             label, scores, usage = await by_embedding(text, unique, principal)
@@ -127,7 +128,7 @@ def register_helper_tools(server: MCPServer[Any], service: AimlService) -> None:
     ) -> SummarizeResult:
         """A summary of a text in at most max_words words, streamed as progress notifications."""
         check_input(service, len(text))
-        principal = principal_of()
+        principal = caller_of(ctx, service)
         cap = service.cap_tokens(max_words * 2, principal)
         on_text = progress_of(ctx, cap, settings.progress_interval_seconds)
         prompt = summary_prompt(text, max_words, style)

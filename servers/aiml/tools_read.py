@@ -5,10 +5,11 @@ from __future__ import annotations
 from typing import Annotated, Any, Literal
 
 from mcp.server import MCPServer
+from mcp.server.mcpserver import Context
 from mcp.types import ToolAnnotations
 from pydantic import Field
 
-from servers.aiml.calls import principal_of
+from servers.aiml.calls import caller_of
 from servers.aiml.catalog import all_models, provider_health, show
 from servers.aiml.models import BudgetReport, ModelInfo, ModelList, PolicyReport, QueueState
 from servers.aiml.service import AimlService
@@ -55,7 +56,9 @@ def register_read_tools(server: MCPServer[Any], service: AimlService) -> None:
     @server.tool(annotations=READ)
     async def list_models(
         provider: Annotated[str | None, Field(max_length=64, description="one provider; omitted: all")] = None,
-        kind: Annotated[Literal["generation", "embedding"] | None, Field(description="only this kind")] = None,
+        kind: Annotated[
+            Literal["generation", "embedding", "transcription"] | None, Field(description="only this kind")
+        ] = None,
         limit: Annotated[int | None, Field(ge=1, le=10_000, description="models per page")] = None,
         cursor: Annotated[str | None, Field(max_length=1000, description="next_cursor of the previous page")] = None,
     ) -> ModelList:
@@ -81,6 +84,6 @@ def register_read_tools(server: MCPServer[Any], service: AimlService) -> None:
         return await show(service, model)
 
     @server.tool(annotations=READ)
-    async def show_policy() -> PolicyReport:
+    async def show_policy(ctx: Context[Any, Any]) -> PolicyReport:
         """The model policy and the caller's token budget: allow-list, caps, queues, tokens spent and left."""
-        return policy_report(service, principal_of())
+        return policy_report(service, caller_of(ctx, service))

@@ -1,29 +1,24 @@
 """Who is calling, and what they may do in a namespace.
 
-The principal is, in order: the subject of the access token the server itself verified; the
-principal the gateway forwards (``_meta`` key :data:`PRINCIPAL_META` or header
-:data:`PRINCIPAL_HEADER`), only when ``memory.trust_forwarded_principal`` is on, because any
-client could send them; else ``memory.default_principal``. ``memory.namespaces`` maps each
-namespace to the principals that may read and write it; with none configured every namespace is
-open to every principal (the single-user default).
+The principal is the kit's (:func:`servers.kit.principal.principal_of` over the memory settings):
+the subject of the access token the server itself verified; the principal the gateway forwards,
+only when ``memory.trust_forwarded_principal`` is on, because any client could send it; else
+``memory.default_principal``. ``memory.namespaces`` maps each namespace to the principals that
+may read and write it; with none configured every namespace is open to every principal (the
+single-user default).
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
 
-from mcp.server.auth.middleware.auth_context import get_access_token
-from mcp.server.mcpserver import Context
-
-from mesh.security.principal import FORWARDED_PRINCIPAL_META
+from servers.kit.principal import PRINCIPAL_HEADER, PRINCIPAL_META, principal_of
 from servers.memory.errors import MemoryToolError
 from servers.memory.settings import ANYONE, NAMESPACE_PATTERN, MemorySettings, NamespaceAccess
 
-PRINCIPAL_META = FORWARDED_PRINCIPAL_META
-PRINCIPAL_HEADER = "x-mcp-suite-principal"
+__all__ = ["PRINCIPAL_HEADER", "PRINCIPAL_META", "AccessPolicy", "Caller", "principal_of"]
+
 _NAMESPACE = re.compile(NAMESPACE_PATTERN)
 
 
@@ -33,37 +28,6 @@ class Caller:
 
     principal: str
     tool: str
-
-
-def principal_of(ctx: Context[Any, Any] | None, settings: MemorySettings) -> str:
-    token = get_access_token()
-    if token is not None:
-        return token.subject or token.client_id
-    if settings.trust_forwarded_principal and ctx is not None:
-        forwarded = _forwarded(ctx)
-        if forwarded:
-            return forwarded
-    return settings.default_principal
-
-
-def _forwarded(ctx: Context[Any, Any]) -> str | None:
-    try:
-        meta = ctx.request_context.meta
-    except (AttributeError, LookupError, ValueError):
-        meta = None
-    value: Any = None
-    if isinstance(meta, Mapping):
-        value = meta.get(PRINCIPAL_META)
-    elif meta is not None:
-        value = (getattr(meta, "model_extra", None) or {}).get(PRINCIPAL_META)
-    if isinstance(value, str) and value:
-        return value[:200]
-    try:
-        headers = ctx.headers
-    except (AttributeError, LookupError, ValueError):
-        headers = None
-    header = headers.get(PRINCIPAL_HEADER) if headers else None
-    return header[:200] if header else None
 
 
 class AccessPolicy:

@@ -13,10 +13,11 @@ from collections.abc import AsyncGenerator, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+from servers.aiml.errors import model_not_found, no_capable_model
 from servers.aiml.settings import ProviderSettings
 
-Capability = Literal["completion", "chat", "tools", "embedding", "vision", "pull"]
-ModelKind = Literal["generation", "embedding"]
+Capability = Literal["completion", "chat", "tools", "embedding", "vision", "audio", "pull"]
+ModelKind = Literal["generation", "embedding", "transcription"]
 
 
 @dataclass(frozen=True)
@@ -69,6 +70,33 @@ class Embeddings:
     tokens_estimated: bool
 
 
+@dataclass(frozen=True)
+class Media:
+    """An image or audio file, checked and decoded (:mod:`servers.aiml.media`)."""
+
+    data: bytes
+    mime_type: str
+    extension: str
+
+
+@dataclass(frozen=True)
+class Segment:
+    start: float
+    end: float
+    text: str
+
+
+@dataclass(frozen=True)
+class Transcription:
+    text: str
+    language: str | None
+    duration_seconds: float | None
+    segments: tuple[Segment, ...]
+    prompt_tokens: int
+    completion_tokens: int
+    tokens_estimated: bool
+
+
 class Provider(ABC):
     """A configured provider called ``name``."""
 
@@ -88,8 +116,6 @@ class Provider(ABC):
 
     async def show(self, model: str) -> ModelCard:
         """One model's card, or ``model_not_found``."""
-        from servers.aiml.errors import model_not_found
-
         for card in await self.models():
             if card.name == model:
                 return card
@@ -108,6 +134,20 @@ class Provider(ABC):
     @abstractmethod
     async def embed(self, model: str, texts: Sequence[str]) -> Embeddings:
         """Unit-length or raw vectors of ``texts``, one per text, in order."""
+
+    async def capabilities(self, model: str) -> tuple[Capability, ...]:
+        """What ``model`` takes (its card's capabilities); ``model_not_found`` for a model it lacks."""
+        return (await self.show(model)).capabilities
+
+    def describe(
+        self, model: str, prompt: str, images: Sequence[Media], options: GenerationOptions
+    ) -> AsyncGenerator[Event, None]:
+        """An answer to ``prompt`` about ``images``, streamed (providers with vision models)."""
+        raise no_capable_model("vision", "vision", f"the {self.kind} provider {self.name!r} takes no images")
+
+    async def transcribe(self, model: str, audio: Media, language: str | None) -> Transcription:
+        """The text of ``audio`` (providers with transcription models)."""
+        raise no_capable_model("audio", "transcribe", f"the {self.kind} provider {self.name!r} transcribes nothing")
 
     async def warm(self) -> None:
         """Load what must be loaded before the first call (the local model); nothing for a remote one."""

@@ -15,7 +15,8 @@ and the reason (:data:`SkipReason`):
 
 Files matching no ``include`` glob (or an ``exclude`` glob) are not skipped but not asked for:
 they are only counted. :func:`read_text` then reads one walked file: opened without following a
-link, checked to still be the file the walk saw (``path_changed`` otherwise), capped, decoded.
+link, checked to still be the file the walk saw (``path_changed`` otherwise), capped, decoded
+(:func:`read_bytes` is the same read without the decoding, for media files).
 Errors are the policy's error class. Everything here blocks: run it in a worker thread.
 """
 
@@ -247,10 +248,19 @@ def _sniff(path: str) -> str | None:
 
 
 def read_text(policy: Policy, file: WalkedFile, max_bytes: int) -> str:
-    """The text of ``file`` (from :func:`walk_text_files`): at most ``max_bytes`` bytes, UTF-8.
+    """The text of ``file`` (from :func:`walk_text_files`): at most ``max_bytes`` bytes, UTF-8."""
+    data = read_bytes(policy, file, max_bytes)
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise policy.error("not_text", f"{file.relative!r} is not UTF-8 text (byte {exc.start})") from None
+
+
+def read_bytes(policy: Policy, file: WalkedFile, max_bytes: int) -> bytes:
+    """The bytes of ``file`` (walked, or resolved by the policy): at most ``max_bytes`` (``too_large``).
 
     Opened without following a link; on Linux the open file is checked to be ``file.path`` still
-    (``path_changed`` when a part of the path was swapped for a link since the walk).
+    (``path_changed`` when a part of the path was swapped for a link since it was checked).
     """
     shown = file.relative
     try:
@@ -287,8 +297,4 @@ def read_text(policy: Policy, file: WalkedFile, max_bytes: int) -> str:
         os.close(fd)
     if total > max_bytes:
         raise policy.error("too_large", f"{shown!r} grew past the {max_bytes} bytes allowed since it was listed")
-    data = b"".join(chunks)
-    try:
-        return data.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        raise policy.error("not_text", f"{shown!r} is not UTF-8 text (byte {exc.start})") from None
+    return b"".join(chunks)

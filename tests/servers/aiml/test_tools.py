@@ -9,14 +9,25 @@ import pytest
 from mcp import Client
 
 from servers.aiml.server import build_server
-from tests.servers.aiml.ollama_double import CHAT_MODEL, OllamaDouble
 from tests.servers.aiml.support import LOCAL, service_for, suite_settings
+from tests.support.ollama_double import CHAT_MODEL, OllamaDouble
 from tests.support.tool_results import data, text_of
 from tests.support.upstreams import serve_app
 
 pytestmark = pytest.mark.anyio
 
-TOOLS = {"list_models", "show_model", "show_policy", "generate", "chat", "embed", "classify", "summarize"}
+TOOLS = {
+    "list_models",
+    "show_model",
+    "show_policy",
+    "generate",
+    "chat",
+    "embed",
+    "classify",
+    "summarize",
+    "describe_image",
+    "transcribe_audio",
+}
 IMPOSSIBLE = {"type": "object", "required": ["answer"], "properties": {"answer": {"const": "zebra-quokka-4711"}}}
 
 

@@ -1,5 +1,5 @@
 """The ``ollama`` provider: ``/api/tags``, ``/api/show``, streamed ``/api/generate`` and ``/api/chat`` (tools
-passed through), ``/api/embed``, and the model management of ``/api/pull`` (streamed progress) and
+passed through; images as a message's ``images`` for vision models), ``/api/embed``, and the model management of ``/api/pull`` (streamed progress) and
 ``/api/delete``, all through the official client's ``AsyncClient``.
 
 The client raises ``ResponseError`` (with the status) for an answer with an error and ``ConnectionError``
@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import AsyncGenerator, AsyncIterator, Sequence
 from contextlib import aclosing
 from dataclasses import dataclass
+from fnmatch import fnmatchcase
 from typing import Any, cast
 
 import httpx
@@ -25,6 +26,7 @@ from servers.aiml.providers.base import (
     Event,
     GenerationOptions,
     Health,
+    Media,
     ModelCard,
     Provider,
 )
@@ -82,6 +84,8 @@ class OllamaProvider(Provider):
             details = item.details.model_dump(exclude_none=True) if item.details else {}
             embedding = "bert" in str(details.get("family", "")) or "embed" in name
             capabilities: tuple[Capability, ...] = ("embedding",) if embedding else ("completion", "chat")
+            if not embedding and self._sees(name):
+                capabilities = (*capabilities, "vision")
             cards.append(
                 ModelCard(
                     provider=self.name,
@@ -102,6 +106,8 @@ class OllamaProvider(Provider):
         context = next((int(v) for k, v in info.items() if k.endswith(".context_length")), None)
         dimension = next((int(v) for k, v in info.items() if k.endswith(".embedding_length")), None)
         declared = [KNOWN_CAPABILITIES[c] for c in (shown.capabilities or []) if c in KNOWN_CAPABILITIES]
+        if self._sees(model):
+            declared.append("vision")
         embedding = "embedding" in declared
         if not embedding and "completion" in declared:
             declared.append("chat")
@@ -115,6 +121,10 @@ class OllamaProvider(Provider):
             dimension=dimension if embedding else None,
             details=details,
         )
+
+    def _sees(self, model: str) -> bool:
+        """Whether the operator listed ``model`` in ``vision_models`` (``/api/tags`` does not say; ``/api/show`` does)."""
+        return any(fnmatchcase(model, glob) for glob in self.settings.vision_models)
 
     @staticmethod
     def _options(options: GenerationOptions) -> dict[str, Any]:
@@ -135,13 +145,25 @@ class OllamaProvider(Provider):
         except (ResponseError, ConnectionError, httpx.HTTPError) as exc:
             raise self._failure(exc, model) from None
 
-    async def chat(
+    def chat(
         self, model: str, messages: Sequence[dict[str, Any]], options: GenerationOptions
+    ) -> AsyncGenerator[Event, None]:
+        return self._chat(model, list(messages), options)
+
+    def describe(
+        self, model: str, prompt: str, images: Sequence[Media], options: GenerationOptions
+    ) -> AsyncGenerator[Event, None]:
+        # Bytes, never text: the client reads a str image that names an existing file as that file.
+        message = {"role": "user", "content": prompt, "images": [image.data for image in images]}
+        return self._chat(model, [message], options)
+
+    async def _chat(
+        self, model: str, messages: list[dict[str, Any]], options: GenerationOptions
     ) -> AsyncGenerator[Event, None]:
         try:
             parts = await self.client.chat(
                 model=model,
-                messages=list(messages),
+                messages=messages,
                 tools=list(options.tools) or None,
                 stream=True,
                 options=self._options(options),

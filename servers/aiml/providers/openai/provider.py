@@ -1,5 +1,8 @@
 """The ``openai`` provider: ``/models``, ``/completions``, ``/chat/completions`` (streamed, tools passed
-through) and ``/embeddings`` of any OpenAI-compatible API.
+through, images as ``image_url`` content parts with ``data:`` URIs), ``/embeddings`` and
+``/audio/transcriptions`` (:mod:`.transcriptions`) of any OpenAI-compatible API. ``/models`` tells no
+capability: ``vision_models`` and ``audio_models`` of the provider's settings name the models that
+see and hear.
 
 Streams are server-sent events (``data: {...}`` lines ending with ``data: [DONE]``); usage comes from
 the last chunk when the endpoint sends it (``stream_options.include_usage``), else completion tokens
@@ -8,8 +11,10 @@ are counted one per text chunk and the prompt's estimated from its length.
 
 from __future__ import annotations
 
+import base64
 import json
 from collections.abc import AsyncGenerator, Sequence
+from fnmatch import fnmatchcase
 from typing import Any
 
 import httpx
@@ -23,13 +28,19 @@ from servers.aiml.providers.base import (
     Event,
     GenerationOptions,
     Health,
+    Media,
     ModelCard,
+    ModelKind,
     Provider,
+    Transcription,
 )
 from servers.aiml.providers.http_errors import status_failure, transport_failure
+from servers.aiml.providers.openai.transcriptions import transcribe
 from servers.aiml.settings import ProviderSettings
 
 CHARS_PER_TOKEN = 4
+IMAGE_CHARS = 1024
+"""An image's prompt size for the estimate when the endpoint sends no usage (about 256 tokens)."""
 EMBEDDING_HINTS = ("embed", "minilm", "bge", "e5-", "gte-")
 
 
@@ -58,18 +69,26 @@ class OpenAIProvider(Provider):
         cards = []
         for item in body.get("data") or []:
             name = str(item.get("id"))
-            embedding = any(hint in name.lower() for hint in EMBEDDING_HINTS)
-            capabilities: tuple[Capability, ...] = ("embedding",) if embedding else ("completion", "chat", "tools")
+            kind, capabilities = self._kind_of(name)
             cards.append(
                 ModelCard(
                     provider=self.name,
                     name=name,
-                    kind="embedding" if embedding else "generation",
+                    kind=kind,
                     capabilities=capabilities,
                     details={k: v for k, v in item.items() if k in ("owned_by", "created")},
                 )
             )
         return cards
+
+    def _kind_of(self, name: str) -> tuple[ModelKind, tuple[Capability, ...]]:
+        """A model's kind and capabilities: ``/models`` says neither, so names and the operator's globs do."""
+        if any(fnmatchcase(name, glob) for glob in self.settings.audio_models):
+            return "transcription", ("audio",)
+        if any(hint in name.lower() for hint in EMBEDDING_HINTS):
+            return "embedding", ("embedding",)
+        sees = any(fnmatchcase(name, glob) for glob in self.settings.vision_models)
+        return "generation", ("completion", "chat", "tools", *(("vision",) if sees else ()))
 
     async def _json(self, method: str, path: str, model: str, payload: dict[str, Any] | None) -> dict[str, Any]:
         try:
@@ -96,6 +115,20 @@ class OpenAIProvider(Provider):
             payload["tools"] = list(options.tools)
         size = sum(len(str(m.get("content") or "")) for m in messages)
         return self._stream("/chat/completions", model, payload, size)
+
+    def describe(
+        self, model: str, prompt: str, images: Sequence[Media], options: GenerationOptions
+    ) -> AsyncGenerator[Event, None]:
+        content = [{"type": "text", "text": prompt}, *(image_part(image) for image in images)]
+        payload: dict[str, Any] = {
+            "model": model,
+            "messages": [{"role": "user", "content": content}],
+            **self._options(options),
+        }
+        return self._stream("/chat/completions", model, payload, len(prompt) + IMAGE_CHARS * len(images))
+
+    async def transcribe(self, model: str, audio: Media, language: str | None) -> Transcription:
+        return await transcribe(self.client, self.name, model, audio, language)
 
     @staticmethod
     def _options(options: GenerationOptions) -> dict[str, Any]:
@@ -170,6 +203,12 @@ class OpenAIProvider(Provider):
 
     async def aclose(self) -> None:
         await self.client.aclose()
+
+
+def image_part(image: Media) -> dict[str, Any]:
+    """An image as a chat content part: a base64 ``data:`` URI in ``image_url``."""
+    url = f"data:{image.mime_type};base64,{base64.b64encode(image.data).decode('ascii')}"
+    return {"type": "image_url", "image_url": {"url": url}}
 
 
 def _merge_tool_call(calls: dict[int, dict[str, Any]], part: dict[str, Any]) -> None:

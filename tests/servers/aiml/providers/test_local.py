@@ -11,8 +11,8 @@ from mcp import Client
 
 from servers.aiml.providers.local.provider import LocalProvider
 from servers.aiml.server import build_server
-from tests.servers.aiml.ollama_double import CHAT_MODEL, OllamaDouble
 from tests.servers.aiml.support import LOCAL, service_for, suite_settings
+from tests.support.ollama_double import CHAT_MODEL, OllamaDouble
 from tests.support.tool_results import data, text_of
 from tests.support.upstreams import serve_app
 

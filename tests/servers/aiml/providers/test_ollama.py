@@ -18,7 +18,7 @@ from servers.aiml.server import build_server
 from servers.aiml.service import AimlService
 from servers.aiml.settings import aiml_settings
 from suite.settings import SuiteSettings
-from tests.servers.aiml.ollama_double import CHAT_MODEL, EMBED_MODEL, OllamaDouble
+from tests.support.ollama_double import CHAT_MODEL, EMBED_MODEL, OllamaDouble
 from tests.support.tool_results import data, text_of
 from tests.support.upstreams import free_port, serve_app
 

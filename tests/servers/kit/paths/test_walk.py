@@ -9,7 +9,7 @@ import pytest
 
 from servers.kit.paths.policy import Policy
 from servers.kit.paths.settings import DEFAULT_DENY_GLOBS
-from servers.kit.paths.walk import WalkResult, read_text, walk_text_files
+from servers.kit.paths.walk import WalkResult, read_bytes, read_text, walk_text_files
 from servers.kit.tool_errors import CodedToolError
 
 
@@ -157,6 +157,16 @@ def test_read_text_refuses_a_file_that_grew_past_the_cap_or_stopped_being_text(t
     with pytest.raises(IngestError) as refused:
         read_text(policy, files["guide/c.md"], 1000)
     assert refused.value.code == "not_text"
+
+
+def test_read_bytes_gives_what_read_text_refuses_within_the_same_cap(tree: Path) -> None:
+    policy = policy_for(tree)
+    files = {file.relative: file for file in walk(tree).files}
+    (tree / "guide" / "c.md").write_bytes(b"\xff\xfe bad")
+    assert read_bytes(policy, files["guide/c.md"], 1000) == b"\xff\xfe bad"
+    with pytest.raises(IngestError) as refused:
+        read_bytes(policy, files["guide/c.md"], 4)
+    assert refused.value.code == "too_large"
 
 
 def test_read_text_refuses_a_file_swapped_for_a_link_after_the_walk(tree: Path, tmp_path: Path) -> None:

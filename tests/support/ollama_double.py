@@ -5,16 +5,21 @@ It reproduces the documented wire behaviour the official client relies on (docs/
 ``<arch>.context_length`` / ``.embedding_length``, ``capabilities``); streamed ``POST /api/generate``
 and ``/api/chat`` as NDJSON lines ending with ``done: true`` and the token counts
 (``prompt_eval_count``, ``eval_count``), tool calls as ``message.tool_calls`` with object arguments;
-``POST /api/embed`` (``embeddings``, ``prompt_eval_count``); streamed ``POST /api/pull`` (``pulling
-manifest``, per-layer ``total``/``completed``, ``success``, or an ``error`` line for an unknown
-model); ``DELETE /api/delete``; and a 404 ``{"error": "model '<name>' not found"}`` for a model it
+images on a chat message as ``images`` (a list of base64 strings, for vision models such as llava,
+whose ``capabilities`` list ``vision``; text that is not base64 is refused with 400 ``illegal
+base64 data at input byte <n>``, Go's own decoding error); ``POST /api/embed`` (``embeddings``,
+``prompt_eval_count``); streamed ``POST /api/pull`` (``pulling manifest``, per-layer
+``total``/``completed``, ``success``, or an ``error`` line for an unknown model); ``DELETE /api/delete``; and a 404 ``{"error": "model '<name>' not found"}`` for a model it
 lacks. It answers with scripted text (``answers``), so tests can check what reached the client.
 It proves the provider speaks this protocol, not that a live Ollama behaves the same.
 """
 
 from __future__ import annotations
 
+import base64
+import binascii
 import json
+import string
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -27,6 +32,10 @@ from starlette.routing import Route
 
 CHAT_MODEL = "llama3.2:1b"
 EMBED_MODEL = "nomic-embed-text:latest"
+VISION_MODEL = "llava:7b"
+VISION_SPEC: dict[str, Any] = {"family": "llama", "capabilities": ["completion", "vision"], "context": 4096}
+"""A vision model's entry for ``OllamaDouble.models`` (not served unless a test adds it)."""
+BASE64_ALPHABET = frozenset(string.ascii_letters + string.digits + "+/=")
 PULLABLE = {"qwen2.5:0.5b": 3 * 1024 * 1024}
 
 
@@ -38,6 +47,8 @@ class OllamaDouble:
             EMBED_MODEL: {"family": "nomic-bert", "capabilities": ["embedding"], "context": 8192, "dimension": 8},
         }
     )
+    images: list[bytes] = field(default_factory=list)
+    """The decoded images of every chat message received, in order."""
     answers: list[str] = field(default_factory=list)
     default_answer: str = "Hello from the double."
     tool_call: dict[str, Any] | None = None
@@ -169,6 +180,13 @@ class OllamaDouble:
         if body.get("model") not in self.models:
             return self._missing(str(body.get("model")))
         limit = int((body.get("options") or {}).get("num_predict") or 128)
+        for message in body.get("messages") or []:
+            for image in message.get("images") or []:
+                try:
+                    self.images.append(base64.b64decode(image, validate=True))
+                except (binascii.Error, ValueError):
+                    at = next((i for i, c in enumerate(image) if c not in BASE64_ALPHABET), 0)
+                    return JSONResponse({"error": f"illegal base64 data at input byte {at}"}, status_code=400)
         prompt_tokens = sum(max(1, len(str(m.get("content", ""))) // 4) for m in body.get("messages") or [])
         call = self.tool_call if body.get("tools") else None
         words = [] if call else self._words(self.answer(), limit)
