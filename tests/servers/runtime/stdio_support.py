@@ -9,12 +9,13 @@ from __future__ import annotations
 import io
 import json
 import os
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
 import anyio
+import pytest
 from mcp.server import MCPServer
 from mcp.server.mcpserver import Context
 from mcp.server.mcpserver.exceptions import ToolError
@@ -23,6 +24,7 @@ from mcp_types import INVALID_PARAMS
 from pydantic import BaseModel
 
 from servers.runtime.definition import BodyLimit
+from servers.runtime.fast_tool_call import FastToolCalls
 from servers.runtime.light_context import session_needed_when
 from servers.runtime.protocol_features import add_protocol_features
 from servers.runtime.serve import serve_stdio_sdk
@@ -213,14 +215,20 @@ def call(tool: str, arguments: dict[str, Any] | None = None, *, request_id: int 
 
 
 async def exchange(
-    transport: Transport, messages: Sequence[dict[str, Any] | bytes], answers: int, *, await_opening: bool = False
+    transport: Transport,
+    messages: Sequence[dict[str, Any] | bytes],
+    answers: int,
+    *,
+    await_opening: bool = False,
+    build: Callable[[], MCPServer[Any]] | None = None,
 ) -> list[bytes]:
     """Send ``messages`` to a fresh sample server; the lines written back (``answers`` of them, then the rest).
 
     ``await_opening``: wait for the answer to the first message before sending the others, as a client
-    that opens with ``server/discover`` or ``initialize`` does.
+    that opens with ``server/discover`` or ``initialize`` does. ``build`` makes the server (default: the sample).
     """
-    async with served(transport, build_sample(Gate())) as wire:
+    server = build() if build is not None else build_sample(Gate())
+    async with served(transport, server) as wire:
         lines: list[bytes] = []
         for index, message in enumerate(messages):
             await wire.send(message)
@@ -232,13 +240,32 @@ async def exchange(
     return lines
 
 
-async def parity(messages: Sequence[dict[str, Any] | bytes], answers: int, *, await_opening: bool = False) -> list[bytes]:
+async def parity(
+    messages: Sequence[dict[str, Any] | bytes],
+    answers: int,
+    *,
+    await_opening: bool = False,
+    build: Callable[[], MCPServer[Any]] | None = None,
+) -> list[bytes]:
     """The same lines through both transports give the same bytes back; returns the runtime's."""
-    ours = await exchange("runtime", messages, answers, await_opening=await_opening)
-    sdks = await exchange("sdk", messages, answers, await_opening=await_opening)
+    ours = await exchange("runtime", messages, answers, await_opening=await_opening, build=build)
+    sdks = await exchange("sdk", messages, answers, await_opening=await_opening, build=build)
     assert sorted(ours) == sorted(sdks)
     return ours
 
 
 OPENING = call("add", {"a": 1, "b": 1}, request_id=1)
 """The first request decides the era and always goes to the SDK; the ones after it may take the fast path."""
+
+
+def spy_fast_calls(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """Record the tools the shared fast path answers, in order, in the list returned."""
+    answered: list[str] = []
+    original = FastToolCalls.answer
+
+    async def spy(self: FastToolCalls, call: Any, metrics: Any, context: Any = None) -> Any:
+        answered.append(call.tool.name)
+        return await original(self, call, metrics, context)
+
+    monkeypatch.setattr(FastToolCalls, "answer", spy)
+    return answered
