@@ -105,17 +105,30 @@ class FastToolCalls:
         self.server = server
         self._eligible_tools: dict[str, _Eligibility] = {}
         self._shared_context: Context[Any, Any] | None = None
+        self._plain: tuple[tuple[object, ...], tuple[bool, CallMetricsMiddleware | None]] | None = None
 
     def plain_server(self) -> tuple[bool, CallMetricsMiddleware | None]:
         """Whether the fast path can stand in for the server's handling, and its call-metrics middleware if any.
 
         Checked per request: middleware and handlers may be added to a server after its transport starts.
+        The verdict is kept while what it depends on (auth, the handler, cache hints, the middleware list)
+        stays the same objects.
         """
+        server = self.server
+        lowlevel = server._lowlevel_server
+        entry = lowlevel.get_request_handler("tools/call")
+        key = (server.settings.auth, entry, "tools/call" in lowlevel.cache_hints, type(server), *server.middleware)
+        if self._plain is not None and len(self._plain[0]) == len(key) and all(map(_same, self._plain[0], key)):
+            return self._plain[1]
+        verdict = self._plain_verdict(entry)
+        self._plain = (key, verdict)
+        return verdict
+
+    def _plain_verdict(self, entry: Any) -> tuple[bool, CallMetricsMiddleware | None]:
         server = self.server
         if server.settings.auth is not None:
             return False, None  # SDK bearer auth sits inside the SDK app: never bypass it
         lowlevel = server._lowlevel_server
-        entry = lowlevel.get_request_handler("tools/call")
         if entry is None or entry.handler != server._handle_call_tool or "tools/call" in lowlevel.cache_hints:
             return False, None  # an extension interceptor (or a replaced handler) owns tools/call
         if type(server).call_tool is not MCPServer.call_tool:
@@ -322,6 +335,10 @@ def _envelope(request: Any) -> tuple[int | str, dict[str, Any], str, dict[str, A
     if not isinstance(name, str) or not isinstance(arguments, dict) or not (meta is None or isinstance(meta, dict)):
         return None
     return request_id, params, name, arguments, meta
+
+
+def _same(a: object, b: object) -> bool:
+    return a is b
 
 
 def _capabilities(raw: Any) -> ClientCapabilities | None:
