@@ -13,24 +13,28 @@ Each tool starts with ``scope = await request_scope(ctx, policy)``:
   so such a client pays that second round trip on every call that touches paths.
 
 This is what the SDK's ``Resolve(ListRoots)`` does, written out so the no-roots path costs
-nothing. Whatever the client answers, :meth:`~servers.kit.paths.policy.Policy.narrow` only
+nothing: :func:`roots_scoped` tools declare that they need the SDK's session only for a client that
+declared roots, so the runtime's fast path serves every other client's calls with a light ``Context``. Whatever the client answers, :meth:`~servers.kit.paths.policy.Policy.narrow` only
 intersects: an answer sent without being asked can narrow, never widen.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from mcp.server.context import CallNext, HandlerResult, ServerRequestContext
 from mcp.server.mcpserver import Context
 from mcp.shared.exceptions import MCPError
 from mcp.shared.message import ServerMessageMetadata
-from mcp.types import InputRequiredResult, ListRootsRequest, ListRootsResult
+from mcp.types import ClientCapabilities, InputRequiredResult, ListRootsRequest, ListRootsResult
 from mcp.types.version import MODERN_PROTOCOL_VERSIONS
 from pydantic import ValidationError
 
 from servers.filesystem.errors import FsError
 from servers.kit.paths.policy import Policy, Scope
+from servers.kit.scoped_calls import ToolFunction, scoped
+from servers.runtime.light_context import session_needed_when
 
 CACHE_KEY = "mcp_suite.filesystem.client_roots"
 ROOTS_CHANGED = "notifications/roots/list_changed"
@@ -66,8 +70,7 @@ async def request_scope(ctx: Context[Any, Any], policy: Policy) -> Scope | Input
     session = _session(ctx)
     if session is None:
         return policy.operator_scope
-    capabilities = ctx.client_capabilities
-    if capabilities is None or capabilities.roots is None:
+    if not declares_roots(ctx.client_capabilities):
         return policy.operator_scope
     if _legacy(ctx):
         roots = await _legacy_roots(ctx, session)
@@ -80,6 +83,18 @@ async def request_scope(ctx: Context[Any, Any], policy: Policy) -> Scope | Input
         except ValidationError:
             raise FsError("roots_unavailable", "the client's answer to roots/list is not a list of roots") from None
     return _narrow(policy, roots)
+
+
+def declares_roots(capabilities: ClientCapabilities | None) -> bool:
+    """Whether the client declared roots: then a tool's scope needs the SDK's session (roots/list)."""
+    return capabilities is not None and capabilities.roots is not None
+
+
+def roots_scoped(policy: Policy) -> Callable[[ToolFunction], ToolFunction]:
+    """Run a tool in :func:`request_scope`; its ``Context`` is light for a client that declared no roots."""
+    in_scope = scoped(lambda ctx: request_scope(ctx, policy))
+    light = session_needed_when(declares_roots)
+    return lambda tool: light(in_scope(tool))
 
 
 async def _legacy_roots(ctx: Context[Any, Any], session: Any) -> ListRootsResult:
@@ -118,6 +133,9 @@ def cached_scope(ctx: Context[Any, Any] | None, policy: Policy) -> Scope:
 
 class RootsChangedMiddleware:
     """Forget a connection's cached roots when the client says they changed."""
+
+    neutral_to_tool_calls = True
+    """It acts on a notification only: the runtime's fast path may stand in for it on ``tools/call``."""
 
     async def __call__(self, ctx: ServerRequestContext[Any, Any], call_next: CallNext) -> HandlerResult:
         if ctx.method == ROOTS_CHANGED:

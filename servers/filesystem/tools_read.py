@@ -41,11 +41,10 @@ from servers.filesystem.models import (
     TextFile,
 )
 from servers.filesystem.reading import file_info, read_for_batch, read_media, read_text
-from servers.filesystem.roots import request_scope
+from servers.filesystem.roots import roots_scoped
 from servers.filesystem.searching import GrepQuery, grep, search_files
 from servers.kit.budgets import capped
 from servers.kit.paths.policy import Policy, Scope
-from servers.kit.scoped_calls import scoped
 
 READ_ONLY = ToolAnnotations(read_only_hint=True, destructive_hint=False, idempotent_hint=True, open_world_hint=False)
 INLINE_BYTES = 2 * 1024 * 1024
@@ -68,7 +67,7 @@ Cursor = Annotated[str | None, Field(description="next_cursor from the previous 
 
 def register_read_tools(server: MCPServer[Any], app: FilesystemApp) -> None:
     policy = app.policy
-    in_scope = scoped(lambda ctx: request_scope(ctx, policy))
+    in_scope = roots_scoped(policy)
     settings = app.settings
 
     def read_budget(requested: int | None) -> int:

@@ -21,12 +21,11 @@ from servers.filesystem.models import (
     TrashListing,
     WriteResult,
 )
-from servers.filesystem.roots import request_scope
+from servers.filesystem.roots import roots_scoped
 from servers.filesystem.writing import create_directory, move
 from servers.filesystem.writing import write_file as write_file_op
 from servers.kit.cursors import fingerprint, offset_cursor, offset_of
 from servers.kit.paths.policy import Scope
-from servers.kit.scoped_calls import scoped
 
 
 def _hints(*, destructive: bool, idempotent: bool) -> ToolAnnotations:
@@ -51,7 +50,7 @@ Sha = Annotated[
 
 def register_write_tools(server: MCPServer[Any], app: FilesystemApp) -> None:
     policy = app.policy
-    in_scope = scoped(lambda ctx: request_scope(ctx, policy))
+    in_scope = roots_scoped(policy)
     settings = app.settings
 
     @server.tool(annotations=_hints(destructive=True, idempotent=True))

@@ -1,21 +1,25 @@
-"""A stateless 2026-07-28 ``tools/call`` answered without the SDK's dispatch: the one implementation both transports use.
+"""A ``tools/call`` answered without the SDK's dispatch, in either protocol era: the one implementation both transports use.
 
 :class:`FastToolCalls` decides whether a parsed JSON-RPC request qualifies and answers it. A request
-qualifies when it is one ``tools/call`` the SDK would accept on the modern wire (envelope, params
-schema, the 2026-07-28 version in ``_meta``), asks for no progress, carries no multi-round input and
-names a tool that needs nothing from the request (no ``Context`` parameter, no resolvers, no
-``InputRequiredResult`` return, no ``x-mcp-header`` arguments). The server must also be plain: no SDK
-auth, no extension interceptor, no middleware beyond the SDK's OpenTelemetry and request-state ones,
-the suite's call metrics and the runtime's protocol features (which do nothing for a stateless
-``tools/call``).
+qualifies when it is one ``tools/call`` the SDK would accept, carries no multi-round input and names a
+tool that needs nothing from the request only the SDK's session can give (no ``Context`` parameter, or
+one declared light by :func:`~servers.runtime.light_context.session_needed_when` for a client without
+the capabilities it names; no resolvers, no ``x-mcp-header`` arguments). In the 2026-07-28 era the
+envelope, params schema and version travel in ``_meta`` (:meth:`FastToolCalls.qualify`); in the
+2025-11-25 handshake era the SDK's own connection says whether ``initialize`` was accepted and which
+version was negotiated, and the params are checked against that version's schema
+(:meth:`FastToolCalls.qualify_handshake`). The server must also be plain: no SDK auth, no extension
+interceptor, no middleware beyond the SDK's OpenTelemetry and request-state ones, the suite's call
+metrics and the middleware that declare themselves ``neutral_to_tool_calls``.
 
 Such a call runs the SDK's ``Tool.run`` (argument validation, the tool) and its result conversion
 (:mod:`servers.runtime.tool_result`: structured output checked against the output schema); its errors
 are turned into results exactly as the SDK's ``tools/call`` handler does, and the result is shaped for
-the wire with the SDK's own per-version serializer and ``serverInfo`` stamp, under the same SERVER span
-and call metrics the SDK middleware chain would record. What the transport adds (HTTP headers and the
-SSE deferral in :mod:`servers.runtime.fastpath`, lines on a pipe in :mod:`servers.runtime.stdio_transport`)
-and how it encodes the answer stay the transport's.
+the wire with the SDK's own per-version serializer (and, in the 2026-07-28 era, its ``serverInfo``
+stamp), under the same SERVER span and call metrics the SDK middleware chain would record. A failure
+the SDK answers as a JSON-RPC error gets the error of the request's era. What the transport adds (HTTP
+headers and the SSE deferral in :mod:`servers.runtime.fastpath`, lines on a pipe and light contexts in
+:mod:`servers.runtime.stdio_transport`) and how it encodes the answer stay the transport's.
 """
 
 from __future__ import annotations
@@ -28,6 +32,7 @@ from typing import Any
 
 from mcp.server import MCPServer
 from mcp.server._otel import OpenTelemetryMiddleware
+from mcp.server.connection import Connection
 from mcp.server.mcpserver.context import Context
 from mcp.server.mcpserver.exceptions import ToolError, UnexpectedToolError
 from mcp.server.mcpserver.resolve import returns_input_required
@@ -36,19 +41,23 @@ from mcp.server.request_state import RequestStateBoundary
 from mcp.server.runner import modern_error_data
 from mcp.shared.exceptions import MCPError
 from mcp.shared.inbound import InboundModernRoute, classify_inbound_request, x_mcp_header_map
+from mcp.shared.jsonrpc_dispatcher import handler_exception_to_error_data
 from mcp_types import (
     CORE_RESULT_TYPES,
     INTERNAL_ERROR,
     SERVER_INFO_META_KEY,
     CallToolResult,
+    ClientCapabilities,
     ErrorData,
     TextContent,
 )
 from mcp_types import methods as _methods
+from mcp_types.version import HANDSHAKE_PROTOCOL_VERSIONS
 from opentelemetry.trace import Span, StatusCode
 from pydantic import BaseModel, ValidationError
 
 from mesh import tracing
+from servers.runtime.light_context import NeedsSession, session_need_of
 from servers.runtime.observability import CallMetricsMiddleware, call_outcome
 from servers.runtime.protocol_features import NeutralToToolCalls
 from servers.runtime.tool_result import converted, declared_model_result
@@ -57,8 +66,11 @@ log = logging.getLogger("mcp_suite.runtime.fastpath")
 
 MODERN_VERSION = "2026-07-28"
 META_PROTOCOL = "io.modelcontextprotocol/protocolVersion"
+META_CAPABILITIES = "io.modelcontextprotocol/clientCapabilities"
 
 _REQUEST_KEYS = frozenset({"jsonrpc", "id", "method", "params"})
+_DIRECT_HANDSHAKE_VERSIONS = frozenset({"2025-06-18", "2025-11-25"})
+"""Handshake versions whose surface dump of a structured result is the 2026-07-28 one without ``resultType``."""
 
 
 @dataclass(frozen=True)
@@ -69,26 +81,54 @@ class FastCall:
     tool: Tool
     arguments: dict[str, Any]
     meta: Mapping[str, Any]
+    params: Mapping[str, Any]
+    version: str = MODERN_VERSION
+    light: bool = False
+    """The tool takes a light ``Context``: the transport builds one per call (:mod:`servers.runtime.light_context`)."""
+
+    @property
+    def modern(self) -> bool:
+        return self.version == MODERN_VERSION
+
+
+@dataclass(frozen=True)
+class _Eligibility:
+    tool: Tool
+    eligible: bool
+    needs_session: NeedsSession | None
 
 
 class FastToolCalls:
-    """Qualify and answer the stateless tool calls of ``server``."""
+    """Qualify and answer the tool calls of ``server`` that need nothing only the SDK's session gives."""
 
     def __init__(self, server: MCPServer[Any]) -> None:
         self.server = server
-        self._eligible_tools: dict[str, tuple[Tool, bool]] = {}
+        self._eligible_tools: dict[str, _Eligibility] = {}
         self._shared_context: Context[Any, Any] | None = None
+        self._plain: tuple[tuple[object, ...], tuple[bool, CallMetricsMiddleware | None]] | None = None
 
     def plain_server(self) -> tuple[bool, CallMetricsMiddleware | None]:
         """Whether the fast path can stand in for the server's handling, and its call-metrics middleware if any.
 
         Checked per request: middleware and handlers may be added to a server after its transport starts.
+        The verdict is kept while what it depends on (auth, the handler, cache hints, the middleware list)
+        stays the same objects.
         """
+        server = self.server
+        lowlevel = server._lowlevel_server
+        entry = lowlevel.get_request_handler("tools/call")
+        key = (server.settings.auth, entry, "tools/call" in lowlevel.cache_hints, type(server), *server.middleware)
+        if self._plain is not None and len(self._plain[0]) == len(key) and all(map(_same, self._plain[0], key)):
+            return self._plain[1]
+        verdict = self._plain_verdict(entry)
+        self._plain = (key, verdict)
+        return verdict
+
+    def _plain_verdict(self, entry: Any) -> tuple[bool, CallMetricsMiddleware | None]:
         server = self.server
         if server.settings.auth is not None:
             return False, None  # SDK bearer auth sits inside the SDK app: never bypass it
         lowlevel = server._lowlevel_server
-        entry = lowlevel.get_request_handler("tools/call")
         if entry is None or entry.handler != server._handle_call_tool or "tools/call" in lowlevel.cache_hints:
             return False, None  # an extension interceptor (or a replaced handler) owns tools/call
         if type(server).call_tool is not MCPServer.call_tool:
@@ -97,30 +137,28 @@ class FastToolCalls:
         for middleware in server.middleware:
             if isinstance(middleware, CallMetricsMiddleware):
                 metrics = middleware
-            elif not isinstance(middleware, OpenTelemetryMiddleware | RequestStateBoundary | NeutralToToolCalls):
+            elif not (
+                isinstance(middleware, OpenTelemetryMiddleware | RequestStateBoundary | NeutralToToolCalls)
+                or getattr(middleware, "neutral_to_tool_calls", False) is True
+            ):
                 return False, None  # a middleware the fast path cannot stand in for
         return True, metrics
 
-    def qualify(self, request: Any, routing_headers: Mapping[str, str] | None = None) -> FastCall | None:
-        """The call if ``request`` (parsed JSON) is one qualifying ``tools/call`` the SDK would accept, else None.
+    def qualify(
+        self, request: Any, routing_headers: Mapping[str, str] | None = None, *, pipe: bool = False
+    ) -> FastCall | None:
+        """The call if ``request`` (parsed JSON) is one qualifying 2026-07-28 ``tools/call`` the SDK would accept.
 
         ``routing_headers`` are the HTTP ``mcp-*`` routing headers, checked against the body as the SDK
-        checks them; a transport without headers (stdio) passes None.
+        checks them; a transport without headers (stdio) passes None. ``pipe``: the transport writes
+        notifications beside the answer and can give a tool a light ``Context`` (stdio; over HTTP a call
+        asking for progress or a light tool stays with the SDK, whose response mode depends on it).
         """
-        if not isinstance(request, dict) or not request.keys() <= _REQUEST_KEYS:
+        parts = _envelope(request)
+        if parts is None:
             return None
-        request_id = request.get("id")
-        if request.get("jsonrpc") != "2.0" or request.get("method") != "tools/call":
-            return None
-        if isinstance(request_id, bool) or not isinstance(request_id, int | str):
-            return None
-        params = request.get("params")
-        if not isinstance(params, dict) or "inputResponses" in params or "requestState" in params:
-            return None  # multi-round input flows stay on the SDK path
-        name, arguments, meta = params.get("name"), params.get("arguments", {}), params.get("_meta")
-        if not isinstance(name, str) or not isinstance(arguments, dict) or not isinstance(meta, dict):
-            return None
-        if meta.get(META_PROTOCOL) != MODERN_VERSION or "progressToken" in meta:
+        request_id, params, name, arguments, meta = parts
+        if meta is None or meta.get(META_PROTOCOL) != MODERN_VERSION or ("progressToken" in meta and not pipe):
             return None
         if not isinstance(classify_inbound_request(request, headers=routing_headers), InboundModernRoute):
             return None
@@ -128,63 +166,109 @@ class FastToolCalls:
             _methods.validate_client_request("tools/call", MODERN_VERSION, params)
         except (KeyError, ValidationError):
             return None
-        tool = self._eligible_tool(name)
-        return None if tool is None else FastCall(request_id, tool, arguments, meta)
+        found = self._eligible_tool(name)
+        if found is None:
+            return None
+        if found.needs_session is None:
+            return FastCall(request_id, found.tool, arguments, meta, params)
+        if not pipe or found.needs_session(_capabilities(meta.get(META_CAPABILITIES))):
+            return None
+        return FastCall(request_id, found.tool, arguments, meta, params, light=True)
 
-    def _eligible_tool(self, name: str) -> Tool | None:
+    def qualify_handshake(self, request: Any, connection: Connection | None) -> FastCall | None:
+        """The call if ``request`` is one qualifying ``tools/call`` on the SDK's handshake-era ``connection``.
+
+        The SDK answers a call before ``initialize`` (its init gate), one carrying the 2026-07-28
+        envelope and one whose params its negotiated version refuses: those all stay with it.
+        """
+        if connection is None or not connection.initialize_accepted:
+            return None
+        version = connection.protocol_version
+        if version not in HANDSHAKE_PROTOCOL_VERSIONS:
+            return None
+        parts = _envelope(request)
+        if parts is None:
+            return None
+        request_id, params, name, arguments, meta = parts
+        if meta is not None and META_PROTOCOL in meta:
+            return None  # the SDK refuses an enveloped request on a handshake connection
+        try:
+            _methods.validate_client_request("tools/call", version, params)
+        except (KeyError, ValidationError):
+            return None
+        found = self._eligible_tool(name)
+        if found is None:
+            return None
+        light = found.needs_session is not None
+        if light and found.needs_session is not None and found.needs_session(connection.client_capabilities):
+            return None
+        return FastCall(request_id, found.tool, arguments, meta or {}, params, version, light)
+
+    def _eligible_tool(self, name: str) -> _Eligibility | None:
         """The tool if it exists and needs nothing from the request (cached per registered tool)."""
         tool = self.server._tool_manager.get_tool(name)
         if tool is None:
             return None  # unknown: the SDK answers
         cached = self._eligible_tools.get(name)
-        if cached is None or cached[0] is not tool:
+        if cached is None or cached.tool is not tool:
+            needs = session_need_of(tool.fn) if tool.context_kwarg is not None else None
             eligible = (
-                tool.context_kwarg is None
+                (tool.context_kwarg is None or needs is not None)
                 and not tool.resolved_params
-                and not returns_input_required(tool.fn)
+                and (needs is not None or not returns_input_required(tool.fn))
                 and not x_mcp_header_map(tool.parameters)
             )
-            cached = self._eligible_tools[name] = (tool, eligible)
-        return tool if cached[1] else None
+            cached = self._eligible_tools[name] = _Eligibility(tool, eligible, needs)
+        return cached if cached.eligible else None
 
     # -- the call ---------------------------------------------------------------------------------
 
-    async def answer(self, call: FastCall, metrics: CallMetricsMiddleware | None) -> dict[str, Any] | ErrorData:
-        """The call's wire result, or the JSON-RPC error it fails with, recorded like the SDK's middleware."""
+    async def answer(
+        self, call: FastCall, metrics: CallMetricsMiddleware | None, context: Context[Any, Any] | None = None
+    ) -> dict[str, Any] | ErrorData:
+        """The call's wire result, or the JSON-RPC error it fails with, recorded like the SDK's middleware.
+
+        ``context`` is the light ``Context`` the transport built for a :attr:`FastCall.light` call.
+        """
         with tracing.server_span("tools/call", call.tool.name, call.meta) as span:
-            span.set_attribute("mcp.protocol.version", MODERN_VERSION)
+            span.set_attribute("mcp.protocol.version", call.version)
             span.set_attribute("jsonrpc.request.id", str(call.id))
             span.set_attribute("gen_ai.operation.name", "execute_tool")
             try:
-                result = await self._measured(call, metrics)
+                result = await self._measured(call, metrics, context)
             except Exception as exc:
                 _record_error(span, exc)
-                return modern_error_data(exc)
+                return modern_error_data(exc) if call.modern else _handshake_error_data(exc)
             if result.get("isError") is True:
                 span.set_attribute("error.type", "tool_error")
                 span.set_status(StatusCode.ERROR)
         return result
 
-    async def _measured(self, call: FastCall, metrics: CallMetricsMiddleware | None) -> dict[str, Any]:
+    async def _measured(
+        self, call: FastCall, metrics: CallMetricsMiddleware | None, context: Context[Any, Any] | None
+    ) -> dict[str, Any]:
         if metrics is None:
-            return await self._result(call)
+            return await self._result(call, context)
         started = time.perf_counter()
         outcome = "error"
         try:
-            result = await self._result(call)
+            result = await self._result(call, context)
             outcome = call_outcome(result)
             return result
         finally:
             metrics.metrics.observe_call(metrics.server_name, call.tool.name, outcome, time.perf_counter() - started)
 
-    async def _result(self, call: FastCall) -> dict[str, Any]:
-        """The wire result: the SDK's ``tools/call`` handler, then its outbound shaping for 2026-07-28."""
+    async def _result(self, call: FastCall, context: Context[Any, Any] | None) -> dict[str, Any]:
+        """The wire result: the SDK's ``tools/call`` handler, then its outbound shaping for the call's version."""
         name = call.tool.name
         try:
-            raw = await call.tool.run(call.arguments, self._context(), convert_result=False)
+            raw = await call.tool.run(call.arguments, context or self._context(), convert_result=False)
             direct = declared_model_result(call.tool, raw)
-            if direct is not None:
+            if direct is not None and call.modern:
                 direct["_meta"] = {SERVER_INFO_META_KEY: self._server_info_stamp()}
+                return direct
+            if direct is not None and call.version in _DIRECT_HANDSHAKE_VERSIONS:
+                del direct["resultType"]
                 return direct
             result: BaseModel = converted(call.tool, raw)
         except MCPError:
@@ -205,12 +289,14 @@ class FastToolCalls:
             log.error("tool %r returned requestState without declaring InputRequiredResult; refused", name)
             raise MCPError(code=INTERNAL_ERROR, message="Internal error")
         result_type = dumped.get("resultType")
-        if not isinstance(result_type, str) or result_type in CORE_RESULT_TYPES:
+        if not call.modern or not isinstance(result_type, str) or result_type in CORE_RESULT_TYPES:
             try:
-                dumped = _methods.serialize_server_result("tools/call", MODERN_VERSION, dumped)
+                dumped = _methods.serialize_server_result("tools/call", call.version, dumped)
             except ValidationError:
                 log.exception("handler for 'tools/call' returned an invalid result")
                 raise MCPError(code=INTERNAL_ERROR, message="Handler returned an invalid result") from None
+        if not call.modern:
+            return dumped  # handshake-era results carry neither resultType nor the serverInfo stamp
         if dumped.get("resultType") is None:
             dumped["resultType"] = "complete"
         meta = dumped.get("_meta")
@@ -219,8 +305,8 @@ class FastToolCalls:
         return dumped
 
     def _context(self) -> Context[Any, Any]:
-        """The ``Context`` that ``call_tool`` would build for the call. An eligible tool never sees it (no
-        ``Context`` parameter, no resolvers), so one is built per server and handed to every call."""
+        """The ``Context`` that ``call_tool`` would build for the call. A tool without a ``Context`` parameter
+        never sees it, so one is built per server and handed to every such call."""
         if self._shared_context is None:
             self._shared_context = Context(mcp_server=self.server, subscriptions=self.server._subscriptions)
         return self._shared_context
@@ -231,6 +317,45 @@ class FastToolCalls:
         lowlevel = self.server._lowlevel_server
         source = getattr(lowlevel, "_server_info_stamp_source", None)
         return source if isinstance(source, dict) else lowlevel.server_info_stamp
+
+
+def _envelope(request: Any) -> tuple[int | str, dict[str, Any], str, dict[str, Any], dict[str, Any] | None] | None:
+    """Id, params, tool name, arguments and ``_meta`` (None if absent) of a well-formed single ``tools/call``."""
+    if not isinstance(request, dict) or not request.keys() <= _REQUEST_KEYS:
+        return None
+    request_id = request.get("id")
+    if request.get("jsonrpc") != "2.0" or request.get("method") != "tools/call":
+        return None
+    if isinstance(request_id, bool) or not isinstance(request_id, int | str):
+        return None
+    params = request.get("params")
+    if not isinstance(params, dict) or "inputResponses" in params or "requestState" in params:
+        return None  # multi-round input flows stay on the SDK path
+    name, arguments, meta = params.get("name"), params.get("arguments", {}), params.get("_meta")
+    if not isinstance(name, str) or not isinstance(arguments, dict) or not (meta is None or isinstance(meta, dict)):
+        return None
+    return request_id, params, name, arguments, meta
+
+
+def _same(a: object, b: object) -> bool:
+    return a is b
+
+
+def _capabilities(raw: Any) -> ClientCapabilities | None:
+    """The envelope's capabilities as the SDK's connection reads them: None when absent or mis-shaped."""
+    try:
+        return ClientCapabilities.model_validate(raw, by_name=False)
+    except ValidationError:
+        return None
+
+
+def _handshake_error_data(exc: Exception) -> ErrorData:
+    """What the SDK's JSON-RPC dispatcher answers for a handshake-era handler that raised ``exc``."""
+    error = handler_exception_to_error_data(exc)
+    if error is not None:
+        return error
+    log.exception("handler for 'tools/call' raised")
+    return ErrorData(code=0, message=str(exc))  # the SDK's own (pinned) code for an unmapped failure
 
 
 def _record_error(span: Span, exc: Exception) -> None:

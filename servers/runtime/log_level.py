@@ -11,7 +11,9 @@ from __future__ import annotations
 
 from typing import Any, get_args
 
+from mcp.server.connection import Connection
 from mcp.server.context import CallNext, HandlerResult, ServerRequestContext
+from mcp.server.session import ServerSession
 from mcp.types import EmptyResult, LoggingLevel, SetLevelRequestParams
 
 from servers.runtime.sdk_seams import connection_of, narrow_log_gate
@@ -31,11 +33,16 @@ async def set_level(ctx: ServerRequestContext[Any, Any], params: SetLevelRequest
     return EmptyResult()
 
 
+def narrow_to_set_level(session: ServerSession, connection: Connection) -> None:
+    """Narrow ``session``'s log gate to the level its connection set, if it set one."""
+    level = connection.state.get(STATE_KEY)
+    if level in LEVELS:
+        narrow_log_gate(session, at_or_above(level))
+
+
 class LogLevelMiddleware:
     """Give each request of a connection that set a level a log gate of that level and above."""
 
     async def __call__(self, ctx: ServerRequestContext[Any, Any], call_next: CallNext) -> HandlerResult:
-        level = connection_of(ctx.session).state.get(STATE_KEY)
-        if level in LEVELS:
-            narrow_log_gate(ctx.session, at_or_above(level))
+        narrow_to_set_level(ctx.session, connection_of(ctx.session))
         return await call_next(ctx)

@@ -22,7 +22,8 @@ MAX_UNREAD_CHUNKS = 16
 """Chunks read ahead of the session before reading pauses (each up to the loop's read size)."""
 
 COPY_LIMIT = 64 * 1024
-"""Lines shorter than this are written with their newline appended (one copy, one write)."""
+"""Lines shorter than this are written with their newline appended, and those written in one turn of the
+event loop go out in one write (one copy, one system call, one wake-up of the client's reader)."""
 
 CLOSE_TIMEOUT = 5.0
 """Seconds to let buffered output reach the client on the way out."""
@@ -151,6 +152,8 @@ class PipeWriter:
     def __init__(self, protocol: _WriteProtocol, pipe: BinaryIO) -> None:
         self._protocol = protocol
         self._pipe = pipe  # held here, as the reader's
+        self._batch: list[bytes] = []
+        self._flush_due = False
 
     @classmethod
     async def open(cls, fd: int) -> PipeWriter:
@@ -167,25 +170,42 @@ class PipeWriter:
     async def write_line(self, payload: bytes) -> None:
         """``payload`` and a newline, then wait while the client is behind.
 
-        A small line goes out in one write (each write wakes the client's reader). A large one is
-        written as the payload, then the newline: the loop hands a payload straight to the pipe when its
-        buffer is empty, so a large answer is not copied once more to append one byte.
+        Small lines written in the same turn of the loop (answers of concurrent calls) are joined and go
+        out in one write at the end of the turn (each write wakes the client's reader). A large one is
+        written after them as the payload, then the newline: the loop hands a payload straight to the
+        pipe when its buffer is empty, so a large answer is not copied once more to append one byte.
         """
         transport = self._protocol.transport
         if transport is None or self.closed or transport.is_closing():
             return  # the client is gone: nobody to answer
         if len(payload) < COPY_LIMIT:
-            transport.write(payload + b"\n")
+            self._batch.append(payload + b"\n")
+            if not self._flush_due:
+                self._flush_due = True
+                asyncio.get_running_loop().call_soon(self._flush)
         else:
+            self._flush()
             transport.write(payload)
             transport.write(b"\n")
         await self._protocol.drain()
+
+    def _flush(self) -> None:
+        """Write the lines batched in this turn of the loop, in order, as one write."""
+        self._flush_due = False
+        transport = self._protocol.transport
+        if not self._batch or transport is None or transport.is_closing():
+            self._batch.clear()
+            return
+        data = self._batch[0] if len(self._batch) == 1 else b"".join(self._batch)
+        self._batch.clear()
+        transport.write(data)
 
     async def aclose(self) -> None:
         """Close after what is buffered reached the client (or :data:`CLOSE_TIMEOUT` passed)."""
         transport = self._protocol.transport
         if transport is None:
             return
+        self._flush()
         transport.close()
         try:
             await asyncio.wait_for(asyncio.shield(self._protocol.closed), CLOSE_TIMEOUT)

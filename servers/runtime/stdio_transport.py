@@ -8,13 +8,16 @@ through unchanged. What differs is the cost per message:
   thread per line read, line written and flush;
 - each line is parsed once, by the guard (:class:`~servers.runtime.stdio_guard.GuardedStdin`: the
   server's ``body_limit``, the JSON-RPC envelope); a message for the SDK is built from that parse;
-- on a connection in the 2026-07-28 era, a ``tools/call`` that qualifies
-  (:class:`~servers.runtime.fast_tool_call.FastToolCalls`, the same code the HTTP fast path runs)
-  is answered here, its result encoded once and written straight to the pipe.
+- a ``tools/call`` that qualifies (:class:`~servers.runtime.fast_tool_call.FastToolCalls`, the
+  same code the HTTP fast path runs) is answered here, its result encoded once and written straight
+  to the pipe, in either era: on a 2026-07-28 connection by its envelope, on a 2025-11-25 one once
+  the SDK's own connection (reached through :mod:`servers.runtime.stdio_session_probe`) has
+  accepted ``initialize``, at the version it negotiated. A tool with a light ``Context``
+  (:mod:`servers.runtime.light_context`) writes its progress and log notifications to the same pipe.
 
-Everything else goes to the SDK's session: ``initialize`` and the handshake era, lists,
-notifications, progress, input requests, and any call that does not qualify. The era is decided as
-the SDK decides it, by the client's first request, which always goes to the SDK. A
+Everything else goes to the SDK's session: ``initialize``, lists, notifications, input requests,
+server-to-client requests and their answers, and any call that does not qualify. The era is decided
+as the SDK decides it, by the client's first request, which always goes to the SDK. A
 ``notifications/cancelled`` naming a fast call cancels it and nothing is answered, as the SDK's
 dispatcher does. At end of input the requests still open, on either path, get up to
 ``shutdown_grace_seconds`` to be answered (the SDK's own transport answers a request that arrives
@@ -33,6 +36,7 @@ import anyio
 import anyio.abc
 from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStream
 from mcp.server import MCPServer
+from mcp.server.mcpserver.context import Context
 from mcp.shared.dispatcher import coerce_request_id
 from mcp.shared.jsonrpc_dispatcher import cancelled_request_id_from_params
 from mcp.shared.message import SessionMessage
@@ -43,10 +47,12 @@ from pydantic_core import to_json
 from mesh.jsonrpc_envelope import RpcProblem
 from servers.runtime.definition import BodyLimit
 from servers.runtime.fast_tool_call import META_PROTOCOL, FastCall, FastToolCalls
+from servers.runtime.light_context import light_context, modern_connection
 from servers.runtime.observability import CallMetricsMiddleware
 from servers.runtime.sdk_seams import lowlevel_of
 from servers.runtime.stdio_guard import GuardedStdin
 from servers.runtime.stdio_pipes import PipeReader, PipeWriter
+from servers.runtime.stdio_session_probe import SessionSlot, install_probe, probing
 
 log = logging.getLogger("mcp_suite.runtime.stdio")
 
@@ -87,6 +93,7 @@ class StdioConnection:
     writer: PipeWriter
     to_session: MemoryObjectSendStream[SessionMessage | Exception]
     fast_path: bool = True
+    slot: SessionSlot = field(default_factory=SessionSlot)
     calls: FastToolCalls = field(init=False)
     _era: _Era = field(default_factory=_Era)
     _in_flight: dict[RequestId, _InFlight] = field(default_factory=dict)
@@ -100,8 +107,13 @@ class StdioConnection:
         """Answer ``document`` on the fast path, or hand it to the SDK's session as the SDK would have parsed it."""
         if self._era.modern is None:
             self._era.observe(document)
-        elif self._era.modern and self.fast_path:
-            call = self.calls.qualify(document)
+        elif self.fast_path:
+            if self._era.modern:
+                call = self.calls.qualify(document, pipe=True)
+            else:
+                call = self.calls.qualify_handshake(document, self.slot.connection)
+            if call is not None and call.light and not self.slot.seen:
+                call = None  # the SDK has not yet shown its lifespan state: a light Context would lack it
             plain, metrics = self.calls.plain_server() if call is not None else (False, None)
             if call is not None and plain:
                 entry = _InFlight(anyio.CancelScope())
@@ -137,7 +149,7 @@ class StdioConnection:
         key = coerce_request_id(call.id)
         try:
             with entry.scope:
-                outcome = await self.calls.answer(call, metrics)
+                outcome = await self.calls.answer(call, metrics, self._light_context(call))
         finally:
             if self._in_flight.get(key) is entry:
                 del self._in_flight[key]
@@ -153,6 +165,22 @@ class StdioConnection:
             await self.writer.write_line(_encode_error(call.id, outcome))
         else:
             await self.writer.write_line(_encode_result(call.id, outcome))
+
+    def _light_context(self, call: FastCall) -> Context[Any, Any] | None:
+        if not call.light:
+            return None
+        write_line = self.writer.write_line
+        connection = self.slot.connection if not call.modern else None
+        if connection is None:
+            connection = modern_connection(call.version, call.meta, write_line)
+        return light_context(
+            self.server,
+            connection=connection,
+            request_id=call.id,
+            params=call.params,
+            lifespan_context=self.slot.lifespan_context,
+            write_line=write_line,
+        )
 
     def answered(self, message: SessionMessage) -> None:
         """The SDK's session wrote ``message``: a request it answers is no longer open."""
@@ -202,6 +230,7 @@ async def serve_stdio_pipes(
     ``grace_seconds`` is how long requests still open at end of input get to be answered.
     """
     lowlevel = lowlevel_of(server)
+    install_probe(server)
     reader = await PipeReader.open(stdin_fd)
     writer = await PipeWriter.open(stdout_fd)
     to_session, session_in = anyio.create_memory_object_stream[SessionMessage | Exception](0)
@@ -217,7 +246,8 @@ async def serve_stdio_pipes(
     try:
         async with anyio.create_task_group() as tg:
             tg.start_soon(_write_session_messages, from_session, writer, connection)
-            tg.start_soon(_run_session, lowlevel, session_in, session_out)
+            with probing(connection.slot):  # the SDK's session inherits the slot with this task's context
+                tg.start_soon(_run_session, lowlevel, session_in, session_out)
             async with to_session, anyio.create_task_group() as calls:
                 while (document := await stdin.next_document()) is not None:
                     await connection.route(document, calls)

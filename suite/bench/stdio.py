@@ -1,10 +1,11 @@
 """``mcp-suite bench stdio``: the database and filesystem servers over stdio, side by side with their peers.
 
 Each server runs as a child process over stdio, driven by the lean JSON-RPC client of
-:mod:`suite.bench.stdio_client` (ours on the 2026-07-28 wire, as the SDK client's ``mode="auto"``
-speaks it; the peers on the 2025-11-25 handshake, all they speak). Two rounds; in each, ours and the
-peer run one after the other on the same data (the order swaps between rounds), and each ratio is
-printed per round with the spread between the rounds, so a machine loaded by others still gives
+:mod:`suite.bench.stdio_client` (ours in both eras: the 2026-07-28 wire, as the SDK client's
+``mode="auto"`` speaks it, and the 2025-11-25 handshake, as Claude Desktop and Claude Code speak it;
+the peers on the handshake, all they speak). Two rounds; in each, ours and the peer run one after
+the other on the same data (the order reverses between rounds), and each ratio is printed per round
+with the spread between the rounds, so a machine loaded by others still gives
 ratios that mean something. The load average is printed with the figures.
 
 - **Database** against MCP Toolbox for Databases (``execute_sql`` of its prebuilt ``postgres``
@@ -25,7 +26,7 @@ import secrets
 import sys
 import tempfile
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -41,6 +42,8 @@ ROUNDS = 2
 CONCURRENCY = 8
 WARMUP = 100
 LARGE_BYTES = 133 * 1024
+ERAS: tuple[tuple[Era, str], ...] = (("modern", "2026"), ("legacy", "2025"))
+"""Ours runs in both protocol eras (the peers speak only the 2025-11-25 handshake)."""
 SETUP = """
 CREATE SCHEMA {s};
 CREATE TABLE {s}.kv (id integer PRIMARY KEY, name text NOT NULL);
@@ -102,30 +105,38 @@ async def _measure(side: Side, calls: int, concurrency: int) -> Load:
 
 
 async def _compare(title: str, ours: Side, peer: Side, calls: int, concurrency: int, goals: list[Goal]) -> bool:
-    """Two rounds of ours and the peer (order swapped in the second); print figures and ratios; True if all met."""
-    rounds: list[tuple[Load, Load]] = []
+    """Two rounds of ours in each era and the peer (order reversed in the second); print figures and ratios.
+
+    True if every goal was met by ours in both eras in both rounds.
+    """
+    mine = [replace(ours, label=f"{ours.label} {era_label}", era=era) for era, era_label in ERAS]
+    rounds: list[dict[str, Load]] = []
     for index in range(ROUNDS):
-        order = (ours, peer) if index % 2 == 0 else (peer, ours)
-        loads = {side.label: await _measure(side, calls, concurrency) for side in order}
-        rounds.append((loads[ours.label], loads[peer.label]))
+        order = [*mine, peer] if index % 2 == 0 else [peer, *reversed(mine)]
+        rounds.append({side.label: await _measure(side, calls, concurrency) for side in order})
     print(f"{title} (c={concurrency}, {calls} calls per side per round, load average {_loadavg()})")
-    for index, (mine, theirs) in enumerate(rounds, 1):
-        for side, load in ((ours, mine), (peer, theirs)):
+    for index, loads in enumerate(rounds, 1):
+        for side in (*mine, peer):
+            load = loads[side.label]
             print(
-                f"  round {index} {side.label:<22} p50 {load.p50_ms():7.3f} ms  {load.calls_per_second:7.0f} calls/s"
+                f"  round {index} {side.label:<28} p50 {load.p50_ms():7.3f} ms  {load.calls_per_second:7.0f} calls/s"
                 f"  server CPU {load.cpu_per_call_us:6.0f} us/call"
             )
     met = True
     for goal in goals:
-        ratios = [goal.figure(mine) / goal.figure(theirs) for mine, theirs in rounds if goal.figure(theirs) > 0]
-        verdict = all(goal.met(ratio) for ratio in ratios) and len(ratios) == ROUNDS
-        met = met and verdict
-        shown = ", ".join(f"{ratio:.2f}" for ratio in ratios)
-        spread = max(ratios) - min(ratios) if ratios else 0.0
-        print(
-            f"  {goal.name}: ours/{peer.label} {shown} (spread {spread:.2f}) {goal.bound()}: "
-            f"{'met' if verdict else 'MISSED'}"
-        )
+        for side in mine:
+            pairs = [(loads[side.label], loads[peer.label]) for loads in rounds]
+            ratios = [
+                goal.figure(ours_load) / goal.figure(theirs) for ours_load, theirs in pairs if goal.figure(theirs) > 0
+            ]
+            verdict = all(goal.met(ratio) for ratio in ratios) and len(ratios) == ROUNDS
+            met = met and verdict
+            shown = ", ".join(f"{ratio:.2f}" for ratio in ratios)
+            spread = max(ratios) - min(ratios) if ratios else 0.0
+            print(
+                f"  {goal.name}: {side.label}/{peer.label} {shown} (spread {spread:.2f}) {goal.bound()}: "
+                f"{'met' if verdict else 'MISSED'}"
+            )
     return met
 
 

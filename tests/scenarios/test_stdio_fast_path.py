@@ -1,8 +1,11 @@
-"""``mcp-suite serve database`` over stdio answers the SDK client alike with the stdio fast path on and off.
+"""Servers over stdio answer alike with the stdio fast path on and off, in both protocol eras.
 
-A real server process on PostgreSQL, driven by the official SDK client over stdio in both protocol
-modes (``auto`` speaks the 2026-07-28 wire, where ``sql_query`` takes the fast path; ``legacy`` the
-2025-11-25 handshake), once with ``MCP_SUITE_FAST_PATH`` on (the default) and once off.
+``mcp-suite serve database``: a real server process on PostgreSQL, driven by the official SDK client
+over stdio in both protocol modes (``auto`` speaks the 2026-07-28 wire, ``legacy`` the 2025-11-25
+handshake; ``sql_query`` takes the fast path in both), once with ``MCP_SUITE_FAST_PATH`` on (the
+default) and once off. The filesystem server, whose tools take a ``Context``: the same lines through
+the runtime's stdio transport and the SDK's give the same bytes, the fast path answering every call
+of a client that declared no roots.
 """
 
 from __future__ import annotations
@@ -12,7 +15,8 @@ import os
 import secrets
 import subprocess
 import sys
-from collections.abc import AsyncIterator, Iterator
+import time
+from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -20,8 +24,14 @@ import asyncpg  # type: ignore[import-untyped]
 import pytest
 import yaml
 from mcp import Client, StdioServerParameters
+from mcp.server import MCPServer
 
+from servers.filesystem.server import build_server as build_filesystem
+from servers.filesystem.settings import FilesystemRoot
+from servers.runtime.protocol_features import add_protocol_features
+from suite.settings import SuiteSettings
 from tests.servers.database.support import PG_URL
+from tests.servers.runtime.stdio_support import INITIALIZED, META, OPENING, call, parity, spy_fast_calls
 
 pytestmark = pytest.mark.anyio
 
@@ -130,3 +140,132 @@ def test_a_served_process_picks_the_runtime_transport_on_pipes_and_keeps_stdout_
     assert found["result"]["structuredContent"]["rows"] == [["name 7"]]
     logged = [json.loads(line) for line in done.stderr.splitlines() if line.startswith("{")]
     assert any(entry.get("msg") == "serving over stdio" and entry.get("transport") == "runtime" for entry in logged)
+
+
+# -- the filesystem server: tools that take a Context -------------------------------------------------
+
+
+@pytest.fixture
+def fs_root(tmp_path: Path) -> Path:
+    """A small allowed directory whose access times no read changes (so two runs stat alike)."""
+    base = tmp_path / "root"
+    (base / "docs").mkdir(parents=True)
+    (base / "notes.txt").write_text("alpha\nbeta\ngamma\n", encoding="utf-8")
+    (base / "docs" / "guide.md").write_text("# Guide\n\nUse the tools.\n", encoding="utf-8")
+    now = time.time()
+    for path in (base / "notes.txt", base / "docs" / "guide.md", base / "docs", base):
+        os.utime(path, (now + 3600, now - 3600))
+    return base
+
+
+def fs_builder(fs_root: Path, data_dir: Path) -> Callable[[], MCPServer[Any]]:
+    """A fresh filesystem server on ``fs_root``, with what an earlier run wrote removed first."""
+
+    def build() -> MCPServer[Any]:
+        (fs_root / "new.txt").unlink(missing_ok=True)
+        settings = SuiteSettings(data_dir=data_dir, filesystem={"roots": (FilesystemRoot(path=fs_root, mode="rw"),)})
+        server = build_filesystem(settings)
+        add_protocol_features(server)
+        return server
+
+    return build
+
+
+def fs_calls(call: Callable[..., dict[str, Any]]) -> list[dict[str, Any]]:
+    return [
+        call("read_text_file", {"path": "notes.txt", "head": 2}, request_id=10),
+        call("get_file_info", {"path": "docs/guide.md"}, request_id=11),
+        call("list_directory", {"path": "."}, request_id=12),
+        call("read_text_file", {"path": "../outside.txt"}, request_id=13),
+        call("write_file", {"path": "new.txt", "content": "written\n"}, request_id=14),
+        call("read_text_file", {"path": "nope.txt"}, request_id=15),
+    ]
+
+
+def handshake_tool_call(tool: str, arguments: dict[str, Any], *, request_id: int) -> dict[str, Any]:
+    return {
+        "jsonrpc": "2.0",
+        "id": request_id,
+        "method": "tools/call",
+        "params": {"name": tool, "arguments": arguments},
+    }
+
+
+def initialize(capabilities: dict[str, Any]) -> dict[str, Any]:
+    params = {
+        "protocolVersion": "2025-11-25",
+        "capabilities": capabilities,
+        "clientInfo": {"name": "t", "version": "1"},
+    }
+    return {"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": params}
+
+
+async def test_filesystem_tools_answer_alike_over_stdio_with_and_without_the_fast_path_in_the_handshake_era(
+    fs_root: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    fast = spy_fast_calls(monkeypatch)
+    messages = [initialize({}), INITIALIZED, *fs_calls(handshake_tool_call)]
+    lines = await parity(messages, 7, await_opening=True, build=fs_builder(fs_root, tmp_path / "data"))
+    answers = {json.loads(line)["id"]: json.loads(line)["result"] for line in lines}
+    assert answers[10]["structuredContent"]["content"] == "alpha\nbeta\n"
+    assert answers[13]["isError"] is True and answers[13]["content"][0]["text"].startswith("outside_roots:")
+    assert answers[14]["isError"] is False and (fs_root / "new.txt").read_text() == "written\n"
+    assert sorted(fast) == sorted(["read_text_file", "get_file_info", "list_directory", "read_text_file",
+                                   "write_file", "read_text_file"])  # fmt: skip
+
+
+async def test_filesystem_tools_answer_alike_over_stdio_with_and_without_the_fast_path_in_the_modern_era(
+    fs_root: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    fast = spy_fast_calls(monkeypatch)
+    messages = [OPENING, *fs_calls(call)]
+    lines = await parity(messages, 7, await_opening=True, build=fs_builder(fs_root, tmp_path / "data"))
+    answers = {json.loads(line)["id"]: json.loads(line)["result"] for line in lines}
+    assert answers[11]["structuredContent"]["line_count"] == 3
+    assert answers[15]["content"][0]["text"].startswith("not_found:")
+    assert len(fast) == 6
+
+
+async def test_a_filesystem_client_that_declared_roots_is_served_by_the_sdk(
+    fs_root: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    fast = spy_fast_calls(monkeypatch)
+    modern_roots = {**META, "io.modelcontextprotocol/clientCapabilities": {"roots": {}}}
+    messages = [OPENING, call("read_text_file", {"path": "notes.txt"}, request_id=10, **modern_roots)]
+    lines = await parity(messages, 2, await_opening=True, build=fs_builder(fs_root, tmp_path / "data"))
+    asked = json.loads(next(line for line in lines if json.loads(line)["id"] == 10))["result"]
+    assert asked["resultType"] == "input_required"  # the roots round trip: only the SDK's session can seal it
+    assert fast == []
+
+
+def fs_params(root: Path, fast_path: bool) -> StdioServerParameters:
+    words = ["-m", "suite.cli", "serve", "filesystem", str(root)]
+    return StdioServerParameters(command=sys.executable, args=words, env=server_env(fast_path))
+
+
+async def fs_session_answers(root: Path, mode: str, fast_path: bool) -> list[Any]:
+    """What one SDK client session of the filesystem server sees: reads, a stat, a refusal, a write."""
+    (root / "new.txt").unlink(missing_ok=True)
+    async with Client(fs_params(root, fast_path), mode=mode) as client:  # type: ignore[arg-type]
+        answers: list[Any] = []
+        for tool, arguments in (
+            ("read_text_file", {"path": "notes.txt", "tail": 1}),
+            ("get_file_info", {"path": "docs/guide.md"}),
+            ("read_text_file", {"path": "../outside.txt"}),
+            ("write_file", {"path": "new.txt", "content": "written\n"}),
+        ):
+            result = await client.call_tool(tool, arguments)
+            answers.append(
+                (result.is_error, result.structured_content, [getattr(b, "text", None) for b in result.content])
+            )
+    return answers
+
+
+@pytest.mark.parametrize("mode", MODES)
+async def test_the_sdk_client_gets_the_same_filesystem_answers_with_the_stdio_fast_path_on_and_off(
+    fs_root: Path, mode: str
+) -> None:
+    on = await fs_session_answers(fs_root, mode, fast_path=True)
+    off = await fs_session_answers(fs_root, mode, fast_path=False)
+    assert on == off
+    assert on[0][1]["content"] == "gamma\n" and on[2][0] is True and on[3][0] is False

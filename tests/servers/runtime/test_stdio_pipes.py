@@ -6,6 +6,7 @@ import os
 import socket
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import anyio
 import pytest
@@ -78,6 +79,56 @@ async def test_lines_written_while_the_reader_lags_arrive_whole_and_in_order(pip
             tg.start_soon(read_all)
             for line in lines:
                 await writer.write_line(line)
+    assert bytes(received) == expected
+    await writer.aclose()
+    reader.close()
+
+
+async def test_small_lines_written_in_one_loop_turn_go_out_in_one_write_and_in_order(
+    pipes: tuple[int, int, int, int],
+) -> None:
+    _, _, out_r, out_w = pipes
+    writer = await PipeWriter.open(out_w)
+    transport = writer._protocol.transport
+    assert transport is not None
+    writes: list[bytes] = []
+
+    class CountingTransport:
+        def __getattr__(self, name: str) -> Any:
+            return getattr(transport, name)
+
+        def write(self, data: bytes) -> None:
+            writes.append(bytes(data))
+            transport.write(data)
+
+    writer._protocol.transport = CountingTransport()  # type: ignore[assignment]
+    lines = [f"answer {index}".encode() for index in range(8)]
+    async with anyio.create_task_group() as tg:  # eight concurrent answers, as eight calls finishing together
+        for line in lines:
+            tg.start_soon(writer.write_line, line)
+    with anyio.fail_after(10):
+        await writer.aclose()
+    assert writes == [b"".join(line + b"\n" for line in lines)]
+    assert os.read(out_r, 1 << 16) == writes[0]
+
+
+async def test_a_large_line_goes_out_after_the_small_ones_written_before_it(pipes: tuple[int, int, int, int]) -> None:
+    _, _, out_r, out_w = pipes
+    writer = await PipeWriter.open(out_w)
+    reader = await PipeReader.open(out_r)
+    small, large = b"small", b"L" * 100_000
+    received = bytearray()
+    expected = small + b"\n" + large + b"\n"
+
+    async def read_all() -> None:
+        while len(received) < len(expected):
+            received.extend(await reader.read_chunk())
+
+    with anyio.fail_after(10):
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(read_all)
+            tg.start_soon(writer.write_line, small)
+            tg.start_soon(writer.write_line, large)
     assert bytes(received) == expected
     await writer.aclose()
     reader.close()
