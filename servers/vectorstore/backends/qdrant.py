@@ -190,7 +190,10 @@ class QdrantBackend:
             return []
         if ids is not None:
             unique = list(dict.fromkeys(ids))
-            found = await self._points(name, _with_ids(compiled, unique), 0, len(unique), include_vectors)
+            if compiled is None:
+                found = await self._retrieve(name, unique, include_vectors)
+            else:
+                found = await self._points(name, _with_ids(compiled, unique), 0, len(unique), include_vectors)
             return in_asked_order(unique, found)[offset : offset + limit]
         return await self._points(name, compiled, offset, limit, include_vectors)
 
@@ -293,6 +296,21 @@ class QdrantBackend:
             if cursor is None:
                 break
         return docs[:limit]
+
+    async def _retrieve(self, name: str, ids: list[str], include_vectors: bool) -> list[StoredDocument]:
+        """The points of ``ids`` by key: local mode scans every point for a ``has_id`` filter, not for this."""
+        client = await self._ready()
+        points = await self._run(
+            partial(
+                client.retrieve,
+                name,
+                ids=[point_id(doc_id) for doc_id in ids],
+                with_payload=True,
+                with_vectors=include_vectors,
+            ),
+            name,
+        )
+        return [_document(point, include_vectors) for point in points]
 
     async def _ready(self) -> QdrantClient:
         if self._client is None:
