@@ -21,6 +21,7 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 from mcp import Client, StdioServerParameters
+from mcp.client.stdio import stdio_client
 
 from mesh import runtime
 from servers.kit.embedders.local import model_files
@@ -72,29 +73,34 @@ def side_by_side(tmp: Path, chroma_url: str, collection: str, texts: list[str], 
         env=env,
     )
 
+    log = tmp / "chroma-mcp.log"
+
     async def measure() -> str:
-        async with Client(params, mode="legacy") as client:
+        # Its log (lines per request and per Chroma call) goes to a file, not between the bench's lines.
+        with log.open("w") as errlog:
+            async with Client(stdio_client(params, errlog=errlog), mode="legacy") as client:
 
-            async def one(call: int) -> bool:
-                arguments = {
-                    "collection_name": collection,
-                    "query_texts": [texts[call % len(texts)]],
-                    "n_results": TOP_K,
-                }
-                result = await client.call_tool("chroma_query_documents", arguments)
-                return bool(result.is_error)
+                async def one(call: int) -> bool:
+                    arguments = {
+                        "collection_name": collection,
+                        "query_texts": [texts[call % len(texts)]],
+                        "n_results": TOP_K,
+                    }
+                    result = await client.call_tool("chroma_query_documents", arguments)
+                    return bool(result.is_error)
 
-            probe = await client.call_tool(
-                "chroma_query_documents", {"collection_name": collection, "query_texts": [texts[0]], "n_results": TOP_K}
+                probe = await client.call_tool(
+                    "chroma_query_documents",
+                    {"collection_name": collection, "query_texts": [texts[0]], "n_results": TOP_K},
+                )
+                if probe.is_error:
+                    return f"chroma-mcp: not run: its query failed: {str(probe.content)[:300]}"
+                result = await paced("chroma-mcp", one, calls, RATE, IN_FLIGHT)
+            return (
+                f"query  chroma-mcp (stdio)  dense    n={result.calls} offered {RATE:.0f}/s achieved {result.rps:.1f}/s "
+                f"c={IN_FLIGHT}: p50 {result.p50_ms:6.2f} ms p99 {result.p99_ms:6.2f} ms errors {result.errors} "
+                "(same collection on the Chroma server)"
             )
-            if probe.is_error:
-                return f"chroma-mcp: not run: its query failed: {str(probe.content)[:300]}"
-            result = await paced("chroma-mcp", one, calls, RATE, IN_FLIGHT)
-        return (
-            f"query  chroma-mcp (stdio)  dense    n={result.calls} offered {RATE:.0f}/s achieved {result.rps:.1f}/s "
-            f"c={IN_FLIGHT}: p50 {result.p50_ms:6.2f} ms p99 {result.p99_ms:6.2f} ms errors {result.errors} "
-            "(same collection on the Chroma server)"
-        )
 
     try:
         print(runtime.run("auto", measure))
