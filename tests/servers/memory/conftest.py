@@ -9,7 +9,8 @@ import anyio
 import pytest
 
 from servers.memory.store.postgres.store import PostgresGraphStore
-from tests.servers.memory.support import MODES, POSTGRES_DSN, SCHEMA, STORES
+from servers.memory.store.redis.store import RedisGraphStore
+from tests.servers.memory.support import MODES, POSTGRES_DSN, REDIS_PREFIX, REDIS_URL, SCHEMA, STORES
 
 
 @pytest.fixture(params=STORES)
@@ -31,6 +32,21 @@ def drop_memory_test_schema() -> Iterator[None]:
         store = PostgresGraphStore(POSTGRES_DSN, SCHEMA, min_size=0, max_size=1)
         try:
             await store.drop_schema()
+        finally:
+            await store.close()
+
+    anyio.run(drop)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def drop_memory_test_keys() -> Iterator[None]:
+    """Delete the session's Redis keys afterwards (every Redis test store writes under its prefix)."""
+    yield
+
+    async def drop() -> None:
+        store = RedisGraphStore(REDIS_URL, REDIS_PREFIX)
+        try:
+            await store.drop_prefix()
         finally:
             await store.close()
 

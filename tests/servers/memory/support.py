@@ -1,4 +1,4 @@
-"""Helpers for the memory tests: settings over the real stores (SQLite file, PostgreSQL schema), clients."""
+"""Helpers for the memory tests: settings over the real stores (SQLite file, PostgreSQL schema, Redis prefix)."""
 
 from __future__ import annotations
 
@@ -22,11 +22,14 @@ from suite.settings import SuiteSettings
 from tests.support.tool_results import data as data
 from tests.support.tool_results import text_of as text_of
 
-STORES = ("sqlite", "postgres")
+STORES = ("sqlite", "postgres", "redis")
 MODES = ("legacy", "auto")
 POSTGRES_DSN = os.environ.get("MEMORY_TEST_POSTGRES_DSN", "postgresql://postgres@127.0.0.1:5432/test")
 SCHEMA = f"memory_test_{os.getpid()}_{uuid.uuid4().hex[:6]}"
 """One schema per test session: other engineers' tests share the `test` database; dropped at the end."""
+REDIS_URL = os.environ.get("MEMORY_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
+REDIS_PREFIX = f"mcp-suite-test:memory:{os.getpid()}-{uuid.uuid4().hex[:6]}:"
+"""One key prefix per test session (other engineers' tests share the Redis); its keys are deleted at the end."""
 
 _EMBEDDERS: EmbedderSet | None = None
 
@@ -46,6 +49,8 @@ def fresh_namespace() -> str:
 def store_section(store: str, data_dir: Path) -> dict[str, Any]:
     if store == "postgres":
         return {"store": "postgres", "postgres": {"dsn": POSTGRES_DSN, "schema_name": SCHEMA, "max_connections": 4}}
+    if store == "redis":
+        return {"store": "redis", "redis": {"url": REDIS_URL, "key_prefix": REDIS_PREFIX, "max_connections": 8}}
     return {"store": "sqlite", "sqlite": {"path": str(data_dir / "memory.db")}}
 
 
