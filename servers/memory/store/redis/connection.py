@@ -19,7 +19,7 @@ from urllib.parse import urlsplit
 
 import anyio
 from redis import exceptions as redis_errors
-from redis.asyncio import Redis
+from redis.asyncio import BlockingConnectionPool, Redis
 
 from servers.memory.errors import MemoryToolError, store_unavailable
 from servers.memory.settings import RedisStoreSettings
@@ -76,13 +76,19 @@ class RedisBase:
         self.max_write_retries = max_write_retries
         parts = urlsplit(url)
         self.address = f"{parts.hostname or '127.0.0.1'}:{parts.port or 6379}"  # never the password
+        # A blocking pool: a call beyond max_connections waits (up to the socket timeout) for a free connection.
+        # A write holds one connection from WATCH to EXEC and needs no other, so writers never starve each other.
         options: dict[str, Any] = {
-            "max_connections": max_connections,
+            "timeout": socket_timeout,
             "socket_connect_timeout": connect_timeout,
             "socket_timeout": socket_timeout,
         }
-        self._redis: Any = Redis.from_url(url, decode_responses=True, **options)
-        self._binary: Any = Redis.from_url(url, decode_responses=False, **{**options, "max_connections": 4})
+        self._pools = [
+            BlockingConnectionPool.from_url(url, decode_responses=True, max_connections=max_connections, **options),
+            BlockingConnectionPool.from_url(url, decode_responses=False, max_connections=4, **options),
+        ]
+        self._redis: Any = Redis(connection_pool=self._pools[0])
+        self._binary: Any = Redis(connection_pool=self._pools[1])  # vectors are bytes
 
     @classmethod
     def from_settings(cls: type[T], settings: RedisStoreSettings) -> T:
@@ -101,8 +107,8 @@ class RedisBase:
         await self._redis.ping()
 
     async def close(self) -> None:
-        await self._redis.aclose()
-        await self._binary.aclose()
+        for pool in self._pools:
+            await pool.disconnect()
 
     @guarded
     async def ping(self) -> str:
@@ -128,7 +134,7 @@ class RedisBase:
         await pipe.watch(marker)
         generation = await pipe.get(marker)
         if generation is None:
-            generation = str(await self._redis.incr(keys.generation_next(namespace)))
+            generation = str(await pipe.incr(keys.generation_next(namespace)))
 
         def refresh(p: Any) -> None:
             p.set(marker, generation, ex=ttl)
@@ -177,9 +183,9 @@ class RedisBase:
             "(memory.redis.max_write_retries); nothing was written, retry",
         )
 
-    async def _reserve_ids(self, count: int) -> list[int]:
-        """``count`` new observation ids, unique across every writer of this prefix."""
+    async def _reserve_ids(self, pipe: Any, count: int) -> list[int]:
+        """``count`` new observation ids, unique across every writer of this prefix (on the write's connection)."""
         if count <= 0:
             return []
-        last = int(await self._redis.incrby(self.keys.obs_next, count))
+        last = int(await pipe.incrby(self.keys.obs_next, count))
         return list(range(last - count + 1, last + 1))

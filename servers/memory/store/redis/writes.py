@@ -127,7 +127,7 @@ class RedisWrites(RedisBase):
                     stale[entity.name] = (fields, await pipe.zrange(space.history(entity.name), 0, -1))
                 creating.append(entity)
             contents = {e.name: list(dict.fromkeys(e.observations)) for e in creating}
-            ids = await self._reserve_ids(sum(len(c) for c in contents.values()))
+            ids = await self._reserve_ids(pipe, sum(len(c) for c in contents.values()))
             written: list[EntityWrite] = []
             for entity in creating:
                 taken, ids = ids[: len(contents[entity.name])], ids[len(contents[entity.name]) :]
@@ -232,7 +232,7 @@ class RedisWrites(RedisBase):
                     if there is not None:  # only an expired observation holds the text: the new one replaces it
                         replaced.setdefault(name, []).append((key, there))
                     fresh[name].append(content)
-            ids = await self._reserve_ids(sum(len(c) for c in fresh.values()))
+            ids = await self._reserve_ids(pipe, sum(len(c) for c in fresh.values()))
             written: list[EntityWrite] = []
             plans: list[tuple[str, list[ObservationRecord]]] = []
             for name in merged:
@@ -372,7 +372,7 @@ class RedisWrites(RedisBase):
             clash = current.get(new_key)
             if clash is not None and clash.id != previous.id and live(clash.expires_at, by.at):
                 raise UnknownObservation(entity, f"{new} (already current)")
-            (oid,) = await self._reserve_ids(1)
+            (oid,) = await self._reserve_ids(pipe, 1)
             record = ObservationRecord(oid, entity, new, by.at, by.principal, by.tool, by.expires_at)
             replaced = ObservationRecord(**{**previous.__dict__, "superseded_by": oid, "superseded_at": by.at})
             done: list[Superseded] = []
