@@ -8,14 +8,22 @@ from pathlib import Path
 import anyio
 import pytest
 
+from servers.memory.store.neo4j.driver import use_driver_factory
 from servers.memory.store.postgres.store import PostgresGraphStore
 from servers.memory.store.redis.store import RedisGraphStore
 from tests.servers.memory.support import MODES, POSTGRES_DSN, REDIS_PREFIX, REDIS_URL, SCHEMA, STORES
+from tests.support.neo4j_memory_double import Neo4jMemoryDouble
 
 
 @pytest.fixture(params=STORES)
-def store_kind(request: pytest.FixtureRequest) -> str:
-    return str(request.param)
+def store_kind(request: pytest.FixtureRequest) -> Iterator[str]:
+    """The store a test runs on; ``neo4j`` drives a fresh driver double for the test's whole length."""
+    kind = str(request.param)
+    if kind != "neo4j":
+        yield kind
+        return
+    with use_driver_factory(Neo4jMemoryDouble().factory):
+        yield kind
 
 
 @pytest.fixture(params=MODES)

@@ -22,7 +22,9 @@ from suite.settings import SuiteSettings
 from tests.support.tool_results import data as data
 from tests.support.tool_results import text_of as text_of
 
-STORES = ("sqlite", "postgres", "redis")
+NEO4J_LIVE = bool(os.environ.get("NEO4J_URI"))
+STORES = ("sqlite", "postgres", "redis", "neo4j", *(("neo4j-live",) if NEO4J_LIVE else ()))
+"""``neo4j`` runs on the driver double (tests/support/neo4j_memory_double.py); ``neo4j-live`` on NEO4J_URI."""
 MODES = ("legacy", "auto")
 POSTGRES_DSN = os.environ.get("MEMORY_TEST_POSTGRES_DSN", "postgresql://postgres@127.0.0.1:5432/test")
 SCHEMA = f"memory_test_{os.getpid()}_{uuid.uuid4().hex[:6]}"
@@ -49,6 +51,10 @@ def fresh_namespace() -> str:
 def store_section(store: str, data_dir: Path) -> dict[str, Any]:
     if store == "postgres":
         return {"store": "postgres", "postgres": {"dsn": POSTGRES_DSN, "schema_name": SCHEMA, "max_connections": 4}}
+    if store == "neo4j":
+        return {"store": "neo4j", "neo4j": {"uri": "neo4j://neo4j-double:7687", "password": "double"}}
+    if store == "neo4j-live":
+        return {"store": "neo4j"}  # uri, user and password from NEO4J_URI, NEO4J_USER, NEO4J_PASSWORD
     if store == "redis":
         return {"store": "redis", "redis": {"url": REDIS_URL, "key_prefix": REDIS_PREFIX, "max_connections": 8}}
     return {"store": "sqlite", "sqlite": {"path": str(data_dir / "memory.db")}}
