@@ -188,8 +188,9 @@ class Neo4jGraphStore(Neo4jReads):
 
         async def work(tx: Tx) -> list[EntityWrite]:
             locked = await self._lock(tx, namespace, list(unique))
-            written: list[EntityWrite] = []
-            for entity in unique.values():
+            created: list[tuple[NewEntity, list[str]]] = []
+            # In name order, and every entity before the id counter: writers take their locks in one order.
+            for entity in sorted(unique.values(), key=lambda e: e.name):
                 row = locked.get(entity.name)
                 if row is not None and live(row.get("expires_at"), by.at):
                     continue
@@ -216,16 +217,19 @@ class Neo4jGraphStore(Neo4jReads):
                     key=entity_key(namespace, entity.name),
                     props={k: v for k, v in props.items() if v is not None},
                 )
-                if not made["created"]:
-                    continue  # a concurrent writer created it first
-                ids = await self._reserve(tx, len(contents))
+                if made["created"]:  # else a concurrent writer created it first
+                    created.append((entity, contents))
+            ids = await self._reserve(tx, sum(len(contents) for _, contents in created))
+            written: dict[str, EntityWrite] = {}
+            for entity, contents in created:
+                taken, ids = ids[: len(contents)], ids[len(contents) :]
                 added = [
                     ObservationRecord(oid, entity.name, c, by.at, by.principal, by.tool, by.expires_at)
-                    for oid, c in zip(ids, contents, strict=True)
+                    for oid, c in zip(taken, contents, strict=True)
                 ]
                 await self._create_observations(tx, namespace, added)
-                written.append(EntityWrite(entity.name, entity.entity_type, 1, tuple(added)))
-            return written
+                written[entity.name] = EntityWrite(entity.name, entity.entity_type, 1, tuple(added))
+            return [written[name] for name in unique if name in written]
 
         return await self._write(work)
 
