@@ -431,6 +431,16 @@ class Neo4jMemoryDouble:
         relations = [k for k in g.relations if g.entities[k[0]]["namespace"] == ns]
         return [{"entities": len(self._in(g, ns, now)), "observations": len(observations), "relations": len(relations)}]
 
+    def _drop_namespaces(self, g: Graph, p: Row) -> list[Row]:
+        doomed = set(p["namespaces"])
+        keys = [k for k, e in g.entities.items() if e["namespace"] in doomed]
+        ids = [oid for oid, o in g.observations.items() if o["namespace"] in doomed]
+        for key in keys:
+            self._delete_entity(g, {"key": key})
+        for oid in ids:
+            del g.observations[oid]
+        return [{"deleted": len(keys) + len(ids)}]
+
     def _namespaces(self, g: Graph, p: Row) -> list[Row]:
         return [{"namespace": ns} for ns in sorted({e["namespace"] for e in g.entities.values()})]
 

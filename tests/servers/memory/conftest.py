@@ -8,10 +8,21 @@ from pathlib import Path
 import anyio
 import pytest
 
+from servers.memory.settings import Neo4jStoreSettings
 from servers.memory.store.neo4j.driver import use_driver_factory
+from servers.memory.store.neo4j.store import Neo4jGraphStore
 from servers.memory.store.postgres.store import PostgresGraphStore
 from servers.memory.store.redis.store import RedisGraphStore
-from tests.servers.memory.support import MODES, POSTGRES_DSN, REDIS_PREFIX, REDIS_URL, SCHEMA, STORES
+from tests.servers.memory.support import (
+    MADE_NAMESPACES,
+    MODES,
+    NEO4J_LIVE,
+    POSTGRES_DSN,
+    REDIS_PREFIX,
+    REDIS_URL,
+    SCHEMA,
+    STORES,
+)
 from tests.support.neo4j_memory_double import Neo4jMemoryDouble
 
 
@@ -55,6 +66,23 @@ def drop_memory_test_keys() -> Iterator[None]:
         store = RedisGraphStore(REDIS_URL, REDIS_PREFIX)
         try:
             await store.drop_prefix()
+        finally:
+            await store.close()
+
+    anyio.run(drop)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def drop_live_neo4j_namespaces() -> Iterator[None]:
+    """On a live Neo4j (NEO4J_URI), delete the namespaces the session's tests made."""
+    yield
+    if not NEO4J_LIVE or not MADE_NAMESPACES:
+        return
+
+    async def drop() -> None:
+        store = Neo4jGraphStore.from_settings(Neo4jStoreSettings())
+        try:
+            await store.drop_namespaces(sorted(MADE_NAMESPACES))
         finally:
             await store.close()
 

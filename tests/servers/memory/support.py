@@ -44,8 +44,14 @@ def shared_embedders() -> EmbedderSet:
     return _EMBEDDERS
 
 
+MADE_NAMESPACES: set[str] = set()
+"""Every namespace a test made: the live Neo4j run deletes them at the end of the session."""
+
+
 def fresh_namespace() -> str:
-    return f"t{uuid.uuid4().hex[:12]}"
+    name = f"t{uuid.uuid4().hex[:12]}"
+    MADE_NAMESPACES.add(name)
+    return name
 
 
 def store_section(store: str, data_dir: Path) -> dict[str, Any]:

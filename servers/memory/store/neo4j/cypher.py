@@ -152,4 +152,8 @@ STATS = (
     "CALL { MATCH (:MemoryEntity {namespace: $namespace})-[r:MEMORY_RELATION]->() RETURN count(r) AS relations } "
     "RETURN entities, observations, relations"
 )
+DROP_NAMESPACES = (
+    "MATCH (n) WHERE (n:MemoryEntity OR n:MemoryObservation) AND n.namespace IN $namespaces "
+    "DETACH DELETE n RETURN count(n) AS deleted"
+)
 NAMESPACES = "MATCH (e:MemoryEntity) RETURN DISTINCT e.namespace AS namespace ORDER BY namespace"

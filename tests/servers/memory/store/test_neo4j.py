@@ -253,3 +253,18 @@ def test_settings_take_the_address_and_credentials_from_the_environment(monkeypa
     settings = Neo4jStoreSettings()
     assert (settings.uri, settings.user, settings.password) == ("neo4j://graph.internal:7687", "memory", "s3cret")
     assert "s3cret" not in repr(settings)
+
+
+async def test_dropping_namespaces_deletes_their_nodes_and_no_others(double: Neo4jMemoryDouble) -> None:
+    store = double_store()
+    await store.open()
+    doomed, kept = fresh_namespace(), fresh_namespace()
+    for ns in (doomed, kept):
+        await store.create_entities(ns, [NewEntity("Ada", "person", ("one",)), NewEntity("Bob", "person", ())], by())
+        await store.create_relations(ns, [RelationKey("Ada", "Bob", "knows")], by())
+    deleted = await store.drop_namespaces([doomed])
+    left = await store.namespaces()
+    stats = await store.stats(kept, time.time())
+    await store.close()
+    assert deleted == 3 and doomed not in left and kept in left
+    assert (stats.entities, stats.observations, stats.relations) == (2, 1, 1)

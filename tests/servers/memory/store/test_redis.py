@@ -196,3 +196,19 @@ async def test_a_redis_that_is_down_is_a_coded_store_unavailable(call: Callable[
         await store.close()
     assert failed.value.code == "store_unavailable"
     assert "127.0.0.1:1" in str(failed.value) and "secret" not in str(failed.value)
+
+
+async def test_search_reads_the_index_not_the_documents_of_the_namespace() -> None:
+    async with stores() as (store,):
+        ns = fresh_namespace()
+        await store.create_entities(
+            ns, [NewEntity(f"e{n:03d}", "thing", (f"note number {n}",)) for n in range(200)], by()
+        )
+        await store.create_entities(ns, [NewEntity("Harbour", "place", ("boats at dawn",))], by())
+        space = store.keys.space(ns, "0")
+        # A document rewritten behind the index's back: a store that scanned documents would find it.
+        await store._redis.hset(space.entity("e007"), "doc", "boats at dawn")
+        now = time.time()
+        words = await store.search(ns, "boats", 10, 0, now)
+        inside = await store.search(ns, "oats at da", 10, 0, now)
+    assert [h.name for h in words] == ["Harbour"] and [h.name for h in inside] == ["Harbour"]
