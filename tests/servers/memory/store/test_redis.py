@@ -212,3 +212,37 @@ async def test_search_reads_the_index_not_the_documents_of_the_namespace() -> No
         words = await store.search(ns, "boats", 10, 0, now)
         inside = await store.search(ns, "oats at da", 10, 0, now)
     assert [h.name for h in words] == ["Harbour"] and [h.name for h in inside] == ["Harbour"]
+
+
+class InterferingStore(RedisGraphStore):
+    """A store whose every write is raced: another connection changes the entity between WATCH and EXEC."""
+
+    def __init__(self, *args: Any, races: int, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.races, self.attempts = races, 0
+
+    async def _reserve_ids(self, pipe: Any, count: int) -> list[int]:
+        self.attempts += 1
+        if self.attempts <= self.races:
+            space = self.keys.space("raced", "0")
+            await self._binary.hset(space.entity("Ada"), "raced_by", str(self.attempts))
+        return await super()._reserve_ids(pipe, count)
+
+
+async def test_a_write_raced_by_another_writer_starts_again_and_gives_up_after_the_bound() -> None:
+    async with stores() as (plain,):
+        prefix = plain.keys.prefix
+        await plain.create_entities("raced", [NewEntity("Ada", "person", ())], by())
+        patient = InterferingStore(REDIS_URL, prefix, races=2, max_write_retries=5)
+        hopeless = InterferingStore(REDIS_URL, prefix, races=100, max_write_retries=3)
+        try:
+            [landed] = await patient.add_observations("raced", [("Ada", ["one"])], by())
+            with pytest.raises(MemoryToolError) as busy:
+                await hopeless.add_observations("raced", [("Ada", ["two"])], by())
+            [ada] = await plain.get_entities("raced", ["Ada"], time.time())
+        finally:
+            await patient.close()
+            await hopeless.close()
+    assert patient.attempts == 3 and [o.content for o in landed.added] == ["one"]
+    assert busy.value.code == "store_busy" and hopeless.attempts == 3
+    assert [o.content for o in ada.observations] == ["one"] and ada.version == 2
