@@ -108,12 +108,15 @@ RELATIONS_FROM = (
     f"UNWIND $keys AS key MATCH (a:MemoryEntity {{key: key}})-[r:MEMORY_RELATION]->(b:MemoryEntity) RETURN {RELATION}"
 )
 RELATIONS_TOUCHING = (
-    "MATCH (a:MemoryEntity)-[r:MEMORY_RELATION]->(b:MemoryEntity) WHERE a.key IN $keys OR b.key IN $keys "
+    "CALL { UNWIND $keys AS key MATCH (a:MemoryEntity {key: key})-[r:MEMORY_RELATION]->(b:MemoryEntity) "
+    "RETURN a, r, b UNION "
+    "UNWIND $keys AS key MATCH (a:MemoryEntity)-[r:MEMORY_RELATION]->(b:MemoryEntity {key: key}) RETURN a, r, b } "
     f"RETURN {RELATION}"
 )
+"""Both directions through the key index (a UNION drops a relation found from both ends twice)."""
 RELATIONS_WITHIN = (
-    "MATCH (a:MemoryEntity)-[r:MEMORY_RELATION]->(b:MemoryEntity) WHERE a.key IN $keys AND b.key IN $keys "
-    f"RETURN {RELATION}"
+    "UNWIND $keys AS key MATCH (a:MemoryEntity {key: key})-[r:MEMORY_RELATION]->(b:MemoryEntity) "
+    f"WHERE b.key IN $keys RETURN {RELATION}"
 )
 FULLTEXT_SEARCH = (
     "CALL db.index.fulltext.queryNodes('memory_entity_text', $query) YIELD node, score "
