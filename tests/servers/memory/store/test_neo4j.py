@@ -13,6 +13,7 @@ from collections.abc import AsyncIterator, Iterator
 
 import numpy as np
 import pytest
+from neo4j.exceptions import ConstraintError
 
 from servers.memory.errors import MemoryToolError
 from servers.memory.settings import Neo4jStoreSettings
@@ -268,3 +269,18 @@ async def test_dropping_namespaces_deletes_their_nodes_and_no_others(double: Neo
     await store.close()
     assert deleted == 3 and doomed not in left and kept in left
     assert (stats.entities, stats.observations, stats.relations) == (2, 1, 1)
+
+
+async def test_an_observation_id_taken_twice_is_a_constraint_error_and_nothing_is_written(
+    double: Neo4jMemoryDouble,
+) -> None:
+    store = double_store()
+    await store.open()
+    ns = fresh_namespace()
+    await store.create_entities(ns, [NewEntity("Ada", "person", ("one",))], by())
+    double.graph.counters["observation"] = 0  # the counter node reset behind the store's back
+    before = copy.deepcopy(double.graph)
+    with pytest.raises(ConstraintError):
+        await store.add_observations(ns, [("Ada", ["two"])], by())
+    await store.close()
+    assert double.graph == before
