@@ -13,7 +13,8 @@ from __future__ import annotations
 
 import functools
 import random
-from collections.abc import Awaitable, Callable, Coroutine
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Iterable
+from contextlib import asynccontextmanager
 from typing import Any, ParamSpec, TypeVar
 from urllib.parse import urlsplit
 
@@ -31,6 +32,8 @@ Queue = Callable[[Any], None]
 Finish = Callable[[list[Any]], T]
 Plan = tuple[Queue, Finish[T]]
 DOWN = (redis_errors.ConnectionError, redis_errors.TimeoutError)
+FIRST_BACKOFF = 0.001
+MAX_BACKOFF = 0.1
 
 
 def guarded(method: Callable[P, Coroutine[Any, Any, T]]) -> Callable[P, Coroutine[Any, Any, T]]:
@@ -56,6 +59,40 @@ def glob_escaped(text: str) -> str:
     return "".join("\\" + c if c in "*?[]\\" else c for c in text)
 
 
+class KeyedLocks:
+    """In-process locks by key, taken in key order (so two holders never wait on each other in a cycle).
+
+    Writers of one entity in this process queue here instead of racing each other in Redis: under
+    contention an optimistic write that loses re-reads and retries, which costs more than waiting.
+    Writers in other processes still race, and ``WATCH`` keeps that safe.
+    """
+
+    def __init__(self) -> None:
+        self._locks: dict[str, tuple[anyio.Lock, int]] = {}
+
+    @asynccontextmanager
+    async def hold(self, keys: Iterable[str]) -> AsyncIterator[None]:
+        counted: list[str] = []
+        acquired: list[anyio.Lock] = []
+        try:
+            for key in sorted(set(keys)):
+                lock, users = self._locks.get(key) or (anyio.Lock(), 0)
+                self._locks[key] = (lock, users + 1)
+                counted.append(key)
+                await lock.acquire()
+                acquired.append(lock)
+            yield
+        finally:
+            for lock in reversed(acquired):
+                lock.release()
+            for key in counted:
+                lock, users = self._locks[key]
+                if users <= 1:
+                    del self._locks[key]
+                else:
+                    self._locks[key] = (lock, users - 1)
+
+
 class RedisBase:
     kind = "redis"
 
@@ -74,6 +111,7 @@ class RedisBase:
         self.keys = Keys(key_prefix)
         self.ttl_seconds = ttl_seconds
         self.max_write_retries = max_write_retries
+        self._entity_locks = KeyedLocks()
         parts = urlsplit(url)
         self.address = f"{parts.hostname or '127.0.0.1'}:{parts.port or 6379}"  # never the password
         # A blocking pool: a call beyond max_connections waits (up to the socket timeout) for a free connection.
@@ -151,13 +189,25 @@ class RedisBase:
         watch: Callable[[Space], list[str]],
         plan: Callable[[Any, Space], Awaitable[Plan[T]]],
         *,
+        entities: Iterable[str] = (),
         fixed: Space | None = None,
     ) -> T:
         """Run one optimistic write: watch, read and decide (``plan``), then queue it all in one ``MULTI``.
 
         ``plan`` may raise (a refused write) before anything is queued: nothing is written. ``fixed``:
-        work in that space without refreshing the namespace's TTL (the purge).
+        work in that space without refreshing the namespace's TTL (the purge). ``entities``: the names the
+        write changes, whose writers in this process wait for each other first (:class:`KeyedLocks`).
         """
+        async with self._entity_locks.hold(f"{namespace}\x00{name}" for name in entities):
+            return await self._attempts(namespace, watch, plan, fixed)
+
+    async def _attempts(
+        self,
+        namespace: str,
+        watch: Callable[[Space], list[str]],
+        plan: Callable[[Any, Space], Awaitable[Plan[T]]],
+        fixed: Space | None,
+    ) -> T:
         for attempt in range(self.max_write_retries):
             async with self._redis.pipeline(transaction=True) as pipe:
                 try:
@@ -175,8 +225,9 @@ class RedisBase:
                     return finish(await pipe.execute())
                 except redis_errors.WatchError:
                     pass
-            # Another writer won the race: start again after a short, random pause (no lock-step retries).
-            await anyio.sleep(random.random() * 0.001 * min(attempt + 1, 20))
+            # Another writer won the race: start again after a random pause that doubles with each loss
+            # (full jitter), so many writers of one entity spread out instead of retrying in lock-step.
+            await anyio.sleep(random.uniform(0, min(MAX_BACKOFF, FIRST_BACKOFF * 2**attempt)))
         raise MemoryToolError(
             "store_busy",
             f"the write lost the race with other writers {self.max_write_retries} times "

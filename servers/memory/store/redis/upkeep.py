@@ -98,7 +98,7 @@ class RedisUpkeep(RedisWrites):
 
             return queue, lambda _: len(expired)
 
-        return await self._transact(space.namespace, lambda s: [space.entity(name)], plan, fixed=space)
+        return await self._transact(space.namespace, lambda s: [space.entity(name)], plan, entities=[name], fixed=space)
 
     async def _expired(self, pipe: Any, oid: int, now: float) -> bool:
         expires_at = optional_float(await pipe.hget(self.keys.obs(oid), "expires_at"))

@@ -158,7 +158,7 @@ class RedisWrites(RedisBase):
 
             return queue, lambda _: written
 
-        return await self._transact(namespace, lambda space: [space.entity(n) for n in unique], plan)
+        return await self._transact(namespace, lambda space: [space.entity(n) for n in unique], plan, entities=unique)
 
     @staticmethod
     def _entity_fields(entity_type: str, by: Provenance) -> dict[str, str]:
@@ -201,7 +201,7 @@ class RedisWrites(RedisBase):
 
             return queue, finish
 
-        return await self._transact(namespace, lambda space: [space.entity(n) for n in ends], plan)
+        return await self._transact(namespace, lambda space: [space.entity(n) for n in ends], plan, entities=ends)
 
     @guarded
     async def add_observations(
@@ -257,7 +257,7 @@ class RedisWrites(RedisBase):
 
             return queue, lambda _: written
 
-        return await self._transact(namespace, lambda space: [space.entity(n) for n in merged], plan)
+        return await self._transact(namespace, lambda space: [space.entity(n) for n in merged], plan, entities=merged)
 
     @guarded
     async def delete_entities(self, namespace: str, names: Sequence[str]) -> DeleteCount:
@@ -291,7 +291,7 @@ class RedisWrites(RedisBase):
 
             return queue, lambda _: count
 
-        return await self._transact(namespace, watch, plan)
+        return await self._transact(namespace, watch, plan, entities=unique)
 
     @guarded
     async def delete_observations(
@@ -326,7 +326,7 @@ class RedisWrites(RedisBase):
 
             return queue, lambda _: count
 
-        return await self._transact(namespace, lambda space: [space.entity(n) for n in merged], plan)
+        return await self._transact(namespace, lambda space: [space.entity(n) for n in merged], plan, entities=merged)
 
     @guarded
     async def delete_relations(self, namespace: str, relations: Sequence[RelationKey]) -> DeleteCount:
@@ -395,4 +395,4 @@ class RedisWrites(RedisBase):
 
             return queue, lambda _: done[0]
 
-        return await self._transact(namespace, lambda space: [space.entity(entity)], plan)
+        return await self._transact(namespace, lambda space: [space.entity(entity)], plan, entities=[entity])
