@@ -14,7 +14,8 @@ relationships by their ends and type), with the driver's documented behaviour ar
   the store is what the live test checks).
 - A write statement in a read transaction raises ``ClientError`` ``Neo.ClientError.Statement.AccessMode``;
   an unknown statement ``CypherSyntaxError``; an observation id already there ``ConstraintError``
-  (the unique constraint); an unreachable server ``ServiceUnavailable``.
+  (the unique constraint); an unreachable server ``ServiceUnavailable`` (at once: the real driver first
+  retries for ``max_transaction_retry_time``).
 - Without full-text (``fulltext=False``, a Neo4j without the Lucene procedures), ``CREATE FULLTEXT
   INDEX`` is a syntax error and ``db.index.fulltext.queryNodes`` is ``ProcedureNotFound``. With it,
   the query is the Lucene text the store sends (``word*`` terms joined by ``AND`` or ``OR``), matched

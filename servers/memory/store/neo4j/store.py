@@ -1,8 +1,8 @@
 """The Neo4j graph store: every write one explicit write transaction over the entities it locks first.
 
 The official async driver runs each write as a managed transaction (``session.execute_write``),
-which it retries on transient failures (a deadlock, a leader switch) up to
-``query_timeout_seconds``; the transaction functions here have no effect outside the transaction,
+which it retries on transient failures (a deadlock, a leader switch, a lost server) for up to
+``connect_timeout_seconds``; the transaction functions here have no effect outside the transaction,
 so a retry is safe. A write first locks the entity nodes it changes, in key order (see
 :mod:`.cypher`), reads what its decision depends on, then writes; a refused write raises inside
 the transaction, which rolls it back. ``open`` makes the constraints, the indexes and the
@@ -65,7 +65,9 @@ class Neo4jGraphStore(Neo4jReads):
         self._config = {
             "max_connection_pool_size": max_connections,
             "connection_timeout": connect_timeout,
-            "max_transaction_retry_time": query_timeout,
+            # How long a managed transaction is retried on a transient failure or a lost server: a Neo4j that is
+            # down answers store_unavailable after this, not after the (longer) query timeout.
+            "max_transaction_retry_time": connect_timeout,
         }
         self._driver: Any = None
         self.fulltext = True
