@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import time
 import uuid
+from collections import Counter
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager, suppress
 from typing import Any
@@ -269,3 +270,43 @@ async def test_in_process_entity_locks_queue_writers_in_key_order_and_are_forgot
                 group.start_soon(hold, f"ab{n}", ["a", "b"])
                 group.start_soon(hold, f"ba{n}", ["b", "a"])
     assert overlap == 1 and locks._locks == {}
+
+
+WRITER = """
+import sys, time, anyio
+from servers.memory.store.base import Provenance
+from servers.memory.store.redis.store import RedisGraphStore
+
+async def main(url, prefix, ns, label):
+    store = RedisGraphStore(url, prefix)
+    async def add(n):
+        await store.add_observations(ns, [("Ada", [f"{label} {n}", "shared"]), ("Bob", [f"{label} {n}"])],
+                                     Provenance(label, "test", time.time()))
+    async with anyio.create_task_group() as group:
+        for n in range(60):
+            group.start_soon(add, n)
+    await store.close()
+
+anyio.run(main, *sys.argv[1:])
+"""
+
+
+async def test_writer_processes_on_one_redis_lose_nothing_and_write_nothing_twice() -> None:
+    import os
+    import sys
+
+    async with stores() as (store,):
+        ns = fresh_namespace()
+        await store.create_entities(ns, [NewEntity("Ada", "person", ()), NewEntity("Bob", "person", ())], by())
+        env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
+        args = [REDIS_URL, store.keys.prefix, ns]
+        async with anyio.create_task_group() as group:
+            for label in ("p1", "p2", "p3"):
+                group.start_soon(lambda lb=label: anyio.run_process([sys.executable, "-c", WRITER, *args, lb], env=env))
+        ada, bob = await store.get_entities(ns, ["Ada", "Bob"], time.time())
+    expected = {f"{p} {n}" for p in ("p1", "p2", "p3") for n in range(60)}
+    assert Counter(o.content for o in ada.observations) == Counter([*expected, "shared"])
+    assert Counter(o.content for o in bob.observations) == Counter(expected)
+    ids = [o.id for o in (*ada.observations, *bob.observations)]
+    assert len(ids) == len(set(ids))
+    assert ada.version == bob.version == 1 + 180  # every call changed both entities once
