@@ -51,27 +51,12 @@ from servers.memory.store.base import (
     UnknownObservation,
     VersionConflict,
 )
-from servers.memory.store.postgres.store import PostgresGraphStore
-from servers.memory.store.sqlite.store import SqliteGraphStore
+from servers.memory.store.factory import build_store
 from servers.memory.transfer import export_lines, import_lines
 from servers.memory.vectors import ObservationEmbedder, VectorIndex
 
 RESOURCE_ENTITIES = 50
 RESOURCE_RELATIONS = 200
-
-
-def build_store(settings: MemorySettings, data_dir: Path) -> GraphStore:
-    if settings.store == "postgres":
-        pg = settings.postgres
-        return PostgresGraphStore(
-            pg.dsn,
-            pg.schema_name,
-            min_size=pg.min_connections,
-            max_size=pg.max_connections,
-            connect_timeout=pg.connect_timeout_seconds,
-        )
-    path = Path(settings.sqlite.path) if settings.sqlite.path else data_dir / "memory" / "memory.db"
-    return SqliteGraphStore(path, settings.sqlite.busy_timeout_ms)
 
 
 class MemoryService:

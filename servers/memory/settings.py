@@ -1,6 +1,7 @@
 """The memory server's settings: the ``memory:`` section of the suite's configuration.
 
-``store`` picks the backend (``sqlite`` embedded, ``postgres`` shared by many instances).
+``store`` picks the backend (``sqlite`` embedded, ``postgres`` shared by many instances, ``redis``
+short-term working memory with an optional namespace TTL, ``neo4j`` a graph database).
 ``namespaces`` names who may read and write each namespace; a principal is the authenticated
 caller (the server's own token check), the gateway's forwarded principal when
 ``trust_forwarded_principal`` is on, else ``default_principal``.
@@ -8,6 +9,7 @@ caller (the server's own token check), the gateway's forwarded principal when
 
 from __future__ import annotations
 
+import os
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
@@ -48,11 +50,39 @@ class PostgresStoreSettings(BaseModel):
     connect_timeout_seconds: float = Field(default=10.0, gt=0, le=300)
 
 
+class RedisStoreSettings(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    url: str = "redis://127.0.0.1:6379/0"
+    key_prefix: str = Field(default="mcp-suite:memory:", min_length=1, max_length=200)
+    ttl_seconds: int | None = Field(
+        default=None, ge=1, description="a namespace expires this long after its last write; none: kept"
+    )
+    max_connections: int = Field(default=20, ge=1, le=10_000)
+    connect_timeout_seconds: float = Field(default=5.0, gt=0, le=300)
+    socket_timeout_seconds: float = Field(default=10.0, gt=0, le=300)
+    max_write_retries: int = Field(default=100, ge=1, le=10_000, description="optimistic retries of one write")
+
+
+class Neo4jStoreSettings(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    uri: str = Field(default_factory=lambda: os.environ.get("NEO4J_URI", "neo4j://127.0.0.1:7687"))
+    user: str = Field(default_factory=lambda: os.environ.get("NEO4J_USER", "neo4j"))
+    password: str | None = Field(default_factory=lambda: os.environ.get("NEO4J_PASSWORD"), repr=False)
+    database: str | None = Field(default=None, description="none: the server's default database")
+    max_connections: int = Field(default=20, ge=1, le=10_000)
+    connect_timeout_seconds: float = Field(default=10.0, gt=0, le=300)
+    query_timeout_seconds: float = Field(default=30.0, gt=0, le=3600)
+
+
 class MemorySettings(ServerSettings):
     port: int = Field(default=MEMORY_PORT, ge=0, le=65535)
-    store: Literal["sqlite", "postgres"] = "sqlite"
+    store: Literal["sqlite", "postgres", "redis", "neo4j"] = "sqlite"
     sqlite: SqliteStoreSettings = SqliteStoreSettings()
     postgres: PostgresStoreSettings = PostgresStoreSettings()
+    redis: RedisStoreSettings = RedisStoreSettings()
+    neo4j: Neo4jStoreSettings = Field(default_factory=Neo4jStoreSettings)
     read_only: bool = False
     default_namespace: str = Field(default="default", pattern=NAMESPACE_PATTERN)
     namespaces: dict[str, NamespaceAccess] = Field(

@@ -1,4 +1,4 @@
-"""Helpers for the memory tests: settings over the real stores (SQLite file, PostgreSQL schema), clients."""
+"""Helpers for the memory tests: settings over the real stores (SQLite file, PostgreSQL schema, Redis prefix)."""
 
 from __future__ import annotations
 
@@ -22,11 +22,16 @@ from suite.settings import SuiteSettings
 from tests.support.tool_results import data as data
 from tests.support.tool_results import text_of as text_of
 
-STORES = ("sqlite", "postgres")
+NEO4J_LIVE = bool(os.environ.get("NEO4J_URI"))
+STORES = ("sqlite", "postgres", "redis", "neo4j", *(("neo4j-live",) if NEO4J_LIVE else ()))
+"""``neo4j`` runs on the driver double (tests/support/neo4j_memory_double.py); ``neo4j-live`` on NEO4J_URI."""
 MODES = ("legacy", "auto")
 POSTGRES_DSN = os.environ.get("MEMORY_TEST_POSTGRES_DSN", "postgresql://postgres@127.0.0.1:5432/test")
 SCHEMA = f"memory_test_{os.getpid()}_{uuid.uuid4().hex[:6]}"
 """One schema per test session: other engineers' tests share the `test` database; dropped at the end."""
+REDIS_URL = os.environ.get("MEMORY_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
+REDIS_PREFIX = f"mcp-suite-test:memory:{os.getpid()}-{uuid.uuid4().hex[:6]}:"
+"""One key prefix per test session (other engineers' tests share the Redis); its keys are deleted at the end."""
 
 _EMBEDDERS: EmbedderSet | None = None
 
@@ -39,13 +44,25 @@ def shared_embedders() -> EmbedderSet:
     return _EMBEDDERS
 
 
+MADE_NAMESPACES: set[str] = set()
+"""Every namespace a test made: the live Neo4j run deletes them at the end of the session."""
+
+
 def fresh_namespace() -> str:
-    return f"t{uuid.uuid4().hex[:12]}"
+    name = f"t{uuid.uuid4().hex[:12]}"
+    MADE_NAMESPACES.add(name)
+    return name
 
 
 def store_section(store: str, data_dir: Path) -> dict[str, Any]:
     if store == "postgres":
         return {"store": "postgres", "postgres": {"dsn": POSTGRES_DSN, "schema_name": SCHEMA, "max_connections": 4}}
+    if store == "neo4j":
+        return {"store": "neo4j", "neo4j": {"uri": "neo4j://neo4j-double:7687", "password": "double"}}
+    if store == "neo4j-live":
+        return {"store": "neo4j"}  # uri, user and password from NEO4J_URI, NEO4J_USER, NEO4J_PASSWORD
+    if store == "redis":
+        return {"store": "redis", "redis": {"url": REDIS_URL, "key_prefix": REDIS_PREFIX, "max_connections": 8}}
     return {"store": "sqlite", "sqlite": {"path": str(data_dir / "memory.db")}}
 
 

@@ -1,0 +1,1 @@
+"""The Redis graph store: short-term working memory, optionally expiring a namespace after its last write."""
