@@ -1,4 +1,4 @@
-"""The memory server: a knowledge graph on SQLite or PostgreSQL, a drop-in for the official memory server.
+"""The memory server: a knowledge graph on SQLite, PostgreSQL, Redis or Neo4j, a drop-in for the official memory server.
 
 ``build_server(settings)`` wires the service (:mod:`.service` over the store of ``memory.store``),
 the read tools, the write tools (unless ``memory.read_only``), the ``memory://`` resources and the
