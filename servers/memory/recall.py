@@ -20,7 +20,7 @@ import numpy as np
 from servers.kit.budgets import json_size
 from servers.kit.embedders.base import EmbedderError
 from servers.memory.models import RecalledEntity, RecallResult, Relation
-from servers.memory.paging import BYTES_PER_TOKEN, relation_model, tokens_of
+from servers.memory.paging import BYTES_PER_TOKEN, relation_model, relation_size, tokens_of
 from servers.memory.store.base import EntityRecord, GraphStore, RelationRecord
 from servers.memory.store.text_index import query_words
 from servers.memory.vectors import VectorIndex
@@ -130,14 +130,23 @@ def _fit(
         record = records.get(name)
         if record is None:
             continue
-        entity = RecalledEntity(
-            name=name, entityType=record.entity_type, score=round(candidate.score, 6), via=candidate.via
-        )
-        size = json_size(entity.model_dump()) + 1
+        score = round(candidate.score, 6)
+        wire = {
+            "name": name,
+            "entityType": record.entity_type,
+            "score": score,
+            "via": candidate.via,
+            "observations": [],
+        }
+        size = json_size(wire) + 1
         if used + size > budget:
             break
         used += size
-        entities.append(entity)
+        entities.append(
+            RecalledEntity.model_construct(
+                name=name, entityType=record.entity_type, score=score, via=list(candidate.via), observations=[]
+            )
+        )
         queues.append(_observation_order(record, similarity, words))
     kept = {e.name for e in entities}
     chosen: list[Relation] = []
@@ -145,7 +154,7 @@ def _fit(
     for relation in relations:
         key = (relation.source, relation.target, relation.relation_type)
         if relation.source in kept and relation.target in kept and key not in seen:
-            size = json_size(relation_model(relation).model_dump(by_alias=True)) + 1
+            size = relation_size(relation) + 1
             if used + size > budget:
                 break
             seen.add(key)
