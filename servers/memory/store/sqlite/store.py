@@ -2,8 +2,10 @@
 
 WAL lets readers run beside the one writer; ``BEGIN IMMEDIATE`` takes the write lock before
 reading what the write depends on, so two processes on one file never interleave a
-read-modify-write, and ``busy_timeout`` makes the second wait instead of failing. One connection
-per store, used from one worker thread at a time.
+read-modify-write, and ``busy_timeout`` makes the second wait instead of failing. Writes go through
+one connection, used from one worker thread at a time; reads take one of up to :data:`READERS`
+read-only connections, so concurrent reads run side by side (SQLite releases the GIL while it works)
+and see every write that has answered.
 """
 
 from __future__ import annotations
@@ -37,6 +39,7 @@ from servers.memory.store.sqlite.schema import SCHEMA_VERSION, STATEMENTS
 from servers.memory.store.text_index import content_hash
 
 T = TypeVar("T")
+READERS = 4
 LIVE = "(expires_at IS NULL OR expires_at > ?)"
 OBSERVATION_COLUMNS = "id, entity, content, created_at, principal, tool, expires_at, superseded_by, superseded_at"
 
@@ -63,6 +66,9 @@ class SqliteGraphStore:
         self.busy_timeout_ms = busy_timeout_ms
         self._connection: sqlite3.Connection | None = None
         self._lock = threading.Lock()
+        self._readers = threading.Condition()
+        self._idle: list[sqlite3.Connection] = []
+        self._made = 0
 
     # -- plumbing ---------------------------------------------------------------------------------
 
@@ -96,13 +102,47 @@ class SqliteGraphStore:
                 if self._connection is not None:
                     self._connection.close()
                     self._connection = None
+            with self._readers:
+                for reader in self._idle:
+                    reader.close()
+                self._made -= len(self._idle)
+                self._idle.clear()
 
         await anyio.to_thread.run_sync(close)
 
+    def _reader(self) -> sqlite3.Connection:
+        """An idle read-only connection, a new one while there are fewer than :data:`READERS`, else wait for one."""
+        with self._readers:
+            while not self._idle and self._made >= READERS:
+                self._readers.wait()
+            if self._idle:
+                return self._idle.pop()
+            self._made += 1
+        try:
+            with self._lock:
+                self._db()  # the schema is made (or migrated) before anything reads
+            reader = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
+            reader.execute(f"PRAGMA busy_timeout = {int(self.busy_timeout_ms)}")
+            reader.execute("PRAGMA query_only = 1")
+        except BaseException:
+            with self._readers:
+                self._made -= 1
+                self._readers.notify()
+            raise
+        return reader
+
+    def _release(self, reader: sqlite3.Connection) -> None:
+        with self._readers:
+            self._idle.append(reader)
+            self._readers.notify()
+
     async def _read(self, work: Callable[[sqlite3.Connection], T]) -> T:
         def run() -> T:
-            with self._lock:
-                return work(self._db())
+            reader = self._reader()
+            try:
+                return work(reader)
+            finally:
+                self._release(reader)
 
         return await anyio.to_thread.run_sync(run)
 
