@@ -66,6 +66,8 @@ async def _filled(store: GraphStore, graph: Graph, vectors: np.ndarray[Any, np.d
     await store.open()
     try:
         await fill_store(store, NAMESPACE, graph, vectors)
+        if isinstance(store, PostgresGraphStore):
+            await store.analyze()  # as autovacuum would within a minute: the rows plan on their indexes
     finally:
         await store.close()
 

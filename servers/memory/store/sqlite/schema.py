@@ -51,5 +51,5 @@ STATEMENTS = (
         PRIMARY KEY (namespace, source, target, relation_type)
     )""",
     "CREATE INDEX IF NOT EXISTS relations_to ON relations (namespace, target)",
-    search.TABLE,
+    *search.TABLES,
 )

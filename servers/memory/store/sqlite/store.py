@@ -40,6 +40,7 @@ from servers.memory.store.text_index import content_hash
 
 T = TypeVar("T")
 READERS = 4
+MMAP_BYTES = 256 << 20
 LIVE = "(expires_at IS NULL OR expires_at > ?)"
 OBSERVATION_COLUMNS = "id, entity, content, created_at, principal, tool, expires_at, superseded_by, superseded_at"
 
@@ -124,6 +125,7 @@ class SqliteGraphStore:
             reader = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
             reader.execute(f"PRAGMA busy_timeout = {int(self.busy_timeout_ms)}")
             reader.execute("PRAGMA query_only = 1")
+            reader.execute(f"PRAGMA mmap_size = {MMAP_BYTES}")  # full-text hits read observations all over the file
         except BaseException:
             with self._readers:
                 self._made -= 1
@@ -224,7 +226,7 @@ class SqliteGraphStore:
             added.append(
                 ObservationRecord(cursor.lastrowid, entity, content, by.at, by.principal, by.tool, by.expires_at)
             )
-        search.index_observations(db, namespace, entity, [(o.id, o.content, o.expires_at) for o in added])
+        search.index_observations(db, [(o.id, o.content) for o in added])
         return added
 
     @staticmethod
@@ -251,7 +253,7 @@ class SqliteGraphStore:
                     (namespace, entity.name, entity.entity_type, by.at, by.at, by.principal, by.tool, by.expires_at),
                 )
                 assert cursor.lastrowid is not None
-                search.index_entity(db, cursor.lastrowid, namespace, entity.name, entity.entity_type, by.expires_at)
+                search.index_entity(db, cursor.lastrowid, entity.name, entity.entity_type)
                 added = self._insert_observations(db, namespace, entity.name, entity.observations, by)
                 written.append(EntityWrite(entity.name, entity.entity_type, 1, tuple(added)))
             return written
