@@ -455,11 +455,17 @@ class SqliteGraphStore:
         if not unique:
             return []
         marks = ",".join("?" * len(unique))
-        join = "AND" if both_ends else "OR"
+        columns = "SELECT source, target, relation_type, created_at, principal FROM relations"
+        if both_ends:
+            sql = f"{columns} WHERE namespace = ? AND source IN ({marks}) AND target IN ({marks})"
+        else:  # two index lookups: for the OR of two columns SQLite scans the namespace
+            sql = (
+                f"{columns} WHERE namespace = ? AND source IN ({marks}) UNION "
+                f"{columns} INDEXED BY relations_to WHERE namespace = ? AND target IN ({marks})"
+            )
         rows = db.execute(
-            "SELECT source, target, relation_type, created_at, principal FROM relations WHERE namespace = ? "
-            f"AND (source IN ({marks}) {join} target IN ({marks})) ORDER BY source, target, relation_type",
-            (namespace, *unique, *unique),
+            f"{sql} ORDER BY 1, 2, 3",
+            (namespace, *unique, namespace, *unique) if not both_ends else (namespace, *unique, *unique),
         ).fetchall()
         return [RelationRecord(*r) for r in rows]
 
