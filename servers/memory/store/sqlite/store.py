@@ -528,7 +528,8 @@ class SqliteGraphStore:
             lambda db: [
                 (r[0], r[1], r[2])
                 for r in db.execute(
-                    "SELECT id, entity, vector FROM observations WHERE namespace = ? AND id > ? AND vector IS NOT NULL "
+                    # ``+namespace``: walk the ids after ``after_id`` (usually none), not every row of the namespace
+                    "SELECT id, entity, vector FROM observations WHERE +namespace = ? AND id > ? AND vector IS NOT NULL "
                     "ORDER BY id LIMIT ?",
                     (namespace, after_id, limit),
                 )
