@@ -67,7 +67,7 @@ async def _filled(store: GraphStore, graph: Graph, vectors: np.ndarray[Any, np.d
     try:
         await fill_store(store, NAMESPACE, graph, vectors)
         if isinstance(store, PostgresGraphStore):
-            await store.analyze()  # as autovacuum would within a minute: the rows plan on their indexes
+            await store.vacuum_analyze()  # as autovacuum would soon after a bulk load
     finally:
         await store.close()
 

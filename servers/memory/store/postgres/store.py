@@ -361,10 +361,11 @@ class PostgresGraphStore(PostgresReads):
 
         return await self._write(work)
 
-    async def analyze(self) -> None:
-        """Refresh the planner's statistics of the store's tables, as autovacuum does a while after a bulk load."""
+    async def vacuum_analyze(self) -> None:
+        """What autovacuum does a while after a bulk load: the planner's statistics, and the GIN indexes'
+        pending entries merged (a search scans those one by one until then)."""
         tables = ", ".join(f"{self.s}.{table}" for table in ("entities", "observations", "relations"))
-        await self._read(lambda db: db.execute(f"ANALYZE {tables}"))
+        await self._read(lambda db: db.execute(f"VACUUM ANALYZE {tables}"))
 
     async def drop_schema(self) -> None:
         """Remove the store's schema and everything in it (tests and benches clean up with it)."""
