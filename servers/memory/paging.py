@@ -22,13 +22,30 @@ def tokens_of(size: int) -> int:
 
 
 def entity_model(record: EntityRecord) -> Entity:
-    return Entity(
+    """The wire model of a stored entity, built without re-validating what the store already checked."""
+    return Entity.model_construct(
         name=record.name, entityType=record.entity_type, observations=[o.content for o in record.observations]
     )
 
 
 def relation_model(record: RelationRecord) -> Relation:
-    return Relation.model_validate({"from": record.source, "to": record.target, "relationType": record.relation_type})
+    return Relation.model_construct(source=record.source, target=record.target, relationType=record.relation_type)
+
+
+def entity_size(record: EntityRecord) -> int:
+    """Bytes of :func:`entity_model`'s JSON, from the record itself."""
+    return json_size(
+        {
+            "name": record.name,
+            "entityType": record.entity_type,
+            "observations": [o.content for o in record.observations],
+        }
+    )
+
+
+def relation_size(record: RelationRecord) -> int:
+    """Bytes of :func:`relation_model`'s JSON (by alias), from the record itself."""
+    return json_size({"from": record.source, "to": record.target, "relationType": record.relation_type})
 
 
 def timestamp(seconds: float | None) -> str | None:
@@ -64,17 +81,13 @@ class PageBuilder:
         if len(self.entities) >= self.max_entities:
             self.stopped = "max_entities"
             return False
-        entity = entity_model(record)
         fresh = [r for r in relations if (r.source, r.target, r.relation_type) not in self._relation_keys]
-        models = [relation_model(r) for r in fresh]
-        size = json_size(entity.model_dump(by_alias=True)) + sum(
-            json_size(m.model_dump(by_alias=True)) + 1 for m in models
-        )
+        size = entity_size(record) + sum(relation_size(r) + 1 for r in fresh)
         if self.entities and self.used + size > self.max_bytes:
             self.stopped = "max_tokens"
             return False
-        self.entities.append(entity)
-        self.relations.extend(models)
+        self.entities.append(entity_model(record))
+        self.relations.extend(relation_model(r) for r in fresh)
         self._relation_keys.update((r.source, r.target, r.relation_type) for r in fresh)
         self.used += size + 1
         return True

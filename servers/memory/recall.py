@@ -15,13 +15,14 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Literal
 
+import anyio
 import numpy as np
 
 from servers.kit.budgets import json_size
 from servers.kit.embedders.base import EmbedderError
 from servers.memory.models import RecalledEntity, RecallResult, Relation
-from servers.memory.paging import BYTES_PER_TOKEN, relation_model, tokens_of
-from servers.memory.store.base import EntityRecord, GraphStore, RelationRecord
+from servers.memory.paging import BYTES_PER_TOKEN, relation_model, relation_size, tokens_of
+from servers.memory.store.base import EntityRecord, GraphStore, RelationRecord, SearchHit
 from servers.memory.store.text_index import query_words
 from servers.memory.vectors import VectorIndex
 
@@ -55,26 +56,41 @@ async def recall(
 ) -> RecallResult:
     """Rank, hydrate and fit; ``embed`` is the embedder (or ``None`` when vectors are off)."""
     now = time.time()
-    candidates: dict[str, _Candidate] = {}
-    for rank, hit in enumerate(await store.search(namespace, query, CANDIDATES, 0, now, any_word=True)):
-        candidates.setdefault(hit.name, _Candidate()).add(1.0 / (RRF_K + rank), "keyword")
-
-    similarity: dict[int, float] = {}
+    keyword: list[SearchHit] = []
+    nearest: list[tuple[int, str, float]] = []
     state: Literal["used", "off", "unavailable"] = "off"
-    if vectors is not None and embed is not None:
+
+    async def by_keyword() -> None:
+        keyword.extend(await store.search(namespace, query, CANDIDATES, 0, now, any_word=True))
+
+    async def by_vector() -> None:
+        nonlocal state
         try:
             vector = np.asarray((await embed.embed([query]))[0], dtype=np.float32)  # type: ignore[attr-defined]
-            state = "used"
         except EmbedderError:
             state = "unavailable"
-        else:
-            best_entity_rank: dict[str, int] = {}
-            for oid, entity, score in await vectors.nearest(namespace, vector, VECTOR_HITS):
-                similarity[oid] = score
-                best_entity_rank.setdefault(entity, len(best_entity_rank))
-            for entity, rank in best_entity_rank.items():
-                if rank < CANDIDATES:
-                    candidates.setdefault(entity, _Candidate()).add(1.0 / (RRF_K + rank), "vector")
+            return
+        state = "used"
+        assert vectors is not None
+        nearest.extend(await vectors.nearest(namespace, vector, VECTOR_HITS))
+
+    # The keyword search (the store, in a worker thread) and the query's embedding (the model) overlap.
+    async with anyio.create_task_group() as group:
+        group.start_soon(by_keyword)
+        if vectors is not None and embed is not None:
+            group.start_soon(by_vector)
+
+    candidates: dict[str, _Candidate] = {}
+    for rank, hit in enumerate(keyword):
+        candidates.setdefault(hit.name, _Candidate()).add(1.0 / (RRF_K + rank), "keyword")
+    similarity: dict[int, float] = {}
+    best_entity_rank: dict[str, int] = {}
+    for oid, entity, score in nearest:
+        similarity[oid] = score
+        best_entity_rank.setdefault(entity, len(best_entity_rank))
+    for entity, rank in best_entity_rank.items():
+        if rank < CANDIDATES:
+            candidates.setdefault(entity, _Candidate()).add(1.0 / (RRF_K + rank), "vector")
 
     ranked = sorted(candidates.items(), key=lambda item: (-item[1].score, item[0]))[:max_entities]
     relations: list[RelationRecord] = []
@@ -130,14 +146,23 @@ def _fit(
         record = records.get(name)
         if record is None:
             continue
-        entity = RecalledEntity(
-            name=name, entityType=record.entity_type, score=round(candidate.score, 6), via=candidate.via
-        )
-        size = json_size(entity.model_dump()) + 1
+        score = round(candidate.score, 6)
+        wire = {
+            "name": name,
+            "entityType": record.entity_type,
+            "score": score,
+            "via": candidate.via,
+            "observations": [],
+        }
+        size = json_size(wire) + 1
         if used + size > budget:
             break
         used += size
-        entities.append(entity)
+        entities.append(
+            RecalledEntity.model_construct(
+                name=name, entityType=record.entity_type, score=score, via=list(candidate.via), observations=[]
+            )
+        )
         queues.append(_observation_order(record, similarity, words))
     kept = {e.name for e in entities}
     chosen: list[Relation] = []
@@ -145,7 +170,7 @@ def _fit(
     for relation in relations:
         key = (relation.source, relation.target, relation.relation_type)
         if relation.source in kept and relation.target in kept and key not in seen:
-            size = json_size(relation_model(relation).model_dump(by_alias=True)) + 1
+            size = relation_size(relation) + 1
             if used + size > budget:
                 break
             seen.add(key)

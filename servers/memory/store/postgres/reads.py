@@ -10,7 +10,8 @@ from collections.abc import Awaitable, Callable, Sequence
 from typing import Any, TypeVar
 
 from servers.memory.store.base import EntityRecord, NamespaceStats, ObservationRecord, RelationRecord, SearchHit
-from servers.memory.store.text_index import merge_ranked, query_words
+from servers.memory.store.postgres.search import search_sql, substring_sql
+from servers.memory.store.text_index import merge_ranked, needs_substring, query_words
 
 T = TypeVar("T")
 OBSERVATION_COLUMNS = "id, entity, content, created_at, principal, tool, expires_at, superseded_by, superseded_at"
@@ -157,25 +158,14 @@ class PostgresReads:
         window = offset + limit
         ranked: list[tuple[str, float]] = []
         if words:
-            rows = await db.fetch(
-                f"SELECT name, ts_rank(tsv, q) AS rank FROM {self.s}.entities, to_tsquery('simple', $2) q "
-                "WHERE namespace = $1 AND tsv @@ q AND (expires_at IS NULL OR expires_at > $3) "
-                'ORDER BY rank DESC, name COLLATE "C" LIMIT $4',
-                namespace,
-                (" | " if any_word else " & ").join(f"{word}:*" for word in words),
-                now,
-                window,
-            )
-            ranked = [(r["name"], float(r["rank"])) for r in rows]
-        substring = await db.fetch(
-            f"SELECT name FROM {self.s}.entities WHERE namespace = $1 AND strpos(doc, lower($2)) > 0 "
-            'AND (expires_at IS NULL OR expires_at > $3) ORDER BY name COLLATE "C" LIMIT $4',
-            namespace,
-            query,
-            now,
-            window + len(ranked),
-        )
-        merged = merge_ranked(ranked, [r["name"] for r in substring], limit, offset)
+            rows = await db.fetch(search_sql(self.s), namespace, words, now, 1 if any_word else len(words), window)
+            ranked = [(r["name"], float(r["score"])) for r in rows]
+        substring: list[str] = []
+        if needs_substring(ranked, window):
+            substring = [
+                r["name"] for r in await db.fetch(substring_sql(self.s), namespace, query, now, window + len(ranked))
+            ]
+        merged = merge_ranked(ranked, substring, limit, offset)
         return [SearchHit(name, score) for name, score in merged]
 
     async def search(

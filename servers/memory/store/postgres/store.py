@@ -4,7 +4,8 @@ Many server instances share one database. A write locks the rows of the entities
 (``FOR UPDATE``, in name order so two writers never deadlock), inserts with ``ON CONFLICT DO
 NOTHING`` against the unique keys (an entity's name, an observation's text within its entity, a
 relation) so concurrent writers of the same item create it once, and bumps each entity's version.
-The answer comes after ``COMMIT``.
+The answer comes after ``COMMIT``. ``create_entities`` and ``add_observations`` are one statement
+each (:mod:`.writes`), their own transaction.
 """
 
 from __future__ import annotations
@@ -27,8 +28,9 @@ from servers.memory.store.base import (
     UnknownObservation,
     VersionConflict,
 )
+from servers.memory.store.postgres import writes
 from servers.memory.store.postgres.reads import OBSERVATION_COLUMNS, PostgresReads, observation_of
-from servers.memory.store.postgres.schema import statements
+from servers.memory.store.postgres.schema import LEGACY_QUERY, migration, statements
 from servers.memory.store.text_index import content_hash
 
 T = TypeVar("T")
@@ -56,7 +58,8 @@ class PostgresGraphStore(PostgresReads):
             async with pool.acquire() as db, db.transaction():
                 # Instances starting together must not race on CREATE ... IF NOT EXISTS (it is not atomic).
                 await db.execute("SELECT pg_advisory_xact_lock(hashtext($1))", f"mcp-suite memory {self.s}")
-                for statement in statements(self.s):
+                legacy = await db.fetchval(LEGACY_QUERY, f"{self.s}.observations")
+                for statement in [*(migration(self.s) if legacy else []), *statements(self.s)]:
                     await db.execute(statement)
         except BaseException:
             await pool.close()
@@ -83,6 +86,12 @@ class PostgresGraphStore(PostgresReads):
         async with pool.acquire() as db, db.transaction():
             return await work(db)
 
+    async def _statement(self, work: Callable[[Connection], Awaitable[T]]) -> T:
+        """``work`` issues one statement, which is its own transaction: committed when it answers."""
+        pool = await self._pool_open()
+        async with pool.acquire() as db:
+            return await work(db)
+
     async def ping(self) -> str:
         version = await self._read(lambda db: db.fetchval("SHOW server_version"))
         return f"postgresql {version}, schema {self.s}"
@@ -107,32 +116,16 @@ class PostgresGraphStore(PostgresReads):
         )
         return _count(entities), _count(observations)
 
-    async def _refresh_text(
-        self, db: Connection, namespace: str, name: str, now: float, *, bump: bool = False
-    ) -> int | None:
-        """Rebuild the entity's searchable text from its current observations (and bump its version): one statement.
-
-        The text is lower-cased by PostgreSQL here and the query by PostgreSQL in :meth:`search`, so both
-        sides fold case alike.
-        """
-        version = "version + 1" if bump else "version"
-        found: int | None = await db.fetchval(
-            f"UPDATE {self.s}.entities e SET version = {version}, updated_at = CASE WHEN $4 THEN $3 ELSE updated_at END, "
-            "doc = lower(e.name || E'\\n' || e.entity_type || coalesce(E'\\n' || ("
-            f"SELECT string_agg(o.content, E'\\n' ORDER BY o.id) FROM {self.s}.observations o "
-            "WHERE o.namespace = e.namespace AND o.entity = e.name AND o.superseded_by IS NULL "
-            "AND (o.expires_at IS NULL OR o.expires_at > $3)), '')) "
-            "WHERE e.namespace = $1 AND e.name = $2 RETURNING version",
+    async def _bump(self, db: Connection, namespace: str, name: str, at: float) -> int:
+        """The entity's version after one more change."""
+        version = await db.fetchval(
+            f"UPDATE {self.s}.entities SET version = version + 1, updated_at = $3 WHERE namespace = $1 AND name = $2 "
+            "RETURNING version",
             namespace,
             name,
-            now,
-            bump,
+            at,
         )
-        return found
-
-    async def _bump(self, db: Connection, namespace: str, name: str, at: float) -> int:
-        """The entity's version after one more change, with its text rebuilt."""
-        return int(await self._refresh_text(db, namespace, name, at, bump=True) or 0)
+        return int(version or 0)
 
     async def _insert_observations(
         self, db: Connection, namespace: str, entity: str, contents: Sequence[str], by: Provenance
@@ -190,44 +183,9 @@ class PostgresGraphStore(PostgresReads):
     # -- writes ------------------------------------------------------------------------------------
 
     async def create_entities(self, namespace: str, entities: Sequence[NewEntity], by: Provenance) -> list[EntityWrite]:
-        async def work(db: Connection) -> list[EntityWrite]:
-            await self._lock_entities(db, namespace, [e.name for e in entities], by.at)
-            await db.execute(
-                f"DELETE FROM {self.s}.observations o USING {self.s}.entities e WHERE e.namespace = $1 "
-                "AND e.name = ANY($2::text[]) AND e.expires_at <= $3 AND o.namespace = e.namespace AND o.entity = e.name",
-                namespace,
-                [e.name for e in entities],
-                by.at,
-            )
-            await db.execute(
-                f"DELETE FROM {self.s}.entities WHERE namespace = $1 AND name = ANY($2::text[]) AND expires_at <= $3",
-                namespace,
-                [e.name for e in entities],
-                by.at,
-            )
-            written: dict[str, EntityWrite] = {}
-            # In name order, like the locks: two writers creating the same names never wait on each other in a cycle.
-            for entity in sorted(entities, key=lambda e: e.name):
-                created = await db.fetchval(
-                    f"INSERT INTO {self.s}.entities (namespace, name, entity_type, version, created_at, updated_at, "
-                    "principal, tool, expires_at) VALUES ($1, $2, $3, 1, $4, $4, $5, $6, $7) "
-                    "ON CONFLICT (namespace, name) DO NOTHING RETURNING id",
-                    namespace,
-                    entity.name,
-                    entity.entity_type,
-                    by.at,
-                    by.principal,
-                    by.tool,
-                    by.expires_at,
-                )
-                if created is None:
-                    continue
-                added = await self._insert_observations(db, namespace, entity.name, entity.observations, by)
-                await self._refresh_text(db, namespace, entity.name, by.at)
-                written[entity.name] = EntityWrite(entity.name, entity.entity_type, 1, tuple(added))
-            return [written[e.name] for e in entities if e.name in written]
-
-        return await self._write(work)
+        if not entities:
+            return []
+        return await self._statement(lambda db: writes.create_entities(db, self.s, namespace, entities, by))
 
     async def create_relations(
         self, namespace: str, relations: Sequence[RelationKey], by: Provenance
@@ -239,45 +197,34 @@ class PostgresGraphStore(PostgresReads):
             missing = sorted(ends - set(locked))
             if missing:
                 raise UnknownEntity(missing[0])
-            created: list[RelationRecord] = []
-            for r in relations:
-                status = await db.execute(
-                    f"INSERT INTO {self.s}.relations (namespace, source, target, relation_type, created_at, principal, "
-                    "tool) VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT DO NOTHING",
-                    namespace,
-                    r.source,
-                    r.target,
-                    r.relation_type,
-                    by.at,
-                    by.principal,
-                    by.tool,
-                )
-                if _count(status):
-                    created.append(RelationRecord(r.source, r.target, r.relation_type, by.at, by.principal))
-            return created
+            rows = await db.fetch(
+                f"INSERT INTO {self.s}.relations (namespace, source, target, relation_type, created_at, principal, "
+                "tool) SELECT $1, t.s, t.t, t.r, $5, $6, $7 FROM unnest($2::text[], $3::text[], $4::text[]) "
+                "WITH ORDINALITY AS t(s, t, r, n) ORDER BY t.n ON CONFLICT DO NOTHING "
+                "RETURNING source, target, relation_type",
+                namespace,
+                [r.source for r in relations],
+                [r.target for r in relations],
+                [r.relation_type for r in relations],
+                by.at,
+                by.principal,
+                by.tool,
+            )
+            made = {(r["source"], r["target"], r["relation_type"]) for r in rows}
+            return [
+                RelationRecord(r.source, r.target, r.relation_type, by.at, by.principal)
+                for r in dict.fromkeys(relations)
+                if (r.source, r.target, r.relation_type) in made
+            ]
 
         return await self._write(work)
 
     async def add_observations(
         self, namespace: str, additions: Sequence[tuple[str, Sequence[str]]], by: Provenance
     ) -> list[EntityWrite]:
-        async def work(db: Connection) -> list[EntityWrite]:
-            locked = await self._lock_entities(db, namespace, [name for name, _ in additions], by.at)
-            written: list[EntityWrite] = []
-            for name, contents in additions:
-                row = locked.get(name)
-                if row is None:
-                    raise UnknownEntity(name)
-                added = await self._insert_observations(db, namespace, name, contents, by)
-                version = int(row["version"])
-                if added:
-                    version = await self._bump(db, namespace, name, by.at)
-                    row = {**row, "version": version}  # a second addition to the same entity in this call
-                    locked[name] = row
-                written.append(EntityWrite(name, row["entity_type"], version, tuple(added)))
-            return written
-
-        return await self._write(work)
+        if not additions:
+            return []
+        return await self._statement(lambda db: writes.add_observations(db, self.s, namespace, additions, by))
 
     async def delete_entities(self, namespace: str, names: Sequence[str]) -> DeleteCount:
         async def work(db: Connection) -> DeleteCount:
@@ -400,11 +347,6 @@ class PostgresGraphStore(PostgresReads):
 
     async def purge_expired(self, now: float) -> int:
         async def work(db: Connection) -> int:
-            touched = await db.fetch(
-                f"SELECT DISTINCT namespace, entity FROM {self.s}.observations WHERE expires_at IS NOT NULL "
-                "AND expires_at <= $1",
-                now,
-            )
             removed = _count(
                 await db.execute(
                     f"DELETE FROM {self.s}.observations WHERE expires_at IS NOT NULL AND expires_at <= $1", now
@@ -415,11 +357,15 @@ class PostgresGraphStore(PostgresReads):
             ):
                 entities, observations = await self._drop_entity(db, row["namespace"], row["name"])
                 removed += entities + observations
-            for row in touched:
-                await self._refresh_text(db, row["namespace"], row["entity"], now)
             return removed
 
         return await self._write(work)
+
+    async def vacuum_analyze(self) -> None:
+        """What autovacuum does a while after a bulk load: the planner's statistics, and the GIN indexes'
+        pending entries merged (a search scans those one by one until then)."""
+        tables = ", ".join(f"{self.s}.{table}" for table in ("entities", "observations", "relations"))
+        await self._read(lambda db: db.execute(f"VACUUM ANALYZE {tables}"))
 
     async def drop_schema(self) -> None:
         """Remove the store's schema and everything in it (tests and benches clean up with it)."""

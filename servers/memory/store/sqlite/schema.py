@@ -1,8 +1,11 @@
-"""The SQLite store's tables: entities, observations (with their history and vectors), relations, FTS5."""
+"""The SQLite store's tables: entities, observations (with their history and vectors), relations, full text."""
 
 from __future__ import annotations
 
-SCHEMA_VERSION = 1
+from servers.memory.store.sqlite import search
+
+SCHEMA_VERSION = 2
+"""``PRAGMA user_version`` of a store with one full-text row per observation (1: one per entity)."""
 
 STATEMENTS = (
     """CREATE TABLE IF NOT EXISTS entities (
@@ -16,7 +19,6 @@ STATEMENTS = (
         principal TEXT NOT NULL,
         tool TEXT NOT NULL,
         expires_at REAL,
-        doc TEXT NOT NULL DEFAULT '',
         UNIQUE (namespace, name)
     )""",
     """CREATE TABLE IF NOT EXISTS observations (
@@ -49,5 +51,5 @@ STATEMENTS = (
         PRIMARY KEY (namespace, source, target, relation_type)
     )""",
     "CREATE INDEX IF NOT EXISTS relations_to ON relations (namespace, target)",
-    "CREATE VIRTUAL TABLE IF NOT EXISTS entity_text USING fts5(body, tokenize = 'unicode61 remove_diacritics 2')",
+    *search.TABLES,
 )
