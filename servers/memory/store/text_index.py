@@ -19,6 +19,11 @@ BEST_TEXTS = 3
 """Per query word, the number of an entity's best-scoring texts that count towards its rank."""
 
 
+def entity_document(name: str, entity_type: str, observations: Iterable[str]) -> str:
+    """An entity's name, type and current observations as one text (the Redis store's index unit)."""
+    return "\n".join([name, entity_type, *observations])
+
+
 def name_document(name: str, entity_type: str) -> str:
     """The text an entity is found by besides its observations: its name and its type."""
     return f"{name}\n{entity_type}"
