@@ -34,7 +34,6 @@ from mesh.config import Settings
 from mesh.security.settings import AuthSettings
 from mesh.security.upstream_auth import UPSTREAM_HEADER
 from servers.database.server import DEFINITION as DATABASE
-from servers.filesystem.server import DEFINITION as FILESYSTEM
 from servers.runtime import fastpath
 from servers.runtime.definition import ServerDefinition
 from servers.runtime.serve import build_http_app
@@ -381,17 +380,6 @@ async def test_a_server_with_middleware_of_its_own_keeps_every_call_on_the_sdk_p
     async with both(definition, SuiteSettings()) as pair:
         await parity(pair, call_body("lookup", {"key": 5}), headers_for("lookup"))
         assert pair[0].sdk_requests == 1
-
-
-async def test_a_context_tool_of_the_filesystem_server_still_works_through_the_sdk(tmp_path: Path) -> None:
-    root = tmp_path / "root"
-    root.mkdir()
-    settings = FILESYSTEM.apply_arguments(SuiteSettings(data_dir=tmp_path / "data"), [str(root)])
-    async with both(FILESYSTEM, settings) as pair:
-        answer = await parity(pair, call_body("list_allowed_directories", {}), headers_for("list_allowed_directories"))
-        assert pair[0].sdk_requests == 1
-    assert answer.status == 200 and answer.json()["result"]["isError"] is False
-    assert str(root) in answer.body.decode()
 
 
 @pytest.fixture
