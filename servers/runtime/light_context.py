@@ -54,6 +54,12 @@ def session_needed_when(needs_session: NeedsSession) -> Callable[[F], F]:
     return mark
 
 
+def never_needs_session(_capabilities: Any) -> bool:
+    """The predicate of a tool whose ``Context`` only reads the request (principal, capabilities), reports
+    progress or logs: light for every client."""
+    return False
+
+
 def session_need_of(fn: Callable[..., Any]) -> NeedsSession | None:
     """The tool function's :func:`session_needed_when` predicate, or None if it declared none."""
     found = getattr(fn, _MARK, None)
