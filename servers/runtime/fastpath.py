@@ -55,6 +55,8 @@ _SSE_HEADERS = [
     (b"x-accel-buffering", b"no"),
 ]
 _PING = b": ping\r\n\r\n"
+_VERDICTS_KEPT = 64
+"""How many distinct header combinations' transport verdicts are kept (then all are forgotten at once)."""
 
 
 class FastToolCallMiddleware:
@@ -65,6 +67,8 @@ class FastToolCallMiddleware:
         self.server = server
         self.path = path
         self.calls = FastToolCalls(server)
+        self._verdicts: dict[tuple[object, ...], bool] = {}
+        self._verdicts_under: object = None
 
     @property
     def _manager(self) -> StreamableHTTPSessionManager:
@@ -106,13 +110,34 @@ class FastToolCallMiddleware:
                 return None
         if found.get(b"mcp-protocol-version") != MODERN_VERSION.encode() or found.get(b"mcp-method") != b"tools/call":
             return None
+        manager = self._manager
         declared = found.get(b"content-length")
-        if declared is not None and (not declared.isdigit() or int(declared) > self._manager.max_request_body_size):
+        if declared is not None and (not declared.isdigit() or int(declared) > manager.max_request_body_size):
             return None
+        # A client sends the same few values on every call: the verdict on them is kept, keyed by what it reads.
+        if manager.security_settings is not self._verdicts_under:
+            self._verdicts.clear()
+            self._verdicts_under = manager.security_settings
+        key = (
+            found.get(b"content-type"),
+            found.get(b"accept"),
+            found.get(b"host"),
+            found.get(b"origin"),
+            manager.json_response,
+        )
+        verdict = self._verdicts.get(key)
+        if verdict is None:
+            if len(self._verdicts) >= _VERDICTS_KEPT:
+                self._verdicts.clear()
+            verdict = self._verdicts[key] = self._transport_allows(found)
+        return found if verdict else None
+
+    def _transport_allows(self, found: dict[bytes, bytes]) -> bool:
+        """The SDK transport's checks of Content-Type, Accept, Host and Origin."""
         content_type = found.get(b"content-type", b"").decode("latin-1").lower()
         if not content_type.startswith("application/json") or not self._accepts(found.get(b"accept", b"")):
-            return None
-        return found if self._host_allowed(found) else None
+            return False
+        return self._host_allowed(found)
 
     def _accepts(self, accept: bytes) -> bool:
         """The SDK's Accept rule: JSON, and SSE too unless the endpoint answers JSON only."""

@@ -41,7 +41,7 @@ def build(_settings: Settings) -> MCPServer[Any]:
     server: MCPServer[Any] = MCPServer("noop", version="0")
 
     @server.tool(annotations=READ)
-    def noop() -> Nothing:
+    async def noop() -> Nothing:
         """Do nothing."""
         return Nothing()
 

@@ -562,3 +562,12 @@ async def test_a_shutdown_cancelling_a_committed_call_still_cancels_the_request(
     with anyio.fail_after(10), pytest.raises(asyncio.CancelledError):
         await task
     assert gate.cancelled.is_set() and task.cancelled()
+
+
+async def test_a_foreign_host_after_allowed_calls_is_still_refused_by_the_sdk() -> None:
+    async with both(sample(), SuiteSettings()) as pair:
+        for _ in range(2):
+            await parity(pair, call_body("lookup", {"key": 1}), headers_for("lookup"))
+        refused = await parity(pair, call_body("lookup", {"key": 1}), headers_for("lookup", host="evil.example:8500"))
+        assert pair[0].sdk_requests == 1
+    assert refused.status == 421
