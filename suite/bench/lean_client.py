@@ -9,9 +9,10 @@ would hide what the server adds on two shared cores. Such a request qualifies fo
 :func:`measure_added` runs three paced series of the same calls: through the server, the same work
 with the engine's or provider's API in this process (the direct side), and a no-op tool of
 :mod:`suite.bench.noop_server` (the floor: what HTTP, JSON-RPC and the result's shaping cost with no
-work at all). Two rounds, interleaved (server, direct, floor; then floor, direct, server), so load
-falls on every side alike. The added p50 of a round is its server p50 less its direct p50; the floor
-is printed beside it.
+work at all), and the pacer alone (a call that does nothing in this process: how late the event loop
+wakes for a due call, which every series pays). Two rounds, interleaved (server, direct, floor, pacer;
+then pacer, floor, direct, server), so load falls on every side alike. The added p50 of a round is its
+server p50 less its direct p50; the floor is printed beside it, as its p50 less the pacer's.
 """
 
 from __future__ import annotations
@@ -83,6 +84,7 @@ class Added:
     server: list[LoadResult] = field(default_factory=list)
     direct: list[LoadResult] = field(default_factory=list)
     floor: list[LoadResult] = field(default_factory=list)
+    pacer: list[LoadResult] = field(default_factory=list)
     server_cpu_ms: list[float] = field(default_factory=list)
     """The server process's CPU per call, per round (when its pid was given)."""
     direct_cpu_ms: list[float] = field(default_factory=list)
@@ -101,12 +103,13 @@ class Added:
         out = [
             f"  {r.label:<28} n={r.calls} {r.rps:6.1f}/s c={r.concurrency}: p50 {r.p50_ms:6.2f} ms "
             f"p99 {r.p99_ms:7.2f} ms errors {r.errors}"
-            for r in self.server + self.direct + self.floor
+            for r in self.server + self.direct + self.floor + self.pacer
         ]
         added = self.added_p50
         out.append(
             f"  {self.label:<28} added p50 {ms_spread(added)} ms per round: {', '.join(f'{a:.2f}' for a in added)}; "
-            f"no-op floor p50 {', '.join(f'{f.p50_ms:.2f}' for f in self.floor)} ms "
+            f"no-op floor p50 over the pacer's "
+            f"{', '.join(f'{f.p50_ms - q.p50_ms:.2f}' for f, q in zip(self.floor, self.pacer, strict=True))} ms "
             f"(goal < {goal_ms}): {'met' if self.met(goal_ms) else 'MISSED'}"
         )
         if self.server_cpu_ms:
@@ -133,8 +136,12 @@ async def measure_added(
 ) -> Added:
     """Two interleaved rounds of ``calls`` paced calls of each side (see the module's text)."""
     figures = Added(label)
-    sides = {"server": counted(server), "direct": counted(direct), "floor": counted(floor)}
-    for order in (("server", "direct", "floor"), ("floor", "direct", "server")):
+
+    async def idle(_index: int) -> bool:
+        return False
+
+    sides = {"server": counted(server), "direct": counted(direct), "floor": counted(floor), "pacer": idle}
+    for order in (("server", "direct", "floor", "pacer"), ("pacer", "floor", "direct", "server")):
         for side in order:
             cpu = process_cpu(server_pid) if side == "server" and server_pid is not None else time.process_time()
             result = await paced(f"{label} {side}", sides[side], calls, rate, in_flight)
@@ -145,8 +152,10 @@ async def measure_added(
             elif side == "direct":
                 figures.direct.append(result)
                 figures.direct_cpu_ms.append((time.process_time() - cpu) * 1e3 / calls)
-            else:
+            elif side == "floor":
                 figures.floor.append(result)
+            else:
+                figures.pacer.append(result)
     return figures
 
 
