@@ -21,6 +21,7 @@ from servers.aiml.models import ChatResult, EmbedResult, GenerateResult, ToolCal
 from servers.aiml.providers.base import GenerationOptions
 from servers.aiml.service import AimlService, Generation
 from servers.aiml.structured import problem_of, validator_for
+from servers.runtime.light_context import never_needs_session, session_needed_when
 
 MessageText = Annotated[str, Field(max_length=1_000_000, description="the message's text")]
 
@@ -56,6 +57,7 @@ def register_generate_tools(server: MCPServer[Any], service: AimlService) -> Non
     hints = model_call_hints(service)
 
     @server.tool(annotations=hints)
+    @session_needed_when(never_needs_session)
     async def generate(
         prompt: Annotated[str, Field(min_length=1, max_length=1_000_000, description="the text to continue")],
         ctx: Context[Any, Any],
@@ -74,6 +76,7 @@ def register_generate_tools(server: MCPServer[Any], service: AimlService) -> Non
         return GenerateResult(text=done.text, finish_reason=done.finish_reason, max_tokens=cap, usage=done.usage)
 
     @server.tool(annotations=hints)
+    @session_needed_when(never_needs_session)
     async def chat(
         messages: Annotated[list[Message], Field(min_length=1, max_length=500, description="the conversation")],
         ctx: Context[Any, Any],
@@ -115,6 +118,7 @@ def register_generate_tools(server: MCPServer[Any], service: AimlService) -> Non
             conversation = [*conversation, {"role": "assistant", "content": done.text}, retry_message(problem)]
 
     @server.tool(annotations=hints)
+    @session_needed_when(never_needs_session)
     async def embed(
         texts: Annotated[
             list[Annotated[str, Field(min_length=1, max_length=100_000)]],

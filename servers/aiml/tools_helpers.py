@@ -21,6 +21,7 @@ from servers.aiml.providers.base import GenerationOptions
 from servers.aiml.service import AimlService
 from servers.aiml.tools_generate import check_input, model_call_hints
 from servers.aiml.usage import Usage
+from servers.runtime.light_context import never_needs_session, session_needed_when
 
 Label = Annotated[str, Field(min_length=1, max_length=200)]
 
@@ -85,6 +86,7 @@ def register_helper_tools(server: MCPServer[Any], service: AimlService) -> None:
         return labels[int(numpy.argmax(similarity))], scores, done.usage
 
     @server.tool(annotations=hints)
+    @session_needed_when(never_needs_session)
     async def classify(
         text: Annotated[str, Field(min_length=1, max_length=100_000, description="the text to classify")],
         labels: Annotated[list[Label], Field(min_length=2, max_length=50, description="the categories to choose from")],
@@ -117,6 +119,7 @@ def register_helper_tools(server: MCPServer[Any], service: AimlService) -> None:
         )
 
     @server.tool(annotations=hints)
+    @session_needed_when(never_needs_session)
     async def summarize(
         text: Annotated[str, Field(min_length=1, max_length=1_000_000, description="the text to summarise")],
         ctx: Context[Any, Any],

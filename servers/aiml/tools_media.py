@@ -22,6 +22,7 @@ from servers.aiml.models import DescribeResult, MediaInfo, TranscriptionResult, 
 from servers.aiml.providers.base import GenerationOptions, Media, Transcription
 from servers.aiml.service import AimlService, VisionPrompt
 from servers.aiml.tools_generate import check_input, model_call_hints
+from servers.runtime.light_context import never_needs_session, session_needed_when
 
 Base64 = Annotated[
     str | None,
@@ -61,6 +62,7 @@ def register_media_tools(server: MCPServer[Any], service: AimlService) -> None:
     hints = model_call_hints(service)
 
     @server.tool(annotations=hints)
+    @session_needed_when(never_needs_session)
     async def describe_image(
         ctx: Context[Any, Any],
         image: Base64 = None,
@@ -93,6 +95,7 @@ def register_media_tools(server: MCPServer[Any], service: AimlService) -> None:
         )
 
     @server.tool(annotations=hints)
+    @session_needed_when(never_needs_session)
     async def transcribe_audio(
         ctx: Context[Any, Any],
         audio: Base64 = None,

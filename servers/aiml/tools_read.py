@@ -15,6 +15,7 @@ from servers.aiml.models import BudgetReport, ModelInfo, ModelList, PolicyReport
 from servers.aiml.service import AimlService
 from servers.kit.budgets import capped
 from servers.kit.cursors import fingerprint, offset_cursor, offset_of
+from servers.runtime.light_context import never_needs_session, session_needed_when
 
 READ = ToolAnnotations(read_only_hint=True, destructive_hint=False, idempotent_hint=True, open_world_hint=False)
 
@@ -84,6 +85,7 @@ def register_read_tools(server: MCPServer[Any], service: AimlService) -> None:
         return await show(service, model)
 
     @server.tool(annotations=READ)
+    @session_needed_when(never_needs_session)
     async def show_policy(ctx: Context[Any, Any]) -> PolicyReport:
         """The model policy and the caller's token budget: allow-list, caps, queues, tokens spent and left."""
         return policy_report(service, caller_of(ctx, service))

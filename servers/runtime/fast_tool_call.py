@@ -145,15 +145,21 @@ class FastToolCalls:
         return True, metrics
 
     def qualify(
-        self, request: Any, routing_headers: Mapping[str, str] | None = None, *, pipe: bool = False
+        self,
+        request: Any,
+        routing_headers: Mapping[str, str] | None = None,
+        *,
+        pipe: bool = False,
+        light: bool | None = None,
     ) -> FastCall | None:
         """The call if ``request`` (parsed JSON) is one qualifying 2026-07-28 ``tools/call`` the SDK would accept.
 
         ``routing_headers`` are the HTTP ``mcp-*`` routing headers, checked against the body as the SDK
         checks them; a transport without headers (stdio) passes None. ``pipe``: the transport writes
-        notifications beside the answer and can give a tool a light ``Context`` (stdio; over HTTP a call
-        asking for progress or a light tool stays with the SDK, whose response mode depends on it).
+        notifications beside the answer, progress included (stdio; over HTTP a call asking for progress
+        stays with the SDK). ``light`` (default: ``pipe``): the transport can give a tool a light ``Context``.
         """
+        light_ok = pipe if light is None else light
         parts = _envelope(request)
         if parts is None:
             return None
@@ -171,7 +177,7 @@ class FastToolCalls:
             return None
         if found.needs_session is None:
             return FastCall(request_id, found.tool, arguments, meta, params)
-        if not pipe or found.needs_session(_capabilities(meta.get(META_CAPABILITIES))):
+        if not light_ok or found.needs_session(_capabilities(meta.get(META_CAPABILITIES))):
             return None
         return FastCall(request_id, found.tool, arguments, meta, params, light=True)
 

@@ -6,6 +6,12 @@ qualifies when it is a POST to the MCP path of one JSON-RPC ``tools/call`` on th
 (Content-Type, Host/Origin, Accept, routing headers, size) and then the checks of the body and the
 tool that both transports share (:mod:`servers.runtime.fast_tool_call`, which also runs the call).
 
+A tool that declares its ``Context`` light (:mod:`servers.runtime.light_context`) is served too when the
+call asks for no progress: it gets a ``Context`` like the one the SDK's endpoint builds (the Starlette
+request, the manager's lifespan state, a per-request connection from the envelope), and a notification
+it sends (a log line the request opted into) commits the response to ``text/event-stream`` and goes out
+as an SSE event, as the SDK's endpoint does; in JSON-response mode it is dropped, as there.
+
 The answer is encoded as the SDK's HTTP transport encodes it. A call that outlives the SDK's SSE
 deferral window gets the SDK's answer too: ``text/event-stream`` with keep-alive pings, the tool
 cancelled if the client goes away. Everything else is replayed to the SDK endpoint unchanged, so its
@@ -16,18 +22,26 @@ from __future__ import annotations
 
 import asyncio
 import json
+from collections.abc import Mapping
 from typing import Any
 
 import anyio
 from mcp.server import MCPServer
+from mcp.server.connection import Connection
+from mcp.server.mcpserver.context import Context
+from mcp.server.runner import aclose_shielded
 from mcp.server.streamable_http_manager import StreamableHTTPSessionManager
 from mcp.shared.inbound import ERROR_CODE_HTTP_STATUS
-from mcp_types import ErrorData, JSONRPCError
+from mcp.shared.transport_context import TransportContext
+from mcp_types import ErrorData, JSONRPCError, JSONRPCNotification
+from starlette.requests import Request
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from mesh.asgi_body import read_body, replay
-from servers.runtime.fast_tool_call import MODERN_VERSION, FastCall, FastToolCalls
+from servers.runtime.fast_tool_call import META_CAPABILITIES, MODERN_VERSION, FastCall, FastToolCalls
+from servers.runtime.light_context import Emit, light_context
 from servers.runtime.observability import CallMetricsMiddleware
+from servers.runtime.sdk_seams import serving_lifespan
 
 SSE_PING_INTERVAL = 15.0
 """Seconds before a still-running call commits to ``text/event-stream``, then between pings (the SDK's value)."""
@@ -41,6 +55,8 @@ _SSE_HEADERS = [
     (b"x-accel-buffering", b"no"),
 ]
 _PING = b": ping\r\n\r\n"
+_VERDICTS_KEPT = 64
+"""How many distinct header combinations' transport verdicts are kept (then all are forgotten at once)."""
 
 
 class FastToolCallMiddleware:
@@ -51,6 +67,8 @@ class FastToolCallMiddleware:
         self.server = server
         self.path = path
         self.calls = FastToolCalls(server)
+        self._verdicts: dict[tuple[object, ...], bool] = {}
+        self._verdicts_under: object = None
 
     @property
     def _manager(self) -> StreamableHTTPSessionManager:
@@ -67,10 +85,14 @@ class FastToolCallMiddleware:
             return
         body, complete = await read_body(receive, self._manager.max_request_body_size)
         call = self._parse(body, headers) if complete else None
-        if call is None:
+        light: _Light | None = None
+        if call is not None and call.light:
+            running, lifespan_state = serving_lifespan(self._manager)
+            light = _Light(call, scope, receive, body, lifespan_state) if running else None
+        if call is None or (call.light and light is None):
             await self.app(scope, replay(body, receive, complete), send)
             return
-        await self._answer(call, metrics, receive, send)
+        await self._answer(call, metrics, light, receive, send)
 
     # -- eligibility ------------------------------------------------------------------------------
 
@@ -88,13 +110,34 @@ class FastToolCallMiddleware:
                 return None
         if found.get(b"mcp-protocol-version") != MODERN_VERSION.encode() or found.get(b"mcp-method") != b"tools/call":
             return None
+        manager = self._manager
         declared = found.get(b"content-length")
-        if declared is not None and (not declared.isdigit() or int(declared) > self._manager.max_request_body_size):
+        if declared is not None and (not declared.isdigit() or int(declared) > manager.max_request_body_size):
             return None
+        # A client sends the same few values on every call: the verdict on them is kept, keyed by what it reads.
+        if manager.security_settings is not self._verdicts_under:
+            self._verdicts.clear()
+            self._verdicts_under = manager.security_settings
+        key = (
+            found.get(b"content-type"),
+            found.get(b"accept"),
+            found.get(b"host"),
+            found.get(b"origin"),
+            manager.json_response,
+        )
+        verdict = self._verdicts.get(key)
+        if verdict is None:
+            if len(self._verdicts) >= _VERDICTS_KEPT:
+                self._verdicts.clear()
+            verdict = self._verdicts[key] = self._transport_allows(found)
+        return found if verdict else None
+
+    def _transport_allows(self, found: dict[bytes, bytes]) -> bool:
+        """The SDK transport's checks of Content-Type, Accept, Host and Origin."""
         content_type = found.get(b"content-type", b"").decode("latin-1").lower()
         if not content_type.startswith("application/json") or not self._accepts(found.get(b"accept", b"")):
-            return None
-        return found if self._host_allowed(found) else None
+            return False
+        return self._host_allowed(found)
 
     def _accepts(self, accept: bytes) -> bool:
         """The SDK's Accept rule: JSON, and SSE too unless the endpoint answers JSON only."""
@@ -122,15 +165,20 @@ class FastToolCallMiddleware:
         except (ValueError, RecursionError):
             return None
         routing = {key.decode(): value.decode("latin-1") for key, value in headers.items() if key in _ROUTING}
-        return self.calls.qualify(request, routing)
+        return self.calls.qualify(request, routing, light=True)
 
     # -- the call ---------------------------------------------------------------------------------
 
     async def _answer(
-        self, call: FastCall, metrics: CallMetricsMiddleware | None, receive: Receive, send: Send
+        self,
+        call: FastCall,
+        metrics: CallMetricsMiddleware | None,
+        light: _Light | None,
+        receive: Receive,
+        send: Send,
     ) -> None:
         if self._manager.json_response:
-            status, payload = await self._run(call, metrics)
+            status, payload = await self._run(call, metrics, light, _dropped)
             await _send_json(send, status, payload)
             return
         keepalive = _Keepalive(send, receive)
@@ -139,7 +187,7 @@ class FastToolCallMiddleware:
             # (SQLite) is then waited for instead of abandoned with the connection still in use.
             with anyio.CancelScope() as scope:
                 keepalive.arm(scope)
-                status, payload = await self._run(call, metrics)
+                status, payload = await self._run(call, metrics, light, keepalive.notify)
         finally:
             await keepalive.disarm()
         if scope.cancel_called:
@@ -149,9 +197,20 @@ class FastToolCallMiddleware:
         else:
             await _send_json(send, status, payload)
 
-    async def _run(self, call: FastCall, metrics: CallMetricsMiddleware | None) -> tuple[int, bytes]:
+    async def _run(
+        self, call: FastCall, metrics: CallMetricsMiddleware | None, light: _Light | None, emit: Emit
+    ) -> tuple[int, bytes]:
         """Status and JSON-RPC body of the call."""
-        outcome = await self.calls.answer(call, metrics)
+        if light is None:
+            outcome = await self.calls.answer(call, metrics)
+        else:
+            connection = Connection.from_envelope(
+                call.version, call.meta.get(_CLIENT_INFO), call.meta.get(META_CAPABILITIES)
+            )
+            try:
+                outcome = await self.calls.answer(call, metrics, light.context(self.server, connection, emit))
+            finally:
+                await aclose_shielded(connection)  # as the SDK's serve_one ends every request
         if isinstance(outcome, ErrorData):
             message = JSONRPCError(jsonrpc="2.0", id=call.id, error=outcome)
             body = message.model_dump(mode="json", by_alias=True, exclude_none=True)
@@ -159,12 +218,37 @@ class FastToolCallMiddleware:
         return 200, _encode({"jsonrpc": "2.0", "id": call.id, "result": outcome})
 
 
-class _Keepalive:
-    """The SDK's SSE deferral for a call still running after :data:`SSE_PING_INTERVAL`.
+class _Light:
+    """What a light call's ``Context`` is built from: the request as the SDK's endpoint holds it."""
 
-    Nothing is started for a call that ends in time (one timer handle, cancelled). Past the window the
-    response commits to ``text/event-stream`` with a ping every interval, and a client disconnect
-    cancels the call, as on the SDK path.
+    __slots__ = ("body", "call", "lifespan_state", "receive", "scope")
+
+    def __init__(self, call: FastCall, scope: Scope, receive: Receive, body: bytes, lifespan_state: Any) -> None:
+        self.call, self.scope, self.receive, self.body, self.lifespan_state = call, scope, receive, body, lifespan_state
+
+    def context(self, server: MCPServer[Any], connection: Connection, emit: Emit) -> Context[Any, Any]:
+        request = Request(self.scope, self.receive)
+        request._body = self.body  # read already, as the SDK's endpoint had read it through this request
+        call = self.call
+        return light_context(
+            server,
+            connection=connection,
+            request_id=call.id,
+            params=call.params,
+            lifespan_context=self.lifespan_state,
+            emit=emit,
+            transport=TransportContext(kind="streamable-http", can_send_request=False, headers=request.headers),
+            request=request,
+        )
+
+
+class _Keepalive:
+    """The SDK's SSE deferral: a call that sends a notification, or is still running after
+    :data:`SSE_PING_INTERVAL`, commits the response to ``text/event-stream``.
+
+    Nothing is started for a call that ends in time without a notification (one timer handle,
+    cancelled). Once committed, each notification goes out as an event, a ping every interval keeps
+    the stream open, and a client disconnect cancels the call, as on the SDK path.
     """
 
     def __init__(self, send: Send, receive: Receive) -> None:
@@ -174,21 +258,36 @@ class _Keepalive:
         self._timer: asyncio.TimerHandle | None = None
         self._tasks: list[asyncio.Task[None]] = []
         self._scope: anyio.CancelScope | None = None
+        self._lock: asyncio.Lock | None = None
 
     def arm(self, scope: anyio.CancelScope) -> None:
         self._scope = scope
         self._timer = asyncio.get_running_loop().call_later(SSE_PING_INTERVAL, self._commit)
 
     def _commit(self) -> None:
-        loop = asyncio.get_running_loop()
-        self._tasks = [loop.create_task(self._ping()), loop.create_task(self._watch_disconnect())]
+        self._tasks.append(asyncio.get_running_loop().create_task(self._event(_PING)))
+
+    async def notify(self, method: str, params: Mapping[str, Any] | None) -> None:
+        """A request-scoped notification, as the SDK's endpoint streams it."""
+        await self._event(_sse_notification(method, params))
+
+    async def _event(self, event: bytes) -> None:
+        if self._lock is None:
+            self._lock = asyncio.Lock()
+        async with self._lock:
+            if not self.committed:
+                await self.send({"type": "http.response.start", "status": 200, "headers": _SSE_HEADERS})
+                self.committed = True  # set once the start is out: a call ending before that still answers JSON
+                if self._timer is not None:
+                    self._timer.cancel()
+                loop = asyncio.get_running_loop()
+                self._tasks += [loop.create_task(self._ping()), loop.create_task(self._watch_disconnect())]
+            await self.send({"type": "http.response.body", "body": event, "more_body": True})
 
     async def _ping(self) -> None:
-        await self.send({"type": "http.response.start", "status": 200, "headers": _SSE_HEADERS})
-        self.committed = True  # set once the start is out: a call ending before that still answers JSON
         while True:
-            await self.send({"type": "http.response.body", "body": _PING, "more_body": True})
             await asyncio.sleep(SSE_PING_INTERVAL)
+            await self._event(_PING)
 
     async def _watch_disconnect(self) -> None:
         while (await self.receive())["type"] != "http.disconnect":
@@ -210,6 +309,18 @@ def _matches(value: str, allowed: list[str]) -> bool:
 
 
 _ENCODER = json.JSONEncoder(separators=(",", ":"))
+_CLIENT_INFO = "io.modelcontextprotocol/clientInfo"
+
+
+async def _dropped(_method: str, _params: Mapping[str, Any] | None) -> None:
+    """JSON-response mode: the SDK's endpoint has no stream for a notification and drops it."""
+
+
+def _sse_notification(method: str, params: Mapping[str, Any] | None) -> bytes:
+    """A notification as the SDK's endpoint writes it on the response stream (one ``event: message``)."""
+    message = JSONRPCNotification(jsonrpc="2.0", method=method, params=dict(params) if params is not None else None)
+    body = message.model_dump(mode="json", by_alias=True, exclude_none=True)
+    return b"event: message\r\ndata: " + _encode(body) + b"\r\n\r\n"
 
 
 def _encode(message: dict[str, Any]) -> bytes:

@@ -5,9 +5,11 @@ announce resource changes needs nothing only the SDK's session can give. It says
 :func:`session_needed_when`, naming the client capabilities under which it *does* need the session
 (server-to-client requests: roots, elicitation, sampling; or a multi-round ``InputRequiredResult``).
 The fast path then serves its calls from clients without those capabilities, handing it a real
-``Context`` (:func:`light_context`) whose request-scoped channel is the transport's pipe:
-``notifications/progress`` and ``notifications/message`` are encoded as the SDK's dispatcher encodes
-them, and a server-to-client request is refused (``NoBackChannelError``), as on the 2026-07-28 wire.
+``Context`` (:func:`light_context`) whose request-scoped channel is the transport's own: on stdio the
+pipe (:func:`pipe_emitter`: ``notifications/progress`` and ``notifications/message`` encoded as the
+SDK's dispatcher encodes them), over HTTP the response (:mod:`servers.runtime.fastpath` commits it to
+``text/event-stream`` on the first notification, as the SDK's endpoint does). A server-to-client
+request is refused (``NoBackChannelError``), as on the 2026-07-28 wire.
 """
 
 from __future__ import annotations
@@ -35,9 +37,11 @@ F = TypeVar("F", bound=Callable[..., Any])
 NeedsSession = Callable[[Any], bool]
 """Given the client's ``ClientCapabilities`` (or None), whether the call needs the SDK's session."""
 WriteLine = Callable[[bytes], Awaitable[None]]
+Emit = Callable[[str, Mapping[str, Any] | None], Awaitable[None]]
+"""Send one request-scoped notification (method, params) the way the transport writes it."""
 
 _MARK = "__mcp_suite_session_needed_when__"
-_TRANSPORT = TransportContext(kind="jsonrpc", can_send_request=False)
+PIPE_TRANSPORT = TransportContext(kind="jsonrpc", can_send_request=False)
 
 
 def session_needed_when(needs_session: NeedsSession) -> Callable[[F], F]:
@@ -48,6 +52,12 @@ def session_needed_when(needs_session: NeedsSession) -> Callable[[F], F]:
         return fn
 
     return mark
+
+
+def never_needs_session(_capabilities: Any) -> bool:
+    """The predicate of a tool whose ``Context`` only reads the request (principal, capabilities), reports
+    progress or logs: light for every client."""
+    return False
 
 
 def session_need_of(fn: Callable[..., Any]) -> NeedsSession | None:
@@ -65,14 +75,23 @@ def encode_notification(method: str, params: Mapping[str, Any] | None) -> bytes:
     return message.__pydantic_serializer__.to_json(message, by_alias=True, exclude_unset=True)
 
 
-@dataclass
-class PipeDispatchContext:
-    """The request-scoped channel of one fast call: notifications to the pipe, no server-to-client requests."""
+def pipe_emitter(write_line: WriteLine) -> Emit:
+    """Notifications as lines on a pipe, encoded as the SDK's stdio transport writes them."""
 
-    write_line: WriteLine
+    async def emit(method: str, params: Mapping[str, Any] | None) -> None:
+        await write_line(encode_notification(method, params))
+
+    return emit
+
+
+@dataclass
+class LightDispatchContext:
+    """The request-scoped channel of one fast call: notifications to the transport, no server-to-client requests."""
+
+    emit: Emit
     request_id: RequestId
     progress_token: str | int | None
-    transport: TransportContext = _TRANSPORT
+    transport: TransportContext = PIPE_TRANSPORT
     message_metadata: None = None
     cancel_requested: anyio.Event = field(default_factory=anyio.Event)
 
@@ -81,7 +100,7 @@ class PipeDispatchContext:
         return False
 
     async def notify(self, method: str, params: Mapping[str, Any] | None, opts: CallOptions | None = None) -> None:
-        await self.write_line(encode_notification(method, params))
+        await self.emit(method, params)
 
     async def send_raw_request(
         self, method: str, params: Mapping[str, Any] | None, opts: CallOptions | None = None
@@ -131,9 +150,15 @@ def light_context(
     request_id: RequestId,
     params: Mapping[str, Any],
     lifespan_context: Any,
-    write_line: WriteLine,
+    emit: Emit,
+    transport: TransportContext = PIPE_TRANSPORT,
+    request: Any = None,
 ) -> Context[Any, Any]:
-    """The ``Context`` the SDK's ``tools/call`` handler would build, with the pipe as its request channel."""
+    """The ``Context`` the SDK's ``tools/call`` handler would build, with ``emit`` as its request channel.
+
+    ``transport`` and ``request`` are what the SDK's transport would give (over HTTP: the Starlette
+    request, whose headers ``ctx.headers`` reads).
+    """
     raw_meta = params.get("_meta")
     try:  # as the SDK's kernel lifts it: None when absent or malformed
         meta = RequestParams.model_validate(params, by_name=False).meta if "_meta" in params else None
@@ -141,7 +166,7 @@ def light_context(
         meta = None
     token = raw_meta.get("progressToken") if isinstance(raw_meta, dict) else None
     progress_token = token if isinstance(token, str | int) and not isinstance(token, bool) else None
-    dctx = PipeDispatchContext(write_line, request_id, progress_token)
+    dctx = LightDispatchContext(emit, request_id, progress_token, transport)
     session = ServerSession(dctx, connection, request_meta=meta)
     if connection.protocol_version not in MODERN_PROTOCOL_VERSIONS:
         narrow_to_set_level(session, connection)  # what LogLevelMiddleware does on the SDK's path
@@ -153,5 +178,6 @@ def light_context(
         params=params,
         request_id=request_id,
         meta=meta,
+        request=request,
     )
     return Context(request_context=request, mcp_server=server, subscriptions=server._subscriptions)

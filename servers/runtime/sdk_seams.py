@@ -4,7 +4,8 @@ The SDK (mcp 2.3) gives a request handler its ``ServerSession`` but no public pa
 ``Connection`` behind it (where per-connection state and teardown live), keeps the 2025-11-25 log
 gate on the session, and gives an ``MCPServer`` no public accessor for its low-level server or its
 ``subscriptions/listen`` bus. The runtime needs all four to serve the handshake era's
-``logging/setLevel`` and ``resources/subscribe`` (:mod:`servers.runtime.protocol_features`).
+``logging/setLevel`` and ``resources/subscribe`` (:mod:`servers.runtime.protocol_features`); the HTTP
+fast path reads the session manager's lifespan state for a light ``Context``.
 tests/servers/runtime/test_sdk_seams.py fails first if an SDK upgrade moves them.
 """
 
@@ -16,6 +17,7 @@ from mcp.server import MCPServer
 from mcp.server.connection import Connection
 from mcp.server.lowlevel import Server
 from mcp.server.session import ServerSession
+from mcp.server.streamable_http_manager import StreamableHTTPSessionManager
 from mcp.server.subscriptions import SubscriptionBus
 from mcp.types import LoggingLevel
 
@@ -54,3 +56,17 @@ def narrow_log_gate(session: ServerSession, levels: frozenset[LoggingLevel]) -> 
     """Let this request's session send only ``levels`` (the SDK's own per-request log gate)."""
     allowed: frozenset[LoggingLevel] = _attribute(session, "_allowed_log_levels", frozenset)
     session._allowed_log_levels = allowed & levels
+
+
+def serving_lifespan(manager: StreamableHTTPSessionManager) -> tuple[bool, Any]:
+    """Whether ``manager`` is running (its ``run()`` entered), and the lifespan state it hands each request.
+
+    The SDK's HTTP endpoint refuses a request before ``run()``; a light ``Context`` on the fast path
+    reads the same lifespan state the SDK's endpoint would pass to its handler.
+    """
+    if not hasattr(manager, "_task_group") or not hasattr(manager, "_lifespan_state"):
+        raise RuntimeError(
+            "the mcp SDK's StreamableHTTPSessionManager has no _task_group/_lifespan_state; "
+            "servers/runtime/sdk_seams.py needs updating for this SDK version"
+        )
+    return manager._task_group is not None, manager._lifespan_state

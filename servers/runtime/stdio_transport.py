@@ -47,7 +47,7 @@ from pydantic_core import to_json
 from mesh.jsonrpc_envelope import RpcProblem
 from servers.runtime.definition import BodyLimit
 from servers.runtime.fast_tool_call import META_PROTOCOL, FastCall, FastToolCalls
-from servers.runtime.light_context import light_context, modern_connection
+from servers.runtime.light_context import light_context, modern_connection, pipe_emitter
 from servers.runtime.observability import CallMetricsMiddleware
 from servers.runtime.sdk_seams import lowlevel_of
 from servers.runtime.stdio_guard import GuardedStdin
@@ -179,7 +179,7 @@ class StdioConnection:
             request_id=call.id,
             params=call.params,
             lifespan_context=self.slot.lifespan_context,
-            write_line=write_line,
+            emit=pipe_emitter(write_line),
         )
 
     def answered(self, message: SessionMessage) -> None:

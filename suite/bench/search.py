@@ -8,10 +8,13 @@ with the SDK client over streamable HTTP.
 - **Index**: 100 000 short documents through ``index_documents`` in calls of 5 000. Printed: docs/s.
   Goal: tantivy at least 5 000 docs/s.
 - **Query**: two-word queries (every word required, a snippet of the body per hit, top 10) paced at
-  100 queries/s with 8 in flight, latency from each call's due time; then the same queries with the
-  engine's API in this process (tantivy: the server's index opened read-only; PostgreSQL: the
-  server's statement through asyncpg), in two interleaved rounds (server, direct, direct, server).
-  Goals: p99 under 20 ms (tantivy) and 50 ms (PostgreSQL); the server adds under 1.5 ms at p50.
+  100 queries/s with 8 in flight, latency from each call's due time, as raw stateless ``tools/call``
+  requests on the lean client (:mod:`suite.bench.lean_client`: the server's fast path); the same
+  queries with the engine's API in this process (tantivy: the server's index opened read-only;
+  PostgreSQL: the server's statement through asyncpg); and a no-op tool
+  (:mod:`suite.bench.noop_server`), the transport's floor. Two interleaved rounds (server, direct,
+  floor; floor, direct, server). Goals: p99 under 20 ms (tantivy) and 50 ms (PostgreSQL); the server
+  adds under 1.5 ms at p50.
 - **CPU**, which load changes little: the server process's CPU per indexed document and per query
   of each server round (read from ``/proc``; PostgreSQL's own is not counted), this process's per
   query of each direct round, and, in this process, the CPU per document of 20 000 documents
@@ -24,7 +27,6 @@ with the SDK client over streamable HTTP.
 
 from __future__ import annotations
 
-import json
 import os
 import sys
 import tempfile
@@ -39,13 +41,12 @@ import anyio
 import asyncpg  # type: ignore[import-untyped]
 from mcp import Client
 
-from gateway.upstream.http1 import Http1Pool
 from servers.kit.paths.settings import DEFAULT_DENY_GLOBS
-from suite.bench.gateway import HEADERS, LoadResult, _call_body
+from suite.bench.lean_client import Added, LeanCaller, measure_added
+from suite.bench.noop_server import noop_server
 from suite.bench.search_corpus import FIELDS, documents, query_texts
 from suite.bench.search_cpu import ingest_cpu, process_cpu
 from suite.bench.search_direct import DirectPostgres, DirectTantivy, search_server
-from suite.bench.vectorstore_load import paced, spread
 
 RATE = 100.0
 IN_FLIGHT = 8
@@ -83,18 +84,11 @@ QUICK = Size(documents=300, queries=30, cpu_documents=300)
 class Figures:
     backend: str
     index_rate: float = 0.0
-    server: list[LoadResult] = field(default_factory=list)
-    direct: list[LoadResult] = field(default_factory=list)
     index_cpu_us: float = 0.0
     """The server process's CPU per indexed document."""
-    server_cpu_ms: list[float] = field(default_factory=list)
-    """The server process's CPU per query, per round (the engine's own process not counted)."""
-    direct_cpu_ms: list[float] = field(default_factory=list)
-    """This process's CPU per query of the direct rounds (the client's pacing included)."""
-
-    @property
-    def added_p50(self) -> list[float]:
-        return [s.p50_ms - d.p50_ms for s, d in zip(self.server, self.direct, strict=True)]
+    added: Added = field(default_factory=lambda: Added(""))
+    """The query rounds: server, direct, floor (server CPU per query: the engine's own process not counted)."""
+    has_direct: bool = False
 
 
 def _structured(result: Any, what: str) -> dict[str, Any]:
@@ -129,18 +123,7 @@ async def _index(client: Client, size: Size, pid: int) -> tuple[float, float]:
     return len(docs) / seconds, cpu_us
 
 
-async def _load(label: str, run: Callable[[str], Awaitable[Any]], texts: list[str]) -> LoadResult:
-    async def call(index: int) -> bool:
-        try:
-            await run(texts[index % len(texts)])
-        except Exception:
-            return True
-        return False
-
-    return await paced(label, call, len(texts), RATE, IN_FLIGHT)
-
-
-async def _measure(kind: str, tmp: Path, size: Size) -> Figures:
+async def _measure(kind: str, tmp: Path, size: Size, floor_url: str) -> Figures:
     schema = f"search_bench_{uuid.uuid4().hex[:10]}"
     figures = Figures(kind)
     direct_close: Callable[[], Awaitable[None]] | None = None
@@ -150,41 +133,43 @@ async def _measure(kind: str, tmp: Path, size: Size) -> Figures:
         ) as (url, data_dir, pid):
             async with Client(url) as client:
                 figures.index_rate, figures.index_cpu_us = await _index(client, size, pid)
-                texts = query_texts(size.queries, seed=2)
+            texts = query_texts(size.queries, seed=2)
+            server, floor = LeanCaller(url, IN_FLIGHT), LeanCaller(floor_url, IN_FLIGHT)
 
-                # Queries go as raw stateless tools/call requests on the gateway's lean HTTP/1.1 client: the
-                # SDK client re-validates every result against the output schema, a client cost that would
-                # swamp what the server adds on two loaded cores.
-                http = Http1Pool(max_connections=IN_FLIGHT)
-                headers = {**HEADERS, "mcp-name": "search"}
+            async def through_server(index: int) -> None:
+                arguments = {"index": "bench", "text": texts[index % len(texts)], "highlight": ["body"]}
+                await server.call("search", arguments)
 
-                async def through_server(text: str) -> None:
-                    body = _call_body("search", {"index": "bench", "text": text, "highlight": ["body"]}, 1)
-                    async with http.post(url, json.dumps(body).encode(), headers) as response:
-                        answer = json.loads(await response.read())
-                    if response.status != 200 or "error" in answer or answer["result"].get("isError"):
-                        raise RuntimeError(f"search failed during the bench: {answer}")
+            async def no_op(_index: int) -> None:
+                await floor.call("noop", {})
 
-                direct: Callable[[str], Awaitable[Any]] | None = None
-                if kind == "tantivy":
-                    direct = DirectTantivy(data_dir / "search" / kind / "bench").query
-                elif kind == "postgres":
-                    engine = DirectPostgres(POSTGRES_DSN, schema, "bench")
-                    await engine.open()
-                    direct, direct_close = engine.query, engine.close
-                try:
-                    for order in (("server", "direct"), ("direct", "server")):
-                        for side in order:
-                            if side == "server":
-                                cpu = process_cpu(pid)
-                                figures.server.append(await _load(f"{kind} server", through_server, texts))
-                                figures.server_cpu_ms.append((process_cpu(pid) - cpu) * 1e3 / len(texts))
-                            elif direct is not None:
-                                cpu = time.process_time()
-                                figures.direct.append(await _load(f"{kind} direct", direct, texts))
-                                figures.direct_cpu_ms.append((time.process_time() - cpu) * 1e3 / len(texts))
-                finally:
-                    await http.aclose()
+            query: Callable[[str], Awaitable[Any]] | None = None
+            if kind == "tantivy":
+                query = DirectTantivy(data_dir / "search" / kind / "bench").query
+            elif kind == "postgres":
+                engine = DirectPostgres(POSTGRES_DSN, schema, "bench")
+                await engine.open()
+                query, direct_close = engine.query, engine.close
+
+            async def direct(index: int) -> None:
+                if query is not None:
+                    await query(texts[index % len(texts)])
+
+            try:
+                figures.added = await measure_added(
+                    kind,
+                    through_server,
+                    direct,
+                    no_op,
+                    calls=len(texts),
+                    rate=RATE,
+                    in_flight=IN_FLIGHT,
+                    server_pid=pid,
+                )
+                figures.has_direct = query is not None
+            finally:
+                await server.aclose()
+                await floor.aclose()
     finally:
         if direct_close is not None:
             await direct_close()
@@ -232,9 +217,9 @@ def run(iterations: int, quick: bool = False) -> bool:
     )
     print(f"  load average before: {_load_line()}")
     met = True
-    with tempfile.TemporaryDirectory(prefix="mcp-suite-bench-search-") as tmp:
+    with tempfile.TemporaryDirectory(prefix="mcp-suite-bench-search-") as tmp, noop_server(Path(tmp)) as (floor_url, _):
         for kind in kinds:
-            figures = anyio.run(_measure, kind, Path(tmp), size)
+            figures = anyio.run(_measure, kind, Path(tmp), size, floor_url)
             goal_rate = GOAL_INDEX_RATE.get(kind)
             ok_rate = goal_rate is None or figures.index_rate >= goal_rate
             print(
@@ -242,26 +227,18 @@ def run(iterations: int, quick: bool = False) -> bool:
                 + (f" (goal >= {goal_rate:.0f})" if goal_rate else "")
                 + f"; server cpu {figures.index_cpu_us:.0f} us/doc"
             )
-            worst_p99 = max(r.p99_ms for r in figures.server)
+            added = figures.added
+            worst_p99 = max(r.p99_ms for r in added.server)
             goal_p99 = GOAL_P99_MS.get(kind)
             ok_p99 = goal_p99 is None or worst_p99 < goal_p99
-            errors = sum(r.errors for r in figures.server + figures.direct)
-            for result in figures.server + figures.direct:
-                print(
-                    f"  {result.label:18s} p50 {result.p50_ms:6.2f} ms  p99 {result.p99_ms:7.2f} ms  {result.rps:6.1f}/s  errors {result.errors}"
-                )
-            ok_added = True
-            if figures.direct:
-                added = figures.added_p50
-                ok_added = max(added) < GOAL_ADDED_P50_MS
-                print(
-                    f"  {kind:10s} added p50 {spread(added)} ms per round: {', '.join(f'{a:.2f}' for a in added)} (goal < {GOAL_ADDED_P50_MS})"
-                )
-            rounds = ", ".join(f"{c:.2f}" for c in figures.server_cpu_ms)
-            direct_rounds = ", ".join(f"{c:.2f}" for c in figures.direct_cpu_ms)
-            print(f"  {kind:10s} cpu per query ms: server process {rounds}; direct side {direct_rounds or '-'}")
+            errors = added.errors
+            lines = added.lines(GOAL_ADDED_P50_MS)
+            ok_added = added.met(GOAL_ADDED_P50_MS) or not figures.has_direct
+            print("\n".join(lines))
+            if not figures.has_direct:
+                print(f"  {kind:10s} no direct side for this backend: its added p50 compares with nothing")
             if goal_p99 is not None:
-                print(f"  {kind:10s} worst p99 {worst_p99:.2f} ms (goal < {goal_p99:.0f})")
+                print(f"  {kind:10s} worst server p99 {worst_p99:.2f} ms (goal < {goal_p99:.0f})")
             met = met and ok_rate and ok_p99 and ok_added and errors == 0
         direct_us, service_us = ingest_cpu(documents(size.cpu_documents, seed=3), CALL_SIZE)
         print(

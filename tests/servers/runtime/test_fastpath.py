@@ -34,7 +34,6 @@ from mesh.config import Settings
 from mesh.security.settings import AuthSettings
 from mesh.security.upstream_auth import UPSTREAM_HEADER
 from servers.database.server import DEFINITION as DATABASE
-from servers.filesystem.server import DEFINITION as FILESYSTEM
 from servers.runtime import fastpath
 from servers.runtime.definition import ServerDefinition
 from servers.runtime.serve import build_http_app
@@ -383,17 +382,6 @@ async def test_a_server_with_middleware_of_its_own_keeps_every_call_on_the_sdk_p
         assert pair[0].sdk_requests == 1
 
 
-async def test_a_context_tool_of_the_filesystem_server_still_works_through_the_sdk(tmp_path: Path) -> None:
-    root = tmp_path / "root"
-    root.mkdir()
-    settings = FILESYSTEM.apply_arguments(SuiteSettings(data_dir=tmp_path / "data"), [str(root)])
-    async with both(FILESYSTEM, settings) as pair:
-        answer = await parity(pair, call_body("list_allowed_directories", {}), headers_for("list_allowed_directories"))
-        assert pair[0].sdk_requests == 1
-    assert answer.status == 200 and answer.json()["result"]["isError"] is False
-    assert str(root) in answer.body.decode()
-
-
 @pytest.fixture
 async def pg_table() -> AsyncIterator[str]:
     schema = f"mcp_fastpath_{secrets.token_hex(4)}"
@@ -574,3 +562,12 @@ async def test_a_shutdown_cancelling_a_committed_call_still_cancels_the_request(
     with anyio.fail_after(10), pytest.raises(asyncio.CancelledError):
         await task
     assert gate.cancelled.is_set() and task.cancelled()
+
+
+async def test_a_foreign_host_after_allowed_calls_is_still_refused_by_the_sdk() -> None:
+    async with both(sample(), SuiteSettings()) as pair:
+        for _ in range(2):
+            await parity(pair, call_body("lookup", {"key": 1}), headers_for("lookup"))
+        refused = await parity(pair, call_body("lookup", {"key": 1}), headers_for("lookup", host="evil.example:8500"))
+        assert pair[0].sdk_requests == 1
+    assert refused.status == 421

@@ -33,12 +33,10 @@ def test_the_quick_bench_prints_every_figure_line(capsys: pytest.CaptureFixture[
     out = capsys.readouterr().out
     for backend in ("tantivy", "postgres"):
         assert re.search(rf"^  {backend} +index +\d+ docs/s", out, re.M), out
-        assert len(re.findall(rf"^  {backend} server +p50 .* errors 0$", out, re.M)) == 2, out
-        assert len(re.findall(rf"^  {backend} direct +p50 .* errors 0$", out, re.M)) == 2, out
-        assert re.search(rf"^  {backend} +added p50 -?\d", out, re.M), out
-        assert re.search(
-            rf"^  {backend} +cpu per query ms: server process [\d.]+, [\d.]+; direct side [\d.]", out, re.M
-        )
+        for series in ("server", "direct", "floor", "pacer"):
+            assert len(re.findall(rf"^  {backend} {series} +n=\d+ .* p50 .* errors 0$", out, re.M)) == 2, out
+        assert re.search(rf"^  {backend} +added p50 -?\d.* no-op floor p50 over the pacer's -?\d", out, re.M), out
+        assert re.search(rf"^  {backend} +cpu per call ms: server process [\d.]+, [\d.]+; direct side [\d.]", out, re.M)
     assert re.search(
         r"^  tantivy +index cpu in one process: tantivy API [\d.]+ us/doc, service [\d.]+ us/doc", out, re.M
     )

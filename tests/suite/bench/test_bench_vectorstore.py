@@ -34,8 +34,10 @@ def test_the_quick_bench_prints_every_figure_line(capsys: pytest.CaptureFixture[
     out = capsys.readouterr().out
     for backend in BACKENDS:
         assert re.search(rf"^ingest {backend} .* docs/s, direct .* docs/s, ratio \d", out, re.M), out
-        for mode in (*MODES, "direct"):
+        for mode in MODES:
             assert re.search(rf"^query  {backend} +{mode} +n=\d+ .* p50 .* p99 .* errors 0 ", out, re.M), out
-        assert re.search(rf"^added  {backend} +dense p50 over direct: -?\d", out, re.M), out
+        assert re.search(rf"^  {backend} dense +added p50 -?\d.* no-op floor p50 over the pacer's", out, re.M), out
+        for series in ("server", "direct", "floor", "pacer"):
+            assert len(re.findall(rf"^  {backend} dense {series} +n=\d+ .* errors 0$", out, re.M)) == 2, out
         assert re.search(rf"^memory {backend} +server RSS with the embedder warm: \d+ MB", out, re.M), out
     assert re.search(r"^(query  chroma-mcp \(stdio\) .* p50 .* p99|chroma-mcp: not run: .+)", out, re.M), out
