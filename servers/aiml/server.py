@@ -11,7 +11,6 @@ first waits for that same load. ``DEFINITION`` is what ``mcp-suite serve aiml`` 
 
 from __future__ import annotations
 
-import weakref
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
@@ -30,6 +29,7 @@ from servers.aiml.tools_generate import register_generate_tools
 from servers.aiml.tools_helpers import register_helper_tools
 from servers.aiml.tools_media import register_media_tools
 from servers.aiml.tools_read import register_read_tools
+from servers.kit.service_life import LiveServices
 from servers.kit.tool_errors import code_tool_errors
 from servers.runtime.definition import Readiness, ServerDefinition
 
@@ -45,7 +45,7 @@ model, cost units); show_policy gives the caller's token budget and the limits."
 
 READINESS_TIMEOUT = 5.0
 
-_LIVE: weakref.WeakValueDictionary[int, AimlService] = weakref.WeakValueDictionary()
+_LIVE: LiveServices[AimlService] = LiveServices()
 """The service of each server built in this process, by the id of its settings: readiness reports its state."""
 
 
@@ -87,13 +87,13 @@ def build_server(settings: Settings, service: AimlService | None = None) -> MCPS
     register_resources(server, service)
     register_prompts(server)
     code_tool_errors(server)
-    _LIVE[id(settings)] = service
+    _LIVE.add(settings, service)
     return server
 
 
 async def readiness(settings: Settings) -> Readiness:
     """Ready when the default alias has a provider that answers (the local one once its model is warm)."""
-    service = _LIVE.get(id(settings))
+    service = _LIVE.get(settings)
     if service is None:
         return Readiness(ready=False, checks={"service": "not built in this process"})
     checks: dict[str, str] = {}

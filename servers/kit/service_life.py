@@ -56,21 +56,34 @@ def service_lifespan(
 
 
 class LiveServices(Generic[S]):
-    """The service of each server built in this process, by the id of its settings (held weakly)."""
+    """The service of each server built in this process, found by its settings object; both held weakly.
+
+    An entry is keyed by ``id(settings)`` and answers only while that very object is alive: a new
+    settings object that reuses a dead one's id finds nothing (not the other server's service).
+    """
 
     def __init__(self) -> None:
-        self._live: weakref.WeakValueDictionary[int, Any] = weakref.WeakValueDictionary()
+        self._live: dict[int, tuple[weakref.ref[Any], weakref.ref[Any]]] = {}
 
     def add(self, settings: object, service: S) -> S:
-        self._live[id(settings)] = service
+        self._live = {key: refs for key, refs in self._live.items() if refs[0]() is not None and refs[1]() is not None}
+        self._live[id(settings)] = (weakref.ref(settings), weakref.ref(service))
         return service
+
+    def get(self, settings: object) -> S | None:
+        """The live service built with this ``settings`` object, or None."""
+        refs = self._live.get(id(settings))
+        if refs is None or refs[0]() is not settings:
+            return None
+        found: S | None = refs[1]()
+        return found
 
     @asynccontextmanager
     async def live_or_fresh(
         self, settings: object, make: Callable[[], S], close: Callable[[S], Awaitable[Any]]
     ) -> AsyncIterator[tuple[S, bool]]:
         """``(service, live)``: the live service of ``settings``, or one made for the check and closed after it."""
-        found = self._live.get(id(settings))
+        found = self.get(settings)
         if found is not None:
             yield found, True
             return

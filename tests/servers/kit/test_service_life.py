@@ -63,6 +63,21 @@ async def test_readiness_finds_the_live_service_of_its_settings_and_never_closes
     assert service.events == []
 
 
+async def test_settings_that_reuse_a_dead_settings_objects_id_do_not_find_its_service() -> None:
+    live: LiveServices[Service] = LiveServices()
+    service = Service()  # still alive: a server can outlive the settings object it was built from
+    first = Settings()
+    live.add(first, service)
+    dead_id = id(first)
+    del first
+    # CPython hands a freed object's memory to the next object of its size: find one with the same id.
+    later = [Settings() for _ in range(100)]
+    reused = [other for other in later if id(other) == dead_id]
+    assert reused, "no new object took the dead one's id, so this test checks nothing"
+    async with live.live_or_fresh(reused[0], Service, Service.close) as (found, is_live):
+        assert not is_live and found is not service
+
+
 async def test_without_a_live_service_readiness_makes_one_and_closes_it_after() -> None:
     live: LiveServices[Service] = LiveServices()
     made: list[Service] = []
