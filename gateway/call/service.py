@@ -82,7 +82,9 @@ class Gateway:
         self._membership = anyio.Event()
         self._refresh_lock = anyio.Lock()
         self._policies: dict[tuple[str | None, str, str | None], EffectivePolicy] = {}
-        self.events = UpstreamEvents(on_list_changed=lambda _server: self._dirty.set())
+        self._relist: set[str] | None = set()
+        """The servers the next refresh re-lists (their lists changed, or a breaker moved); None: all."""
+        self.events = UpstreamEvents(on_list_changed=self._mark)
         # Where the settings in force come from, for gateway_status: the live-config follower replaces it.
         self.config_source: Callable[[], dict[str, Any]] = lambda: {"source": "file", "degraded": False}
 
@@ -120,13 +122,25 @@ class Gateway:
                 self._http = None
                 self._calls = None
 
+    def _mark(self, server: str | None) -> None:
+        """Have the refresh loop re-list ``server`` soon (None: every server)."""
+        if server is None:
+            self._relist = None
+        elif self._relist is not None:
+            self._relist.add(server)
+        self._dirty.set()
+
     async def _refresh_loop(self) -> None:
+        # The periodic refresh re-lists everyone; a change one server announced re-lists only that
+        # server's instances, so its clients hear of the change without waiting on all the others.
         while True:
-            with anyio.move_on_after(self.settings.refresh_interval_seconds):
+            with anyio.move_on_after(self.settings.refresh_interval_seconds) as waited:
                 await self._dirty.wait()
             self._dirty = anyio.Event()
+            only = None if waited.cancelled_caught else (self._relist or None)
+            self._relist = set()
             try:
-                await self.refresh()
+                await self.refresh(only=only)
             except Exception:
                 log.exception("refresh failed")
 
@@ -163,12 +177,13 @@ class Gateway:
         return pool
 
     def _on_breaker_change(self, server: str) -> None:
-        self._dirty.set()
+        self._mark(server)
         if self._tg is not None:
             self._tg.start_soon(self.rebuild)
 
-    async def refresh(self, probe: Literal["all", "new"] = "all") -> None:
-        """Follow the registry, (re)connect, re-list every instance (or only new ones), rebuild the catalog."""
+    async def refresh(self, probe: Literal["all", "new"] = "all", only: set[str] | None = None) -> None:
+        """Follow the registry, (re)connect, re-list every instance (or only new ones, or only those of the
+        servers in ``only``), rebuild the catalog."""
         async with self._refresh_lock:
             wanted: dict[str, dict[str, ServiceInstance]] = {
                 server: {i.instance_id: i for i in self.registry.instances(server)}
@@ -189,6 +204,8 @@ class Gateway:
             async with anyio.create_task_group() as tg:
                 for pool in self.pools.values():
                     for member in pool.members.values():
+                        if only is not None and pool.server not in only and member.listing is not None:
+                            continue
                         if probe == "all" or member.listing is None or not member.healthy:
                             tg.start_soon(self._probe, pool, member)
             for pool in self.pools.values():
@@ -326,7 +343,7 @@ class Gateway:
                 pool.balancer = make_balancer(strategy, pool=server)
             pool.hash_argument = group.hash_argument if group else None
         await self.rebuild()
-        self._dirty.set()
+        self._mark(None)
 
     # ---- forwarding ----------------------------------------------------------------------
     def policy_for(self, view: View, server: str, tool: str | None) -> EffectivePolicy:
