@@ -17,9 +17,7 @@ from __future__ import annotations
 
 import itertools
 import os
-import signal
 import statistics
-import subprocess
 import tempfile
 import time
 from collections.abc import Iterator
@@ -28,7 +26,6 @@ from pathlib import Path
 from typing import Any
 
 import anyio
-import yaml
 from mcp import Client
 
 from servers.aiml.providers.base import Delta, GenerationOptions
@@ -37,7 +34,7 @@ from servers.aiml.service import AimlService
 from servers.aiml.settings import aiml_settings
 from suite.bench.lean_client import LeanCaller, measure_added
 from suite.bench.noop_server import noop_server
-from suite.bench.processes import bench_env, cli, free_port, wait_ready
+from suite.bench.processes import served_over_http
 from suite.settings import load_suite_settings
 
 ADDED_P50_GOAL_MS = 2.0
@@ -88,23 +85,8 @@ async def _embeddings_per_second(service: AimlService, runs: int) -> list[float]
 @contextmanager
 def aiml_server(tmp: Path) -> Iterator[tuple[str, int]]:
     """``mcp-suite serve aiml --transport http`` on the bundled models; yields (MCP URL, pid) once warm."""
-    port = free_port()
-    config = tmp / "aiml.yaml"
-    config.write_text(yaml.safe_dump({"aiml": {"port": port}}))
-    log_path = tmp / "aiml.log"
-    argv = cli("serve", "aiml", "--transport", "http", "--port", str(port), "--config", str(config))
-    with log_path.open("wb") as log:
-        process = subprocess.Popen(argv, env=bench_env(str(tmp / "aiml-data")), stdout=log, stderr=subprocess.STDOUT)
-    try:
-        wait_ready(f"http://127.0.0.1:{port}/health", process, log_path, "the aiml server", READY_SECONDS)
-        yield f"http://127.0.0.1:{port}/mcp", process.pid
-    finally:
-        process.send_signal(signal.SIGTERM)
-        try:
-            process.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+    with served_over_http(tmp, "aiml", {}, "aiml", READY_SECONDS, data_dir=tmp / "aiml-data") as served:
+        yield served
 
 
 async def _added_latency(service: AimlService, url: str, floor_url: str, calls: int, pid: int) -> bool:

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import os
-import signal
 import subprocess
 import sys
 from collections.abc import Iterator, Sequence
@@ -18,9 +17,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-import yaml
-
-from suite.bench.processes import bench_env, cli, free_port, wait_ready
+from suite.bench.processes import served_over_http
 
 READY_SECONDS = 120.0
 
@@ -30,23 +27,8 @@ def memory_server(
     tmp: Path, name: str, memory: dict[str, Any], ready_seconds: float = READY_SECONDS
 ) -> Iterator[tuple[str, int]]:
     """``mcp-suite serve memory`` over HTTP with the ``memory`` section given; yields (MCP URL, pid)."""
-    port = free_port()
-    config = tmp / f"memory-{name}.yaml"
-    config.write_text(yaml.safe_dump({"memory": {**memory, "port": port}}))
-    argv = cli("serve", "memory", "--transport", "http", "--port", str(port), "--config", str(config))
-    log_path = tmp / f"memory-{name}.log"
-    with log_path.open("wb") as log:
-        process = subprocess.Popen(argv, env=bench_env(str(tmp / f"data-{name}")), stdout=log, stderr=subprocess.STDOUT)
-    try:
-        wait_ready(f"http://127.0.0.1:{port}/health", process, log_path, "the memory server", ready_seconds)
-        yield f"http://127.0.0.1:{port}/mcp", process.pid
-    finally:
-        process.send_signal(signal.SIGTERM)
-        try:
-            process.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+    with served_over_http(tmp, "memory", memory, f"memory-{name}", ready_seconds, tmp / f"data-{name}") as served:
+        yield served
 
 
 def run_writers(argvs: Sequence[Sequence[str]], timeout: float = 600.0) -> list[dict[str, Any]]:

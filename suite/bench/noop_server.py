@@ -9,8 +9,6 @@ child process.
 
 from __future__ import annotations
 
-import signal
-import subprocess
 import sys
 import tempfile
 from collections.abc import Iterator
@@ -27,7 +25,7 @@ from mesh.config import Settings
 from mesh.telemetry import configure_logging
 from servers.runtime.definition import ServerDefinition
 from servers.runtime.serve import serve_http
-from suite.bench.processes import bench_env, free_port, wait_ready
+from suite.bench.processes import free_port, ready_child
 from suite.settings import load_suite_settings
 
 READ = ToolAnnotations(read_only_hint=True, destructive_hint=False, idempotent_hint=True, open_world_hint=False)
@@ -55,20 +53,9 @@ DEFINITION = ServerDefinition(name="noop", build=build)
 def noop_server(tmp: Path) -> Iterator[tuple[str, int]]:
     """The no-op server as a child process; yields (MCP URL, pid)."""
     port = free_port()
-    log_path = tmp / "noop-server.log"
     argv = [sys.executable, "-m", "suite.bench.noop_server", str(port)]
-    with log_path.open("wb") as log:
-        process = subprocess.Popen(argv, env=bench_env(str(tmp / "noop-data")), stdout=log, stderr=subprocess.STDOUT)
-    try:
-        wait_ready(f"http://127.0.0.1:{port}/health", process, log_path, "the no-op server", 60.0)
-        yield f"http://127.0.0.1:{port}/mcp", process.pid
-    finally:
-        process.send_signal(signal.SIGTERM)
-        try:
-            process.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+    with ready_child(argv, port, tmp / "noop-data", tmp / "noop-server.log", "the no-op server", 60.0) as pid:
+        yield f"http://127.0.0.1:{port}/mcp", pid
 
 
 def main(port: int) -> None:

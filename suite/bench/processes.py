@@ -9,13 +9,18 @@ bench measures.
 from __future__ import annotations
 
 import os
+import signal
 import socket
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import httpx
+import yaml
 
 
 def free_port() -> int:
@@ -72,3 +77,41 @@ def wait_ready(url: str, process: subprocess.Popen[bytes], log: Path, what: str,
             pass
         time.sleep(0.1)
     raise RuntimeError(f"{what} was not ready at {url} within {timeout:.0f}s: {log.read_text()[-2000:]}")
+
+
+@contextmanager
+def ready_child(argv: list[str], port: int, data_dir: Path, log_path: Path, what: str, timeout: float) -> Iterator[int]:
+    """``argv`` as a child logging to ``log_path``, once ``/health`` on ``port`` answers 200; its pid.
+
+    It is stopped with SIGTERM afterwards (killed when it has not ended within 30 s).
+    """
+    with log_path.open("wb") as log:
+        process = subprocess.Popen(argv, env=bench_env(str(data_dir)), stdout=log, stderr=subprocess.STDOUT)
+    try:
+        wait_ready(f"http://127.0.0.1:{port}/health", process, log_path, what, timeout)
+        yield process.pid
+    finally:
+        process.send_signal(signal.SIGTERM)
+        try:
+            process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
+@contextmanager
+def served_over_http(
+    tmp: Path, server: str, section: dict[str, Any], name: str, timeout: float, data_dir: Path | None = None
+) -> Iterator[tuple[str, int]]:
+    """``mcp-suite serve SERVER --transport http`` with ``section`` as its settings; (MCP URL, pid) once ready.
+
+    Its config is ``<tmp>/<name>.yaml``, its log ``<tmp>/<name>.log``, its data dir ``data_dir``
+    (default ``<tmp>/data-<name>``).
+    """
+    port = free_port()
+    config = tmp / f"{name}.yaml"
+    config.write_text(yaml.safe_dump({server: {**section, "port": port}}))
+    argv = cli("serve", server, "--transport", "http", "--port", str(port), "--config", str(config))
+    place = data_dir or tmp / f"data-{name}"
+    with ready_child(argv, port, place, tmp / f"{name}.log", f"the {server} server", timeout) as pid:
+        yield f"http://127.0.0.1:{port}/mcp", pid

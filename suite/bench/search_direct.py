@@ -11,9 +11,6 @@ search --transport http`` with a config file.
 
 from __future__ import annotations
 
-import signal
-import subprocess
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -21,13 +18,11 @@ from typing import Any
 
 import anyio.to_thread
 import asyncpg  # type: ignore[import-untyped]
-import httpx
 import tantivy
-import yaml
 
 from servers.search.backends.tantivy.analysis import analyzer_of, tokenizer_name
 from servers.search.schema import IndexSchema
-from suite.bench.processes import bench_env, cli, free_port
+from suite.bench.processes import served_over_http
 
 READY_SECONDS = 120.0
 
@@ -87,35 +82,7 @@ class DirectPostgres:
 @contextmanager
 def search_server(tmp: Path, search: dict[str, Any]) -> Iterator[tuple[str, Path, int]]:
     """``mcp-suite serve search`` over HTTP with the ``search`` section given; yields (MCP URL, data dir, pid)."""
-    port = free_port()
     tmp.mkdir(parents=True, exist_ok=True)
-    config = tmp / "search.yaml"
-    config.write_text(yaml.safe_dump({"search": {"port": port, **search}}))
     data_dir = tmp / "data"
-    log_path = tmp / "search.log"
-    argv = cli("serve", "search", "--transport", "http", "--port", str(port), "--config", str(config))
-    with log_path.open("wb") as log:
-        process = subprocess.Popen(argv, env=bench_env(str(data_dir)), stdout=log, stderr=subprocess.STDOUT)
-    try:
-        deadline = time.monotonic() + READY_SECONDS
-        while True:
-            if process.poll() is not None:
-                raise RuntimeError(
-                    f"the search server exited with {process.returncode}: {log_path.read_text()[-2000:]}"
-                )
-            try:
-                if httpx.get(f"http://127.0.0.1:{port}/health", timeout=2.0).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            if time.monotonic() > deadline:
-                raise RuntimeError(f"the search server was not ready within {READY_SECONDS:.0f}s")
-            time.sleep(0.1)
-        yield f"http://127.0.0.1:{port}/mcp", data_dir, process.pid
-    finally:
-        process.send_signal(signal.SIGTERM)
-        try:
-            process.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+    with served_over_http(tmp, "search", search, "search", READY_SECONDS, data_dir) as (url, pid):
+        yield url, data_dir, pid

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import signal
 import subprocess
 import sys
 import time
@@ -21,10 +20,9 @@ from pathlib import Path
 from typing import Any
 
 import anyio
-import yaml
 
 from suite.bench.gateway import LoadResult, _result
-from suite.bench.processes import bench_env, cli, free_port, wait_healthy, wait_ready
+from suite.bench.processes import free_port, served_over_http, wait_healthy
 
 READY_SECONDS = 300.0  # a loaded two-core machine takes long to import Chroma and warm the model
 
@@ -106,31 +104,10 @@ def vectorstore_server(
     The embedding cache is off (``memory_entries: 0``): the direct baseline embeds every text, so
     the server must too, or repeated query texts would be answered from memory.
     """
-    port = free_port()
-    config = tmp / f"vectorstore-{name}.yaml"
-    settings = {
-        "vectorstore": {
-            "port": port,
-            "backends": {name: backend},
-            "embedding_cache": {"memory_entries": 0},
-            "max_documents_per_call": 2000,
-        }
-    }
-    config.write_text(yaml.safe_dump(settings))
-    argv = cli("serve", "vectorstore", "--transport", "http", "--port", str(port), "--config", str(config))
-    log_path = tmp / f"vectorstore-{name}.log"
-    with log_path.open("wb") as log:
-        process = subprocess.Popen(argv, env=bench_env(str(tmp / f"data-{name}")), stdout=log, stderr=subprocess.STDOUT)
-    try:
-        wait_ready(f"http://127.0.0.1:{port}/health", process, log_path, "the vectorstore server", ready_seconds)
-        yield f"http://127.0.0.1:{port}/mcp", process.pid
-    finally:
-        process.send_signal(signal.SIGTERM)
-        try:
-            process.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+    section = {"backends": {name: backend}, "embedding_cache": {"memory_entries": 0}, "max_documents_per_call": 2000}
+    place = tmp / f"data-{name}"
+    with served_over_http(tmp, "vectorstore", section, f"vectorstore-{name}", ready_seconds, place) as served:
+        yield served
 
 
 def rss_mb(pid: int) -> float:
