@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import functools
 import os
-from collections.abc import AsyncIterator, Callable, Iterable
-from contextlib import AbstractContextManager, asynccontextmanager
+from collections.abc import Callable, Iterable
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
@@ -25,6 +25,7 @@ from mesh.config import Settings
 from servers.filesystem.errors import FsError
 from servers.filesystem.settings import FilesystemSettings, filesystem_settings
 from servers.filesystem.trash import Trash
+from servers.kit.keyed_locks import KeyedLocks
 from servers.kit.paths.policy import Mode, Policy
 
 T = TypeVar("T")
@@ -45,41 +46,12 @@ def trash_directory(settings: Settings) -> str:
 
 
 @dataclass
-class PathLocks:
-    """One lock per real path, so a read-modify-write in this process is never interleaved."""
-
-    _locks: dict[str, tuple[anyio.Lock, int]] = field(default_factory=dict)
-
-    @asynccontextmanager
-    async def hold(self, *paths: str) -> AsyncIterator[None]:
-        ordered = sorted(set(paths))
-        for path in ordered:
-            lock, users = self._locks.get(path) or (anyio.Lock(), 0)
-            self._locks[path] = (lock, users + 1)
-        acquired: list[anyio.Lock] = []
-        try:
-            for path in ordered:
-                lock = self._locks[path][0]
-                await lock.acquire()
-                acquired.append(lock)
-            yield
-        finally:
-            for lock in reversed(acquired):
-                lock.release()
-            for path in ordered:
-                lock, users = self._locks[path]
-                if users <= 1:
-                    del self._locks[path]
-                else:
-                    self._locks[path] = (lock, users - 1)
-
-
-@dataclass
 class FilesystemApp:
     settings: FilesystemSettings
     policy: Policy
     trash: Trash
-    locks: PathLocks = field(default_factory=PathLocks)
+    locks: KeyedLocks = field(default_factory=KeyedLocks)
+    """One lock per real path, so a read-modify-write in this process is never interleaved."""
 
     @classmethod
     def from_settings(cls, settings: Settings) -> FilesystemApp:

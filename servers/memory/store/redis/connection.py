@@ -13,8 +13,7 @@ from __future__ import annotations
 
 import functools
 import random
-from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Iterable
-from contextlib import asynccontextmanager
+from collections.abc import Awaitable, Callable, Coroutine, Iterable
 from typing import Any, ParamSpec, TypeVar
 from urllib.parse import urlsplit
 
@@ -22,6 +21,7 @@ import anyio
 from redis import exceptions as redis_errors
 from redis.asyncio import BlockingConnectionPool, Redis
 
+from servers.kit.keyed_locks import KeyedLocks
 from servers.memory.errors import MemoryToolError, store_unavailable
 from servers.memory.settings import RedisStoreSettings
 from servers.memory.store.redis.keys import NO_TTL_GENERATION, Keys, Space
@@ -57,40 +57,6 @@ def _nothing(pipe: Any) -> None:
 def glob_escaped(text: str) -> str:
     """``text`` as a literal in a ``SCAN MATCH`` pattern."""
     return "".join("\\" + c if c in "*?[]\\" else c for c in text)
-
-
-class KeyedLocks:
-    """In-process locks by key, taken in key order (so two holders never wait on each other in a cycle).
-
-    Writers of one entity in this process queue here instead of racing each other in Redis: under
-    contention an optimistic write that loses re-reads and retries, which costs more than waiting.
-    Writers in other processes still race, and ``WATCH`` keeps that safe.
-    """
-
-    def __init__(self) -> None:
-        self._locks: dict[str, tuple[anyio.Lock, int]] = {}
-
-    @asynccontextmanager
-    async def hold(self, keys: Iterable[str]) -> AsyncIterator[None]:
-        counted: list[str] = []
-        acquired: list[anyio.Lock] = []
-        try:
-            for key in sorted(set(keys)):
-                lock, users = self._locks.get(key) or (anyio.Lock(), 0)
-                self._locks[key] = (lock, users + 1)
-                counted.append(key)
-                await lock.acquire()
-                acquired.append(lock)
-            yield
-        finally:
-            for lock in reversed(acquired):
-                lock.release()
-            for key in counted:
-                lock, users = self._locks[key]
-                if users <= 1:
-                    del self._locks[key]
-                else:
-                    self._locks[key] = (lock, users - 1)
 
 
 class RedisBase:
@@ -196,9 +162,9 @@ class RedisBase:
 
         ``plan`` may raise (a refused write) before anything is queued: nothing is written. ``fixed``:
         work in that space without refreshing the namespace's TTL (the purge). ``entities``: the names the
-        write changes, whose writers in this process wait for each other first (:class:`KeyedLocks`).
+        write changes, whose writers in this process wait for each other first (:class:`~servers.kit.keyed_locks.KeyedLocks`).
         """
-        async with self._entity_locks.hold(f"{namespace}\x00{name}" for name in entities):
+        async with self._entity_locks.hold(*(f"{namespace}\x00{name}" for name in entities)):
             return await self._attempts(namespace, watch, plan, fixed)
 
     async def _attempts(

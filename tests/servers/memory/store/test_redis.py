@@ -249,29 +249,6 @@ async def test_a_write_raced_by_another_writer_starts_again_and_gives_up_after_t
     assert [o.content for o in ada.observations] == ["one"] and ada.version == 2
 
 
-async def test_in_process_entity_locks_queue_writers_in_key_order_and_are_forgotten_after() -> None:
-    from servers.memory.store.redis.connection import KeyedLocks
-
-    locks = KeyedLocks()
-    inside: list[str] = []
-    overlap = 0
-
-    async def hold(label: str, keys: list[str]) -> None:
-        nonlocal overlap
-        async with locks.hold(keys):
-            inside.append(label)
-            overlap = max(overlap, len(inside))
-            await anyio.lowlevel.checkpoint()  # let the other holder try its turn
-            inside.remove(label)
-
-    with anyio.fail_after(5):  # opposite orders would deadlock without the key order
-        async with anyio.create_task_group() as group:
-            for n in range(20):
-                group.start_soon(hold, f"ab{n}", ["a", "b"])
-                group.start_soon(hold, f"ba{n}", ["b", "a"])
-    assert overlap == 1 and locks._locks == {}
-
-
 WRITER = """
 import sys, time, anyio
 from servers.memory.store.base import Provenance
