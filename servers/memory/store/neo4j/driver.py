@@ -3,34 +3,21 @@ what a driver failure becomes: a Neo4j that is down, or refuses the credentials,
 
 from __future__ import annotations
 
-import functools
-from collections.abc import Callable, Coroutine, Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import Any, ParamSpec, TypeVar
+from typing import Any
 
 from neo4j import AsyncGraphDatabase
 from neo4j.exceptions import AuthError, ServiceUnavailable, SessionExpired
 
-from servers.memory.errors import store_unavailable
+from servers.memory.store.unavailable import unavailable_on
 
 DriverFactory = Callable[..., Any]
-T = TypeVar("T")
-P = ParamSpec("P")
 DOWN = (ServiceUnavailable, SessionExpired, AuthError)
 
 
-def guarded(method: Callable[P, Coroutine[Any, Any, T]]) -> Callable[P, Coroutine[Any, Any, T]]:
-    """Answer a Neo4j that is down (or refuses the credentials) with ``store_unavailable``, never a crash."""
-
-    @functools.wraps(method)
-    async def run(*args: P.args, **kwargs: P.kwargs) -> T:
-        try:
-            return await method(*args, **kwargs)
-        except DOWN as exc:
-            address = getattr(args[0], "address", "?")
-            raise store_unavailable(f"neo4j at {address}: {type(exc).__name__}") from exc
-
-    return run
+guarded = unavailable_on(DOWN, "neo4j")
+"""A Neo4j that is down (or refuses the credentials) answers ``store_unavailable``, never a crash."""
 
 
 def _official(uri: str, auth: tuple[str, str] | None, **config: Any) -> Any:

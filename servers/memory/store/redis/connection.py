@@ -11,10 +11,9 @@ coded ``store_unavailable``.
 
 from __future__ import annotations
 
-import functools
 import random
-from collections.abc import Awaitable, Callable, Coroutine, Iterable
-from typing import Any, ParamSpec, TypeVar
+from collections.abc import Awaitable, Callable, Iterable
+from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
 import anyio
@@ -22,12 +21,12 @@ from redis import exceptions as redis_errors
 from redis.asyncio import BlockingConnectionPool, Redis
 
 from servers.kit.keyed_locks import KeyedLocks
-from servers.memory.errors import MemoryToolError, store_unavailable
+from servers.memory.errors import MemoryToolError
 from servers.memory.settings import RedisStoreSettings
 from servers.memory.store.redis.keys import NO_TTL_GENERATION, Keys, Space
+from servers.memory.store.unavailable import unavailable_on
 
 T = TypeVar("T")
-P = ParamSpec("P")
 Queue = Callable[[Any], None]
 Finish = Callable[[list[Any]], T]
 Plan = tuple[Queue, Finish[T]]
@@ -36,18 +35,8 @@ FIRST_BACKOFF = 0.001
 MAX_BACKOFF = 0.1
 
 
-def guarded(method: Callable[P, Coroutine[Any, Any, T]]) -> Callable[P, Coroutine[Any, Any, T]]:
-    """Answer a Redis that is down or too slow with ``store_unavailable`` instead of a crash."""
-
-    @functools.wraps(method)
-    async def run(*args: P.args, **kwargs: P.kwargs) -> T:
-        try:
-            return await method(*args, **kwargs)
-        except DOWN as exc:
-            store: RedisBase = args[0]  # type: ignore[assignment]
-            raise store_unavailable(f"redis at {store.address}: {type(exc).__name__}") from exc
-
-    return run
+guarded = unavailable_on(DOWN, "redis")
+"""A Redis that is down or too slow answers ``store_unavailable`` instead of a crash."""
 
 
 def _nothing(pipe: Any) -> None:
