@@ -12,6 +12,7 @@ import pytest
 from servers.memory.store.base import NewEntity, Provenance
 from servers.memory.store.postgres.store import PostgresGraphStore
 from servers.memory.store.text_index import content_hash
+from tests.servers.memory.store.legacy_probe import MIGRATED_FINDS, what_a_migrated_store_finds
 from tests.servers.memory.support import POSTGRES_DSN
 
 pytestmark = pytest.mark.anyio
@@ -90,17 +91,11 @@ async def test_a_store_of_the_old_layout_opens_migrated_and_searches_correctly(s
     store = PostgresGraphStore(POSTGRES_DSN, schema, max_size=2)
     await store.open()
     try:
-        now = time.time()
-        across = [h.name for h in await store.search("ns", "dinghy sourdough", 10, 0, now)]
-        sails = [h.name for h in await store.search("ns", "sails", 10, 0, now)]
-        superseded = await store.search("ns", "paris", 10, 0, now)
-        substring = [h.name for h in await store.search("ns", "AKES SOUR", 10, 0, now)]
-        await store.add_observations("ns", [("Bob", ["drinks espresso"])], Provenance("new", "add", now))
-        espresso = [h.name for h in await store.search("ns", "espresso", 10, 0, now)]
+        found = await what_a_migrated_store_finds(store)
         docs = await store._read(lambda db: db.fetch(f"SELECT name, doc FROM {schema}.entities ORDER BY name"))
     finally:
         await store.close()
-    assert (across, sorted(sails), superseded, substring, espresso) == (["Ada"], ["Ada", "Bob"], [], ["Ada"], ["Bob"])
+    assert found == MIGRATED_FINDS
     assert [(r["name"], r["doc"]) for r in docs] == [("Ada", "ada\nperson"), ("Bob", "bob\nperson")]
 
 

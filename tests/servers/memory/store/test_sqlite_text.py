@@ -12,6 +12,7 @@ from servers.memory.store.base import NewEntity, Provenance
 from servers.memory.store.sqlite.schema import SCHEMA_VERSION
 from servers.memory.store.sqlite.store import SqliteGraphStore
 from servers.memory.store.text_index import content_hash
+from tests.servers.memory.store.legacy_probe import MIGRATED_FINDS, what_a_migrated_store_finds
 
 pytestmark = pytest.mark.anyio
 
@@ -70,20 +71,14 @@ async def test_a_store_of_the_old_layout_opens_migrated_and_searches_correctly(t
     store = SqliteGraphStore(path)
     await store.open()
     try:
-        now = time.time()
-        across = [h.name for h in await store.search("ns", "dinghy sourdough", 10, 0, now)]
-        sails = [h.name for h in await store.search("ns", "sails", 10, 0, now)]
-        superseded = await store.search("ns", "paris", 10, 0, now)
-        substring = [h.name for h in await store.search("ns", "AKES SOUR", 10, 0, now)]
-        await store.add_observations("ns", [("Bob", ["drinks espresso"])], Provenance("new", "add", now))
-        espresso = [h.name for h in await store.search("ns", "espresso", 10, 0, now)]
+        found = await what_a_migrated_store_finds(store)
     finally:
         await store.close()
     db = sqlite3.connect(path)
     tables = {r[0] for r in db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
     version = db.execute("PRAGMA user_version").fetchone()[0]
     db.close()
-    assert (across, sorted(sails), superseded, substring, espresso) == (["Ada"], ["Ada", "Bob"], [], ["Ada"], ["Bob"])
+    assert found == MIGRATED_FINDS
     assert "entity_text" not in tables and "search_text" in tables and version == SCHEMA_VERSION
 
 
