@@ -223,6 +223,7 @@ class Gateway:
                     member.instance, self._http, self._tg, timeout=start, calls=self._calls
                 )
                 self.events.attach(pool.server, member.upstream)
+                await self.events.listening(member.instance_id, timeout)  # listen first, then list
                 log.info(
                     "instance connected",
                     extra={"instance": member.instance_id, "protocol": member.upstream.protocol_version},

@@ -10,7 +10,9 @@ Each connected instance that can send events gets a watcher:
   capabilities say it supports them); its notifications arrive on the session.
 
 An upstream list change asks the gateway to re-list at once (instead of at the next periodic
-refresh); a resource update goes to every listener (the endpoints, which tell their clients).
+refresh), and so does a listen stream acknowledged again after a gap (a reopen, a break), since a
+change made while it was closed was told to no one; the first listing of an instance waits for its
+first stream. A resource update goes to every listener (the endpoints, which tell their clients).
 Every replica of a server is watched: each reports the changes it made itself.
 """
 
@@ -70,6 +72,9 @@ class _ListenWatcher:
         self._stream_scope: anyio.CancelScope | None = None
         self._acknowledged: set[str] = set()
         self._ack = anyio.Event()
+        self.first_try = anyio.Event()
+        """Set when the first stream was acknowledged, or failed to open."""
+        self._streams = 0
 
     def reopen(self) -> None:
         self._ack = anyio.Event()
@@ -102,6 +107,7 @@ class _ListenWatcher:
                         delay = 0.2
                         await anyio.sleep(delay)  # the upstream ended the stream: listen again, not in a loop
                     except (UpstreamUnavailable, UpstreamError) as exc:
+                        self.first_try.set()
                         log.debug(
                             "listen stream ended",
                             extra={"instance": self.upstream.instance.instance_id, "error": str(exc)},
@@ -116,6 +122,13 @@ class _ListenWatcher:
             honored = (params.get("notifications") or {}).get("resourceSubscriptions") or []
             self._acknowledged = set(honored)
             self._ack.set()
+            self._streams += 1
+            if self._streams == 1:
+                self.first_try.set()
+            else:
+                # The stream was closed for a while (reopened with a new filter, or broken): a change
+                # the upstream made meanwhile was told to no one, so have the gateway re-list it.
+                self.relay.missed(self.server)
             return
         await self.relay.dispatch(self.server, message)
 
@@ -165,6 +178,20 @@ class UpstreamEvents:
             if self._tg is not None and supports_resource_subscriptions(upstream):
                 for uri in self.interest(server):
                     self._tg.start_soon(self._session_request, upstream, "resources/subscribe", uri)
+
+    async def listening(self, instance_id: str, timeout: float) -> None:
+        """Wait (at most ``timeout``) until the instance's first listen stream is acknowledged or failed.
+
+        A listing taken after that misses no change: a later one comes on the stream.
+        """
+        watcher = self._listen.get(instance_id)
+        if watcher is not None:
+            with anyio.move_on_after(timeout):
+                await watcher.first_try.wait()
+
+    def missed(self, server: str) -> None:
+        """``server`` may have changed its lists unheard: as good as a list change."""
+        self._on_list_changed(server)
 
     def detach(self, instance_id: str) -> None:
         watcher = self._listen.pop(instance_id, None)
