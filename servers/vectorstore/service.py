@@ -132,10 +132,15 @@ class VectorService:
             raise unknown_backend(chosen, sorted(self.backends))
         return await self._backend_open(chosen)
 
-    async def collection(self, backend: str | None, name: str) -> tuple[VectorBackend, CollectionRecord]:
-        """The backend and record of collection ``name``; ``unknown_collection`` when it has none."""
+    async def collection(
+        self, backend: str | None, name: str, max_age: float = 0.0
+    ) -> tuple[VectorBackend, CollectionRecord]:
+        """The backend and record of collection ``name``; ``unknown_collection`` when it has none.
+
+        The record is read afresh unless this server read or wrote it less than ``max_age`` seconds ago.
+        """
         engine = await self.backend(backend)
-        return engine, await engine.record(name)
+        return engine, await engine.record(name, max_age)
 
     # ---- embedders -------------------------------------------------------------------------
     async def embedder_for(self, collection: str, record: CollectionRecord, name: str | None) -> tuple[str, Embedder]:
@@ -234,7 +239,7 @@ class VectorService:
 
     # ---- documents -------------------------------------------------------------------------
     async def count(self, backend: str | None, name: str, where: Mapping[str, Any] | None) -> DocumentCount:
-        engine, _ = await self.collection(backend, name)
+        engine, _ = await self.collection(backend, name, self.settings.record_cache_seconds)
         compiled = parse_filter(where)
         return DocumentCount(
             backend=engine.name,
@@ -267,7 +272,7 @@ class VectorService:
         limit: int,
         max_text_chars: int,
     ) -> DocumentPage:
-        engine, _ = await self.collection(backend, name)
+        engine, _ = await self.collection(backend, name, self.settings.record_cache_seconds)
         compiled = parse_filter(where)
         query = fingerprint("get_documents", engine.name, name, list(ids) if ids is not None else None, where)
         start = offset_of(cursor, query)
@@ -312,7 +317,52 @@ class VectorService:
         embedder: str | None,
         max_text_chars: int,
     ) -> QueryResult:
-        engine, record = await self.collection(backend, name)
+        # A query trusts a record read in the last `record_cache_seconds`; if the engine then refuses it
+        # (another replica re-embedded or re-made the collection meanwhile), it runs again on a fresh one.
+        engine, record = await self.collection(backend, name, self.settings.record_cache_seconds)
+
+        async def run(record: CollectionRecord) -> QueryResult:
+            return await self._query(
+                engine,
+                name,
+                record,
+                text=text,
+                vector=vector,
+                top_k=top_k,
+                mode=mode,
+                where=where,
+                score_threshold=score_threshold,
+                use_mmr=use_mmr,
+                mmr_lambda=mmr_lambda,
+                embedder=embedder,
+                max_text_chars=max_text_chars,
+            )
+
+        try:
+            return await run(record)
+        except CodedToolError:
+            fresh = await engine.record(name)
+            if fresh == record:
+                raise
+            return await run(fresh)
+
+    async def _query(
+        self,
+        engine: VectorBackend,
+        name: str,
+        record: CollectionRecord,
+        *,
+        text: str | None,
+        vector: Sequence[float] | None,
+        top_k: int,
+        mode: Mode,
+        where: Mapping[str, Any] | None,
+        score_threshold: float | None,
+        use_mmr: bool,
+        mmr_lambda: float,
+        embedder: str | None,
+        max_text_chars: int,
+    ) -> QueryResult:
         compiled = parse_filter(where)
         if (text is None) == (vector is None):
             raise VectorError("invalid_query", "give exactly one of text or vector")

@@ -44,6 +44,12 @@ class VectorstoreSettings(ServerSettings):
     text_preview_chars: int = Field(default=2_000, ge=32, le=1_000_000)
     candidate_pool: int = Field(default=50, ge=1, le=10_000, description="top-N of each ranking fused by hybrid/MMR")
     keyword_index_max_documents: int = Field(default=50_000, ge=1, le=10_000_000)
+    record_cache_seconds: float = Field(
+        default=1.0,
+        ge=0,
+        le=60,
+        description="how long reads trust a collection's record read before (0: read it every call)",
+    )
 
     @model_validator(mode="after")
     def _known_defaults(self) -> VectorstoreSettings:

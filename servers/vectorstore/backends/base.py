@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import math
 import re
+import time
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass, field
 from typing import Literal, Protocol
@@ -61,6 +62,30 @@ class Hit:
     vector: numpy.ndarray | None = None
 
 
+class RecordCache:
+    """The record each collection was last read or written with, and when (one backend's, in memory).
+
+    The backend's own writes replace it at once; what another process wrote shows when it is read again.
+    """
+
+    def __init__(self) -> None:
+        self._held: dict[str, tuple[CollectionRecord, float]] = {}
+
+    def get(self, name: str, max_age: float | None = None) -> CollectionRecord | None:
+        """The record held for ``name`` if it is younger than ``max_age`` seconds (None: of any age)."""
+        held = self._held.get(name)
+        if held is None or (max_age is not None and time.monotonic() - held[1] >= max_age):
+            return None
+        return held[0]
+
+    def put(self, name: str, record: CollectionRecord) -> CollectionRecord:
+        self._held[name] = (record, time.monotonic())
+        return record
+
+    def drop(self, name: str) -> None:
+        self._held.pop(name, None)
+
+
 class VectorBackend(Protocol):
     """One configured engine. Every method may raise :class:`BackendError`; a bad argument changes nothing."""
 
@@ -82,8 +107,11 @@ class VectorBackend(Protocol):
     async def create_collection(self, name: str, record: CollectionRecord) -> None:
         """Make ``name`` with ``record``'s distance and dimension; ``collection_exists``, ``invalid_collection_name``."""
 
-    async def record(self, name: str) -> CollectionRecord:
-        """The stored record, read afresh; ``unknown_collection`` (also for a collection without a record)."""
+    async def record(self, name: str, max_age: float = 0.0) -> CollectionRecord:
+        """The stored record; ``unknown_collection`` (also for a collection without a record).
+
+        Read afresh unless this backend read or wrote it less than ``max_age`` seconds ago.
+        """
 
     async def set_record(self, name: str, record: CollectionRecord) -> None:
         """Store ``record`` as given (distance and dimension of the engine's index do not change)."""

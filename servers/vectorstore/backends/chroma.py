@@ -28,6 +28,7 @@ from servers.vectorstore.backends.base import (
     BackendKind,
     Hit,
     Metadata,
+    RecordCache,
     StoredDocument,
     check_collection_name,
     check_query_vector,
@@ -62,8 +63,8 @@ class ChromaBackend:
         self._client: Any = None
         self._handles: dict[str, Any] = {}
         # The last record read per collection: a query checks its vector against it without a round trip
-        # (`record()` always reads afresh, and the engine refuses a wrong dimension in a non-empty collection).
-        self._records: dict[str, CollectionRecord] = {}
+        # (the engine refuses a wrong dimension in a non-empty collection).
+        self._records = RecordCache()
         self._batch = 1000
 
     # -- connection -------------------------------------------------------------------------
@@ -128,25 +129,27 @@ class ChromaBackend:
 
         try:
             self._handles[name] = await self._run(create, name)
-            self._records[name] = record
+            self._records.put(name, record)
         except BackendError as error:
             if error.code == "backend_error" and "already exists" in error.detail:
                 raise collection_exists(self.name, name) from error
             raise
 
-    async def record(self, name: str) -> CollectionRecord:
+    async def record(self, name: str, max_age: float = 0.0) -> CollectionRecord:
+        held = self._records.get(name, max_age) if max_age > 0 else None
+        if held is not None:
+            return held
         handle = await self._fetch(name)
-        self._records[name] = self._record_of(name, handle)
-        return self._records[name]
+        return self._records.put(name, self._record_of(name, handle))
 
     async def set_record(self, name: str, record: CollectionRecord) -> None:
         await self._on(name, lambda handle: handle.modify(metadata={RECORD_KEY: record.to_json()}))
-        self._records[name] = record
+        self._records.put(name, record)
 
     async def delete_collection(self, name: str) -> None:
         client = await self._ready()
         self._handles.pop(name, None)
-        self._records.pop(name, None)
+        self._records.drop(name)
         await self._run(lambda: client.delete_collection(name), name)
 
     async def index_settings(self, name: str) -> dict[str, str | int | float]:
@@ -327,7 +330,7 @@ class ChromaBackend:
                 return await self._run(call, name)
             except _Gone:
                 self._handles.pop(name, None)
-                self._records.pop(name, None)
+                self._records.drop(name)
         raise unknown_collection(self.name, name)
 
     async def _run(self, function: Callable[[], T], collection: str | None = None) -> T:

@@ -29,6 +29,7 @@ from servers.vectorstore.backends.base import (
     BackendKind,
     Hit,
     Metadata,
+    RecordCache,
     StoredDocument,
     check_collection_name,
     check_query_vector,
@@ -67,7 +68,7 @@ class QdrantBackend:
         self.location = redacted_url(settings.url) if settings.url else str(self._path)
         self._client: QdrantClient | None = None
         # The last record read per collection: a query checks its vector against it without a round trip.
-        self._records: dict[str, CollectionRecord] = {}
+        self._records = RecordCache()
         # The local engine is plain Python over shared structures: one call at a time.
         self._limiter = anyio.CapacityLimiter(1 if self._path is not None else 16)
 
@@ -115,32 +116,34 @@ class QdrantBackend:
             ),
             name,
         )
-        self._records[name] = record
+        self._records.put(name, record)
 
     async def _info(self, name: str) -> models.CollectionInfo:
         client = await self._ready()
         return await self._run(lambda: client.get_collection(name), name)
 
-    async def record(self, name: str) -> CollectionRecord:
+    async def record(self, name: str, max_age: float = 0.0) -> CollectionRecord:
+        held = self._records.get(name, max_age) if max_age > 0 else None
+        if held is not None:
+            return held
         info = await self._info(name)
         text = (info.config.metadata or {}).get(RECORD_KEY)
         if not isinstance(text, str):
             raise unmanaged_collection(self.name, name)
         try:
-            self._records[name] = CollectionRecord.from_json(text)
+            return self._records.put(name, CollectionRecord.from_json(text))
         except RecordError as error:
             raise BackendError("backend_error", f"collection {name!r}: {error}") from error
-        return self._records[name]
 
     async def set_record(self, name: str, record: CollectionRecord) -> None:
         client = await self._ready()
         await self._exists(name)
         await self._run(lambda: client.update_collection(name, metadata={RECORD_KEY: record.to_json()}), name)
-        self._records[name] = record
+        self._records.put(name, record)
 
     async def delete_collection(self, name: str) -> None:
         client = await self._ready()
-        self._records.pop(name, None)
+        self._records.drop(name)
         await self._exists(name)
         await self._run(lambda: client.delete_collection(name), name)
 
