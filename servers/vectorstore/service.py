@@ -320,91 +320,58 @@ class VectorService:
         # A query trusts a record read in the last `record_cache_seconds`; if the engine then refuses it
         # (another replica re-embedded or re-made the collection meanwhile), it runs again on a fresh one.
         engine, record = await self.collection(backend, name, self.settings.record_cache_seconds)
+        top_k = min(top_k, self.settings.max_top_k)
 
-        async def run(record: CollectionRecord) -> QueryResult:
-            return await self._query(
-                engine,
-                name,
-                record,
-                text=text,
-                vector=vector,
-                top_k=top_k,
+        async def answer(record: CollectionRecord) -> QueryResult:
+            compiled = parse_filter(where)
+            if (text is None) == (vector is None):
+                raise VectorError("invalid_query", "give exactly one of text or vector")
+            if vector is not None and mode != "dense":
+                raise VectorError(
+                    "invalid_query", f"mode {mode!r} needs the query as text; a vector allows mode 'dense' only"
+                )
+            pool = max(top_k, self.settings.candidate_pool) if (use_mmr or mode == "hybrid") else top_k
+            used: str | None = None
+            query_vector: numpy.ndarray | None = None
+            chosen: Embedder | None = None
+            if mode != "keyword" or use_mmr:  # MMR compares hits with the query vector in every mode
+                if vector is not None:
+                    query_vector = numpy.asarray(vector, dtype=numpy.float32)
+                else:
+                    used, chosen = await self.embedder_for(name, record, embedder)
+            if chosen is not None:
+                query_vector = (await self.embed(chosen, [text or ""]))[0]
+            hits = await self._ranked(engine, name, record, mode, text, query_vector, pool, compiled, use_mmr, top_k)
+            # Counted only when nothing matched, so that a query costs the engine one search, not two calls.
+            if not hits and await engine.count(name) == 0:
+                raise VectorError(
+                    "empty_collection", f"collection {name!r} holds no documents yet; add some with `upsert_documents`"
+                )
+            if score_threshold is not None:
+                hits = [hit for hit in hits if hit.score >= score_threshold]
+            if use_mmr and query_vector is not None and hits:
+                hits = mmr(query_vector, hits, top_k, mmr_lambda)
+            elif use_mmr and hits:
+                hits = hits[:top_k]
+            hits = hits[:top_k]
+            shown, budget = self._hits(hits, max_text_chars, top_k)
+            return QueryResult(
+                backend=engine.name,
+                collection=name,
                 mode=mode,
-                where=where,
-                score_threshold=score_threshold,
-                use_mmr=use_mmr,
-                mmr_lambda=mmr_lambda,
-                embedder=embedder,
-                max_text_chars=max_text_chars,
+                mmr=use_mmr,
+                embedder=used,
+                hits=shown,
+                stopped_by=budget.stopped,
             )
 
         try:
-            return await run(record)
+            return await answer(record)
         except CodedToolError:
             fresh = await engine.record(name)
             if fresh == record:
                 raise
-            return await run(fresh)
-
-    async def _query(
-        self,
-        engine: VectorBackend,
-        name: str,
-        record: CollectionRecord,
-        *,
-        text: str | None,
-        vector: Sequence[float] | None,
-        top_k: int,
-        mode: Mode,
-        where: Mapping[str, Any] | None,
-        score_threshold: float | None,
-        use_mmr: bool,
-        mmr_lambda: float,
-        embedder: str | None,
-        max_text_chars: int,
-    ) -> QueryResult:
-        compiled = parse_filter(where)
-        if (text is None) == (vector is None):
-            raise VectorError("invalid_query", "give exactly one of text or vector")
-        if vector is not None and mode != "dense":
-            raise VectorError(
-                "invalid_query", f"mode {mode!r} needs the query as text; a vector allows mode 'dense' only"
-            )
-        top_k = min(top_k, self.settings.max_top_k)
-        pool = max(top_k, self.settings.candidate_pool) if (use_mmr or mode == "hybrid") else top_k
-        used: str | None = None
-        query_vector: numpy.ndarray | None = None
-        chosen: Embedder | None = None
-        if mode != "keyword" or use_mmr:  # MMR compares hits with the query vector in every mode
-            if vector is not None:
-                query_vector = numpy.asarray(vector, dtype=numpy.float32)
-            else:
-                used, chosen = await self.embedder_for(name, record, embedder)
-        if chosen is not None:
-            query_vector = (await self.embed(chosen, [text or ""]))[0]
-        hits = await self._ranked(engine, name, record, mode, text, query_vector, pool, compiled, use_mmr, top_k)
-        # Counted only when nothing matched, so that a query costs the engine one search, not two calls.
-        if not hits and await engine.count(name) == 0:
-            raise VectorError(
-                "empty_collection", f"collection {name!r} holds no documents yet; add some with `upsert_documents`"
-            )
-        if score_threshold is not None:
-            hits = [hit for hit in hits if hit.score >= score_threshold]
-        if use_mmr and query_vector is not None and hits:
-            hits = mmr(query_vector, hits, top_k, mmr_lambda)
-        elif use_mmr and hits:
-            hits = hits[:top_k]
-        hits = hits[:top_k]
-        shown, budget = self._hits(hits, max_text_chars, top_k)
-        return QueryResult(
-            backend=engine.name,
-            collection=name,
-            mode=mode,
-            mmr=use_mmr,
-            embedder=used,
-            hits=shown,
-            stopped_by=budget.stopped,
-        )
+            return await answer(fresh)
 
     async def _ranked(
         self,

@@ -50,6 +50,19 @@ async def connect(settings: Settings, mode: str = "auto", **client: Any) -> Asyn
         yield session
 
 
+QUERY_DEFAULTS: dict[str, Any] = {
+    "vector": None,
+    "top_k": 3,
+    "mode": "dense",
+    "where": None,
+    "score_threshold": None,
+    "use_mmr": False,
+    "mmr_lambda": 0.5,
+    "embedder": None,
+    "max_text_chars": 2000,
+}
+"""The arguments of ``VectorService.query`` besides the backend, the collection and the text."""
+
 ANIMALS = [
     "Cats purr when they are content and sleep most of the day.",
     "Dogs bark at strangers and love to fetch sticks in the park.",

@@ -11,7 +11,6 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import replace
 from pathlib import Path
-from typing import Any
 
 import pytest
 
@@ -19,21 +18,9 @@ from servers.kit.tool_errors import CodedToolError
 from servers.vectorstore import writes
 from servers.vectorstore.service import VectorService
 from servers.vectorstore.writes import NewDocument
-from tests.servers.vectorstore.support import ANIMALS, service_for
+from tests.servers.vectorstore.support import ANIMALS, QUERY_DEFAULTS, service_for
 
 pytestmark = pytest.mark.anyio
-
-QUERY: dict[str, Any] = {
-    "vector": None,
-    "top_k": 3,
-    "mode": "dense",
-    "where": None,
-    "score_threshold": None,
-    "use_mmr": False,
-    "mmr_lambda": 0.5,
-    "embedder": None,
-    "max_text_chars": 2000,
-}
 
 
 @asynccontextmanager
@@ -64,19 +51,19 @@ async def test_a_query_within_the_cache_time_trusts_the_record_it_read_before(
 ) -> None:
     async with replica(tmp_path / "a", chroma_server, 60) as one, replica(tmp_path / "b", chroma_server, 60) as two:
         await made(one, "trusted")
-        assert (await one.query("chroma", "trusted", text="a cat", **QUERY)).hits
+        assert (await one.query("chroma", "trusted", text="a cat", **QUERY_DEFAULTS)).hits
         await pin_elsewhere(two, "trusted", "another-model")
-        answer = await one.query("chroma", "trusted", text="a cat", **QUERY)
+        answer = await one.query("chroma", "trusted", text="a cat", **QUERY_DEFAULTS)
     assert answer.hits, "the record read a moment ago was not trusted"
 
 
 async def test_with_no_cache_time_a_query_reads_the_record_every_time(tmp_path: Path, chroma_server: str) -> None:
     async with replica(tmp_path / "a", chroma_server, 0) as one, replica(tmp_path / "b", chroma_server, 0) as two:
         await made(one, "fresh")
-        assert (await one.query("chroma", "fresh", text="a cat", **QUERY)).hits
+        assert (await one.query("chroma", "fresh", text="a cat", **QUERY_DEFAULTS)).hits
         await pin_elsewhere(two, "fresh", "another-model")
         with pytest.raises(CodedToolError) as refused:
-            await one.query("chroma", "fresh", text="a cat", **QUERY)
+            await one.query("chroma", "fresh", text="a cat", **QUERY_DEFAULTS)
     assert refused.value.code == "embedder_mismatch"
     assert "another-model" in str(refused.value)
 
@@ -97,14 +84,14 @@ async def test_a_query_the_engine_refuses_on_a_trusted_record_runs_again_on_the_
 ) -> None:
     async with replica(tmp_path / "a", chroma_server, 60) as one, replica(tmp_path / "b", chroma_server, 60) as two:
         await made(one, "remade")
-        assert (await one.query("chroma", "remade", text="a cat", **QUERY)).hits
+        assert (await one.query("chroma", "remade", text="a cat", **QUERY_DEFAULTS)).hits
         # The other replica drops the collection and makes it again with 3-dimensional vectors.
         engine, record = await two.collection("chroma", "remade")
         await engine.delete_collection("remade")
         small = replace(record, model="tiny", dimension=3)
         await engine.create_collection("remade", small)
         with pytest.raises(CodedToolError) as refused:
-            await one.query("chroma", "remade", text="a cat", **QUERY)
+            await one.query("chroma", "remade", text="a cat", **QUERY_DEFAULTS)
     # Not the engine's dimension error: the record as it now is, and what this server would embed with.
     assert refused.value.code == "embedder_mismatch"
     assert "tiny" in str(refused.value)

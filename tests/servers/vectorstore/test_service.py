@@ -14,7 +14,7 @@ from servers.vectorstore.chunking import content_id
 from servers.vectorstore.record import CollectionRecord
 from servers.vectorstore.service import VectorService
 from servers.vectorstore.writes import DocumentChange, NewDocument
-from tests.servers.vectorstore.support import ANIMALS, CORPUS, FINANCE
+from tests.servers.vectorstore.support import ANIMALS, CORPUS, FINANCE, QUERY_DEFAULTS
 
 pytestmark = pytest.mark.anyio
 
@@ -31,19 +31,7 @@ async def made(service: VectorService, backend: str, name: str = "notes", texts:
 
 
 async def query(service: VectorService, backend: str, text: str, **options: Any) -> list[str]:
-    arguments: dict[str, Any] = {
-        "text": text,
-        "vector": None,
-        "top_k": 3,
-        "mode": "dense",
-        "where": None,
-        "score_threshold": None,
-        "use_mmr": False,
-        "mmr_lambda": 0.5,
-        "embedder": None,
-        "max_text_chars": 2000,
-    }
-    result = await service.query(backend, "notes", **{**arguments, **options})
+    result = await service.query(backend, "notes", **{**QUERY_DEFAULTS, "text": text, **options})
     return [hit.text or "" for hit in result.hits]
 
 
