@@ -12,12 +12,19 @@ import json
 from dataclasses import dataclass
 from typing import Any, Literal
 
+from pydantic import BaseModel
+
 BudgetLimit = Literal["max_rows", "max_bytes"]
 
 
 def json_size(value: Any) -> int:
     """Bytes of ``value`` as compact UTF-8 JSON, as a client receives it."""
     return len(json.dumps(value, ensure_ascii=False, separators=(",", ":")).encode("utf-8"))
+
+
+def model_size(model: BaseModel) -> int:
+    """:func:`json_size` of a model's JSON-mode dump, in one pass of its serializer."""
+    return len(model.__pydantic_serializer__.to_json(model))
 
 
 def capped(requested: int | None, default: int, cap: int) -> int:

@@ -17,7 +17,7 @@ from typing import Any, Literal, cast
 import anyio
 import numpy
 
-from servers.kit.budgets import OutputBudget, json_size
+from servers.kit.budgets import OutputBudget, model_size
 from servers.kit.cursors import fingerprint, offset_cursor, offset_of
 from servers.kit.embedders.base import Embedder, EmbedderIdentity
 from servers.kit.embedders.factory import EmbedderSet
@@ -256,7 +256,7 @@ class VectorService:
         for doc in docs:
             text, cut = clip(doc.text, max_text_chars)
             item = Document(id=doc.id, text=text, text_truncated=cut, metadata=dict(doc.metadata))
-            if not budget.admit(json_size(item.model_dump(mode="json")) + 1):
+            if not budget.admit(model_size(item) + 1):
                 break
             shown.append(item)
         return shown, budget
@@ -431,7 +431,7 @@ class VectorService:
         for hit in hits:
             text, cut = clip(hit.text, max_text_chars)
             item = QueryHit(id=hit.id, text=text, text_truncated=cut, metadata=dict(hit.metadata), score=hit.score)
-            if not budget.admit(json_size(item.model_dump(mode="json")) + 1):
+            if not budget.admit(model_size(item) + 1):
                 break
             shown.append(item)
         return shown, budget

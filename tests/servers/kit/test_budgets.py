@@ -1,9 +1,25 @@
-from servers.kit.budgets import OutputBudget, capped, json_size
+from datetime import date
+
+from pydantic import BaseModel
+
+from servers.kit.budgets import OutputBudget, capped, json_size, model_size
+
+
+class _Item(BaseModel):
+    name: str
+    score: float
+    tags: dict[str, int | str]
+    day: date
 
 
 def test_json_size_counts_compact_utf8_bytes() -> None:
     assert json_size({"a": [1, 2]}) == len('{"a":[1,2]}')
     assert json_size("é") == 4  # two quotes and two bytes of UTF-8
+
+
+def test_a_models_size_is_the_json_size_of_its_json_dump() -> None:
+    item = _Item(name='café \u2603 "quoted"', score=0.1 + 0.2, tags={"n": 3, "s": "ü"}, day=date(2026, 12, 4))
+    assert model_size(item) == json_size(item.model_dump(mode="json"))
 
 
 def test_a_call_gets_what_it_asked_for_within_the_operators_cap() -> None:
