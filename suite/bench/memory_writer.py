@@ -20,6 +20,8 @@ from typing import Any
 import anyio
 import httpx
 
+from gateway.upstream.http1 import Http1Pool
+
 
 def text_of(writer: str, number: int) -> str:
     return f"writer {writer} observation {number}"
@@ -91,22 +93,38 @@ async def call_tool(http: httpx.AsyncClient, url: str, tool: str, arguments: dic
     return response.status_code == 200 and '"isError":true' not in text and '"error"' not in text
 
 
+async def lean_call(http: Http1Pool, url: str, tool: str, arguments: dict[str, Any]) -> bool:
+    """:func:`call_tool` on the gateway's HTTP/1.1 client: the same request for a tenth of httpx's CPU."""
+    body = {
+        "jsonrpc": "2.0",
+        "id": 1,
+        "method": "tools/call",
+        "params": {"name": tool, "arguments": arguments, "_meta": META},
+    }
+    async with http.post(url, json.dumps(body).encode(), {**HEADERS, "mcp-name": tool}) as response:
+        text = (await response.read()).decode()
+    return response.status == 200 and '"isError":true' not in text and '"error"' not in text
+
+
 async def through_server(
     url: str, namespace: str, writer: str, writes: int, shared: int, in_flight: int, per_call: int
 ) -> dict[str, float]:
-    limits = httpx.Limits(max_connections=in_flight, max_keepalive_connections=in_flight)
-    async with httpx.AsyncClient(limits=limits, timeout=60.0) as http:
+    # The writers share two cores with the server and PostgreSQL: a lean client leaves them the CPU.
+    http = Http1Pool(max_connections=in_flight, read_timeout=60.0)
+    try:
 
         async def write(call: list[tuple[str, str]]) -> bool:
             observations = [{"entityName": entity, "contents": texts} for entity, texts in grouped(call)]
-            return await call_tool(
+            return await lean_call(
                 http, url, "add_observations", {"observations": observations, "namespace": namespace}
             )
 
         entity = {"name": f"writer-{writer}", "entityType": "writer", "observations": []}
-        if not await call_tool(http, url, "create_entities", {"entities": [entity], "namespace": namespace}):
+        if not await lean_call(http, url, "create_entities", {"entities": [entity], "namespace": namespace}):
             raise RuntimeError(f"create_entities failed for writer {writer}")
         return await _drive(write, calls_of(writer, writes, shared, per_call), in_flight)
+    finally:
+        await http.aclose()
 
 
 async def into_sqlite(
