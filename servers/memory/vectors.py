@@ -62,13 +62,23 @@ class VectorIndex:
     async def nearest(self, namespace: str, query: npt.NDArray[np.float32], top: int) -> list[tuple[int, str, float]]:
         """(observation id, entity, similarity) of the ``top`` nearest observations."""
         matrix = await self.refresh(namespace)
-        if matrix.rows is None or matrix.rows.shape[1] != query.shape[0]:
+        rows, ids, entities = matrix.rows, matrix.ids, matrix.entities  # one consistent view for the worker
+        if rows is None or rows.shape[1] != query.shape[0]:
             return []
-        scores = matrix.rows @ query
-        count = min(top, scores.shape[0])
-        best = np.argpartition(-scores, count - 1)[:count]
-        best = best[np.argsort(-scores[best])]
-        return [(int(matrix.ids[i]), matrix.entities[i], float(scores[i])) for i in best]
+        # The scan releases the GIL: in a worker thread it leaves the event loop to the other calls.
+        best, scores = await anyio.to_thread.run_sync(_nearest_rows, rows, query, top)
+        return [(int(ids[i]), entities[i], float(s)) for i, s in zip(best.tolist(), scores.tolist(), strict=True)]
+
+
+def _nearest_rows(
+    rows: npt.NDArray[np.float32], query: npt.NDArray[np.float32], top: int
+) -> tuple[npt.NDArray[np.intp], npt.NDArray[np.float32]]:
+    """The indices of the ``top`` rows nearest ``query``, nearest first, and their similarities."""
+    scores = rows @ query
+    count = min(top, scores.shape[0])
+    best = np.argpartition(-scores, count - 1)[:count]
+    best = best[np.argsort(-scores[best])]
+    return best, scores[best]
 
 
 class ObservationEmbedder:
