@@ -1,9 +1,17 @@
+import json
+
 from servers.kit.budgets import OutputBudget, capped, json_size
 
 
 def test_json_size_counts_compact_utf8_bytes() -> None:
     assert json_size({"a": [1, 2]}) == len('{"a":[1,2]}')
     assert json_size("é") == 4  # two quotes and two bytes of UTF-8
+
+
+def test_a_string_is_sized_as_json_writes_it_escapes_included() -> None:
+    for text in ['say "hi"', "back\\slash", "tab\tand\x01", "line\u2028separator", "emoji \U0001f600", ""]:
+        assert json_size(text) == len(json.dumps(text, ensure_ascii=False, separators=(",", ":")).encode("utf-8"))
+    assert json_size('a"b') == 6
 
 
 def test_a_call_gets_what_it_asked_for_within_the_operators_cap() -> None:
