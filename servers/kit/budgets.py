@@ -9,16 +9,20 @@ admits items one at a time and says which limit stopped them.
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Literal
 
 from pydantic import BaseModel
 
 BudgetLimit = Literal["max_rows", "max_bytes"]
+_json_string: Callable[[str], str] = json.encoder.encode_basestring
 
 
 def json_size(value: Any) -> int:
     """Bytes of ``value`` as compact UTF-8 JSON, as a client receives it."""
+    if isinstance(value, str):  # what json.dumps would write, without making an encoder per call
+        return len(_json_string(value).encode("utf-8"))
     return len(json.dumps(value, ensure_ascii=False, separators=(",", ":")).encode("utf-8"))
 
 

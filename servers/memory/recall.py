@@ -116,15 +116,19 @@ async def recall(
     return _fit(query, namespace, ranked, records, relations, similarity, words, max_tokens, state)
 
 
-def _observation_order(record: EntityRecord, similarity: dict[int, float], words: Sequence[str]) -> list[str]:
+def _observation_order(
+    record: EntityRecord, similarity: dict[int, float], words: Sequence[str]
+) -> list[tuple[str, int]]:
+    """The entity's observations, least relevant first (the next one is popped off the end), with their sizes."""
+
     def relevance(index: int) -> tuple[float, int, int]:
         observation = record.observations[index]
         text = observation.content.lower()
         overlap = sum(1 for w in words if w in text)
         return (-similarity.get(observation.id, -1.0), -overlap, -observation.id)
 
-    order = sorted(range(len(record.observations)), key=relevance)
-    return [record.observations[i].content for i in order]
+    order = sorted(range(len(record.observations)), key=relevance, reverse=True)
+    return [(content, json_size(content) + 1) for content in (record.observations[i].content for i in order)]
 
 
 def _fit(
@@ -141,7 +145,7 @@ def _fit(
     budget = max_tokens * BYTES_PER_TOKEN
     used = 128
     entities: list[RecalledEntity] = []
-    queues: list[list[str]] = []
+    queues: list[list[tuple[str, int]]] = []
     for name, candidate in ranked:
         record = records.get(name)
         if record is None:
@@ -185,10 +189,11 @@ def _fit(
         for entity, queue in zip(entities, queues, strict=True):
             if not queue:
                 continue
-            size = json_size(queue[0]) + 1
+            content, size = queue[-1]
             if used + size > budget:
                 continue
-            entity.observations.append(queue.pop(0))
+            entity.observations.append(content)
+            queue.pop()
             used += size
             omitted -= 1
             progressing = True

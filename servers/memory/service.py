@@ -12,6 +12,7 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 
+from servers.kit import blas
 from servers.kit.cursors import decode_cursor, encode_cursor, fingerprint, offset_cursor, offset_of
 from servers.kit.embedders.factory import EmbedderSet
 from servers.memory.access import AccessPolicy, Caller
@@ -500,6 +501,8 @@ class MemoryService:
         }
 
     async def open(self) -> None:
+        if self.settings.recall_vectors:
+            blas.limit_threads(1)  # recall's scans are short and many: no spinning BLAS workers beside them
         await self.store.open()
 
     async def close(self) -> None:

@@ -6,7 +6,8 @@ vector yet, in batches, beside the serving (woken by each write, and every
 observation has its vector, ``recall`` finds it by keyword. :class:`VectorIndex` keeps one matrix
 per namespace, extended with the rows added since it last looked; a hit is shown only if the
 observation is still current (superseded, deleted and expired ones are checked against the
-store when hits are read).
+store when hits are read). Its scans are exact, batched with the scans asked for meanwhile
+(:mod:`servers.memory.scans`).
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ import numpy.typing as npt
 
 from servers.kit.embedders.base import EmbedderError
 from servers.kit.embedders.factory import EmbedderSet
+from servers.memory.scans import ScanBatcher
 from servers.memory.store.base import GraphStore
 
 log = logging.getLogger(__name__)
@@ -42,6 +44,7 @@ class VectorIndex:
         self.store = store
         self._matrices: dict[str, _Matrix] = {}
         self._lock = anyio.Lock()
+        self._scans = ScanBatcher()
 
     async def refresh(self, namespace: str) -> _Matrix:
         async with self._lock:
@@ -62,13 +65,11 @@ class VectorIndex:
     async def nearest(self, namespace: str, query: npt.NDArray[np.float32], top: int) -> list[tuple[int, str, float]]:
         """(observation id, entity, similarity) of the ``top`` nearest observations."""
         matrix = await self.refresh(namespace)
-        if matrix.rows is None or matrix.rows.shape[1] != query.shape[0]:
+        rows, ids, entities = matrix.rows, matrix.ids, matrix.entities  # one consistent view for the worker
+        if rows is None or rows.shape[1] != query.shape[0]:
             return []
-        scores = matrix.rows @ query
-        count = min(top, scores.shape[0])
-        best = np.argpartition(-scores, count - 1)[:count]
-        best = best[np.argsort(-scores[best])]
-        return [(int(matrix.ids[i]), matrix.entities[i], float(scores[i])) for i in best]
+        best, scores = await self._scans.nearest(rows, query, top)
+        return [(int(ids[i]), entities[i], float(s)) for i, s in zip(best.tolist(), scores.tolist(), strict=True)]
 
 
 class ObservationEmbedder:

@@ -53,9 +53,11 @@ def squashed(score: float) -> float:
     return score / (1.0 + score) if score > 0 else 0.0
 
 
-def word_score(text_scores: Iterable[float]) -> float:
+def word_score(text_scores: list[float]) -> float:
     """An entity's score for one word: the squashed scores of its :data:`BEST_TEXTS` best texts, summed."""
-    return sum(squashed(s) for s in heapq.nlargest(BEST_TEXTS, text_scores))
+    if len(text_scores) == 1:  # most entities: one text per word (the same sum, without the sort)
+        return squashed(text_scores[0])
+    return sum(squashed(s) for s in sorted(text_scores, reverse=True)[:BEST_TEXTS])
 
 
 def rank_entities(per_word: list[dict[str, list[float]]], any_word: bool, window: int) -> list[tuple[str, float]]:
@@ -73,7 +75,7 @@ def rank_entities(per_word: list[dict[str, list[float]]], any_word: bool, window
             totals[name] = totals.get(name, 0.0) + word_score(scores)
             counts[name] = counts.get(name, 0) + 1
     needed = 1 if any_word else len(per_word)
-    matched = [(name, score) for name, score in totals.items() if counts[name] >= needed]
+    matched = totals.items() if needed == 1 else [(n, s) for n, s in totals.items() if counts[n] >= needed]
     return heapq.nsmallest(window, matched, key=lambda item: (-item[1], item[0]))
 
 

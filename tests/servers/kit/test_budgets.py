@@ -1,3 +1,4 @@
+import json
 from datetime import date
 
 from pydantic import BaseModel
@@ -20,6 +21,12 @@ def test_json_size_counts_compact_utf8_bytes() -> None:
 def test_a_models_size_is_the_json_size_of_its_json_dump() -> None:
     item = _Item(name='café \u2603 "quoted"', score=0.1 + 0.2, tags={"n": 3, "s": "ü"}, day=date(2026, 12, 4))
     assert model_size(item) == json_size(item.model_dump(mode="json"))
+
+
+def test_a_string_is_sized_as_json_writes_it_escapes_included() -> None:
+    for text in ['say "hi"', "back\\slash", "tab\tand\x01", "line\u2028separator", "emoji \U0001f600", ""]:
+        assert json_size(text) == len(json.dumps(text, ensure_ascii=False, separators=(",", ":")).encode("utf-8"))
+    assert json_size('a"b') == 6
 
 
 def test_a_call_gets_what_it_asked_for_within_the_operators_cap() -> None:

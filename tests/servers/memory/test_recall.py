@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 
+from servers.kit import blas
 from servers.memory.access import Caller
 from servers.memory.models import EntityInput, RelationInput
 from servers.memory.service import MemoryService
@@ -68,3 +69,17 @@ async def test_recall_spends_its_budget_on_names_before_observations(data_dir: P
     assert len(result.entities) >= 2 and result.omitted_observations > 0
     assert sum(len(e.observations) for e in result.entities) < sum(len(e.observations) for e in roomy.entities)
     assert roomy.omitted_observations == 0
+
+
+async def test_a_service_that_ranks_by_vectors_keeps_numpy_to_one_blas_thread(data_dir: Path) -> None:
+    found, before = blas._library(), blas.threads()
+    if found is None or before is None:
+        pytest.skip("numpy is not built with a bundled OpenBLAS here")
+    found[0](2)
+    service = service_for(suite_settings("sqlite", data_dir, recall_vectors=True))
+    try:
+        await service.open()
+        assert blas.threads() == 1  # recall's scans never wake spinning BLAS workers
+    finally:
+        await service.close()
+        found[0](before)

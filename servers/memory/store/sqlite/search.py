@@ -99,9 +99,14 @@ def _ranked(
     for word in words:
         match = f'"{word}"*'
         hits: dict[str, list[float]] = {}
-        for name, score in db.execute(_HITS, (match, namespace, now, match, namespace, now)):
-            if name not in expired:
-                hits.setdefault(name, []).append(score)
+        for name, score in db.execute(_HITS, (match, namespace, now, match, namespace, now)).fetchall():
+            scores = hits.get(name)
+            if scores is None:
+                hits[name] = [score]
+            else:
+                scores.append(score)
+        for name in expired.intersection(hits):
+            del hits[name]
         if not hits and not any_word:
             return []  # every word is needed and this one is nowhere
         per_word.append(hits)
