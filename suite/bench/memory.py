@@ -28,6 +28,7 @@ import anyio
 import httpx
 import numpy as np
 
+from gateway.upstream.http1 import Http1Pool
 from servers.memory.store.base import GraphStore
 from servers.memory.store.postgres.store import PostgresGraphStore
 from servers.memory.store.sqlite.store import SqliteGraphStore
@@ -35,7 +36,7 @@ from suite.bench.database import _cpu_seconds as cpu_seconds
 from suite.bench.memory_graph import Graph, fill_store, make_graph, official_file
 from suite.bench.memory_processes import memory_server, run_writers
 from suite.bench.memory_side_by_side import side_by_side
-from suite.bench.memory_writer import call_tool
+from suite.bench.memory_writer import call_tool, lean_call
 from suite.bench.vectorstore_load import paced
 
 POSTGRES_DSN = "postgresql://postgres@127.0.0.1:5432/test"
@@ -76,15 +77,17 @@ async def _latency(
     url: str, pid: int, tool: str, arguments_of: Callable[[int], dict[str, Any]], calls: int
 ) -> tuple[float, float, int, float]:
     """p50 and p99 ms, errors, and the server process's CPU ms per call (warm-up calls included)."""
-    limits = httpx.Limits(max_connections=IN_FLIGHT, max_keepalive_connections=IN_FLIGHT)
-    async with httpx.AsyncClient(limits=limits, timeout=60.0) as http:
+    http = Http1Pool(max_connections=IN_FLIGHT, read_timeout=60.0)  # the lean client: see memory_writer
+    try:
 
         async def one(index: int) -> bool:
-            return not await call_tool(http, url, tool, arguments_of(index))
+            return not await lean_call(http, url, tool, arguments_of(index))
 
         cpu = cpu_seconds(pid)
         result = await paced(tool, one, calls, RATE, IN_FLIGHT, warmup=20)
         cpu_ms = (cpu_seconds(pid) - cpu) * 1000 / (calls + 20)
+    finally:
+        await http.aclose()
     return result.p50_ms, result.p99_ms, result.errors, cpu_ms
 
 
