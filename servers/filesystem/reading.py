@@ -128,11 +128,12 @@ def read_text(
             if is_binary(data):
                 raise FsError("binary", f"{shown!r} is a binary file: use `read_media_file` or `get_file_info`")
             digest = hashlib.sha256(data).hexdigest()
-            ending = line_ending_of(data)
+            lf = data.count(b"\n")
+            ending = line_ending_of(data, lf)
             size = len(data)
             if offset is None and limit is None and head is None and tail is None and size <= max_bytes:
                 # The whole file fits the budget: the window is every line, so it need not be walked line by line.
-                total = count_lines(data)
+                total = count_lines(data, lf)
                 raw, first, last, cut, next_line = data, 1 if total else 0, total, False, None
             else:
                 lines = _split_lines(data)
