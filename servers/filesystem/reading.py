@@ -74,6 +74,12 @@ def _window(numbered: Iterable[tuple[int, bytes]], max_bytes: int) -> tuple[list
     return chunks, first, last, False, None
 
 
+def _joined(numbered: Iterable[tuple[int, bytes]], max_bytes: int) -> tuple[bytes, int, int, bool, int | None]:
+    """:func:`_window` with its chunks joined into the bytes of the window."""
+    chunks, first, last, cut, next_line = _window(numbered, max_bytes)
+    return b"".join(chunks), first, last, cut, next_line
+
+
 def _trim_utf8(cut: bytes) -> bytes:
     """``cut`` without a multi-byte character split at its end."""
     for drop in range(4):
@@ -121,16 +127,21 @@ def read_text(
             data = handle.read()
             if is_binary(data):
                 raise FsError("binary", f"{shown!r} is a binary file: use `read_media_file` or `get_file_info`")
-            lines = _split_lines(data)
-            total = len(lines)
             digest = hashlib.sha256(data).hexdigest()
-            ending = line_ending_of(data)
+            lf = data.count(b"\n")
+            ending = line_ending_of(data, lf)
             size = len(data)
-            selected = _select_list(lines, offset, limit, head, tail)
+            if offset is None and limit is None and head is None and tail is None and size <= max_bytes:
+                # The whole file fits the budget: the window is every line, so it need not be walked line by line.
+                total = count_lines(data, lf)
+                raw, first, last, cut, next_line = data, 1 if total else 0, total, False, None
+            else:
+                lines = _split_lines(data)
+                total = len(lines)
+                raw, first, last, cut, next_line = _joined(_select_list(lines, offset, limit, head, tail), max_bytes)
         else:
             total, digest, ending, size, selected = _scan_large(handle, shown, offset, limit, head, tail)
-    chunks, first, last, cut, next_line = _window(selected, max_bytes)
-    raw = b"".join(chunks)
+            raw, first, last, cut, next_line = _joined(selected, max_bytes)
     try:
         content, replaced = raw.decode("utf-8"), False
     except UnicodeDecodeError:

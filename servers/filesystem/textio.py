@@ -62,10 +62,13 @@ def is_binary(sample: bytes) -> bool:
     return b"\x00" in sample[:SNIFF_BYTES]
 
 
-def line_ending_of(data: bytes) -> LineEnding:
-    lf = data.count(b"\n")
+def line_ending_of(data: bytes, lf: int | None = None) -> LineEnding:
+    """The file's line endings; ``lf``: ``data.count(b"\\n")`` if the caller has it already."""
+    lf = data.count(b"\n") if lf is None else lf
     if lf == 0:
         return "none"
+    if b"\r" not in data:  # one memchr, where counting CRLF pairs searches the whole text again
+        return "lf"
     crlf = data.count(b"\r\n")
     if crlf == lf:
         return "crlf"
@@ -82,11 +85,12 @@ def text_line_ending(text: str) -> LineEnding:
     return "lf" if crlf == 0 else "mixed"
 
 
-def count_lines(data: bytes) -> int:
-    """Lines as editors count them: a final newline does not start another line."""
+def count_lines(data: bytes, lf: int | None = None) -> int:
+    """Lines as editors count them: a final newline does not start another line (``lf`` as for
+    :func:`line_ending_of`)."""
     if not data:
         return 0
-    return data.count(b"\n") + (0 if data.endswith(b"\n") else 1)
+    return (data.count(b"\n") if lf is None else lf) + (0 if data.endswith(b"\n") else 1)
 
 
 def mime_type_of(path: str, head: bytes = b"") -> str | None:

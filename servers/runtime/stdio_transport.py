@@ -27,13 +27,13 @@ calls still running after that are cancelled and answered "Connection closed", a
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 import anyio
-import anyio.abc
 from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStream
 from mcp.server import MCPServer
 from mcp.server.mcpserver.context import Context
@@ -61,8 +61,22 @@ _SHUTDOWN_WRITE_TIMEOUT = 2.0
 
 @dataclass
 class _InFlight:
-    scope: anyio.CancelScope
+    """One fast call running in its own asyncio task (not an anyio child task: a quarter of the transport's
+    CPU per call on a no-op tool went to the task group's and cancel scope's bookkeeping)."""
+
+    task: asyncio.Task[None] | None = None
     peer_cancelled: bool = False
+    closing: bool = False
+    """Cancelled at end of input (or as the transport went down): answered "Connection closed"."""
+
+    def cancel(self, *, by_peer: bool) -> None:
+        if self.peer_cancelled or self.closing or self.task is None:
+            return  # cancelled once already: a second cancel would only be swallowed by the first
+        if by_peer:
+            self.peer_cancelled = True
+        else:
+            self.closing = True
+        self.task.cancel()
 
 
 @dataclass
@@ -99,11 +113,12 @@ class StdioConnection:
     _in_flight: dict[RequestId, _InFlight] = field(default_factory=dict)
     _sdk_open: set[RequestId] = field(default_factory=set)
     _settled: anyio.Event | None = None
+    _tasks: set[asyncio.Task[None]] = field(default_factory=set)
 
     def __post_init__(self) -> None:
         self.calls = FastToolCalls(self.server)
 
-    async def route(self, document: dict[str, Any], tg: anyio.abc.TaskGroup) -> None:
+    async def route(self, document: dict[str, Any]) -> None:
         """Answer ``document`` on the fast path, or hand it to the SDK's session as the SDK would have parsed it."""
         if self._era.modern is None:
             self._era.observe(document)
@@ -116,9 +131,11 @@ class StdioConnection:
                 call = None  # the SDK has not yet shown its lifespan state: a light Context would lack it
             plain, metrics = self.calls.plain_server() if call is not None else (False, None)
             if call is not None and plain:
-                entry = _InFlight(anyio.CancelScope())
+                entry = _InFlight()
                 self._in_flight[coerce_request_id(call.id)] = entry
-                tg.start_soon(self._answer, call, metrics, entry)
+                entry.task = task = asyncio.get_running_loop().create_task(self._answer(call, metrics, entry))
+                self._tasks.add(task)
+                task.add_done_callback(self._done)
                 return
         method = document.get("method")
         if method == "notifications/cancelled":
@@ -141,22 +158,32 @@ class StdioConnection:
         entry = self._in_flight.get(key) if key is not None else None
         if entry is None:
             return False
-        entry.peer_cancelled = True
-        entry.scope.cancel()
+        entry.cancel(by_peer=True)
         return True
+
+    def _done(self, task: asyncio.Task[None]) -> None:
+        self._tasks.discard(task)
+        if not task.cancelled() and (exc := task.exception()) is not None:
+            log.error("a fast tool call failed outside the tool", exc_info=exc)
 
     async def _answer(self, call: FastCall, metrics: CallMetricsMiddleware | None, entry: _InFlight) -> None:
         key = coerce_request_id(call.id)
+        outcome: dict[str, Any] | ErrorData | None = None
         try:
-            with entry.scope:
-                outcome = await self.calls.answer(call, metrics, self._light_context(call))
+            outcome = await self.calls.answer(call, metrics, self._light_context(call))
+        except asyncio.CancelledError:
+            if not (entry.peer_cancelled or entry.closing):
+                raise  # not ours: whoever cancelled the task is owed the CancelledError
         finally:
             if self._in_flight.get(key) is entry:
                 del self._in_flight[key]
                 self._check_settled()
+        task = asyncio.current_task()
+        if (entry.peer_cancelled or entry.closing) and task is not None and task.cancelling():
+            task.uncancel()  # the one cancel of ours, handled here (whether or not the tool let it through)
         if entry.peer_cancelled:
             return  # the client cancelled it: never answered
-        if entry.scope.cancel_called:  # end of input: the SDK answers its own calls so too
+        if entry.closing or outcome is None:  # end of input: the SDK answers its own calls so too
             outcome = ErrorData(code=CONNECTION_CLOSED, message="Connection closed")
             with anyio.move_on_after(_SHUTDOWN_WRITE_TIMEOUT, shield=True):
                 await self.writer.write_line(_encode_error(call.id, outcome))
@@ -199,7 +226,16 @@ class StdioConnection:
         with anyio.move_on_after(grace):
             await self._settled.wait()
         for entry in list(self._in_flight.values()):
-            entry.scope.cancel()
+            entry.cancel(by_peer=False)
+
+    async def finish(self) -> None:
+        """Cancel the fast calls still running (none after :meth:`settle`, unless it was cut short) and wait
+        until each has been answered or dropped."""
+        for entry in list(self._in_flight.values()):
+            entry.cancel(by_peer=False)
+        if self._tasks:
+            with anyio.CancelScope(shield=True):
+                await asyncio.wait(list(self._tasks))
 
 
 def _cancelled_id(params: Any) -> RequestId | None:
@@ -248,10 +284,13 @@ async def serve_stdio_pipes(
             tg.start_soon(_write_session_messages, from_session, writer, connection)
             with probing(connection.slot):  # the SDK's session inherits the slot with this task's context
                 tg.start_soon(_run_session, lowlevel, session_in, session_out)
-            async with to_session, anyio.create_task_group() as calls:
-                while (document := await stdin.next_document()) is not None:
-                    await connection.route(document, calls)
-                await connection.settle(grace_seconds)
+            async with to_session:
+                try:
+                    while (document := await stdin.next_document()) is not None:
+                        await connection.route(document)
+                    await connection.settle(grace_seconds)
+                finally:
+                    await connection.finish()
     finally:
         reader.close()
         await writer.aclose()

@@ -123,6 +123,16 @@ def build_sample(gate: Gate) -> MCPServer[Any]:
             raise
         return "done"
 
+    @server.tool()
+    async def stubborn() -> str:
+        """Like ``slow``, but it swallows its cancellation and returns anyway."""
+        gate.started.set()
+        try:
+            await gate.release.wait()
+        except BaseException:
+            gate.cancelled.set()
+        return "finished anyway"
+
     add_protocol_features(server)
     return server
 

@@ -144,6 +144,25 @@ async def test_a_call_still_running_after_the_grace_period_is_cancelled_and_answ
     ]
 
 
+async def test_a_call_that_swallows_its_cancellation_at_end_of_input_is_still_answered_connection_closed_once(
+    fast_calls: list[str],
+) -> None:
+    gate = Gate()
+    async with served("runtime", build_sample(gate), grace=0.2) as wire:
+        await wire.send(OPENING)
+        assert await wire.line() is not None
+        await wire.send(call("stubborn", request_id=9))
+        with anyio.fail_after(DEADLINE):
+            await gate.started.wait()
+        wire.close_input()
+        rest = await wire.rest()
+    assert gate.cancelled.is_set()
+    assert fast_calls == ["stubborn"]
+    assert [json.loads(line) for line in rest] == [
+        {"jsonrpc": "2.0", "id": 9, "error": {"code": CONNECTION_CLOSED, "message": "Connection closed"}}
+    ]
+
+
 async def test_with_the_fast_path_off_every_call_takes_the_sdk_path(fast_calls: list[str]) -> None:
     async with served("runtime", build_sample(Gate()), fast_path=False) as wire:
         await wire.send(OPENING)
