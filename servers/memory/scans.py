@@ -12,9 +12,11 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 import anyio
-import anyio.lowlevel
+import anyio.to_thread
 import numpy as np
 import numpy.typing as npt
+
+from servers.kit.carpool import Carpool
 
 MAX_BATCH = 16
 """Queries in one product at most: beyond it the product's output grows past what batching saves."""
@@ -56,46 +58,27 @@ def _run(group: list[_Scan]) -> list[Nearest]:
 
 
 class ScanBatcher:
-    """Runs scans one product at a time; scans asked for meanwhile wait and go together."""
+    """Runs scans one product at a time; scans asked for meanwhile wait and go together
+    (a :class:`~servers.kit.carpool.Carpool` of scans)."""
 
     def __init__(self, max_batch: int = MAX_BATCH) -> None:
         self.max_batch = max_batch
         self.products = 0  # worker-thread runs, one per matrix per batch
         self.scanned = 0  # queries scanned
-        self._queue: list[_Scan] = []
-        self._running = False
-        self._turn = anyio.Event()
+        self._pool: Carpool[_Scan] = Carpool(self._run_queued)
 
     async def nearest(self, rows: npt.NDArray[np.float32], query: npt.NDArray[np.float32], top: int) -> Nearest:
         """The ``top`` rows of ``rows`` nearest ``query`` (unit vectors: by dot product), nearest first."""
         if query.ndim != 1 or rows.ndim != 2 or rows.shape[1] != query.shape[0]:
             raise ValueError(f"a query of shape {query.shape} does not match rows of shape {rows.shape}")
         scan = _Scan(rows, query, top)
-        self._queue.append(scan)
-        try:
-            while not scan.done.is_set():
-                if self._running:
-                    await self._turn.wait()
-                    continue
-                self._running = True
-                try:
-                    with anyio.CancelScope(shield=True):  # the scans taken along are never stranded
-                        await self._run_queued()
-                finally:
-                    self._running = False
-                    turn, self._turn = self._turn, anyio.Event()
-                    turn.set()
-                await anyio.lowlevel.checkpoint()
-        finally:
-            if not scan.done.is_set() and scan in self._queue:
-                self._queue.remove(scan)
-        if scan.error is not None:
-            raise scan.error
+        await self._pool.ride(scan)
         assert scan.result is not None
         return scan.result
 
-    async def _run_queued(self) -> None:
-        taken, self._queue = self._queue[: self.max_batch], self._queue[self.max_batch :]
+    async def _run_queued(self, queue: list[_Scan]) -> None:
+        taken = queue[: self.max_batch]
+        del queue[: self.max_batch]
         groups: dict[int, list[_Scan]] = {}
         for scan in taken:
             groups.setdefault(id(scan.rows), []).append(scan)

@@ -35,6 +35,7 @@ import anyio.lowlevel
 import numpy
 import numpy.typing as npt
 
+from servers.kit.carpool import Carpool
 from servers.kit.embedders.base import (
     EmbedderError,
     EmbedderIdentity,
@@ -174,53 +175,28 @@ class _Ride:
 
 
 class _Carpool:
-    """Small calls queued while the model is busy, run together in batches of at most ``batch_size``.
-
-    Whoever finds the model free drives: it takes the queue's head (its own ride may be further
-    back), runs it shielded from its own cancellation so the riders are never stranded, and hands the
-    wheel to the next waiter. A cancelled rider leaves the queue if its run has not started.
-    """
+    """Small calls queued while the model is busy, run together in batches of at most ``batch_size``
+    (a :class:`~servers.kit.carpool.Carpool` of texts)."""
 
     def __init__(self, run: Any, batch_size: int) -> None:
         self._run = run
         self._batch_size = batch_size
-        self._queue: list[_Ride] = []
-        self._driving = False
-        self._turn = anyio.Event()
+        self._pool: Carpool[_Ride] = Carpool(self._drive)
         self.runs = 0
 
     async def embed(self, texts: Sequence[str]) -> Vectors:
         ride = _Ride(texts, anyio.Event())
-        self._queue.append(ride)
-        try:
-            while not ride.done.is_set():
-                if self._driving:
-                    await self._turn.wait()
-                    continue
-                self._driving = True
-                try:
-                    with anyio.CancelScope(shield=True):
-                        await self._drive()
-                finally:
-                    self._driving = False
-                    turn, self._turn = self._turn, anyio.Event()
-                    turn.set()
-                await anyio.lowlevel.checkpoint()  # let the riders just served, and a cancellation, run
-        finally:
-            if not ride.done.is_set() and ride in self._queue:
-                self._queue.remove(ride)
-        if ride.error is not None:
-            raise ride.error
+        await self._pool.ride(ride)
         assert ride.vectors is not None
         return ride.vectors
 
-    async def _drive(self) -> None:
-        if not self._queue:
+    async def _drive(self, queue: list[_Ride]) -> None:
+        if not queue:
             return
         group: list[_Ride] = []
         size = 0
-        while self._queue and (not group or size + len(self._queue[0].texts) <= self._batch_size):
-            ride = self._queue.pop(0)
+        while queue and (not group or size + len(queue[0].texts) <= self._batch_size):
+            ride = queue.pop(0)
             group.append(ride)
             size += len(ride.texts)
         texts = [text for ride in group for text in ride.texts]

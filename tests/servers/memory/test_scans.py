@@ -86,7 +86,7 @@ async def test_a_scan_cancelled_while_it_waits_leaves_the_queue_and_the_others_a
         group.start_soon(scan, 2)
     assert doomed.cancelled_caught and 1 not in answers
     assert answers == {0: exact(rows, queries[0], 4), 2: exact(rows, queries[2], 4)}
-    assert batcher.scanned == 2 and not batcher._queue  # the cancelled scan was not run for nobody
+    assert batcher.scanned == 2 and not batcher._pool.waiting  # the cancelled scan was not run for nobody
 
 
 async def test_asking_for_more_rows_than_there_are_answers_them_all_and_none_answers_none() -> None:
