@@ -36,9 +36,9 @@ Side = Callable[[int], Awaitable[Any]]
 class LeanCaller:
     """Raw ``tools/call`` requests to one MCP URL over a pool of HTTP/1.1 connections."""
 
-    def __init__(self, url: str, connections: int) -> None:
+    def __init__(self, url: str, connections: int, read_timeout: float = 30.0) -> None:
         self.url = url
-        self.http = Http1Pool(max_connections=connections)
+        self.http = Http1Pool(max_connections=connections, read_timeout=read_timeout)
         self._ids = itertools.count(1)
         self._headers: dict[str, dict[str, str]] = {}
 

@@ -25,18 +25,17 @@ from pathlib import Path
 from typing import Any
 
 import anyio
-import httpx
 import numpy as np
 
-from gateway.upstream.http1 import Http1Pool
 from servers.memory.store.base import GraphStore
 from servers.memory.store.postgres.store import PostgresGraphStore
 from servers.memory.store.sqlite.store import SqliteGraphStore
 from suite.bench.database import _cpu_seconds as cpu_seconds
+from suite.bench.lean_client import LeanCaller
 from suite.bench.memory_graph import Graph, fill_store, make_graph, official_file
 from suite.bench.memory_processes import memory_server, run_writers
 from suite.bench.memory_side_by_side import side_by_side
-from suite.bench.memory_writer import call_tool, lean_call
+from suite.bench.memory_writer import succeeded
 from suite.bench.vectorstore_load import paced
 
 POSTGRES_DSN = "postgresql://postgres@127.0.0.1:5432/test"
@@ -77,17 +76,17 @@ async def _latency(
     url: str, pid: int, tool: str, arguments_of: Callable[[int], dict[str, Any]], calls: int
 ) -> tuple[float, float, int, float]:
     """p50 and p99 ms, errors, and the server process's CPU ms per call (warm-up calls included)."""
-    http = Http1Pool(max_connections=IN_FLIGHT, read_timeout=60.0)  # the lean client: see memory_writer
+    caller = LeanCaller(url, IN_FLIGHT, read_timeout=60.0)
     try:
 
         async def one(index: int) -> bool:
-            return not await lean_call(http, url, tool, arguments_of(index))
+            return not await succeeded(caller, tool, arguments_of(index))
 
         cpu = cpu_seconds(pid)
         result = await paced(tool, one, calls, RATE, IN_FLIGHT, warmup=20)
         cpu_ms = (cpu_seconds(pid) - cpu) * 1000 / (calls + 20)
     finally:
-        await http.aclose()
+        await caller.aclose()
     return result.p50_ms, result.p99_ms, result.errors, cpu_ms
 
 
@@ -146,11 +145,14 @@ def _part_writes(tmp: Path, writes: int) -> bool:
             shared = 64
 
             async def setup() -> None:
-                async with httpx.AsyncClient(timeout=60.0) as http:
+                caller = LeanCaller(url, 1, read_timeout=60.0)
+                try:
                     entities = [
                         {"name": f"shared-{k}", "entityType": "shared", "observations": []} for k in range(shared)
                     ]
-                    await call_tool(http, url, "create_entities", {"entities": entities, "namespace": NAMESPACE})
+                    await succeeded(caller, "create_entities", {"entities": entities, "namespace": NAMESPACE})
+                finally:
+                    await caller.aclose()
 
             anyio.run(setup)
             argvs = [

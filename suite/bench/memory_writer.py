@@ -4,7 +4,7 @@ It writes ``--writes`` observations, ``--per-call`` to an ``add_observations`` c
 transaction), ``--in-flight`` calls at a time: every other one to its own entity ``writer-<id>``, the rest round-robin to the ``--shared``
 entities ``shared-<k>`` that every writer also writes (contention on the same rows). Each text
 names the writer and its number, so a reader can tell a lost write from a duplicate. With ``--url``
-it calls a server with stateless (2026-07-28) JSON-RPC over HTTP, as the SDK client does; with ``--sqlite`` it writes straight into that file's
+it calls a server with stateless (2026-07-28) JSON-RPC over HTTP on the benches' lean client; with ``--sqlite`` it writes straight into that file's
 store. It prints one JSON line: the writes it made, the errors, the seconds it took.
 """
 
@@ -18,9 +18,8 @@ from pathlib import Path
 from typing import Any
 
 import anyio
-import httpx
 
-from gateway.upstream.http1 import Http1Pool
+from suite.bench.lean_client import LeanCaller
 
 
 def text_of(writer: str, number: int) -> str:
@@ -67,64 +66,32 @@ async def _drive(
     return {"writes": sum(len(c) for c in calls), "errors": errors, "seconds": time.perf_counter() - started}
 
 
-HEADERS = {
-    "accept": "application/json, text/event-stream",
-    "content-type": "application/json",
-    "mcp-protocol-version": "2026-07-28",
-    "mcp-method": "tools/call",
-}
-META = {
-    "io.modelcontextprotocol/protocolVersion": "2026-07-28",
-    "io.modelcontextprotocol/clientInfo": {"name": "mcp-suite-memory-writer", "version": "0"},
-    "io.modelcontextprotocol/clientCapabilities": {},
-}
-
-
-async def call_tool(http: httpx.AsyncClient, url: str, tool: str, arguments: dict[str, Any]) -> bool:
-    """One stateless (2026-07-28) ``tools/call``, as the SDK client sends it; ``True`` when it succeeded."""
-    body = {
-        "jsonrpc": "2.0",
-        "id": 1,
-        "method": "tools/call",
-        "params": {"name": tool, "arguments": arguments, "_meta": META},
-    }
-    response = await http.post(url, content=json.dumps(body), headers={**HEADERS, "mcp-name": tool})
-    text = response.text
-    return response.status_code == 200 and '"isError":true' not in text and '"error"' not in text
-
-
-async def lean_call(http: Http1Pool, url: str, tool: str, arguments: dict[str, Any]) -> bool:
-    """:func:`call_tool` on the gateway's HTTP/1.1 client: the same request for a tenth of httpx's CPU."""
-    body = {
-        "jsonrpc": "2.0",
-        "id": 1,
-        "method": "tools/call",
-        "params": {"name": tool, "arguments": arguments, "_meta": META},
-    }
-    async with http.post(url, json.dumps(body).encode(), {**HEADERS, "mcp-name": tool}) as response:
-        text = (await response.read()).decode()
-    return response.status == 200 and '"isError":true' not in text and '"error"' not in text
+async def succeeded(caller: LeanCaller, tool: str, arguments: dict[str, Any]) -> bool:
+    """One stateless (2026-07-28) ``tools/call`` on the lean client; ``True`` when it succeeded."""
+    try:
+        await caller.call(tool, arguments)
+    except RuntimeError:  # an error answer; a broken connection still raises
+        return False
+    return True
 
 
 async def through_server(
     url: str, namespace: str, writer: str, writes: int, shared: int, in_flight: int, per_call: int
 ) -> dict[str, float]:
     # The writers share two cores with the server and PostgreSQL: a lean client leaves them the CPU.
-    http = Http1Pool(max_connections=in_flight, read_timeout=60.0)
+    caller = LeanCaller(url, in_flight, read_timeout=60.0)
     try:
 
         async def write(call: list[tuple[str, str]]) -> bool:
             observations = [{"entityName": entity, "contents": texts} for entity, texts in grouped(call)]
-            return await lean_call(
-                http, url, "add_observations", {"observations": observations, "namespace": namespace}
-            )
+            return await succeeded(caller, "add_observations", {"observations": observations, "namespace": namespace})
 
         entity = {"name": f"writer-{writer}", "entityType": "writer", "observations": []}
-        if not await lean_call(http, url, "create_entities", {"entities": [entity], "namespace": namespace}):
+        if not await succeeded(caller, "create_entities", {"entities": [entity], "namespace": namespace}):
             raise RuntimeError(f"create_entities failed for writer {writer}")
         return await _drive(write, calls_of(writer, writes, shared, per_call), in_flight)
     finally:
-        await http.aclose()
+        await caller.aclose()
 
 
 async def into_sqlite(
