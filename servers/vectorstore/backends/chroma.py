@@ -136,7 +136,7 @@ class ChromaBackend:
             raise
 
     async def record(self, name: str, max_age: float = 0.0) -> CollectionRecord:
-        held = self._records.get(name, max_age) if max_age > 0 else None
+        held = self._records.get(name, max_age)
         if held is not None:
             return held
         handle = await self._fetch(name)

@@ -123,7 +123,7 @@ class QdrantBackend:
         return await self._run(lambda: client.get_collection(name), name)
 
     async def record(self, name: str, max_age: float = 0.0) -> CollectionRecord:
-        held = self._records.get(name, max_age) if max_age > 0 else None
+        held = self._records.get(name, max_age)
         if held is not None:
             return held
         info = await self._info(name)
