@@ -13,6 +13,7 @@ from servers.memory.access import Caller, principal_of
 from servers.memory.arguments import Cursor, EntityName, MaxTokens, Namespace, PageLimit
 from servers.memory.models import EntityHistory, ExportPage, GraphPage, NamespaceList, RecallResult
 from servers.memory.service import MemoryService
+from servers.runtime.light_context import never_needs_session, session_needed_when
 
 READ_ONLY = ToolAnnotations(read_only_hint=True, destructive_hint=False, idempotent_hint=True, open_world_hint=False)
 
@@ -22,6 +23,7 @@ def register_read_tools(server: MCPServer[Any], service: MemoryService) -> None:
         return Caller(principal_of(ctx, service.settings), tool)
 
     @server.tool(title="Read Graph", annotations=READ_ONLY)
+    @session_needed_when(never_needs_session)
     async def read_graph(
         ctx: Context[Any, Any],
         namespace: Namespace = None,
@@ -36,6 +38,7 @@ def register_read_tools(server: MCPServer[Any], service: MemoryService) -> None:
         return await service.read_graph(caller(ctx, "read_graph"), namespace, cursor, limit, max_tokens)
 
     @server.tool(title="Search Nodes", annotations=READ_ONLY)
+    @session_needed_when(never_needs_session)
     async def search_nodes(
         ctx: Context[Any, Any],
         query: Annotated[
@@ -59,6 +62,7 @@ def register_read_tools(server: MCPServer[Any], service: MemoryService) -> None:
         return await service.search_nodes(caller(ctx, "search_nodes"), query, namespace, cursor, limit, max_tokens)
 
     @server.tool(title="Open Nodes", annotations=READ_ONLY)
+    @session_needed_when(never_needs_session)
     async def open_nodes(
         ctx: Context[Any, Any],
         names: Annotated[list[str], Field(max_length=1000, description="An array of entity names to retrieve")],
@@ -70,6 +74,7 @@ def register_read_tools(server: MCPServer[Any], service: MemoryService) -> None:
         return await service.open_nodes(caller(ctx, "open_nodes"), names, namespace, cursor, max_tokens)
 
     @server.tool(title="Recall", annotations=READ_ONLY)
+    @session_needed_when(never_needs_session)
     async def recall(
         ctx: Context[Any, Any],
         query: Annotated[
@@ -87,6 +92,7 @@ def register_read_tools(server: MCPServer[Any], service: MemoryService) -> None:
         return await service.recall(caller(ctx, "recall"), query, namespace, max_tokens, max_entities, hops)
 
     @server.tool(title="Observation History", annotations=READ_ONLY)
+    @session_needed_when(never_needs_session)
     async def history(
         ctx: Context[Any, Any],
         entityName: EntityName,
@@ -98,11 +104,13 @@ def register_read_tools(server: MCPServer[Any], service: MemoryService) -> None:
         return await service.history(caller(ctx, "history"), entityName, namespace, cursor, limit)
 
     @server.tool(title="Export Graph", annotations=READ_ONLY)
+    @session_needed_when(never_needs_session)
     async def export_graph(ctx: Context[Any, Any], namespace: Namespace = None, cursor: Cursor = None) -> ExportPage:
         """A namespace as JSON lines in the official memory server's format, a page at a time (`import_graph` reads it)."""
         return await service.export_graph(caller(ctx, "export_graph"), namespace, cursor)
 
     @server.tool(title="List Namespaces", annotations=READ_ONLY)
+    @session_needed_when(never_needs_session)
     async def list_namespaces(ctx: Context[Any, Any]) -> NamespaceList:
         """The namespaces the caller may read, whether it may write each, and their sizes."""
         return await service.list_namespaces(caller(ctx, "list_namespaces"))

@@ -31,6 +31,7 @@ from servers.memory.models import (
 )
 from servers.memory.resources import entity_uri, graph_uri
 from servers.memory.service import MemoryService
+from servers.runtime.light_context import never_needs_session, session_needed_when
 
 ADDS = ToolAnnotations(read_only_hint=False, destructive_hint=False, idempotent_hint=False, open_world_hint=False)
 DELETES = ToolAnnotations(read_only_hint=False, destructive_hint=True, idempotent_hint=True, open_world_hint=False)
@@ -53,6 +54,7 @@ def register_write_tools(server: MCPServer[Any], service: MemoryService) -> None
         return Caller(principal_of(ctx, service.settings), tool)
 
     @server.tool(title="Create Entities", annotations=ADDS)
+    @session_needed_when(never_needs_session)
     async def create_entities(
         ctx: Context[Any, Any],
         entities: Annotated[list[EntityInput], Field(max_length=10_000, description="the entities to create")],
@@ -66,6 +68,7 @@ def register_write_tools(server: MCPServer[Any], service: MemoryService) -> None
         return done
 
     @server.tool(title="Create Relations", annotations=ADDS)
+    @session_needed_when(never_needs_session)
     async def create_relations(
         ctx: Context[Any, Any],
         relations: Annotated[list[RelationInput], Field(max_length=10_000, description="the relations to create")],
@@ -78,6 +81,7 @@ def register_write_tools(server: MCPServer[Any], service: MemoryService) -> None
         return done
 
     @server.tool(title="Add Observations", annotations=ADDS)
+    @session_needed_when(never_needs_session)
     async def add_observations(
         ctx: Context[Any, Any],
         observations: Annotated[
@@ -94,6 +98,7 @@ def register_write_tools(server: MCPServer[Any], service: MemoryService) -> None
         return done
 
     @server.tool(title="Delete Entities", annotations=DELETES)
+    @session_needed_when(never_needs_session)
     async def delete_entities(
         ctx: Context[Any, Any],
         entityNames: Annotated[list[str], Field(max_length=10_000, description="An array of entity names to delete")],
@@ -106,6 +111,7 @@ def register_write_tools(server: MCPServer[Any], service: MemoryService) -> None
         return done
 
     @server.tool(title="Delete Observations", annotations=DELETES)
+    @session_needed_when(never_needs_session)
     async def delete_observations(
         ctx: Context[Any, Any],
         deletions: Annotated[
@@ -120,6 +126,7 @@ def register_write_tools(server: MCPServer[Any], service: MemoryService) -> None
         return done
 
     @server.tool(title="Delete Relations", annotations=DELETES)
+    @session_needed_when(never_needs_session)
     async def delete_relations(
         ctx: Context[Any, Any],
         relations: Annotated[
@@ -134,6 +141,7 @@ def register_write_tools(server: MCPServer[Any], service: MemoryService) -> None
         return done
 
     @server.tool(title="Supersede Observation", annotations=REPLACES)
+    @session_needed_when(never_needs_session)
     async def supersede_observation(
         ctx: Context[Any, Any],
         entityName: EntityName,
@@ -173,6 +181,7 @@ def register_write_tools(server: MCPServer[Any], service: MemoryService) -> None
         return done
 
     @server.tool(title="Import Graph", annotations=ADDS)
+    @session_needed_when(never_needs_session)
     async def import_graph(
         ctx: Context[Any, Any],
         jsonl: Annotated[
