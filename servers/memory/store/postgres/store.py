@@ -6,6 +6,11 @@ NOTHING`` against the unique keys (an entity's name, an observation's text withi
 relation) so concurrent writers of the same item create it once, and bumps each entity's version.
 The answer comes after ``COMMIT``. ``create_entities`` and ``add_observations`` are one statement
 each (:mod:`.writes`), their own transaction.
+
+A connection goes back to the pool without asyncpg's session reset (``RESET ALL``, ``UNLISTEN *``,
+... : one more round trip per call): the store sends only its own statements, which leave no session
+state behind (no ``SET``, ``LISTEN``, session advisory lock or cursor outside a transaction). asyncpg
+still rolls back a transaction a cancelled call left open.
 """
 
 from __future__ import annotations
@@ -37,6 +42,10 @@ T = TypeVar("T")
 Connection = Any
 
 
+async def _no_session_state(_connection: Connection) -> None:
+    """The pool's reset hook: nothing to undo (see the module's docstring)."""
+
+
 class PostgresGraphStore(PostgresReads):
     kind = "postgres"
 
@@ -52,7 +61,11 @@ class PostgresGraphStore(PostgresReads):
         if self._pool is not None:
             return
         pool = await asyncpg.create_pool(
-            self.dsn, min_size=self.min_size, max_size=self.max_size, timeout=self.connect_timeout
+            self.dsn,
+            min_size=self.min_size,
+            max_size=self.max_size,
+            timeout=self.connect_timeout,
+            reset=_no_session_state,
         )
         try:
             async with pool.acquire() as db, db.transaction():
