@@ -11,7 +11,7 @@ import asyncio
 import json
 import re
 import secrets
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -196,6 +196,27 @@ async def parity(pair: tuple[Served, Served], body: bytes, headers: dict[str, st
     expected = await post(sdk, body, headers)
     assert answered == expected
     return answered
+
+
+async def results_alike(
+    fast: Served,
+    sdk: Served,
+    calls: Sequence[tuple[str, dict[str, Any]]],
+    extra_headers: dict[str, str],
+    masked: Callable[[Answer], Any],
+) -> list[Any]:
+    """Each call to both apps in turn; the answers alike once ``masked``; the fast app's results.
+
+    Every call must have been served on the fast path, and every one reached the SDK's transport on the other.
+    """
+    results = []
+    for tool, arguments in calls:
+        body, headers = call_body(tool, arguments), headers_for(tool, **extra_headers)
+        answered, expected = await post(fast, body, headers), await post(sdk, body, headers)
+        assert masked(answered) == masked(expected), tool
+        results.append(answered.json()["result"])
+    assert fast.sdk_requests == 0 and sdk.sdk_requests == len(calls)
+    return results
 
 
 async def test_a_structured_call_is_answered_on_the_fast_path_byte_for_byte_as_the_sdk_does() -> None:

@@ -17,7 +17,7 @@ from servers.aiml.providers.local.model_file import bundled_model
 from servers.aiml.server import build_server
 from servers.runtime.definition import ServerDefinition
 from tests.servers.aiml.support import service_for, suite_settings
-from tests.servers.runtime.test_fastpath import Answer, both, call_body, headers_for, post
+from tests.servers.runtime.test_fastpath import Answer, both, results_alike
 
 pytestmark = pytest.mark.anyio
 
@@ -53,13 +53,7 @@ async def test_embed_classify_and_show_policy_take_the_fast_path_with_the_sdks_a
         ("show_policy", {}),
     ]
     async with both(AIML, settings) as (fast, sdk):
-        answers = []
-        for tool, arguments in calls:
-            body, headers = call_body(tool, arguments), headers_for(tool, **PRINCIPAL)
-            answered, expected = await post(fast, body, headers), await post(sdk, body, headers)
-            assert masked(answered) == masked(expected), tool
-            answers.append(answered.json()["result"])
-        assert fast.sdk_requests == 0 and sdk.sdk_requests == len(calls)
+        answers = await results_alike(fast, sdk, calls, PRINCIPAL, masked)
     embedded, classified, policy, refused, policy_after = answers
     assert embedded["structuredContent"]["dimension"] == 384
     assert embedded["structuredContent"]["usage"]["principal"] == "alice"

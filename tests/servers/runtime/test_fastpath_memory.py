@@ -16,7 +16,7 @@ from mcp.server.subscriptions import ResourceUpdated, ServerEvent
 from servers.memory.server import DEFINITION
 from servers.runtime.sdk_seams import bus_of
 from tests.servers.memory.support import entity, relation, suite_settings
-from tests.servers.runtime.test_fastpath import Answer, call_body, headers_for, post, serving
+from tests.servers.runtime.test_fastpath import Answer, call_body, headers_for, post, results_alike, serving
 
 pytestmark = pytest.mark.anyio
 
@@ -59,13 +59,7 @@ async def test_every_memory_tool_takes_the_fast_path_with_the_sdks_answers(tmp_p
         serving(DEFINITION, settings("fast"), fast_path=True) as fast,
         serving(DEFINITION, settings("sdk"), fast_path=False) as sdk,
     ):
-        results = []
-        for tool, arguments in CALLS:
-            body, headers = call_body(tool, arguments), headers_for(tool, **PRINCIPAL)
-            answered, expected = await post(fast, body, headers), await post(sdk, body, headers)
-            assert masked(answered) == masked(expected), tool
-            results.append(answered.json()["result"])
-        assert fast.sdk_requests == 0 and sdk.sdk_requests == len(CALLS)
+        results = await results_alike(fast, sdk, CALLS, PRINCIPAL, masked)
     by_tool = dict(zip((t for t, _ in CALLS), results, strict=True))
     assert results[3]["isError"] is True and results[3]["content"][0]["text"].startswith("not_found: ")
     assert results[4]["isError"] is True
