@@ -15,7 +15,6 @@ direct throughput at concurrency 16; its RSS stays under 150 MB with 20 upstream
 from __future__ import annotations
 
 import json
-import signal
 import subprocess
 import tempfile
 import time
@@ -31,7 +30,7 @@ import yaml
 from gateway.upstream.http1 import Http1Pool
 from mesh import runtime
 from suite.bench.filesystem import percentile
-from suite.bench.processes import bench_env, cli, free_port, wait_healthy
+from suite.bench.processes import bench_env, cli, free_port, stop_children, wait_healthy
 
 HEADERS = {
     "accept": "application/json, text/event-stream",
@@ -75,12 +74,7 @@ def _child(argv: Sequence[str], env: dict[str, str], health: str, what: str) -> 
         wait_healthy(health, what)
         yield process
     finally:
-        process.send_signal(signal.SIGTERM)
-        try:
-            process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+        stop_children([process], grace_seconds=15)
 
 
 def _rss_mb(pid: int) -> float:
@@ -407,13 +401,7 @@ def _rss_with_instances(tmp: str, env: dict[str, str], root: Path, count: int) -
                 )
             return _rss_mb(gw.pid)
     finally:
-        for server in servers:
-            server.send_signal(signal.SIGTERM)
-        for server in servers:
-            try:
-                server.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                server.kill()
+        stop_children(servers, grace_seconds=15)
 
 
 def run(iterations: int) -> bool:

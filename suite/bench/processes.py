@@ -14,7 +14,7 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -91,9 +91,16 @@ def ready_child(argv: list[str], port: int, data_dir: Path, log_path: Path, what
         wait_ready(f"http://127.0.0.1:{port}/health", process, log_path, what, timeout)
         yield process.pid
     finally:
+        stop_children([process], grace_seconds=30)
+
+
+def stop_children(processes: Sequence[subprocess.Popen[bytes]], grace_seconds: float) -> None:
+    """SIGTERM to each, then wait for each; one still running after ``grace_seconds`` is killed."""
+    for process in processes:
         process.send_signal(signal.SIGTERM)
+    for process in processes:
         try:
-            process.wait(timeout=30)
+            process.wait(timeout=grace_seconds)
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait()

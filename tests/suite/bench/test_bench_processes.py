@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import signal
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 
-from suite.bench.processes import bench_env, cli, free_port, wait_healthy, wait_ready
+from suite.bench.processes import bench_env, cli, free_port, stop_children, wait_healthy, wait_ready
 
 
 def test_the_bench_environment_drops_every_mcp_suite_setting_and_sets_its_own(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -35,3 +36,22 @@ def test_waiting_for_a_process_that_exited_fails_at_once_with_its_log(tmp_path: 
 def test_waiting_for_a_silent_port_gives_up_at_its_deadline() -> None:
     with pytest.raises(RuntimeError, match=r"nothing did not answer .* within 0s"):
         wait_healthy(f"http://127.0.0.1:{free_port()}/health", "nothing", timeout=0.3)
+
+
+def test_stopping_children_terminates_the_willing_and_kills_one_that_ignores_sigterm(tmp_path: Path) -> None:
+    ready = tmp_path / "ready"
+    stubborn = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            "import pathlib, signal, sys, time; signal.signal(signal.SIGTERM, signal.SIG_IGN); "
+            "pathlib.Path(sys.argv[1]).touch(); time.sleep(60)",
+            str(ready),
+        ]
+    )
+    willing = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    while not ready.exists():  # the stubborn child ignores SIGTERM from here on
+        assert stubborn.poll() is None
+    stop_children([willing, stubborn], grace_seconds=0.5)
+    assert willing.returncode == -signal.SIGTERM
+    assert stubborn.returncode == -signal.SIGKILL
