@@ -4,6 +4,8 @@
    offered 100 calls/s with 8 in flight, through ``mcp-suite serve memory`` over HTTP on SQLite and
    on PostgreSQL (goal: under 50 ms). The observations' vectors are seeded unit vectors of the model's
    dimension (the cost of ``recall`` does not depend on their values); queries are embedded by the model.
+   Before the server starts, a floor line gives ``recall``'s CPU per call with no transport
+   (:mod:`suite.bench.memory_floor`) and the cores it takes at the offered rate.
 2. Writes per second on PostgreSQL at concurrency 8: two writer processes, four in flight each,
    through one server (goal: at least 1,000).
 3. The official memory server and ours over stdio on the same graphs of 1,000 and 10,000 entities:
@@ -32,6 +34,7 @@ from servers.memory.store.postgres.store import PostgresGraphStore
 from servers.memory.store.sqlite.store import SqliteGraphStore
 from suite.bench.database import _cpu_seconds as cpu_seconds
 from suite.bench.lean_client import LeanCaller
+from suite.bench.memory_floor import floor_line, recall_floor
 from suite.bench.memory_graph import Graph, fill_store, make_graph, official_file
 from suite.bench.memory_processes import memory_server, run_writers
 from suite.bench.memory_side_by_side import side_by_side
@@ -44,6 +47,8 @@ RATE = 100.0
 IN_FLIGHT = 8
 P99_GOAL_MS = 50.0
 WRITES_GOAL = 1_000.0
+RECALL_TOKENS = 2_000
+FLOOR_CALLS = 105
 
 
 def _load_line() -> str:
@@ -110,10 +115,14 @@ def _part_latency(tmp: Path, graph: Graph, vectors: Any, calls: int) -> bool:
         for kind, (store, section) in stores.items():
             anyio.run(_filled, store, graph, vectors)
             memory = {**section, "default_namespace": NAMESPACE, "embedding_cache": {"memory_entries": 0}}
+            floor_dir = tmp / f"floor-{kind}"
+            floor_dir.mkdir()
+            floor = anyio.run(recall_floor, memory, floor_dir, phrases[:FLOOR_CALLS], RECALL_TOKENS)
+            print(f"{floor_line(kind, floor, RATE)}  ({_load_line()})")
             with memory_server(tmp, f"latency-{kind}", memory, ready_seconds=300) as (url, pid):
                 for tool, arguments in (
                     ("search_nodes", lambda i: {"query": queries[i % len(queries)], "limit": 20}),
-                    ("recall", lambda i: {"query": phrases[i % len(phrases)], "max_tokens": 2000}),
+                    ("recall", lambda i: {"query": phrases[i % len(phrases)], "max_tokens": RECALL_TOKENS}),
                 ):
                     p50, p99, errors, cpu_ms = anyio.run(_latency, url, pid, tool, arguments, calls)
                     met = p99 < P99_GOAL_MS and errors == 0
