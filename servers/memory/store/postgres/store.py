@@ -11,6 +11,10 @@ A connection goes back to the pool without asyncpg's session reset (``RESET ALL`
 ... : one more round trip per call): the store sends only its own statements, which leave no session
 state behind (no ``SET``, ``LISTEN``, session advisory lock or cursor outside a transaction). asyncpg
 still rolls back a transaction a cancelled call left open.
+
+Its sessions plan each prepared statement once (``plan_cache_mode = force_generic_plan``): the
+statements are fixed lookups by key, and re-planning the write's ``WITH`` on every call cost
+PostgreSQL more than running it.
 """
 
 from __future__ import annotations
@@ -40,6 +44,7 @@ from servers.memory.store.text_index import content_hash
 
 T = TypeVar("T")
 Connection = Any
+SESSION_SETTINGS = {"plan_cache_mode": "force_generic_plan", "application_name": "mcp-suite-memory"}
 
 
 async def _no_session_state(_connection: Connection) -> None:
@@ -66,6 +71,7 @@ class PostgresGraphStore(PostgresReads):
             max_size=self.max_size,
             timeout=self.connect_timeout,
             reset=_no_session_state,
+            server_settings=SESSION_SETTINGS,
         )
         try:
             async with pool.acquire() as db, db.transaction():

@@ -1,4 +1,4 @@
-"""The PostgreSQL store's pool hands back connections without a session reset, and still never a dirty one."""
+"""The PostgreSQL store's pool: sessions that plan once, handed back without a reset and never dirty."""
 
 from __future__ import annotations
 
@@ -64,3 +64,10 @@ async def test_a_call_cancelled_inside_its_transaction_leaves_the_next_call_outs
 
     # the pool's one connection, handed back after the cancel: rolled back, and outside a transaction
     assert await store._read(state) == (False, 1)
+
+
+async def test_the_stores_sessions_plan_each_statement_once(store: PostgresGraphStore) -> None:
+    async def settings(db: Any) -> tuple[str, str]:
+        return await db.fetchval("SHOW plan_cache_mode"), await db.fetchval("SHOW application_name")
+
+    assert await store._read(settings) == ("force_generic_plan", "mcp-suite-memory")
