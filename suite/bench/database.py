@@ -31,7 +31,7 @@ import yaml
 
 from mesh import runtime
 from suite.bench.gateway import LoadResult, _child, _load, paced_line, paced_load, warmup_calls
-from suite.bench.processes import bench_env, cli, free_port
+from suite.bench.processes import bench_env, cli, cpu_seconds, free_port
 
 PG_URL = os.environ.get("MCP_SUITE_BENCH_PG_URL", "postgresql://postgres@127.0.0.1:5432/test")
 CONCURRENCY = 16
@@ -53,12 +53,6 @@ async def _sql(statement: str) -> None:
         await conn.execute(statement)
     finally:
         await conn.close()
-
-
-def _cpu_seconds(pid: int) -> float:
-    """User + system CPU time of a process so far (Linux /proc)."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def host_cpu() -> tuple[int, int]:
@@ -107,10 +101,10 @@ def bench_database(iterations: int) -> bool:
             with _child(argv, bench_env(str(Path(tmp) / "data")), health, "the database server") as process:
                 url = f"http://127.0.0.1:{port}/mcp"
                 calls = max(200, iterations)
-                server_cpu, client_cpu, host = _cpu_seconds(process.pid), time.process_time(), host_cpu()
+                server_cpu, client_cpu, host = cpu_seconds(process.pid), time.process_time(), host_cpu()
                 result = runtime.run("auto", _load, "sql_query", url, "sql_query", arguments, CONCURRENCY, calls)
                 calls += warmup_calls(calls, CONCURRENCY)  # the load's warm-up calls count too
-                server_us = (_cpu_seconds(process.pid) - server_cpu) / calls * 1e6
+                server_us = (cpu_seconds(process.pid) - server_cpu) / calls * 1e6
                 client_us = (time.process_time() - client_cpu) / calls * 1e6
                 steal = steal_percent(host, host_cpu())
                 host = host_cpu()
@@ -141,10 +135,10 @@ def bench_database(iterations: int) -> bool:
 
 def _paced(pid: int, url: str, arguments: dict[str, object], calls: int) -> tuple[LoadResult, float, float]:
     """The paced phase at ``PACED_RATE``: its result and the server's and load generator's CPU per call (us)."""
-    server_cpu, client_cpu = _cpu_seconds(pid), time.process_time()
+    server_cpu, client_cpu = cpu_seconds(pid), time.process_time()
     result = runtime.run("auto", paced_load, "paced", url, "sql_query", arguments, CONCURRENCY, calls, PACED_RATE)
     calls += warmup_calls(calls, CONCURRENCY)  # its warm-up calls count too
-    server_us = (_cpu_seconds(pid) - server_cpu) / calls * 1e6
+    server_us = (cpu_seconds(pid) - server_cpu) / calls * 1e6
     client_us = (time.process_time() - client_cpu) / calls * 1e6
     return result, server_us, client_us
 

@@ -7,7 +7,8 @@
    Before the server starts, a floor line gives ``recall``'s CPU per call with no transport
    (:mod:`suite.bench.memory_floor`) and the cores it takes at the offered rate.
 2. Writes per second on PostgreSQL at concurrency 8: two writer processes, four in flight each,
-   through one server (goal: at least 1,000).
+   through one server (goal: at least 1,000), with the CPU per write of the server and of every
+   ``postgres`` process on the machine.
 3. The official memory server and ours over stdio on the same graphs of 1,000 and 10,000 entities:
    ``create_entities``, ``search_nodes``, ``open_nodes`` and ``read_graph`` p50 for both, the two
    servers' calls interleaved round by round (goal: ours faster on every call at 10,000). Our
@@ -32,13 +33,13 @@ import numpy as np
 from servers.memory.store.base import GraphStore
 from servers.memory.store.postgres.store import PostgresGraphStore
 from servers.memory.store.sqlite.store import SqliteGraphStore
-from suite.bench.database import _cpu_seconds as cpu_seconds
 from suite.bench.lean_client import LeanCaller
 from suite.bench.memory_floor import floor_line, recall_floor
 from suite.bench.memory_graph import Graph, fill_store, make_graph, official_file
 from suite.bench.memory_processes import memory_server, run_writers
 from suite.bench.memory_side_by_side import side_by_side
 from suite.bench.memory_writer import succeeded
+from suite.bench.processes import command_cpu_seconds, cpu_seconds
 from suite.bench.vectorstore_load import paced
 
 POSTGRES_DSN = "postgresql://postgres@127.0.0.1:5432/test"
@@ -181,9 +182,10 @@ def _part_writes(tmp: Path, writes: int) -> bool:
                 ]
                 for w in range(2)
             ]
-            started, cpu = time.perf_counter(), cpu_seconds(pid)
+            started, cpu, database = time.perf_counter(), cpu_seconds(pid), command_cpu_seconds("postgres")
             reports = run_writers(argvs)
             seconds, cpu_ms = time.perf_counter() - started, (cpu_seconds(pid) - cpu) * 1000 / writes
+            database_ms = (command_cpu_seconds("postgres") - database) * 1000 / writes
     finally:
         anyio.run(_drop, schema)
     errors = sum(int(r["errors"]) for r in reports)
@@ -192,6 +194,7 @@ def _part_writes(tmp: Path, writes: int) -> bool:
     print(
         f"  add_observations postgres, concurrency 8 (2 processes x 4): {rate:7.0f} writes/s "
         f"({writes} in {seconds:.1f} s with start-up)  errors {errors}  server CPU {cpu_ms:.2f} ms/write  "
+        f"PostgreSQL CPU {database_ms:.2f} ms/write  "
         f"goal >= {WRITES_GOAL:.0f}/s: "
         f"{'met' if met else 'MISSED'}  ({_load_line()})"
     )

@@ -23,7 +23,7 @@ from servers.memory.access import Caller
 from servers.memory.service import MemoryService
 from servers.memory.settings import MemorySettings
 from servers.memory.store.postgres.store import PostgresGraphStore
-from suite.bench.database import _cpu_seconds as cpu_seconds
+from suite.bench.processes import cpu_seconds
 
 WARMUP = 5
 """Untimed calls of each kind first (the model loads, the vector index fills)."""

@@ -94,6 +94,27 @@ def ready_child(argv: list[str], port: int, data_dir: Path, log_path: Path, what
         stop_children([process], grace_seconds=30)
 
 
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process so far (Linux ``/proc``)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def command_cpu_seconds(command: str) -> float:
+    """User + system CPU time so far of every process on this machine named ``command`` (e.g. ``postgres``:
+    its backends, WAL writer and checkpointer), that this user may read; a process that ends meanwhile is skipped."""
+    total = 0.0
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            if (entry / "comm").read_text().strip() == command:
+                total += cpu_seconds(int(entry.name))
+        except OSError:
+            continue
+    return total
+
+
 def stop_children(processes: Sequence[subprocess.Popen[bytes]], grace_seconds: float) -> None:
     """SIGTERM to each, then wait for each; one still running after ``grace_seconds`` is killed."""
     for process in processes:

@@ -2,14 +2,25 @@
 
 from __future__ import annotations
 
+import os
 import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
 
-from suite.bench.processes import bench_env, cli, free_port, stop_children, wait_healthy, wait_ready
+from suite.bench.processes import (
+    bench_env,
+    cli,
+    command_cpu_seconds,
+    cpu_seconds,
+    free_port,
+    stop_children,
+    wait_healthy,
+    wait_ready,
+)
 
 
 def test_the_bench_environment_drops_every_mcp_suite_setting_and_sets_its_own(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -55,3 +66,12 @@ def test_stopping_children_terminates_the_willing_and_kills_one_that_ignores_sig
     stop_children([willing, stubborn], grace_seconds=0.5)
     assert willing.returncode == -signal.SIGTERM
     assert stubborn.returncode == -signal.SIGKILL
+
+
+def test_the_cpu_of_a_command_sums_every_process_of_that_name() -> None:
+    own = Path(f"/proc/{os.getpid()}/comm").read_text().strip()
+    burnt = time.process_time()
+    while time.process_time() - burnt < 0.05:  # at least 5 ticks of this process's own CPU
+        pass
+    assert command_cpu_seconds(own) >= cpu_seconds(os.getpid()) > 0.0
+    assert command_cpu_seconds("no-such-command-here") == 0.0
