@@ -9,8 +9,8 @@ each (:mod:`.writes`), their own transaction.
 
 A connection goes back to the pool without asyncpg's session reset (``RESET ALL``, ``UNLISTEN *``,
 ... : one more round trip per call): the store sends only its own statements, which leave no session
-state behind (no ``SET``, ``LISTEN``, session advisory lock or cursor outside a transaction). asyncpg
-still rolls back a transaction a cancelled call left open.
+state behind (no ``SET`` but the set-up's, no ``LISTEN``, session advisory lock or cursor outside a
+transaction). asyncpg still rolls back a transaction a cancelled call left open.
 
 Its sessions plan each prepared statement once (``plan_cache_mode = force_generic_plan``): the
 statements are fixed lookups by key, and re-planning the write's ``WITH`` on every call cost
@@ -44,7 +44,14 @@ from servers.memory.store.text_index import content_hash
 
 T = TypeVar("T")
 Connection = Any
-SESSION_SETTINGS = {"plan_cache_mode": "force_generic_plan", "application_name": "mcp-suite-memory"}
+SESSION_SETTINGS = {"application_name": "mcp-suite-memory"}
+"""Sent when connecting (a pooler such as PgBouncer passes ``application_name`` on)."""
+
+
+async def _plan_once(connection: Connection) -> None:
+    """Each new session's set-up: a ``SET``, which a pooler in session mode passes on as it is (unlike an unknown
+    startup parameter), and which stays for the session since the pool sends no reset."""
+    await connection.execute("SET plan_cache_mode = force_generic_plan")
 
 
 async def _no_session_state(_connection: Connection) -> None:
@@ -71,6 +78,7 @@ class PostgresGraphStore(PostgresReads):
             max_size=self.max_size,
             timeout=self.connect_timeout,
             reset=_no_session_state,
+            init=_plan_once,
             server_settings=SESSION_SETTINGS,
         )
         try:
