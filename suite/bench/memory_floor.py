@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from servers.memory.access import Caller
+from servers.memory.recall import CANDIDATES
 from servers.memory.service import MemoryService
 from servers.memory.settings import MemorySettings
 from servers.memory.store.postgres.store import PostgresGraphStore
@@ -81,7 +82,9 @@ async def recall_floor(section: dict[str, Any], data_dir: Path, queries: Sequenc
         def each(make: Callable[[str], Awaitable[Any]]) -> list[Callable[[], Awaitable[Any]]]:
             return [functools.partial(make, q) for q in queries]
 
-        keyword = await _cpu_ms(each(lambda q: service.store.search(namespace, q, 50, 0, now, any_word=True)), backend)
+        keyword = await _cpu_ms(
+            each(lambda q: service.store.search(namespace, q, CANDIDATES, 0, now, any_word=True)), backend
+        )
         embedding = await _cpu_ms(each(lambda q: embedder.embed([q])), None)
         whole = await _cpu_ms(
             each(lambda q: service.recall(caller, q, namespace, max_tokens, **RECALL_DEFAULTS)), backend
