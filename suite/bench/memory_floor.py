@@ -2,7 +2,7 @@
 
 Before the server starts on a filled store, the bench calls the memory service itself in this
 process, one call at a time: the keyword stage alone (the store's search of the three words), the
-query's embedding alone, then whole recalls. Each is CPU per call of this process (every thread:
+query's embedding alone, the exact scan of the vectors alone, then whole recalls. Each is CPU per call of this process (every thread:
 the store's workers and the model's included) plus, on PostgreSQL, of the one backend that served
 it (read from ``/proc``: the database runs on this machine). That CPU times the offered rate, in
 cores against the machine's, says whether the p99 goal can hold here whatever the server does
@@ -19,8 +19,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from servers.memory.access import Caller
-from servers.memory.recall import CANDIDATES
+from servers.memory.recall import CANDIDATES, VECTOR_HITS
 from servers.memory.service import MemoryService
 from servers.memory.settings import MemorySettings
 from servers.memory.store.postgres.store import PostgresGraphStore
@@ -38,6 +40,7 @@ class Floor:
 
     keyword_ms: float
     embedding_ms: float
+    scan_ms: float
     recall_ms: float
 
     def cores_at(self, rate: float) -> float:
@@ -86,18 +89,20 @@ async def recall_floor(section: dict[str, Any], data_dir: Path, queries: Sequenc
             each(lambda q: service.store.search(namespace, q, CANDIDATES, 0, now, any_word=True)), backend
         )
         embedding = await _cpu_ms(each(lambda q: embedder.embed([q])), None)
+        vectors = {q: np.asarray((await embedder.embed([q]))[0], dtype=np.float32) for q in queries}
+        scan = await _cpu_ms(each(lambda q: service.vectors.nearest(namespace, vectors[q], VECTOR_HITS)), backend)
         whole = await _cpu_ms(
             each(lambda q: service.recall(caller, q, namespace, max_tokens, **RECALL_DEFAULTS)), backend
         )
     finally:
         await service.close()
-    return Floor(keyword, embedding, whole)
+    return Floor(keyword, embedding, scan, whole)
 
 
 def floor_line(kind: str, floor: Floor, rate: float) -> str:
     cores = os.cpu_count() or 1
     return (
         f"  recall floor  {kind:<9} in process, one at a time, CPU per call: keyword stage {floor.keyword_ms:.1f} ms, "
-        f"query embedding {floor.embedding_ms:.1f} ms, whole recall {floor.recall_ms:.1f} ms: "
+        f"query embedding {floor.embedding_ms:.1f} ms, exact vector scan {floor.scan_ms:.1f} ms, whole recall {floor.recall_ms:.1f} ms: "
         f"{floor.cores_at(rate):.1f} cores at {rate:.0f}/s, of {cores}"
     )

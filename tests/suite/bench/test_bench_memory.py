@@ -88,6 +88,6 @@ async def test_the_recall_floor_counts_each_stage_and_on_postgresql_the_backends
         if isinstance(store, PostgresGraphStore):
             await store.drop_schema()
         await store.close()
-    assert floor.keyword_ms > 0 and floor.embedding_ms > 0
+    assert floor.keyword_ms > 0 and floor.embedding_ms > 0 and floor.scan_ms > 0
     assert floor.recall_ms > floor.embedding_ms  # a recall embeds its query and does more
-    assert Floor(1.0, 2.0, 30.0).cores_at(100.0) == pytest.approx(3.0)
+    assert Floor(1.0, 2.0, 3.0, 30.0).cores_at(100.0) == pytest.approx(3.0)
