@@ -52,7 +52,7 @@ from mcp_types import (
     TextContent,
 )
 from mcp_types import methods as _methods
-from mcp_types.version import HANDSHAKE_PROTOCOL_VERSIONS
+from mcp_types.version import HANDSHAKE_PROTOCOL_VERSIONS, MODERN_PROTOCOL_VERSIONS
 from opentelemetry.trace import Span, StatusCode
 from pydantic import BaseModel, ValidationError
 
@@ -60,6 +60,7 @@ from mesh import tracing
 from servers.runtime.light_context import NeedsSession, session_need_of
 from servers.runtime.observability import CallMetricsMiddleware, call_outcome
 from servers.runtime.protocol_features import NeutralToToolCalls
+from servers.runtime.tool_call_params import ParamsVerdicts
 from servers.runtime.tool_result import converted, declared_model_result
 
 log = logging.getLogger("mcp_suite.runtime.fastpath")
@@ -104,6 +105,7 @@ class FastToolCalls:
     def __init__(self, server: MCPServer[Any]) -> None:
         self.server = server
         self._eligible_tools: dict[str, _Eligibility] = {}
+        self._params = ParamsVerdicts()
         self._shared_context: Context[Any, Any] | None = None
         self._plain: tuple[tuple[object, ...], tuple[bool, CallMetricsMiddleware | None]] | None = None
 
@@ -166,11 +168,14 @@ class FastToolCalls:
         request_id, params, name, arguments, meta = parts
         if meta is None or meta.get(META_PROTOCOL) != MODERN_VERSION or ("progressToken" in meta and not pipe):
             return None
-        if not isinstance(classify_inbound_request(request, headers=routing_headers), InboundModernRoute):
+        if routing_headers is None:
+            # The SDK's ladder without its header rung: the envelope pair present, the version (a string,
+            # MODERN_VERSION, checked above) supported. Its verdict without the call that builds it.
+            if META_CAPABILITIES not in meta or MODERN_VERSION not in MODERN_PROTOCOL_VERSIONS:
+                return None
+        elif not isinstance(classify_inbound_request(request, headers=routing_headers), InboundModernRoute):
             return None
-        try:
-            _methods.validate_client_request("tools/call", MODERN_VERSION, params)
-        except (KeyError, ValidationError):
+        if not self._params.accepts(MODERN_VERSION, params):
             return None
         found = self._eligible_tool(name)
         if found is None:
@@ -198,9 +203,7 @@ class FastToolCalls:
         request_id, params, name, arguments, meta = parts
         if meta is not None and META_PROTOCOL in meta:
             return None  # the SDK refuses an enveloped request on a handshake connection
-        try:
-            _methods.validate_client_request("tools/call", version, params)
-        except (KeyError, ValidationError):
+        if not self._params.accepts(version, params):
             return None
         found = self._eligible_tool(name)
         if found is None:

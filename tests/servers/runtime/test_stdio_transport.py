@@ -183,3 +183,20 @@ async def test_concurrent_fast_calls_each_get_their_own_answer(fast_calls: list[
     answers = {json.loads(line)["id"]: json.loads(line)["result"]["structuredContent"]["result"] for line in lines}
     assert answers == {request_id: request_id + 1 for request_id in range(100, 140)}
     assert len(fast_calls) == 40
+
+
+async def test_a_call_whose_envelope_differs_from_an_accepted_one_is_answered_as_the_sdk_answers_it(
+    fast_calls: list[str],
+) -> None:
+    good = call("lookup", {"key": 1}, request_id=2)
+    odd_info = call(
+        "lookup", {"key": 2}, request_id=3, **{"io.modelcontextprotocol/clientInfo": {"name": "t", "version": 1}}
+    )
+    no_capabilities = call("lookup", {"key": 3}, request_id=4)
+    del no_capabilities["params"]["_meta"]["io.modelcontextprotocol/clientCapabilities"]
+    again = call("lookup", {"key": 4}, request_id=5)
+    lines = await parity([OPENING, good, odd_info, no_capabilities, again], 5)
+    answers = {json.loads(line)["id"]: json.loads(line) for line in lines}
+    assert "result" in answers[2] and "result" in answers[5]
+    assert "error" in answers[3] and "error" in answers[4]
+    assert fast_calls == ["lookup", "lookup"]  # the two refused envelopes went to the SDK
