@@ -321,16 +321,17 @@ class VectorService:
         # (another replica re-embedded or re-made the collection meanwhile), it runs again on a fresh one.
         engine, record = await self.collection(backend, name, self.settings.record_cache_seconds)
         top_k = min(top_k, self.settings.max_top_k)
+        # The checks of the arguments alone, outside the retry: a bad argument costs no second record read.
+        compiled = parse_filter(where)
+        if (text is None) == (vector is None):
+            raise VectorError("invalid_query", "give exactly one of text or vector")
+        if vector is not None and mode != "dense":
+            raise VectorError(
+                "invalid_query", f"mode {mode!r} needs the query as text; a vector allows mode 'dense' only"
+            )
+        pool = max(top_k, self.settings.candidate_pool) if (use_mmr or mode == "hybrid") else top_k
 
         async def answer(record: CollectionRecord) -> QueryResult:
-            compiled = parse_filter(where)
-            if (text is None) == (vector is None):
-                raise VectorError("invalid_query", "give exactly one of text or vector")
-            if vector is not None and mode != "dense":
-                raise VectorError(
-                    "invalid_query", f"mode {mode!r} needs the query as text; a vector allows mode 'dense' only"
-                )
-            pool = max(top_k, self.settings.candidate_pool) if (use_mmr or mode == "hybrid") else top_k
             used: str | None = None
             query_vector: numpy.ndarray | None = None
             chosen: Embedder | None = None
@@ -351,8 +352,6 @@ class VectorService:
                 hits = [hit for hit in hits if hit.score >= score_threshold]
             if use_mmr and query_vector is not None and hits:
                 hits = mmr(query_vector, hits, top_k, mmr_lambda)
-            elif use_mmr and hits:
-                hits = hits[:top_k]
             hits = hits[:top_k]
             shown, budget = self._hits(hits, max_text_chars, top_k)
             return QueryResult(
