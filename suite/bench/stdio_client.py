@@ -11,12 +11,12 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any, Literal
+
+from suite.bench.processes import cpu_seconds
 
 Era = Literal["legacy", "modern"]
 LEGACY_VERSION = "2025-11-25"
@@ -27,12 +27,6 @@ LINE_LIMIT = 64 * 1024 * 1024
 
 class CallFailed(RuntimeError):
     """A call answered with a JSON-RPC error or a tool error, or the server went away."""
-
-
-def cpu_seconds(pid: int) -> float:
-    """User + system CPU time of a process so far (Linux ``/proc``)."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 @dataclass(frozen=True)
