@@ -14,11 +14,17 @@ transaction). asyncpg still rolls back a transaction a cancelled call left open.
 
 Its sessions plan each prepared statement once (``plan_cache_mode = force_generic_plan``): the
 statements are fixed lookups by key, and re-planning the write's ``WITH`` on every call cost
-PostgreSQL more than running it.
+PostgreSQL more than running it. Those plans are only as good as the tables' statistics: every
+``STATISTICS_CHECK_WRITES`` writes an instance looks whether a table changed by more than
+autovacuum's default analyze threshold since its last ``ANALYZE`` and, if so, analyzes it in the
+background (which re-plans every session's statements), so a server whose PostgreSQL runs without
+autovacuum keeps planning by key rather than scanning a namespace's every row.
 """
 
 from __future__ import annotations
 
+import asyncio
+import logging
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any, TypeVar
 
@@ -42,8 +48,16 @@ from servers.memory.store.postgres.reads import OBSERVATION_COLUMNS, PostgresRea
 from servers.memory.store.postgres.schema import LEGACY_QUERY, migration, statements
 from servers.memory.store.text_index import content_hash
 
+log = logging.getLogger(__name__)
 T = TypeVar("T")
 Connection = Any
+STATISTICS_CHECK_WRITES = 200
+"""Writes by one instance between two looks at its tables' statistics (a read of ``pg_stat_user_tables``)."""
+STALE_TABLES = """SELECT relname FROM pg_stat_user_tables WHERE schemaname = $1 AND relname = ANY($2::text[])
+AND n_mod_since_analyze >= 50 + 0.1 * n_live_tup"""
+"""The store's tables changed by more than autovacuum's default analyze threshold (50 rows + 10 %) since their
+last ``ANALYZE``: the same rule autovacuum follows, so with it on this seldom finds one."""
+TABLES = ("entities", "observations", "relations")
 SESSION_SETTINGS = {"application_name": "mcp-suite-memory"}
 """Sent when connecting (a pooler such as PgBouncer passes ``application_name`` on)."""
 
@@ -68,6 +82,8 @@ class PostgresGraphStore(PostgresReads):
         self.s = schema
         self.min_size, self.max_size, self.connect_timeout = min_size, max_size, connect_timeout
         self._pool: Any = None
+        self._writes_unchecked = 0
+        self._statistics: asyncio.Task[None] | None = None
 
     async def open(self) -> None:
         if self._pool is not None:
@@ -94,6 +110,10 @@ class PostgresGraphStore(PostgresReads):
         self._pool = pool
 
     async def close(self) -> None:
+        if self._statistics is not None:
+            self._statistics.cancel()
+            await asyncio.gather(self._statistics, return_exceptions=True)
+            self._statistics = None
         if self._pool is not None:
             pool, self._pool = self._pool, None
             await pool.close()
@@ -111,13 +131,39 @@ class PostgresGraphStore(PostgresReads):
     async def _write(self, work: Callable[[Connection], Awaitable[T]]) -> T:
         pool = await self._pool_open()
         async with pool.acquire() as db, db.transaction():
-            return await work(db)
+            written = await work(db)
+        self._wrote()
+        return written
 
     async def _statement(self, work: Callable[[Connection], Awaitable[T]]) -> T:
         """``work`` issues one statement, which is its own transaction: committed when it answers."""
         pool = await self._pool_open()
         async with pool.acquire() as db:
-            return await work(db)
+            written = await work(db)
+        self._wrote()
+        return written
+
+    def _wrote(self) -> None:
+        self._writes_unchecked += 1
+        if self._writes_unchecked >= STATISTICS_CHECK_WRITES and self._statistics is None:
+            self._writes_unchecked = 0
+            self._statistics = asyncio.get_running_loop().create_task(self._analyze_stale())
+
+    async def _analyze_stale(self) -> None:
+        """``ANALYZE`` each of the store's tables that changed past the threshold (see the module's docstring)."""
+        try:
+            async with (await self._pool_open()).acquire() as db:
+                for row in await db.fetch(STALE_TABLES, self.s, list(TABLES)):
+                    await db.execute(f"ANALYZE {self.s}.{row['relname']}")
+        except Exception:  # the next check tries again; stale statistics cost speed, never a write
+            log.warning("memory: analyzing the store's tables failed", exc_info=True)
+        finally:
+            self._statistics = None
+
+    async def analyzed(self) -> None:
+        """Wait for a statistics check under way (tests)."""
+        if self._statistics is not None:
+            await asyncio.gather(self._statistics, return_exceptions=True)
 
     async def ping(self) -> str:
         version = await self._read(lambda db: db.fetchval("SHOW server_version"))
@@ -127,8 +173,7 @@ class PostgresGraphStore(PostgresReads):
 
     async def _lock_entities(self, db: Connection, namespace: str, names: Sequence[str], now: float) -> dict[str, Any]:
         rows = await db.fetch(
-            f"SELECT name, entity_type, version, expires_at FROM {self.s}.entities WHERE namespace = $1 "
-            "AND name = ANY($2::text[]) ORDER BY name FOR UPDATE",
+            writes.locked_entities_sql(self.s, "$2::text[]", "name, entity_type, version, expires_at"),
             namespace,
             sorted(set(names)),
         )
@@ -257,12 +302,7 @@ class PostgresGraphStore(PostgresReads):
         async def work(db: Connection) -> DeleteCount:
             count = DeleteCount()
             unique = sorted(set(names))
-            await db.fetch(
-                f"SELECT 1 FROM {self.s}.entities WHERE namespace = $1 AND name = ANY($2::text[]) ORDER BY name "
-                "FOR UPDATE",
-                namespace,
-                unique,
-            )
+            await db.fetch(writes.locked_entities_sql(self.s, "$2::text[]", "name"), namespace, unique)
             for name in unique:
                 entities, observations = await self._drop_entity(db, namespace, name)
                 count.entities += entities
@@ -391,7 +431,7 @@ class PostgresGraphStore(PostgresReads):
     async def vacuum_analyze(self) -> None:
         """What autovacuum does a while after a bulk load: the planner's statistics, and the GIN indexes'
         pending entries merged (a search scans those one by one until then)."""
-        tables = ", ".join(f"{self.s}.{table}" for table in ("entities", "observations", "relations"))
+        tables = ", ".join(f"{self.s}.{table}" for table in TABLES)
         await self._read(lambda db: db.execute(f"VACUUM ANALYZE {tables}"))
 
     async def drop_schema(self) -> None:

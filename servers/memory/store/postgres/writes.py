@@ -1,11 +1,12 @@
 """The PostgreSQL store's two hot writes, each one statement: ``create_entities`` and ``add_observations``.
 
 A single statement runs as its own transaction, so the answer arrives once it is committed, in one
-round trip. Inside it, a data-modifying ``WITH`` locks the entity rows first (``FOR UPDATE`` in
-name order, materialized before anything is written, so two writers never deadlock), frees the
-unique keys held by expired rows, inserts against the unique keys (``ON CONFLICT DO NOTHING``:
-concurrent writers of the same item store it once) and bumps each changed entity's version. Each
-step reads the one before it, which makes PostgreSQL run them in that order.
+round trip. Inside it, a data-modifying ``WITH`` locks the entity rows first (:func:`locked_entities_sql`,
+materialized before anything is written), inserts against the unique keys (``ON CONFLICT``: concurrent
+writers of the same item store it once) and bumps each changed entity's version. An expired entity
+of a name being created is deleted with its observations first; an expired observation of a text
+being added again is written over, under a new id. Each step reads the one before it, which makes
+PostgreSQL run them in that order.
 """
 
 from __future__ import annotations
@@ -17,6 +18,18 @@ from servers.memory.store.base import EntityWrite, NewEntity, ObservationRecord,
 from servers.memory.store.text_index import content_hash
 
 
+def locked_entities_sql(s: str, names: str, columns: str) -> str:
+    """The rows (live or expired) of the entities named in ``names``, a ``text[]`` sorted in Python, locked
+    ``FOR UPDATE`` in that order. Each name is its own unique-index lookup whatever statistics the planner has
+    (a ``FOR UPDATE`` subquery is never flattened into a join); with none, ``name = ANY(...)`` on the second
+    key column was planned as a filter over the namespace's every row. Every locker in the store takes this
+    one order, so two writers never deadlock."""
+    outer = ", ".join(f"e.{c.strip()}" for c in columns.split(","))
+    return f"""SELECT {outer} FROM unnest({names}) AS k(name) CROSS JOIN LATERAL (
+        SELECT {columns} FROM {s}.entities WHERE namespace = $1 AND name = k.name FOR UPDATE
+    ) e"""
+
+
 def add_observations_sql(s: str) -> str:
     """``$1`` namespace, ``$2``-``$4`` entity, text and hash per text, ``$5`` the entities' names sorted,
     ``$6``-``$9`` the provenance (at, principal, tool, expires_at)."""
@@ -25,23 +38,20 @@ WITH input AS MATERIALIZED (
     SELECT t.entity, t.content, t.hash, t.n
     FROM unnest($2::text[], $3::text[], $4::text[]) WITH ORDINALITY AS t(entity, content, hash, n)
 ), locked AS MATERIALIZED (
-    SELECT name, entity_type, version, expires_at FROM {s}.entities
-    WHERE namespace = $1 AND name = ANY($5::text[]) ORDER BY name FOR UPDATE
+    {locked_entities_sql(s, "$5::text[]", "name, entity_type, version, expires_at")}
 ), live AS MATERIALIZED (
     SELECT name, entity_type, version FROM locked WHERE expires_at IS NULL OR expires_at > $6
 ), ready AS MATERIALIZED (
     SELECT count(*) = cardinality($5::text[]) AS ok FROM live
-), freed AS (
-    DELETE FROM {s}.observations o USING input i, ready
-    WHERE ready.ok AND o.namespace = $1 AND o.entity = i.entity AND o.content_hash = i.hash
-    AND o.superseded_by IS NULL AND o.expires_at <= $6
-    RETURNING o.id
 ), added AS (
-    INSERT INTO {s}.observations (namespace, entity, content, content_hash, created_at, principal, tool, expires_at)
-    SELECT $1, i.entity, i.content, i.hash, $6, $7, $8, $9 FROM input i, ready
-    WHERE ready.ok AND (SELECT count(*) FROM freed) >= 0 ORDER BY i.n
-    ON CONFLICT (namespace, entity, content_hash) WHERE superseded_by IS NULL DO NOTHING
-    RETURNING id, entity, content
+    INSERT INTO {s}.observations AS o (namespace, entity, content, content_hash, created_at, principal, tool,
+        expires_at)
+    SELECT $1, i.entity, i.content, i.hash, $6, $7, $8, $9 FROM input i, ready WHERE ready.ok ORDER BY i.n
+    ON CONFLICT (namespace, entity, content_hash) WHERE superseded_by IS NULL DO UPDATE
+    SET id = DEFAULT, content = excluded.content, created_at = excluded.created_at,
+        principal = excluded.principal, tool = excluded.tool, expires_at = excluded.expires_at, vector = NULL
+    WHERE o.expires_at <= $6
+    RETURNING o.id, o.entity, o.content
 ), bumped AS (
     UPDATE {s}.entities e SET version = e.version + 1, updated_at = $6
     WHERE e.namespace = $1 AND e.name IN (SELECT entity FROM added)
@@ -58,9 +68,9 @@ def create_entities_sql(s: str) -> str:
     ``$8``-``$10`` entity, text and hash of each observation."""
     return f"""
 WITH locked AS MATERIALIZED (
-    SELECT name FROM {s}.entities WHERE namespace = $1 AND name = ANY($2::text[]) ORDER BY name FOR UPDATE
+    {locked_entities_sql(s, "$2::text[]", "name, expires_at")}
 ), dropped AS (
-    DELETE FROM {s}.entities WHERE namespace = $1 AND name IN (SELECT name FROM locked) AND expires_at <= $4
+    DELETE FROM {s}.entities WHERE namespace = $1 AND name IN (SELECT name FROM locked WHERE expires_at <= $4)
     RETURNING name
 ), dropped_observations AS (
     DELETE FROM {s}.observations WHERE namespace = $1 AND entity IN (SELECT name FROM dropped) RETURNING id
