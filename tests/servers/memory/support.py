@@ -17,6 +17,7 @@ from servers.kit.embedders.settings import EmbedderSettings
 from servers.memory.server import build_server
 from servers.memory.service import MemoryService
 from servers.memory.settings import memory_settings
+from servers.memory.store.postgres.store import PostgresGraphStore
 from servers.runtime.protocol_features import add_protocol_features
 from suite.settings import SuiteSettings
 from tests.support.tool_results import data as data
@@ -79,6 +80,18 @@ def suite_settings(store: str, data_dir: Path, **memory: Any) -> Settings:
 
 def service_for(settings: Settings) -> MemoryService:
     return MemoryService(memory_settings(settings), settings.data_dir, embedders=shared_embedders())
+
+
+@asynccontextmanager
+async def scratch_postgres_store(prefix: str) -> AsyncIterator[PostgresGraphStore]:
+    """A PostgreSQL store on one connection, in a schema of its own (``prefix`` and a random suffix) dropped after."""
+    opened = PostgresGraphStore(POSTGRES_DSN, f"{prefix}_{uuid.uuid4().hex[:10]}", min_size=1, max_size=1)
+    await opened.open()
+    try:
+        yield opened
+    finally:
+        await opened.drop_schema()
+        await opened.close()
 
 
 @asynccontextmanager

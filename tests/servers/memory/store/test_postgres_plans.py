@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import re
 import time
-import uuid
 from collections.abc import AsyncIterator
 
 import anyio
@@ -15,7 +14,7 @@ from servers.memory.store.base import NewEntity, Provenance
 from servers.memory.store.postgres import store as store_module
 from servers.memory.store.postgres import writes
 from servers.memory.store.postgres.store import PostgresGraphStore
-from tests.servers.memory.support import POSTGRES_DSN
+from tests.servers.memory.support import POSTGRES_DSN, scratch_postgres_store
 
 pytestmark = pytest.mark.anyio
 
@@ -25,13 +24,8 @@ BY = Provenance("alice", "test", time.time())
 @pytest.fixture
 async def store(monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[PostgresGraphStore]:
     monkeypatch.setattr(store_module, "STATISTICS_CHECK_WRITES", 10**9)  # no ANALYZE unless a test asks
-    opened = PostgresGraphStore(POSTGRES_DSN, f"memory_plans_{uuid.uuid4().hex[:10]}", min_size=1, max_size=1)
-    await opened.open()
-    try:
+    async with scratch_postgres_store("memory_plans") as opened:
         yield opened
-    finally:
-        await opened.drop_schema()
-        await opened.close()
 
 
 async def _last_analyze(schema: str, table: str) -> object:

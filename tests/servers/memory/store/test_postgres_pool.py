@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import time
-import uuid
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -12,7 +11,7 @@ import pytest
 
 from servers.memory.store.base import NewEntity, Provenance
 from servers.memory.store.postgres.store import PostgresGraphStore
-from tests.servers.memory.support import POSTGRES_DSN
+from tests.servers.memory.support import scratch_postgres_store
 
 pytestmark = pytest.mark.anyio
 
@@ -21,13 +20,8 @@ BY = Provenance("alice", "test", time.time())
 
 @pytest.fixture
 async def store() -> AsyncIterator[PostgresGraphStore]:
-    opened = PostgresGraphStore(POSTGRES_DSN, f"memory_pool_{uuid.uuid4().hex[:10]}", min_size=1, max_size=1)
-    await opened.open()
-    try:
+    async with scratch_postgres_store("memory_pool") as opened:
         yield opened
-    finally:
-        await opened.drop_schema()
-        await opened.close()
 
 
 async def test_a_released_connection_is_not_sent_the_reset_query(store: PostgresGraphStore) -> None:
