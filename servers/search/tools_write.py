@@ -16,7 +16,7 @@ from mcp.server.mcpserver.resolve import Elicit, Resolve
 from mcp.types import ToolAnnotations
 from pydantic import BaseModel, Field, ValidationError
 
-from servers.kit.confirmation import ask_or_take
+from servers.kit.confirmation import DeletionConfirmation, ask_to_delete
 from servers.kit.notifications import announce_change, progress_reporter
 from servers.search.arguments import Backend, Ids, IndexName
 from servers.search.directory import index_directory as index_files
@@ -37,17 +37,11 @@ class DocumentIn(BaseModel):
     fields: dict[str, FieldValue] = Field(max_length=64, description="field name to value (dates as ISO 8601)")
 
 
-class DeletionConfirmation(BaseModel):
-    confirm: bool = Field(description="true deletes the index and every document in it")
-
-
 async def confirm_deletion(
     index: str, ctx: Context[Any, Any], backend: str | None = None, confirm: bool = False
 ) -> Elicit[DeletionConfirmation] | DeletionConfirmation:
     """Ask the user through elicitation when the client can; otherwise the caller's ``confirm`` argument decides."""
-    where = f" on backend {backend!r}" if backend else ""
-    question = f"Delete the search index {index!r}{where} and every document in it? This cannot be undone."
-    return ask_or_take(ctx, question, DeletionConfirmation, confirm)
+    return ask_to_delete(ctx, f"the search index {index!r}", backend, confirm)
 
 
 async def changed(ctx: Context[Any, Any], backend: str, index: str, listing: bool = False) -> None:

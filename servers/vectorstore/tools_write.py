@@ -16,7 +16,7 @@ from mcp.server.mcpserver.resolve import Elicit, Resolve
 from mcp.types import ToolAnnotations
 from pydantic import BaseModel, Field
 
-from servers.kit.confirmation import ask_or_take
+from servers.kit.confirmation import DeletionConfirmation, ask_to_delete
 from servers.kit.notifications import announce_change, progress_reporter
 from servers.vectorstore import writes
 from servers.vectorstore.arguments import Backend, CollectionName, EmbedderName, Ids, Where
@@ -59,17 +59,11 @@ class DocumentUpdate(BaseModel):
     replace_metadata: bool = Field(default=False, description="replace the metadata instead of merging it")
 
 
-class DeletionConfirmation(BaseModel):
-    confirm: bool = Field(description="true deletes the collection and every document in it")
-
-
 async def confirm_deletion(
     collection: str, ctx: Context[Any, Any], backend: str | None = None, confirm: bool = False
 ) -> Elicit[DeletionConfirmation] | DeletionConfirmation:
     """Ask the user through elicitation when the client can; otherwise the caller's ``confirm`` argument decides."""
-    where = f" on backend {backend!r}" if backend else ""
-    question = f"Delete the collection {collection!r}{where} and every document in it? This cannot be undone."
-    return ask_or_take(ctx, question, DeletionConfirmation, confirm)
+    return ask_to_delete(ctx, f"the collection {collection!r}", backend, confirm)
 
 
 async def changed(ctx: Context[Any, Any], backend: str, collection: str, listing: bool = False) -> None:
