@@ -15,9 +15,9 @@ transaction). asyncpg still rolls back a transaction a cancelled call left open.
 Its sessions plan each prepared statement once (``plan_cache_mode = force_generic_plan``): the
 statements are fixed lookups by key, and re-planning the write's ``WITH`` on every call cost
 PostgreSQL more than running it. Those plans are only as good as the tables' statistics: every
-``STATISTICS_CHECK_WRITES`` writes an instance looks whether a table changed by more than
-autovacuum's default analyze threshold since its last ``ANALYZE`` and, if so, analyzes it in the
-background (which re-plans every session's statements), so a server whose PostgreSQL runs without
+``STATISTICS_CHECK_WRITES`` writes, and at each purge of expired items (every minute), an instance
+looks whether a table changed by more than autovacuum's default analyze threshold since its last
+``ANALYZE`` and, if so, analyzes it (in the background; that re-plans every session's statements), so a server whose PostgreSQL runs without
 autovacuum keeps planning by key rather than scanning a namespace's every row.
 """
 
@@ -147,7 +147,13 @@ class PostgresGraphStore(PostgresReads):
         self._writes_unchecked += 1
         if self._writes_unchecked >= STATISTICS_CHECK_WRITES and self._statistics is None:
             self._writes_unchecked = 0
-            self._statistics = asyncio.get_running_loop().create_task(self._analyze_stale())
+            self._statistics = asyncio.get_running_loop().create_task(self._statistics_check())
+
+    async def _statistics_check(self) -> None:
+        try:
+            await self._analyze_stale()
+        finally:
+            self._statistics = None
 
     async def _analyze_stale(self) -> None:
         """``ANALYZE`` each of the store's tables that changed past the threshold (see the module's docstring)."""
@@ -157,8 +163,6 @@ class PostgresGraphStore(PostgresReads):
                     await db.execute(f"ANALYZE {self.s}.{row['relname']}")
         except Exception:  # the next check tries again; stale statistics cost speed, never a write
             log.warning("memory: analyzing the store's tables failed", exc_info=True)
-        finally:
-            self._statistics = None
 
     async def analyzed(self) -> None:
         """Wait for a statistics check under way (tests)."""
@@ -426,7 +430,11 @@ class PostgresGraphStore(PostgresReads):
                 removed += entities + observations
             return removed
 
-        return await self._write(work)
+        removed = await self._write(work)
+        # The purge runs every minute whatever the writes: a bulk import of a few large calls is analyzed too.
+        await self.analyzed()
+        await self._analyze_stale()
+        return removed
 
     async def vacuum_analyze(self) -> None:
         """What autovacuum does a while after a bulk load: the planner's statistics, and the GIN indexes'

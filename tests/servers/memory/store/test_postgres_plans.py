@@ -76,6 +76,16 @@ async def test_every_few_hundred_writes_a_table_changed_past_the_threshold_is_an
     assert await _last_analyze(store.s, "relations") is None  # nothing changed there
 
 
+async def test_the_minutely_purge_analyzes_what_a_few_large_writes_changed(store: PostgresGraphStore) -> None:
+    await store.create_entities("ns", [NewEntity(f"e-{k}", "t", (f"fact {k}",)) for k in range(500)], BY)
+    await store._read(lambda db: db.execute("SELECT pg_stat_force_next_flush()"))
+    await store.ping()
+    assert await _last_analyze(store.s, "entities") is None
+    assert await store.purge_expired(time.time()) == 0
+    assert await _last_analyze(store.s, "entities") is not None
+    assert await _last_analyze(store.s, "observations") is not None
+
+
 async def test_an_entity_changed_while_a_write_waits_for_its_lock_gets_both_versions(
     store: PostgresGraphStore,
 ) -> None:
