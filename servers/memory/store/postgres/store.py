@@ -17,8 +17,8 @@ statements are fixed lookups by key, and re-planning the write's ``WITH`` on eve
 PostgreSQL more than running it. Those plans are only as good as the tables' statistics: every
 ``STATISTICS_CHECK_WRITES`` writes, and at each purge of expired items (every minute), an instance
 looks whether a table changed by more than autovacuum's default analyze threshold since its last
-``ANALYZE`` and, if so, analyzes it (in the background; that re-plans every session's statements), so a server whose PostgreSQL runs without
-autovacuum keeps planning by key rather than scanning a namespace's every row.
+``ANALYZE`` and, if so, analyzes it (which re-plans every session's statements). So a server whose
+PostgreSQL runs without autovacuum still plans by key rather than scanning a namespace's every row.
 """
 
 from __future__ import annotations
