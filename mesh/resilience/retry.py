@@ -37,8 +37,10 @@ def _hint(annotations: object, name: str) -> bool | None:
     wire, python = _HINTS[name]
     if isinstance(annotations, Mapping):
         value = annotations.get(wire, annotations.get(python))
+    elif hasattr(annotations, python):  # the wire name only when there is no Python one (it may be deprecated)
+        value = getattr(annotations, python)
     else:
-        value = getattr(annotations, python, getattr(annotations, wire, None))
+        value = getattr(annotations, wire, None)
     return value if isinstance(value, bool) else None
 
 

@@ -3,12 +3,23 @@
 from __future__ import annotations
 
 import random
+import warnings
 from typing import Any
 
 import pytest
 from mcp.types import ToolAnnotations
 
 from mesh.resilience import RetryBudget, RetrySettings, backoff_delay, is_retry_safe
+
+
+def test_reading_the_hints_of_sdk_annotations_warns_of_nothing_even_with_fastmcp_loaded() -> None:
+    import fastmcp  # noqa: F401  (once loaded, reading the camelCase names of ToolAnnotations warns)
+
+    with warnings.catch_warnings(record=True) as seen:
+        warnings.simplefilter("always")
+        assert is_retry_safe(ToolAnnotations(read_only_hint=True))
+        assert not is_retry_safe(ToolAnnotations(destructive_hint=True))
+    assert [str(w.message) for w in seen] == []
 
 
 class FakeClock:
