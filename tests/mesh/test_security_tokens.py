@@ -19,7 +19,7 @@ from mesh.security.tokens import TokenError, TokenVerifier, mint_token, roles_fr
 
 pytestmark = pytest.mark.anyio
 
-SECRET = "s" * 40
+SECRET = "s" * 64  # long enough for HS512, which one test signs with
 RSA_KEY = rsa.generate_private_key(public_exponent=65537, key_size=2048)
 RSA_PUBLIC_PEM = (
     RSA_KEY.public_key()
