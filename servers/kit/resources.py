@@ -1,7 +1,8 @@
 """What every server's per-backend resources share: one JSON resource per named thing of each backend.
 
 A server whose backends hold named things (search indexes, vector collections) lists each as a
-resource ``<scheme>://<backend>/<name>`` and reads it as the JSON of its description.
+resource ``<scheme>://<backend>/<name>`` and reads it as the JSON of its description;
+:class:`ListingServer` adds such a listing to ``resources/list``.
 :func:`backend_resources` lists them over every backend as a :class:`Listing` says, leaving out a
 backend that cannot answer (readiness reports it); :func:`described_json` reads one, a coded error becoming a ``ResourceError`` that carries its code and message.
 """
@@ -11,7 +12,9 @@ from __future__ import annotations
 import json
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
+from typing import Any
 
+from mcp.server import MCPServer
 from mcp.server.mcpserver.exceptions import ResourceError
 from mcp.types import Resource as MCPResource
 from pydantic import BaseModel
@@ -19,6 +22,18 @@ from pydantic import BaseModel
 from servers.kit.tool_errors import CodedToolError
 
 JSON_MIME = "application/json"
+
+
+class ListingServer(MCPServer[Any]):
+    """An ``MCPServer`` whose ``resources/list`` gives its registered resources, then those ``listed()`` finds at
+    the time of the call (a server's indexes, collections or namespaces, which come and go)."""
+
+    def __init__(self, listed: Callable[[], Awaitable[list[MCPResource]]], **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self._listed = listed
+
+    async def list_resources(self) -> list[MCPResource]:
+        return [*await super().list_resources(), *await self._listed()]
 
 
 @dataclass(frozen=True)

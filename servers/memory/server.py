@@ -14,9 +14,9 @@ from typing import Any
 
 import anyio
 from mcp.server import MCPServer
-from mcp.types import Resource as MCPResource
 
 from mesh.config import Settings
+from servers.kit.resources import ListingServer
 from servers.kit.service_life import Background, LiveServices, service_lifespan
 from servers.kit.tool_errors import code_tool_errors
 from servers.memory.prompts import register_prompts
@@ -42,17 +42,6 @@ PURGE_SECONDS = 60.0
 _LIVE: LiveServices[MemoryService] = LiveServices()
 
 
-class MemoryServer(MCPServer[Any]):
-    """An ``MCPServer`` that lists each namespace's graph as a ``memory://`` resource."""
-
-    def __init__(self, service: MemoryService, **kwargs: Any) -> None:
-        super().__init__(**kwargs)
-        self.service = service
-
-    async def list_resources(self) -> list[MCPResource]:
-        return [*await super().list_resources(), *await namespace_resources(self.service)]
-
-
 async def _purge_forever(service: MemoryService) -> None:
     while True:
         try:
@@ -76,8 +65,8 @@ def build_server(settings: Settings) -> MCPServer[Any]:
         background.append(lambda: _purge_forever(service))
     lifespan = service_lifespan(service, service.close, background=background, open_first=service.open)
 
-    server = MemoryServer(
-        service,
+    server = ListingServer(
+        lambda: namespace_resources(service),
         name="memory",
         title="mcp-suite memory",
         instructions=INSTRUCTIONS,

@@ -11,9 +11,9 @@ from __future__ import annotations
 from typing import Any
 
 from mcp.server import MCPServer
-from mcp.types import Resource as MCPResource
 
 from mesh.config import Settings
+from servers.kit.resources import ListingServer
 from servers.kit.service_life import LiveServices, all_ok, ping_backends, service_lifespan
 from servers.kit.tool_errors import code_tool_errors
 from servers.runtime.definition import Readiness, ServerDefinition
@@ -36,23 +36,12 @@ READINESS_TIMEOUT = 5.0
 _LIVE: LiveServices[SearchService] = LiveServices()
 
 
-class SearchServer(MCPServer[Any]):
-    """An ``MCPServer`` that lists every allowed index as a ``search://`` resource."""
-
-    def __init__(self, service: SearchService, **kwargs: Any) -> None:
-        super().__init__(**kwargs)
-        self.service = service
-
-    async def list_resources(self) -> list[MCPResource]:
-        return [*await super().list_resources(), *await index_resources(self.service)]
-
-
 def build_server(settings: Settings) -> MCPServer[Any]:
     """The search MCP server for ``settings`` (no write tool when ``search.read_only``)."""
     own = search_settings(settings)
     service = _LIVE.add(settings, SearchService(own, settings.data_dir))
-    server = SearchServer(
-        service,
+    server = ListingServer(
+        lambda: index_resources(service),
         name="search",
         title="mcp-suite search",
         instructions=INSTRUCTIONS,

@@ -12,9 +12,9 @@ from __future__ import annotations
 from typing import Any
 
 from mcp.server import MCPServer
-from mcp.types import Resource as MCPResource
 
 from mesh.config import Settings
+from servers.kit.resources import ListingServer
 from servers.kit.service_life import LiveServices, all_ok, ping_backends, service_lifespan
 from servers.kit.tool_errors import code_tool_errors
 from servers.runtime.definition import Readiness, ServerDefinition
@@ -40,25 +40,14 @@ _LIVE: LiveServices[VectorService] = LiveServices()
 state of the live backends and embedder (a Qdrant local path admits one client per process)."""
 
 
-class VectorstoreServer(MCPServer[Any]):
-    """An ``MCPServer`` that lists every collection as a ``vector://`` resource."""
-
-    def __init__(self, service: VectorService, **kwargs: Any) -> None:
-        super().__init__(**kwargs)
-        self.service = service
-
-    async def list_resources(self) -> list[MCPResource]:
-        return [*await super().list_resources(), *await collection_resources(self.service)]
-
-
 def build_server(settings: Settings) -> MCPServer[Any]:
     """The vectorstore MCP server for ``settings`` (no write tool when ``vectorstore.read_only``)."""
     own = vectorstore_settings(settings)
     service = _LIVE.add(settings, VectorService(own, settings.data_dir))
     # Opened and warmed beside the serving: over HTTP /health stays 503 until the embedder is warm, so
     # no call arrives before; a call that does waits for the same warm-up (both are idempotent).
-    server = VectorstoreServer(
-        service,
+    server = ListingServer(
+        lambda: collection_resources(service),
         name="vectorstore",
         title="mcp-suite vectorstore",
         instructions=INSTRUCTIONS,
@@ -71,7 +60,6 @@ def build_server(settings: Settings) -> MCPServer[Any]:
     register_resources(server, service)
     register_prompts(server, service)
     code_tool_errors(server)
-    server.service = service
     return server
 
 
