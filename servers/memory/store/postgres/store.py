@@ -177,7 +177,7 @@ class PostgresGraphStore(PostgresReads):
 
     async def _lock_entities(self, db: Connection, namespace: str, names: Sequence[str], now: float) -> dict[str, Any]:
         rows = await db.fetch(
-            writes.locked_entities_sql(self.s, "$2::text[]", "name, entity_type, version, expires_at"),
+            writes.locked_entities_sql(self.s, "$2::text[]", writes.LOCKED_COLUMNS),
             namespace,
             sorted(set(names)),
         )
@@ -306,7 +306,7 @@ class PostgresGraphStore(PostgresReads):
         async def work(db: Connection) -> DeleteCount:
             count = DeleteCount()
             unique = sorted(set(names))
-            await db.fetch(writes.locked_entities_sql(self.s, "$2::text[]", "name"), namespace, unique)
+            await db.fetch(writes.locked_entities_sql(self.s, "$2::text[]", ("name",)), namespace, unique)
             for name in unique:
                 entities, observations = await self._drop_entity(db, namespace, name)
                 count.entities += entities

@@ -17,16 +17,19 @@ from typing import Any
 from servers.memory.store.base import EntityWrite, NewEntity, ObservationRecord, Provenance, UnknownEntity
 from servers.memory.store.text_index import content_hash
 
+LOCKED_COLUMNS = ("name", "entity_type", "version", "expires_at")
+"""What a write reads of each entity it locks."""
 
-def locked_entities_sql(s: str, names: str, columns: str) -> str:
+
+def locked_entities_sql(s: str, names: str, columns: Sequence[str]) -> str:
     """The rows (live or expired) of the entities named in ``names``, a ``text[]`` sorted in Python, locked
     ``FOR UPDATE`` in that order. Each name is its own unique-index lookup whatever statistics the planner has
     (a ``FOR UPDATE`` subquery is never flattened into a join); with none, ``name = ANY(...)`` on the second
     key column was planned as a filter over the namespace's every row. Every locker in the store takes this
     one order, so two writers never deadlock."""
-    outer = ", ".join(f"e.{c.strip()}" for c in columns.split(","))
+    outer, inner = ", ".join(f"e.{c}" for c in columns), ", ".join(columns)
     return f"""SELECT {outer} FROM unnest({names}) AS k(name) CROSS JOIN LATERAL (
-        SELECT {columns} FROM {s}.entities WHERE namespace = $1 AND name = k.name FOR UPDATE
+        SELECT {inner} FROM {s}.entities WHERE namespace = $1 AND name = k.name FOR UPDATE
     ) e"""
 
 
@@ -38,7 +41,7 @@ WITH input AS MATERIALIZED (
     SELECT t.entity, t.content, t.hash, t.n
     FROM unnest($2::text[], $3::text[], $4::text[]) WITH ORDINALITY AS t(entity, content, hash, n)
 ), locked AS MATERIALIZED (
-    {locked_entities_sql(s, "$5::text[]", "name, entity_type, version, expires_at")}
+    {locked_entities_sql(s, "$5::text[]", LOCKED_COLUMNS)}
 ), live AS MATERIALIZED (
     SELECT name, entity_type, version FROM locked WHERE expires_at IS NULL OR expires_at > $6
 ), ready AS MATERIALIZED (
@@ -68,7 +71,7 @@ def create_entities_sql(s: str) -> str:
     ``$8``-``$10`` entity, text and hash of each observation."""
     return f"""
 WITH locked AS MATERIALIZED (
-    {locked_entities_sql(s, "$2::text[]", "name, expires_at")}
+    {locked_entities_sql(s, "$2::text[]", ("name", "expires_at"))}
 ), dropped AS (
     DELETE FROM {s}.entities WHERE namespace = $1 AND name IN (SELECT name FROM locked WHERE expires_at <= $4)
     RETURNING name

@@ -45,7 +45,7 @@ async def test_the_entity_lock_reads_a_few_pages_however_many_entities_the_names
     try:
         await db.execute("SET plan_cache_mode = force_generic_plan")
         # Planned on the empty table, as a new store's sessions plan it, and never analyzed since.
-        await db.execute(f"PREPARE lock_them(text, text[]) AS {writes.locked_entities_sql(store.s, '$2', 'name')}")
+        await db.execute(f"PREPARE lock_them(text, text[]) AS {writes.locked_entities_sql(store.s, '$2', ('name',))}")
         await db.execute("EXECUTE lock_them('ns', ARRAY['e-1'])")
         for start in range(0, 3000, 500):
             await store.create_entities("ns", [NewEntity(f"e-{k}", "t", ()) for k in range(start, start + 500)], BY)
